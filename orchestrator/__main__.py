@@ -1,0 +1,7 @@
+"""``python -m orchestrator`` is ``bgassets``."""
+
+import sys
+
+from orchestrator.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,96 @@
+"""One exception tree for bgassets, carrying the original framework's error codes.
+
+Codes below 1000 keep the numbers and names of Apple's ``BAErrorCode`` so that
+people porting real apps recognise them; codes from 1000 up are bgassets' own.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ErrorCode(IntEnum):
+    """Error codes: the framework's own, then bgassets' (1000 and up)."""
+
+    DOWNLOAD_INVALID = 0
+    CALL_FROM_EXTENSION_NOT_ALLOWED = 50
+    CALL_FROM_INACTIVE_PROCESS_NOT_ALLOWED = 51
+    DOWNLOAD_ALREADY_SCHEDULED = 100
+    DOWNLOAD_NOT_SCHEDULED = 101
+    DOWNLOAD_FAILED_TO_START = 102
+    DOWNLOAD_ALREADY_FAILED = 103
+    DOWNLOAD_ESSENTIAL_DOWNLOAD_NOT_PERMITTED = 109
+    DOWNLOAD_BACKGROUND_ACTIVITY_PROHIBITED = 111
+    DOWNLOAD_WOULD_EXCEED_ALLOWANCE = 112
+    DOWNLOAD_DOES_NOT_EXIST = 113
+    SESSION_DOWNLOAD_DISALLOWED_BY_DOMAIN = 202
+    SESSION_DOWNLOAD_DISALLOWED_BY_ALLOWANCE = 203
+    SESSION_DOWNLOAD_ALLOWANCE_EXCEEDED = 204
+    SESSION_DOWNLOAD_NOT_PERMITTED_BEFORE_APP_LAUNCH = 206
+
+    # bgassets' own codes.
+    MANIFEST_INVALID = 1001
+    SIZE_MISMATCH = 1010
+    CHECKSUM_MISMATCH = 1011
+    PATH_OUTSIDE_CONTAINER = 1012
+    HTTP_ERROR = 1020
+    NETWORK_ERROR = 1021
+    RANGE_NOT_HONOURED = 1022
+    TOO_MANY_REDIRECTS = 1023
+    INSECURE_REDIRECT = 1024
+    AUTHENTICATION_FAILED = 1025
+    BAD_SERVER_ANSWER = 1026
+    DISK_ERROR = 1030
+    CANCELLED = 1040
+
+    @property
+    def title(self) -> str:
+        """The camelCase name the original framework uses, e.g. ``downloadInvalid``."""
+        head, *rest = self.name.lower().split("_")
+        return head + "".join(word.capitalize() for word in rest)
+
+
+class BackgroundAssetsError(Exception):
+    """Base of every error bgassets raises on purpose.
+
+    ``code`` is an :class:`ErrorCode`; ``str(error)`` is a message for people that
+    says what happened, where, and what to do next.
+    """
+
+    code: ErrorCode = ErrorCode.DOWNLOAD_INVALID
+
+    def __init__(self, message: str, code: ErrorCode | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {"code": int(self.code), "name": self.code.title, "message": self.message}
+
+
+class UsageError(BackgroundAssetsError):
+    """A command was called with arguments that cannot work (exit code 2)."""
+
+
+class ManifestError(BackgroundAssetsError):
+    """A manifest or catalog could not be read or is invalid."""
+
+    code = ErrorCode.MANIFEST_INVALID
+
+
+class DownloadError(BackgroundAssetsError):
+    """A download ended without a verified file.
+
+    ``transient`` says whether trying again later may succeed (a reset, a
+    timeout, a 5xx) or not (a 404, a size or checksum mismatch).
+    """
+
+    def __init__(self, message: str, code: ErrorCode, *, transient: bool = False,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, code)
+        self.transient = transient
+        self.retry_after = retry_after
