@@ -1,0 +1,56 @@
+"""One asset to fetch, as the framework's ``BAURLDownload`` describes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from orchestrator.model.enums import DownloadState, Priority
+
+TERMINAL_STATES = frozenset({DownloadState.FINISHED, DownloadState.FAILED})
+
+
+def clamp_priority(priority: int) -> int:
+    """Priorities live in ``Priority.MIN..Priority.MAX``; anything outside is pulled in."""
+    return max(int(Priority.MIN), min(int(Priority.MAX), int(priority)))
+
+
+@dataclass(frozen=True)
+class Download:
+    """An asset to download for one app group.
+
+    ``size`` is the exact size in bytes when known (required for essential
+    downloads); ``destination`` is relative to the app group container.
+    ``id`` is unique within one app group; ``key`` is unique across apps.
+    """
+
+    id: str
+    url: str
+    app_group: str
+    essential: bool = False
+    size: int | None = None
+    sha256: str | None = None
+    priority: int = int(Priority.DEFAULT)
+    destination: str = ""
+    state: DownloadState = DownloadState.CREATED
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "priority", clamp_priority(self.priority))
+        object.__setattr__(self, "state", DownloadState(self.state))
+
+    @property
+    def key(self) -> str:
+        """A key unique across app groups: ``<app group>/<id>`` (the journal's primary key)."""
+        return f"{self.app_group}/{self.id}"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the download has ended (finished or failed) and will not change again."""
+        return self.state in TERMINAL_STATES
+
+    def removing_essential(self) -> Download:
+        """A non-essential copy, ready to be scheduled again (``removingEssential()``)."""
+        return replace(self, essential=False, state=DownloadState.CREATED)
+
+    def with_state(self, state: DownloadState) -> Download:
+        """The same download in another state."""
+        return replace(self, state=state)

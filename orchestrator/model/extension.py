@@ -1,0 +1,119 @@
+"""A downloader extension as its manifest declares it: rules, failure policy, limits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from orchestrator.model.units import parse_size
+
+DEFAULT_MEMORY_LIMIT = 64 * 2**20
+DEFAULT_RETRIES = 3
+
+
+class EssentialMode(StrEnum):
+    """How a rule decides the essential flag: copy the catalog's, or force it."""
+
+    CATALOG = "catalog"
+    ALWAYS = "always"
+    NEVER = "never"
+
+
+class EssentialFailure(StrEnum):
+    """What to do when an essential download fails."""
+
+    REENQUEUE_NONESSENTIAL = "reenqueue-nonessential"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    """Which catalog assets a rule applies to: an id glob and optionally the essential flag."""
+
+    id: str = "*"
+    essential: bool | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One declarative rule; the first rule whose ``match`` fits an asset decides for it.
+
+    ``priority`` is ``None`` to keep the catalog's priority.
+    """
+
+    match: RuleMatch = field(default_factory=RuleMatch)
+    download: bool = True
+    essential: EssentialMode = EssentialMode.CATALOG
+    priority: int | None = None
+    destination: str = "{filename}"
+
+    @classmethod
+    def from_document(cls, data: Mapping[str, Any]) -> Rule:
+        """Build from one entry of ``spec.rules``, applying the pinned defaults."""
+        match = data.get("match") or {}
+        priority = data.get("priority", "catalog")
+        return cls(
+            match=RuleMatch(id=str(match.get("id", "*")), essential=match.get("essential")),
+            download=bool(data.get("download", True)),
+            essential=EssentialMode(data.get("essential", "catalog")),
+            priority=None if priority == "catalog" else int(priority),
+            destination=str(data.get("destination", "{filename}")),
+        )
+
+
+@dataclass(frozen=True)
+class FailurePolicy:
+    """``spec.onFailure``: re-enqueue failed essential downloads, retry the others."""
+
+    essential: EssentialFailure = EssentialFailure.REENQUEUE_NONESSENTIAL
+    retries: int = DEFAULT_RETRIES
+
+
+# Without rules the extension behaves like the seed's sample: download every asset.
+DEFAULT_RULES = (Rule(),)
+
+
+@dataclass(frozen=True)
+class Extension:
+    """The downloader extension of one app.
+
+    ``handler`` (``module:Class``) replaces the declarative rules with user code.
+    """
+
+    id: str
+    app: str
+    team: str
+    app_group: str
+    rules: tuple[Rule, ...] = DEFAULT_RULES
+    on_failure: FailurePolicy = field(default_factory=FailurePolicy)
+    handler: str | None = None
+    skip_present: bool = True
+    memory_limit: int = DEFAULT_MEMORY_LIMIT
+
+    @classmethod
+    def from_document(cls, data: Mapping[str, Any], base_path: str | None = None) -> Extension:
+        """Build from an already schema-validated Extension document.
+
+        ``base_path`` is accepted for symmetry with the other documents; nothing
+        in an extension is relative to its file today.
+        """
+        metadata, spec = data["metadata"], data["spec"]
+        rules = tuple(Rule.from_document(rule) for rule in spec.get("rules") or ())
+        failure = spec.get("onFailure") or {}
+        limits = spec.get("limits") or {}
+        return cls(
+            id=str(metadata["id"]),
+            app=str(metadata["app"]),
+            team=str(metadata["team"]),
+            app_group=str(spec["appGroup"]),
+            rules=rules or DEFAULT_RULES,
+            on_failure=FailurePolicy(
+                essential=EssentialFailure(failure.get("essential", "reenqueue-nonessential")),
+                retries=int(failure.get("retries", DEFAULT_RETRIES)),
+            ),
+            handler=spec.get("handler"),
+            skip_present=bool(spec.get("skipPresent", True)),
+            memory_limit=parse_size(limits.get("memory", DEFAULT_MEMORY_LIMIT)),
+        )

@@ -1,0 +1,93 @@
+"""The answer of the plan checks: what will be downloaded, what was refused and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchestrator.errors import ErrorCode
+from orchestrator.model.download import Download
+from orchestrator.model.enums import ContentRequest
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A refused download (or, with ``download_id`` None, a refused event) with its code."""
+
+    code: ErrorCode
+    reason: str
+    download_id: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form used by ``plan --json`` and events."""
+        return {"download": self.download_id, "code": int(self.code),
+                "name": self.code.title, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class AllowanceUsage:
+    """Bytes counted against each initial allowance; ``restricted`` is False after first launch.
+
+    ``download_bytes`` includes the catalog's own bytes.
+    """
+
+    restricted: bool
+    download_allowance: int
+    download_bytes: int
+    essential_download_allowance: int
+    essential_bytes: int
+
+    @property
+    def download_remaining(self) -> int | None:
+        """What remains of ``downloadAllowance``, or None once unrestricted."""
+        if not self.restricted:
+            return None
+        return max(0, self.download_allowance - self.download_bytes)
+
+    @property
+    def essential_remaining(self) -> int | None:
+        """What remains of ``essentialDownloadAllowance``, or None once unrestricted."""
+        if not self.restricted:
+            return None
+        return max(0, self.essential_download_allowance - self.essential_bytes)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Accepted downloads in the order they should start, and every rejection.
+
+    ``extension_runs`` is False when the event itself was refused (low power,
+    background refresh off, in-app content off before first launch); the
+    refusal is then the first rejection and has no ``download_id``.
+    """
+
+    request: ContentRequest
+    accepted: tuple[Download, ...]
+    rejections: tuple[Rejection, ...]
+    allowances: AllowanceUsage
+    extension_runs: bool = True
+
+    @property
+    def essential(self) -> tuple[Download, ...]:
+        """Accepted essential downloads."""
+        return tuple(d for d in self.accepted if d.essential)
+
+    @property
+    def non_essential(self) -> tuple[Download, ...]:
+        """Accepted non-essential downloads."""
+        return tuple(d for d in self.accepted if not d.essential)
+
+
+@dataclass(frozen=True)
+class AppExtensionInfo:
+    """What an extension is told about the restricted allowances (``BAAppExtensionInfo``).
+
+    Both are None once the app has launched: downloads are then unrestricted.
+    """
+
+    restricted_download_size_remaining: int | None
+    restricted_essential_download_size_remaining: int | None
+
+    @classmethod
+    def from_usage(cls, usage: AllowanceUsage) -> AppExtensionInfo:
+        """What remains of each allowance after ``usage``."""
+        return cls(usage.download_remaining, usage.essential_remaining)
