@@ -1,0 +1,175 @@
+"""Plan checks: which of an extension's downloads may be scheduled, and why not.
+
+Pure functions of the app, the device, the request and what has been used so
+far. Every refusal carries the original framework's code: essential only for
+install and update (109), exact size for essential (0), allowances before the
+first launch (112 for essential bytes, 203 for other bytes, the catalog's own
+bytes included), hosts before the first launch (202), destinations inside the
+container (1012), no duplicate ids (100); for the event itself, low power or
+background refresh off (111) and in-app content off before launch (206).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from orchestrator.errors import ErrorCode
+from orchestrator.model.app import App
+from orchestrator.model.device import Device
+from orchestrator.model.download import Download
+from orchestrator.model.enums import ContentRequest
+from orchestrator.model.hosts import host_allowed
+from orchestrator.model.plan import AllowanceUsage, Plan, Rejection
+from orchestrator.model.units import format_size
+from orchestrator.scheduler.rules import ESSENTIAL_REQUESTS
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """What the checks need besides the downloads.
+
+    ``launched`` says whether the app has ever been launched (then the initial
+    restrictions no longer hold). ``download_bytes_used`` and
+    ``essential_bytes_used`` are bytes already counted against the allowances
+    by earlier runs; ``catalog_bytes`` is this run's catalog download.
+    """
+
+    app: App
+    request: ContentRequest
+    device: Device = field(default_factory=Device)
+    launched: bool = False
+    catalog_bytes: int = 0
+    download_bytes_used: int = 0
+    essential_bytes_used: int = 0
+    scheduled_ids: frozenset[str] = frozenset()
+
+
+def destination_problem(destination: str) -> str | None:
+    """Why ``destination`` would leave the app group container, or None."""
+    if not destination or "\x00" in destination:
+        return "the destination is empty"
+    if destination.startswith(("/", "\\")) or (len(destination) > 1 and destination[1] == ":"):
+        return f"destination {destination!r} is absolute; give a path inside the container"
+    parts = destination.replace("\\", "/").split("/")
+    if ".." in parts:
+        return f"destination {destination!r} climbs out of the container with '..'"
+    if posixpath.normpath(destination) in (".", ""):
+        return f"destination {destination!r} names the container itself"
+    return None
+
+
+def event_refusal(context: PlanContext) -> Rejection | None:
+    """Why the extension may not run at all for this event, or None."""
+    device, app = context.device, context.app
+    if device.low_power_mode:
+        return Rejection(ErrorCode.DOWNLOAD_BACKGROUND_ACTIVITY_PROHIBITED,
+                         "low power mode is on: the extension does not run")
+    if not device.background_refresh.allows(app.id):
+        return Rejection(ErrorCode.DOWNLOAD_BACKGROUND_ACTIVITY_PROHIBITED,
+                         f"background refresh is off for {app.id}: the extension does not run")
+    if not device.in_app_content and not context.launched:
+        return Rejection(ErrorCode.SESSION_DOWNLOAD_NOT_PERMITTED_BEFORE_APP_LAUNCH,
+                         "in-app content is off: nothing runs before the app's first launch")
+    return None
+
+
+def start_order(downloads: Iterable[Download]) -> list[Download]:
+    """Essential first, then by priority (highest first); ties keep their order."""
+    return sorted(downloads, key=lambda d: (not d.essential, -d.priority))
+
+
+class _Checker:
+    """Walks the downloads in start order, keeping the running allowance totals."""
+
+    def __init__(self, context: PlanContext) -> None:
+        self.context = context
+        self.restricted = not context.launched
+        self.download_bytes = context.download_bytes_used + context.catalog_bytes
+        self.essential_bytes = context.essential_bytes_used
+        self.seen: set[str] = set(context.scheduled_ids)
+
+    def refusal(self, download: Download) -> Rejection | None:
+        reason = self._static_refusal(download)
+        if reason is None and self.restricted:
+            reason = self._restricted_refusal(download)
+        if reason is None:
+            return None
+        code, text = reason
+        return Rejection(code, text, download.id)
+
+    def _static_refusal(self, download: Download) -> tuple[ErrorCode, str] | None:
+        if download.id in self.seen:
+            return ErrorCode.DOWNLOAD_ALREADY_SCHEDULED, f"{download.id!r} is already scheduled"
+        self.seen.add(download.id)
+        problem = destination_problem(download.destination)
+        if problem:
+            return ErrorCode.PATH_OUTSIDE_CONTAINER, problem
+        if download.essential and self.context.request not in ESSENTIAL_REQUESTS:
+            return (ErrorCode.DOWNLOAD_ESSENTIAL_DOWNLOAD_NOT_PERMITTED,
+                    "essential downloads are allowed only for install and update")
+        if download.essential and download.size is None:
+            return ErrorCode.DOWNLOAD_INVALID, "an essential download needs its exact size"
+        return None
+
+    def _restricted_refusal(self, download: Download) -> tuple[ErrorCode, str] | None:
+        restrictions = self.context.app.restrictions
+        host = urlsplit(download.url).hostname or ""
+        if not host_allowed(host, restrictions.domain_allow_list):
+            return (ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_DOMAIN,
+                    f"host {host!r} is not in domainAllowList before the first launch")
+        if download.size is None:
+            return (ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_ALLOWANCE,
+                    "before the first launch a download needs a size to count against its "
+                    "allowance")
+        if download.essential:
+            total = self.essential_bytes + download.size
+            allowance = restrictions.essential_download_allowance
+            if total > allowance:
+                return (ErrorCode.DOWNLOAD_WOULD_EXCEED_ALLOWANCE,
+                        f"{format_size(download.size)} would bring essential bytes to "
+                        f"{format_size(total)}, over essentialDownloadAllowance "
+                        f"{format_size(allowance)}")
+            self.essential_bytes = total
+            return None
+        total, allowance = self.download_bytes + download.size, restrictions.download_allowance
+        if total > allowance:
+            return (ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_ALLOWANCE,
+                    f"{format_size(download.size)} would bring bytes before the first launch "
+                    f"to {format_size(total)}, over downloadAllowance {format_size(allowance)}")
+        self.download_bytes = total
+        return None
+
+    def usage(self) -> AllowanceUsage:
+        restrictions = self.context.app.restrictions
+        return AllowanceUsage(
+            restricted=self.restricted,
+            download_allowance=restrictions.download_allowance,
+            download_bytes=self.download_bytes,
+            essential_download_allowance=restrictions.essential_download_allowance,
+            essential_bytes=self.essential_bytes,
+        )
+
+
+def check_plan(context: PlanContext, downloads: Sequence[Download]) -> Plan:
+    """Accept or refuse each download, in start order.
+
+    Downloads are taken greedily in start order: one that would overflow an
+    allowance is refused and smaller, later ones may still fit.
+    """
+    refused = event_refusal(context)
+    if refused is not None:
+        usage = _Checker(context).usage()
+        return Plan(context.request, (), (refused,), usage, extension_runs=False)
+    checker = _Checker(context)
+    accepted: list[Download] = []
+    rejections: list[Rejection] = []
+    for download in start_order(downloads):
+        rejection = checker.refusal(download)
+        if rejection is None:
+            accepted.append(download)
+        else:
+            rejections.append(rejection)
+    return Plan(context.request, tuple(accepted), tuple(rejections), checker.usage())

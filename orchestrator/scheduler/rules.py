@@ -1,0 +1,101 @@
+"""The declarative extension: turn a catalog into downloads by the Extension's rules.
+
+This is what the seed's sample extension does in code (download every asset
+not already present, essential as the catalog says when the request is
+``install`` or ``update``, with the catalog's priority), generalised by the
+rules of an Extension manifest. Pure: what is already on disk comes in as a
+mapping, not from the file system.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from urllib.parse import unquote, urlsplit
+
+from orchestrator.model.catalog import Catalog, CatalogAsset
+from orchestrator.model.download import Download
+from orchestrator.model.enums import ContentRequest
+from orchestrator.model.extension import EssentialMode, Extension, Rule
+
+ESSENTIAL_REQUESTS = frozenset({ContentRequest.INSTALL, ContentRequest.UPDATE})
+
+
+@dataclass(frozen=True)
+class PresentFile:
+    """A file already in the container at a download's destination."""
+
+    size: int
+    sha256: str | None = None
+
+
+def matching_rule(rules: tuple[Rule, ...], asset: CatalogAsset) -> Rule | None:
+    """The first rule whose ``match`` fits ``asset`` (id glob, optional essential flag)."""
+    for rule in rules:
+        if not fnmatchcase(asset.id, rule.match.id):
+            continue
+        if rule.match.essential is not None and rule.match.essential != asset.essential:
+            continue
+        return rule
+    return None
+
+
+def render_destination(template: str, asset: CatalogAsset) -> str:
+    """Fill ``{id}``, ``{filename}`` and ``{ext}`` of a destination template for ``asset``."""
+    filename = posixpath.basename(unquote(urlsplit(asset.url).path)) or asset.id
+    ext = posixpath.splitext(filename)[1].lstrip(".")
+    return template.replace("{id}", asset.id).replace("{filename}", filename).replace("{ext}", ext)
+
+
+def _is_present(asset: CatalogAsset, present: PresentFile | None) -> bool:
+    """Present and unchanged: same size, and same sha256 when the catalog pins one."""
+    if present is None or present.size != asset.size:
+        return False
+    return asset.sha256 is None or present.sha256 == asset.sha256
+
+
+def _essential(rule: Rule, asset: CatalogAsset, request: ContentRequest) -> bool:
+    if request not in ESSENTIAL_REQUESTS:
+        return False
+    if rule.essential is EssentialMode.ALWAYS:
+        return True
+    if rule.essential is EssentialMode.NEVER:
+        return False
+    return asset.essential
+
+
+def decide_downloads(
+    extension: Extension,
+    catalog: Catalog,
+    request: ContentRequest,
+    present: Mapping[str, PresentFile] | None = None,
+) -> list[Download]:
+    """The downloads a declarative extension answers with, in catalog order.
+
+    ``present`` maps destinations (relative to the container) to what is on
+    disk there; with ``skipPresent`` such assets are not downloaded again.
+    """
+    present = present or {}
+    downloads: list[Download] = []
+    for asset in catalog.assets:
+        rule = matching_rule(extension.rules, asset)
+        if rule is None or not rule.download:
+            continue
+        destination = render_destination(rule.destination, asset)
+        if extension.skip_present and _is_present(asset, present.get(destination)):
+            continue
+        downloads.append(
+            Download(
+                id=asset.id,
+                url=asset.url,
+                app_group=extension.app_group,
+                essential=_essential(rule, asset, request),
+                size=asset.size,
+                sha256=asset.sha256,
+                priority=asset.priority if rule.priority is None else rule.priority,
+                destination=destination,
+            )
+        )
+    return downloads
