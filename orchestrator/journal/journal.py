@@ -1,0 +1,333 @@
+"""The crash-safe journal: SQLite in WAL mode in the state dir.
+
+Durability choice: ``synchronous=NORMAL``. In WAL mode a committed
+transaction survives a crash of the process (kill -9) but the last ones may be
+lost on power failure; downloads re-verify sizes and sha256 on resume, so a
+lost checkpoint costs bytes, never correctness. Writers use
+``BEGIN IMMEDIATE`` so that two processes never meet ``SQLITE_BUSY`` half-way
+through a transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.journal.migrations import MIGRATIONS
+from orchestrator.model.download import Download
+from orchestrator.model.enums import DownloadState
+
+JOURNAL_NAME = "journal.sqlite"
+
+
+class JournalError(BackgroundAssetsError):
+    """The journal cannot be opened or is from a newer bgassets."""
+
+    code = ErrorCode.DISK_ERROR
+
+
+@dataclass(frozen=True)
+class AppRecord:
+    """One installed app as the journal knows it."""
+
+    id: str
+    version: str
+    app_group: str
+    manifest_path: str
+    state: str
+    installed_at: float
+    first_launched_at: float | None
+    download_bytes_used: int
+    essential_bytes_used: int
+    last_periodic_at: float | None
+
+    @property
+    def launched(self) -> bool:
+        """Whether the app has been launched at least once (the restrictions are gone)."""
+        return self.first_launched_at is not None
+
+
+@dataclass(frozen=True)
+class DownloadRecord:
+    """One download row: the download, its app, bytes on disk and how it ended."""
+
+    app_id: str
+    download: Download
+    bytes_on_disk: int
+    error_code: int | None
+    error_message: str | None
+    delivered: bool
+
+    @property
+    def key(self) -> str:
+        return self.download.key
+
+
+class Journal:
+    """Apps, launches, downloads and their transitions, engine state and runtime.
+
+    Also the engine's ``StateStore`` (``load``/``save``/``delete``), so that a
+    download's validators and offsets live next to its row.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                       timeout=30)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except (OSError, sqlite3.Error) as error:
+            raise JournalError(f"{self.path}: cannot open the journal: {error}") from error
+
+    @classmethod
+    def in_state_dir(cls, state_dir: str | Path) -> Journal:
+        """The journal of a state dir (created on first use)."""
+        return cls(Path(state_dir) / JOURNAL_NAME)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``), committed on success."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise JournalError(f"{self.path}: written by a newer bgassets (schema {version})")
+        for number in range(version, len(MIGRATIONS)):
+            with self.transaction() as db:
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # Apps ------------------------------------------------------------------
+
+    def put_app(self, app_id: str, *, version: str, app_group: str, manifest_path: str,
+                state: str, at: float | None = None) -> None:
+        """Record an install or an update (usage counters are kept on update)."""
+        now = time.time() if at is None else at
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO apps (id, version, app_group, manifest_path, state, installed_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET version=excluded.version,"
+                " app_group=excluded.app_group, manifest_path=excluded.manifest_path,"
+                " state=excluded.state",
+                (app_id, version, app_group, manifest_path, state, now),
+            )
+
+    def app(self, app_id: str) -> AppRecord | None:
+        rows = self._query("SELECT * FROM apps WHERE id = ?", (app_id,))
+        return AppRecord(**dict(rows[0])) if rows else None
+
+    def apps(self) -> list[AppRecord]:
+        return [AppRecord(**dict(row)) for row in self._query("SELECT * FROM apps ORDER BY id")]
+
+    def set_app_state(self, app_id: str, state: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE apps SET state = ? WHERE id = ?", (state, app_id))
+
+    def add_allowance_usage(self, app_id: str, *, download_bytes: int = 0,
+                            essential_bytes: int = 0) -> None:
+        """Count bytes against the initial allowances (only meaningful before first launch)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE apps SET download_bytes_used = download_bytes_used + ?,"
+                " essential_bytes_used = essential_bytes_used + ? WHERE id = ?",
+                (download_bytes, essential_bytes, app_id),
+            )
+
+    def record_launch(self, app_id: str, at: float | None = None) -> None:
+        now = time.time() if at is None else at
+        with self.transaction() as db:
+            db.execute("INSERT INTO launches (app_id, at) VALUES (?, ?)", (app_id, now))
+            db.execute("UPDATE apps SET first_launched_at = COALESCE(first_launched_at, ?)"
+                       " WHERE id = ?", (now, app_id))
+
+    def launches(self, app_id: str) -> list[float]:
+        rows = self._query("SELECT at FROM launches WHERE app_id = ? ORDER BY at", (app_id,))
+        return [row[0] for row in rows]
+
+    def record_periodic(self, app_id: str, at: float) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE apps SET last_periodic_at = ? WHERE id = ?", (at, app_id))
+
+    def remove_app(self, app_id: str) -> None:
+        """Forget an app: its downloads, transitions, engine state, launches and runtime."""
+        with self.transaction() as db:
+            keys = [r[0] for r in db.execute("SELECT key FROM downloads WHERE app_id = ?",
+                                             (app_id,))]
+            db.executemany("DELETE FROM transitions WHERE key = ?", [(k,) for k in keys])
+            db.executemany("DELETE FROM engine_state WHERE key = ?", [(k,) for k in keys])
+            db.execute("DELETE FROM apps WHERE id = ?", (app_id,))
+
+    # Runtime ---------------------------------------------------------------
+
+    def add_runtime(self, app_id: str, day: str, seconds: float) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO runtime (app_id, day, seconds) VALUES (?, ?, ?)"
+                " ON CONFLICT(app_id, day) DO UPDATE SET seconds = seconds + excluded.seconds",
+                (app_id, day, seconds),
+            )
+
+    def runtime_spent(self, app_id: str, day: str) -> float:
+        rows = self._query("SELECT seconds FROM runtime WHERE app_id = ? AND day = ?",
+                           (app_id, day))
+        return float(rows[0][0]) if rows else 0.0
+
+    # Downloads -------------------------------------------------------------
+
+    def add_downloads(self, app_id: str, downloads: list[Download],
+                      at: float | None = None) -> None:
+        """Schedule downloads (one transaction; a known key is replaced by the new plan)."""
+        now = time.time() if at is None else at
+        rows = [
+            (d.key, app_id, d.id, d.url, int(d.essential), d.size, d.sha256, d.priority,
+             d.destination, int(DownloadState.WAITING), now, now)
+            for d in downloads
+        ]
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO downloads (key, app_id, id, url, essential, size, sha256,"
+                " priority, destination, state, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            db.executemany(
+                "INSERT INTO transitions (key, at, from_state, to_state, reason)"
+                " VALUES (?, ?, NULL, ?, 'scheduled')",
+                [(row[0], now, int(DownloadState.WAITING)) for row in rows],
+            )
+
+    def set_download_state(self, key: str, state: DownloadState, *, reason: str | None = None,
+                           bytes_on_disk: int | None = None, error_code: int | None = None,
+                           error_message: str | None = None, at: float | None = None) -> None:
+        """Move a download to ``state`` and record the transition."""
+        now = time.time() if at is None else at
+        with self.transaction() as db:
+            row = db.execute("SELECT state FROM downloads WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                raise JournalError(f"download {key!r} is not in the journal",
+                                   ErrorCode.DOWNLOAD_DOES_NOT_EXIST)
+            db.execute(
+                "UPDATE downloads SET state = ?, updated_at = ?,"
+                " bytes_on_disk = COALESCE(?, bytes_on_disk), error_code = ?, error_message = ?"
+                " WHERE key = ?",
+                (int(state), now, bytes_on_disk, error_code, error_message, key),
+            )
+            db.execute(
+                "INSERT INTO transitions (key, at, from_state, to_state, reason)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (key, now, row[0], int(state), reason),
+            )
+
+    def update_download(self, key: str, **fields: Any) -> None:
+        """Change plain columns (priority, essential, delivered, bytes_on_disk)."""
+        allowed = {"priority", "essential", "delivered", "bytes_on_disk"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}")
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self.transaction() as db:
+            db.execute(f"UPDATE downloads SET {assignments} WHERE key = ?",
+                       (*[int(v) if isinstance(v, bool) else v for v in fields.values()], key))
+
+    def downloads(self, app_id: str | None = None,
+                  states: set[DownloadState] | None = None) -> list[DownloadRecord]:
+        """Downloads, optionally of one app and in some states, in scheduling order."""
+        sql, params = "SELECT * FROM downloads", []
+        clauses = []
+        if app_id is not None:
+            clauses.append("app_id = ?")
+            params.append(app_id)
+        if states:
+            clauses.append(f"state IN ({', '.join('?' * len(states))})")
+            params.extend(int(s) for s in states)
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        return [_download_record(row) for row in self._query(sql + " ORDER BY rowid",
+                                                               tuple(params))]
+
+    def download(self, key: str) -> DownloadRecord | None:
+        rows = self._query("SELECT * FROM downloads WHERE key = ?", (key,))
+        return _download_record(rows[0]) if rows else None
+
+    def transitions(self, key: str) -> list[tuple[int | None, int, str | None]]:
+        """``(from, to, reason)`` of every transition of a download, oldest first."""
+        rows = self._query("SELECT from_state, to_state, reason FROM transitions WHERE key = ?"
+                           " ORDER BY rowid", (key,))
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    # The engine's StateStore -------------------------------------------------
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT state FROM engine_state WHERE key = ?", (key,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def save(self, key: str, state: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO engine_state (key, state, updated_at)"
+                       " VALUES (?, ?, ?)", (key, json.dumps(state), time.time()))
+            db.execute("UPDATE downloads SET bytes_on_disk = ? WHERE key = ?",
+                       (_bytes_in_state(state), key))
+
+    def delete(self, key: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM engine_state WHERE key = ?", (key,))
+
+    def engine_state_keys(self) -> list[str]:
+        return [row[0] for row in self._query("SELECT key FROM engine_state")]
+
+
+def _bytes_in_state(state: dict[str, Any]) -> int:
+    """Bytes on disk claimed by an engine state (single offset or summed segments)."""
+    if isinstance(state.get("bytes"), int):
+        return int(state["bytes"])
+    segments = state.get("segments") or []
+    return sum(int(s.get("done", 0)) for s in segments if isinstance(s, dict))
+
+
+def _download_record(row: sqlite3.Row) -> DownloadRecord:
+    download = Download(
+        id=row["id"], url=row["url"], app_group=row["key"].split("/", 1)[0],
+        essential=bool(row["essential"]), size=row["size"],
+        sha256=row["sha256"], priority=row["priority"], destination=row["destination"],
+        state=DownloadState(row["state"]),
+    )
+    return DownloadRecord(row["app_id"], download, row["bytes_on_disk"], row["error_code"],
+                          row["error_message"], bool(row["delivered"]))

@@ -1,0 +1,143 @@
+"""The journal on a real SQLite file: schema, apps, downloads, engine state, crash safety."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from orchestrator.journal import Journal, JournalError
+from orchestrator.journal.migrations import MIGRATIONS
+from orchestrator.model.download import Download
+from orchestrator.model.enums import DownloadState
+
+APP = "com.example.wwdc-sessions"
+GROUP = "group.com.example.wwdc-sessions"
+
+
+def open_journal(tmp_path):
+    journal = Journal.in_state_dir(tmp_path / "state")
+    journal.put_app(APP, version="1.0", app_group=GROUP, manifest_path="app.yaml",
+                    state="installing", at=10.0)
+    return journal
+
+
+def dl(download_id, **kw):
+    return Download(id=download_id, url=f"http://127.0.0.1/{download_id}", app_group=GROUP,
+                    size=100, destination=f"{download_id}.bin", **kw)
+
+
+def test_fresh_journal_is_wal_and_migrated(tmp_path):
+    with open_journal(tmp_path) as journal:
+        assert journal.path.name == "journal.sqlite"
+    db = sqlite3.connect(tmp_path / "state" / "journal.sqlite")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_a_journal_from_a_newer_version_is_refused(tmp_path):
+    path = tmp_path / "journal.sqlite"
+    sqlite3.connect(path).execute("PRAGMA user_version = 99")
+    with pytest.raises(JournalError, match="newer bgassets"):
+        Journal(path)
+
+
+def test_apps_launches_and_allowance_usage(tmp_path):
+    journal = open_journal(tmp_path)
+    assert not journal.app(APP).launched
+    journal.add_allowance_usage(APP, download_bytes=5, essential_bytes=7)
+    journal.add_allowance_usage(APP, download_bytes=1)
+    journal.record_launch(APP, at=20.0)
+    journal.record_launch(APP, at=30.0)
+    record = journal.app(APP)
+    assert (record.download_bytes_used, record.essential_bytes_used) == (6, 7)
+    assert record.first_launched_at == 20.0 and record.launched
+    assert journal.launches(APP) == [20.0, 30.0]
+    journal.put_app(APP, version="2.0", app_group=GROUP, manifest_path="app.yaml",
+                    state="updating")
+    assert journal.app(APP).version == "2.0" and journal.app(APP).download_bytes_used == 6
+
+
+def test_downloads_record_every_transition(tmp_path):
+    journal = open_journal(tmp_path)
+    journal.add_downloads(APP, [dl("a", essential=True), dl("b", priority=90)])
+    key = f"{GROUP}/a"
+    journal.set_download_state(key, DownloadState.DOWNLOADING, reason="started")
+    journal.set_download_state(key, DownloadState.FAILED, reason="size", error_code=1010,
+                               error_message="size mismatch")
+    record = journal.download(key)
+    assert record.download.state == DownloadState.FAILED and record.download.essential
+    assert (record.error_code, record.app_id) == (1010, APP)
+    assert journal.transitions(key) == [(None, 1, "scheduled"), (1, 2, "started"),
+                                        (2, -1, "size")]
+    waiting = journal.downloads(APP, {DownloadState.WAITING})
+    assert [r.download.id for r in waiting] == ["b"]
+    with pytest.raises(JournalError):
+        journal.set_download_state(f"{GROUP}/nope", DownloadState.FINISHED)
+
+
+def test_engine_state_store_round_trip_updates_bytes_on_disk(tmp_path):
+    journal = open_journal(tmp_path)
+    journal.add_downloads(APP, [dl("a")])
+    key = f"{GROUP}/a"
+    assert journal.load(key) is None
+    journal.save(key, {"etag": '"x"', "segments": [{"start": 0, "done": 40},
+                                                    {"start": 50, "done": 10}]})
+    assert journal.load(key)["etag"] == '"x"'
+    assert journal.download(key).bytes_on_disk == 50
+    journal.delete(key)
+    assert journal.load(key) is None
+
+
+def test_uninstall_removes_every_row_of_the_app(tmp_path):
+    journal = open_journal(tmp_path)
+    journal.add_downloads(APP, [dl("a")])
+    journal.save(f"{GROUP}/a", {"bytes": 3})
+    journal.record_launch(APP)
+    journal.add_runtime(APP, "2026-11-25", 4.5)
+    journal.remove_app(APP)
+    assert journal.app(APP) is None and journal.downloads() == []
+    assert journal.engine_state_keys() == [] and journal.transitions(f"{GROUP}/a") == []
+    assert journal.runtime_spent(APP, "2026-11-25") == 0
+
+
+def test_runtime_accumulates_per_day(tmp_path):
+    journal = open_journal(tmp_path)
+    journal.add_runtime(APP, "2026-11-25", 4.5)
+    journal.add_runtime(APP, "2026-11-25", 1.5)
+    journal.add_runtime(APP, "2026-11-26", 1)
+    assert journal.runtime_spent(APP, "2026-11-25") == 6.0
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from orchestrator.journal import Journal
+    journal = Journal.in_state_dir(sys.argv[1])
+    journal.put_app("w", version="1", app_group="g", manifest_path="m", state="s")
+    n = 0
+    while True:
+        journal.add_runtime("w", "day", 1)
+        n += 1
+        if n == 200:
+            print("ready", flush=True)
+""")
+
+
+def test_kill_9_loses_nothing_committed_and_two_writers_never_see_busy(tmp_path):
+    state = tmp_path / "state"
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(state)],
+                                stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        for writer in writers:
+            assert writer.stdout.readline().strip() == "ready"
+    finally:
+        for writer in writers:
+            os.kill(writer.pid, signal.SIGKILL)
+            writer.wait(timeout=10)
+    for writer in writers:
+        assert writer.returncode == -signal.SIGKILL
+    with Journal.in_state_dir(state) as journal:
+        assert journal.runtime_spent("w", "day") >= 400
