@@ -1,0 +1,320 @@
+"""Issue 3, benchmarks P1-P3: ``bgassets fetch`` side by side with curl and aria2c.
+
+Every tool downloads the same files from the same nginx on 127.0.0.1 in the
+same run; runs are interleaved (ours, theirs, ours, ...) so that a busy
+moment hurts everyone alike, and each figure is the median wall time of a
+whole command, Python start-up included. Data lives in ``.bench/engine``
+(created once, reused); downloaded files are deleted after every run.
+
+- P1: 1 GiB, unthrottled: ``bgassets fetch --sha256`` vs ``curl -s -o``. Goal <= 1.05.
+- P2: 256 MiB, nginx ``limit_rate 20m`` per connection: ``bgassets fetch`` with
+  no tuning flags vs ``aria2c -x8 -s8`` (curl for reference). Goal <= 1.0.
+- P3: 20,000 files of 16 KiB: ``bgassets fetch -i`` vs ``curl --parallel
+  --parallel-max 16`` and ``aria2c -j16``. Goal <= 1.5 x curl and faster than aria2c.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.nginx import nginx_server  # noqa: E402
+from tests.support.tools import find_tool  # noqa: E402
+
+BENCH = ROOT / ".bench" / "engine"
+MIB = 1 << 20
+BLOCK = 16 * MIB
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Sizes for one mode: the full benchmark or ``--quick``."""
+
+    runs: int
+    p1_size: int
+    p2_size: int
+    p3_files: int
+    p3_file_size: int = 16 * 1024
+
+
+FULL = Scale(runs=3, p1_size=1024 * MIB, p2_size=256 * MIB, p3_files=20_000)
+QUICK = Scale(runs=1, p1_size=128 * MIB, p2_size=64 * MIB, p3_files=2_000)
+
+
+@dataclass
+class Case:
+    """One benchmark: named commands run on the same data, and the goals on their ratios."""
+
+    name: str
+    what: str
+    commands: dict[str, Callable[[Path], list[str]]]
+    check: Callable[[Path], str | None]
+    goals: list[tuple[str, str, float, str]]   # (ours, theirs, max ratio, text)
+    times: dict[str, list[float]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+
+# Data -----------------------------------------------------------------------
+
+def random_file(path: Path, size: int) -> str:
+    """Create ``path`` with ``size`` random bytes once; its sha256 is cached beside it."""
+    digest_file = path.with_name(path.name + ".sha256")
+    if path.exists() and path.stat().st_size == size and digest_file.exists():
+        return digest_file.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with open(path, "wb") as handle:
+        remaining = size
+        while remaining:
+            block = os.urandom(min(BLOCK, remaining))
+            digest.update(block)
+            handle.write(block)
+            remaining -= len(block)
+    digest_file.write_text(digest.hexdigest() + "\n")
+    return digest.hexdigest()
+
+
+def small_files(folder: Path, count: int, size: int) -> list[str]:
+    """``count`` distinct files of ``size`` bytes in ``folder``; their names, sorted."""
+    names = [f"f{index:05d}.bin" for index in range(count)]
+    stamp = folder / f".complete-{count}-{size}"
+    if stamp.exists():
+        return names
+    folder.mkdir(parents=True, exist_ok=True)
+    seed = os.urandom(size)
+    for index, name in enumerate(names):
+        (folder / name).write_bytes(index.to_bytes(8, "big") + seed[8:])
+    stamp.touch()
+    return names
+
+
+# Running --------------------------------------------------------------------
+
+def bgassets(*args: str) -> list[str]:
+    return [sys.executable, "-m", "orchestrator", "fetch", "--quiet", *args]
+
+
+def clean(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+
+
+def time_command(command: list[str], out: Path) -> tuple[float, str | None]:
+    """Wall seconds of ``command`` in a fresh ``out``; an error text when it failed."""
+    clean(out)
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+        return elapsed, f"exit {result.returncode}: {' | '.join(tail)}"
+    return elapsed, None
+
+
+def run_case(case: Case, runs: int, out: Path) -> None:
+    """Interleave the commands ``runs`` times; keep times of successful, checked runs."""
+    for _ in range(runs):
+        for label, command in case.commands.items():
+            elapsed, problem = time_command(command(out), out)
+            problem = problem or case.check(out)
+            if problem:
+                case.failures.append(f"{label}: {problem}")
+            else:
+                case.times.setdefault(label, []).append(elapsed)
+            print(f"  {case.name} {label:28} {elapsed:7.2f} s{'  FAILED' if problem else ''}",
+                  flush=True)
+    clean(out)
+
+
+def file_check(path_in_out: str, size: int) -> Callable[[Path], str | None]:
+    def check(out: Path) -> str | None:
+        path = out / path_in_out
+        if not path.is_file() or path.stat().st_size != size:
+            return f"{path_in_out} missing or of the wrong size"
+        return None
+    return check
+
+
+def files_check(names: list[str], size: int) -> Callable[[Path], str | None]:
+    def check(out: Path) -> str | None:
+        wrong = [name for name in names if not (out / name).is_file()
+                 or (out / name).stat().st_size != size]
+        return f"{len(wrong)} of {len(names)} files missing or wrong" if wrong else None
+    return check
+
+
+@contextmanager
+def nginx(data: Path, name: str, limit_rate: str | None = None) -> Iterator[str]:
+    with nginx_server(data, BENCH / f"nginx-{name}", limit_rate=limit_rate) as url:
+        yield url
+
+
+# Cases ----------------------------------------------------------------------
+
+def case_p1(base: str, data: Path, scale: Scale, tools: dict[str, str]) -> Case:
+    size = scale.p1_size
+    digest = random_file(data / "p1.bin", size)
+    url = base + "p1.bin"
+    return Case(
+        name="P1", what=f"{size // MIB} MiB, unthrottled",
+        commands={
+            "bgassets fetch --sha256": lambda out: bgassets(
+                url, "-d", str(out), "--sha256", digest, "--size", str(size)),
+            "curl -s -o": lambda out: [tools["curl"], "-s", "-f", "-o", str(out / "p1.bin"), url],
+        },
+        check=file_check("p1.bin", size),
+        goals=[("bgassets fetch --sha256", "curl -s -o", 1.05, "<= 1.05 x curl")],
+    )
+
+
+def case_p2(base: str, data: Path, scale: Scale, tools: dict[str, str]) -> Case:
+    size = scale.p2_size
+    digest = random_file(data / "p2.bin", size)
+    url = base + "p2.bin"
+    return Case(
+        name="P2", what=f"{size // MIB} MiB, limit_rate 20m per connection",
+        commands={
+            "bgassets fetch (no flags)": lambda out: bgassets(url, "-d", str(out),
+                                                              "--sha256", digest),
+            "aria2c -x8 -s8": lambda out: [
+                tools["aria2c"], "-x8", "-s8", "--allow-overwrite=true",
+                "--auto-file-renaming=false", "-q", "-d", str(out), url],
+            "curl -s -o": lambda out: [tools["curl"], "-s", "-f", "-o", str(out / "p2.bin"), url],
+        },
+        check=file_check("p2.bin", size),
+        goals=[("bgassets fetch (no flags)", "aria2c -x8 -s8", 1.0, "<= 1.0 x aria2c")],
+    )
+
+
+def case_p3(base: str, data: Path, scale: Scale, tools: dict[str, str]) -> Case:
+    names = small_files(data / "p3", scale.p3_files, scale.p3_file_size)
+    lists = BENCH / "lists"
+    lists.mkdir(parents=True, exist_ok=True)
+    url_list = lists / f"p3-{len(names)}.txt"
+    url_list.write_text("".join(f"{base}p3/{name}\n" for name in names))
+
+    def curl_config(out: Path) -> Path:
+        config = lists / f"p3-{len(names)}.curl"
+        config.write_text("".join(f'url = "{base}p3/{name}"\noutput = "{out / name}"\n'
+                                  for name in names))
+        return config
+
+    return Case(
+        name="P3", what=f"{len(names):,} files of {scale.p3_file_size // 1024} KiB",
+        commands={
+            "bgassets fetch -i": lambda out: bgassets("-i", str(url_list), "-d", str(out)),
+            "curl --parallel-max 16": lambda out: [
+                tools["curl"], "-s", "-f", "--parallel", "--parallel-max", "16",
+                "-K", str(curl_config(out))],
+            "aria2c -j16 -i": lambda out: [
+                tools["aria2c"], "-j16", "-i", str(url_list), "--allow-overwrite=true",
+                "--auto-file-renaming=false", "-q", "-d", str(out)],
+        },
+        check=files_check(names, scale.p3_file_size),
+        goals=[("bgassets fetch -i", "curl --parallel-max 16", 1.5, "<= 1.5 x curl"),
+               ("bgassets fetch -i", "aria2c -j16 -i", 1.0, "faster than aria2c")],
+    )
+
+
+# Report ---------------------------------------------------------------------
+
+def median(case: Case, label: str) -> float | None:
+    samples = case.times.get(label)
+    return statistics.median(samples) if samples else None
+
+
+def machine() -> str:
+    versions = []
+    for tool, flag in (("curl", "--version"), ("aria2c", "--version"), ("nginx", "-v")):
+        path = find_tool(tool)
+        if path:
+            result = subprocess.run([path, flag], capture_output=True, text=True)
+            found = re.search(r"\d+\.\d+(\.\d+)?", result.stdout + result.stderr)
+            versions.append(f"{tool} {found.group(0) if found else '?'}")
+    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
+            f"Python {platform.python_version()}, " + ", ".join(versions))
+
+
+def report(cases: list[Case], runs: int) -> bool:
+    """Print the markdown table; True when every goal is met."""
+    print(f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine()}; "
+          f"median of {runs} run{'s' if runs > 1 else ''} each, wall time of the whole command\n")
+    print("| case | command | seconds | vs ours | goal |")
+    print("|---|---|---:|---:|---|")
+    all_met = True
+    for case in cases:
+        ours = {goal[0] for goal in case.goals}
+        goal_for = {goal[1]: goal for goal in case.goals}
+        for label in case.commands:
+            value = median(case, label)
+            seconds = f"{value:.2f}" if value is not None else "failed"
+            ratio, verdict = "", ""
+            if label in goal_for:
+                mine, theirs, limit, text = goal_for[label]
+                a, b = median(case, mine), value
+                if a is not None and b is not None:
+                    ratio = f"{a / b:.2f}"
+                    met = a / b <= limit
+                else:
+                    met = False
+                all_met &= met
+                verdict = f"{text}: {'met' if met else 'NOT met'}"
+            elif label in ours and value is None:
+                all_met = False
+            print(f"| {case.name}: {case.what} | `{label}` | {seconds} | {ratio} | {verdict} |")
+    for case in cases:
+        for failure in case.failures:
+            print(f"{case.name} failure: {failure}")
+    print("\n'vs ours' is bgassets' median divided by that command's median.")
+    return all_met
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="one run each on smaller data (128 MiB, 64 MiB, 2,000 files)")
+    parser.add_argument("--only", choices=("P1", "P2", "P3"), action="append",
+                        help="run only these cases (repeatable)")
+    args = parser.parse_args()
+    scale = QUICK if args.quick else FULL
+    tools = {name: find_tool(name) for name in ("curl", "aria2c", "nginx")}
+    missing = [name for name, path in tools.items() if path is None]
+    if missing:
+        print(f"engine benchmark skipped: {', '.join(missing)} not installed "
+              "(.ci/run installs them with apt-get)")
+        return 0
+    data = BENCH / "data"
+    out = BENCH / "out"
+    cases = []
+    plan = [("P1", None, case_p1), ("P2", "20m", case_p2), ("P3", None, case_p3)]
+    for name, limit_rate, build in plan:
+        if args.only and name not in args.only:
+            continue
+        with nginx(data, name.lower(), limit_rate) as base:
+            case = build(base, data, scale, tools)  # type: ignore[arg-type]
+            print(f"{case.name}: {case.what}", flush=True)
+            run_case(case, scale.runs, out)
+        cases.append(case)
+    met = report(cases, scale.runs)
+    print(f"goals: {'all met' if met else 'NOT all met'}")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
