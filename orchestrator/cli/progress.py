@@ -52,7 +52,7 @@ class FetchView:
     def __init__(self, files: int, *, terminal: TextIO | None = None,
                  events: TextIO | None = None, clock: Callable[[], float] = time.monotonic):
         self.files = files
-        self.done = self.failed = self.skipped = 0
+        self.files_done = self.files_failed = self.files_skipped = 0
         self.terminal = terminal
         self.events = events
         self.clock = clock
@@ -81,8 +81,8 @@ class FetchView:
                  skipped: bool = False) -> None:
         self._entries.pop(key, None)
         self._finished_bytes += size
-        self.done += 1
-        self.skipped += skipped
+        self.files_done += 1
+        self.files_skipped += skipped
         extra: dict[str, Any] = {"path": path, "sha256": sha256}
         if skipped:
             extra["skipped"] = True
@@ -90,7 +90,7 @@ class FetchView:
 
     def failed(self, key: str, url: str, error: Any, done: int, total: int | None) -> None:
         self._entries.pop(key, None)
-        self.failed += 1
+        self.files_failed += 1
         self._emit("download.failed", key, url, done, total, code=int(error.code),
                    name=error.code.title, message=error.message)
 
@@ -107,22 +107,22 @@ class FetchView:
             self._samples.popleft()
         first_time, first_bytes = self._samples[0]
         speed = (done - first_bytes) / (now - first_time) if now > first_time else 0.0
-        parts = [f"{self.done + self.failed}/{self.files} files", format_size(done)]
+        parts = [f"{self.files_done + self.files_failed}/{self.files} files", format_size(done)]
         total = self._known_total()
         if total is not None:
             parts[-1] += f" of {format_size(total)}"
         parts.append(f"{format_size(int(speed))}/s")
         if total is not None and speed > 0:
             parts.append(f"ETA {format_duration(max(0, total - done) / speed)}")
-        if self.failed:
-            parts.append(f"{self.failed} failed")
+        if self.files_failed:
+            parts.append(f"{self.files_failed} failed")
         return "  ".join(parts)
 
     def _known_total(self) -> int | None:
         """The bytes of the whole run, when every running download knows its size."""
         if any(entry.total is None for entry in self._entries.values()):
             return None
-        waiting = self.files - self.done - self.failed - len(self._entries)
+        waiting = self.files - self.files_done - self.files_failed - len(self._entries)
         if waiting:
             return None
         return self._finished_bytes + sum(entry.total or 0 for entry in self._entries.values())
@@ -151,12 +151,12 @@ class FetchView:
     def summary(self) -> str:
         elapsed = max(self.clock() - self.started_at, 1e-9)
         done = self.bytes_done()
-        text = (f"{self.done}/{self.files} files, {format_size(done)} in "
+        text = (f"{self.files_done}/{self.files} files, {format_size(done)} in "
                 f"{format_duration(elapsed)} ({format_size(int(done / elapsed))}/s)")
-        if self.skipped:
-            text += f", {self.skipped} already complete"
-        if self.failed:
-            text += f", {self.failed} failed"
+        if self.files_skipped:
+            text += f", {self.files_skipped} already complete"
+        if self.files_failed:
+            text += f", {self.files_failed} failed"
         return text
 
     # JSON events -------------------------------------------------------------
