@@ -25,7 +25,8 @@ FAULT_DESCRIPTIONS: dict[str, str] = {
     "truncate": "declare the full Content-Length, send half of the body, then close",
     "ignore-range": "answer a range request with 200 and the whole file",
     "etag-change": "change the path's ETag and Last-Modified from this request on "
-                   "(the bytes stay the same): resuming clients must start over",
+                   "(the bytes stay the same): resuming clients must start over; never "
+                   "on a path's first request, which has nothing to differ from",
     "slow": "send this response at 256 KiB/s",
     "endless": "send the file, then more bytes forever (chunked, no Content-Length) "
                "until the client closes",
@@ -37,6 +38,8 @@ FAULT_NAMES: tuple[str, ...] = tuple(FAULT_DESCRIPTIONS)
 
 # Faults that only make sense for a request carrying a Range header.
 RANGE_ONLY_FAULTS = frozenset({"ignore-range"})
+# Faults that only make sense once the client may have seen the path before.
+LATER_REQUEST_FAULTS = frozenset({"etag-change"})
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ class FaultPicker:
             self._faults = parsed
             self._seen.clear()
 
-    def pick(self, path: str, *, is_range: bool) -> str | None:
+    def pick(self, path: str, *, is_range: bool, seen_before: bool = True) -> str | None:
         """The name of the first fault that fires for this GET of path, or None.
 
         Faults are tried in the order given; only the one that fires counts the
@@ -109,7 +112,8 @@ class FaultPicker:
         """
         with self._lock:
             for fault in self._faults:
-                if fault.name in RANGE_ONLY_FAULTS and not is_range:
+                if (fault.name in RANGE_ONLY_FAULTS and not is_range) or \
+                        (fault.name in LATER_REQUEST_FAULTS and not seen_before):
                     continue
                 key = (str(fault), path)
                 index = self._seen.get(key, 0)

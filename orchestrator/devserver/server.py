@@ -156,7 +156,8 @@ class DevServer:
             self.stats.range_requests += 1
         fault = None
         if request.method == "GET":
-            fault = self._picker.pick(path, is_range=is_range)
+            fault = self._picker.pick(path, is_range=is_range,
+                                      seen_before=self.stats.requests_by_path[path] > 1)
         if fault is not None:
             self.stats.faults_fired[fault] += 1
             early = self._early_fault(request, fault)
