@@ -1,0 +1,140 @@
+"""Validating files and folders together, and loading the model from valid manifests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from orchestrator.errors import ManifestError
+from orchestrator.manifests import crosscheck
+from orchestrator.manifests.problems import Problem, dotted, raise_problems
+from orchestrator.manifests.schema import check
+from orchestrator.manifests.sources import Source, parse
+from orchestrator.model.app import App
+from orchestrator.model.device import Device
+from orchestrator.model.extension import Extension
+
+SUFFIXES = (".yaml", ".yml", ".json")
+_PER_KIND = {"app": crosscheck.check_app, "extension": crosscheck.check_extension,
+             "catalog": crosscheck.check_asset_ids}
+
+
+def read_source(path: Path, name: str | None = None) -> Source:
+    """Read, parse and schema-check one file; every problem is recorded on the source."""
+    name = name or str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return Source(name, problems=[Problem(name, 1, 1, "", f"cannot read: "
+                                              f"{error.strerror or error}")])
+    source = parse(name, data, json_first=path.suffix.lower() == ".json")
+    source.directory = str(path.parent)
+    check_source(source)
+    return source
+
+
+def check_source(source: Source) -> None:
+    """Schema findings, then (when the schema passes) the kind's own checks."""
+    if source.kind is None or source.locator is None:
+        return
+    findings = check(source.kind, source.data, source.locator)
+    for path, (line, column), message in findings:
+        source.problems.append(Problem(source.file, line, column, dotted(path), message))
+    source.valid = not findings
+    if source.valid and source.kind in _PER_KIND:
+        _PER_KIND[source.kind](source)
+
+
+def walk_files(folder: Path) -> Iterator[Path]:
+    """Manifest and catalog candidates under ``folder``, skipping hidden folders."""
+    for root, folders, files in os.walk(folder):
+        folders[:] = sorted(f for f in folders if not f.startswith(".") and f != "__pycache__")
+        for name in sorted(files):
+            if name.lower().endswith(SUFFIXES):
+                yield Path(root) / name
+
+
+def _is_ours(source: Source) -> bool:
+    """Whether a JSON file met in a folder walk is a bgassets document or catalog."""
+    data = source.data
+    return not isinstance(data, dict) or bool({"kind", "apiVersion", "assets"} & data.keys())
+
+
+def extension_of(app: Source, known: dict[str, Source]) -> Source | None:
+    """The extension an app names in spec.extension, read once and checked against the app."""
+    relative = app.get("spec", "extension")
+    if relative is None or app.directory is None:
+        return None
+    path = Path(app.directory) / relative
+    key = os.path.realpath(path)
+    if key not in known:
+        if not path.is_file():
+            app.report(("spec", "extension"), f"spec.extension: {relative!r} does not exist "
+                       f"(looked for {path})")
+            return None
+        known[key] = read_source(path, os.path.normpath(Path(app.file).parent / relative))
+    extension = known[key]
+    if extension.kind != "extension":
+        app.report(("spec", "extension"), f"spec.extension: {relative!r} is not an "
+                   "Extension document")
+    elif extension.valid:
+        crosscheck.check_pair(app, extension)
+    return extension
+
+
+def validate_paths(paths: Sequence[str | Path]) -> list[Problem]:
+    """Validate files and folders (recursively: *.yaml, *.yml, *.json) as one set.
+
+    Apps are checked against the extensions they name, and ids must be unique
+    across the set. Problems come sorted by file, line and column.
+    """
+    known: dict[str, Source] = {}
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            for found in walk_files(path):
+                source = read_source(found)
+                if found.suffix.lower() != ".json" or _is_ours(source):
+                    known.setdefault(os.path.realpath(found), source)
+        else:
+            known.setdefault(os.path.realpath(path), read_source(path))
+    for source in list(known.values()):
+        if source.kind == "app" and source.valid:
+            extension_of(source, known)
+    crosscheck.check_unique_ids(s for s in known.values() if s.valid)
+    return sorted({problem for source in known.values() for problem in source.problems})
+
+
+def _load(path: str | Path, kind: str) -> Source:
+    source = read_source(Path(path))
+    if source.kind not in (None, kind) and not source.problems:
+        source.report(("kind",), f"expected a {kind.capitalize()} document, "
+                      f"found {source.kind}")
+    return source
+
+
+def load_app(path: str | Path) -> tuple[App, Extension]:
+    """The app at ``path`` and the extension it names; ManifestError lists every problem."""
+    app = _load(path, "app")
+    extension = extension_of(app, {}) if app.valid else None
+    if app.valid and app.get("spec", "extension") is None:
+        app.report(("spec",), "spec: missing 'extension': the app needs an extension manifest")
+    problems = sorted(app.problems + (extension.problems if extension else []))
+    raise_problems(problems)
+    assert extension is not None and extension.directory is not None
+    try:
+        return (App.from_document(app.data, base_path=str(Path(path).parent)),
+                Extension.from_document(extension.data, base_path=extension.directory))
+    except (ValueError, TypeError, KeyError) as error:
+        raise ManifestError(f"{app.file}: {error}") from None
+
+
+def load_device(path: str | Path) -> Device:
+    """The device profile at ``path``; ManifestError lists every problem."""
+    device = _load(path, "device")
+    raise_problems(sorted(device.problems))
+    try:
+        return Device.from_document(device.data)
+    except (ValueError, TypeError, KeyError) as error:
+        raise ManifestError(f"{device.file}: {error}") from None

@@ -1,0 +1,67 @@
+"""Problems found in manifests and catalogs, each with its file, line and column."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from orchestrator.errors import ManifestError
+
+PathTuple = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with one document, located for people and editors.
+
+    ``line`` and ``column`` are 1-based; ``path`` is the dotted path of the
+    offending node (``spec.rules[0].destination``), empty for the whole file.
+    """
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form printed by ``bgassets validate --format json``."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class LocatedError(Exception):
+    """A problem that stops reading a file (bad bytes, bad YAML); 1-based position."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1, path: str = "") -> None:
+        super().__init__(message)
+        self.message, self.line, self.column, self.path = message, line, column, path
+
+    def problem(self, file: str) -> Problem:
+        """This error as a :class:`Problem` in ``file``."""
+        return Problem(file, self.line, self.column, self.path, self.message)
+
+
+def dotted(path: PathTuple) -> str:
+    """``("spec", "rules", 0, "destination")`` -> ``spec.rules[0].destination``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def position(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of character ``offset`` in ``text``."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def raise_problems(problems: list[Problem]) -> None:
+    """Raise :class:`ManifestError` listing ``problems`` when there is any."""
+    if problems:
+        raise ManifestError("\n".join(str(problem) for problem in problems))

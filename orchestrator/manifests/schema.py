@@ -1,0 +1,173 @@
+"""The four JSON Schemas, compiled once, and their failures explained for people.
+
+The compiled jsonschema-rs validator answers "valid?" on the hot path; only
+when the answer is no does the pure-Python jsonschema walk the document to
+say what is wrong, where, and what to write instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import jsonschema
+import jsonschema_rs
+from referencing import Registry, Resource
+
+from orchestrator.manifests.problems import PathTuple, dotted
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+KINDS = ("app", "extension", "device", "catalog")
+MAX_EXPLAINED = 100
+
+
+class Locator(Protocol):
+    """Where values and keys are in a source file, as 1-based (line, column)."""
+
+    def value(self, path: PathTuple) -> tuple[int, int]: ...
+
+    def key(self, path: PathTuple) -> tuple[int, int]: ...
+
+
+@cache
+def load_schema(kind: str) -> dict[str, Any]:
+    """The schema of ``kind`` (app, extension, device, catalog) from the repo's schemas/."""
+    with open(SCHEMA_DIR / f"{kind}.schema.json", encoding="utf-8") as handle:
+        schema: dict[str, Any] = json.load(handle)
+    return schema
+
+
+@cache
+def compiled(kind: str) -> Any:
+    """The compiled jsonschema-rs validator of ``kind``."""
+    return jsonschema_rs.validator_for(load_schema(kind))
+
+
+@cache
+def explainer(kind: str, definition: str | None = None) -> jsonschema.Draft202012Validator:
+    """A jsonschema validator for ``kind``, or for one of its ``$defs`` (catalog assets)."""
+    schema = load_schema(kind)
+    if definition is None:
+        return jsonschema.Draft202012Validator(schema)
+    registry: Registry = Registry().with_resource(schema["$id"], Resource.from_contents(schema))
+    return jsonschema.Draft202012Validator(
+        {"$ref": f"{schema['$id']}#/$defs/{definition}"}, registry=registry
+    )
+
+
+Finding = tuple[PathTuple, tuple[int, int], str]
+
+
+def check(kind: str, data: Any, locator: Locator) -> list[Finding]:
+    """Schema findings as (path, (line, column), message); empty when ``data`` is valid."""
+    if compiled(kind).is_valid(data):
+        return []
+    findings: list[Finding] = []
+    for error in _errors(kind, data):
+        findings.extend(_explain(error, locator))
+        if len(findings) >= MAX_EXPLAINED:
+            break
+    return findings
+
+
+def _errors(kind: str, data: Any) -> Iterator[jsonschema.ValidationError]:
+    """jsonschema's errors; for catalogs only the failing assets are walked again."""
+    if kind != "catalog" or not isinstance(data, dict) or not isinstance(data.get("assets"), list):
+        yield from explainer(kind).iter_errors(data)
+        return
+    yield from explainer(kind).iter_errors({**data, "assets": []})
+    failing = sorted({e.instance_path[1] for e in compiled(kind).iter_errors(data)
+                      if len(e.instance_path) >= 2 and e.instance_path[0] == "assets"})
+    for index in failing:
+        for error in explainer(kind, "asset").iter_errors(data["assets"][index]):
+            error.path.extendleft(["assets", index][::-1])
+            yield error
+
+
+def describe(value: Any) -> str:
+    """A short rendering of a value for a message."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "an empty value"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _json_type(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "text",
+             dict: "a mapping", list: "a list", type(None): "empty"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _suggest(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _prefix(path: PathTuple) -> str:
+    return f"{dotted(path)}: " if path else ""
+
+
+def _explain(error: jsonschema.ValidationError, locator: Locator) -> list[Finding]:
+    path: PathTuple = tuple(error.absolute_path)
+    keyword, value, instance = error.validator, error.validator_value, error.instance
+    if keyword == "required" and isinstance(instance, dict):
+        return [(path, locator.value(path), f"{_prefix(path)}missing required field {name!r}")
+                for name in value if name not in instance]
+    if keyword == "additionalProperties" and isinstance(instance, dict):
+        known = error.schema.get("properties", {})
+        return [((*path, name), locator.key((*path, name)),
+                 f"{_prefix(path)}unknown field {name!r}{_suggest(name, known)}")
+                for name in instance if name not in known and not str(name).startswith("x-")]
+    if "propertyNames" in error.relative_schema_path and isinstance(instance, str):
+        path = (*path, instance)
+        return [(path, locator.key(path), f"{_prefix(path)}{_message(error)}")]
+    return [(path, locator.value(path), f"{_prefix(path)}{_message(error)}")]
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    keyword, value, instance = error.validator, error.validator_value, error.instance
+    shown = describe(instance)
+    hint = error.schema.get("errorMessage") if isinstance(error.schema, dict) else None
+    if hint and keyword in {"pattern", "anyOf", "oneOf", "type", "const"}:
+        return f"{shown} {hint}"
+    if keyword == "type":
+        wanted = " or ".join(_json_type(_SAMPLES[name]) for name in _as_list(value))
+        quote = value == "string" and isinstance(instance, int | float)
+        return f"{shown} is {_json_type(instance)}, expected {wanted}" + (
+            " (quote it in YAML)" if quote else "")
+    if keyword == "const":
+        return f"{shown} must be {value!r}"
+    if keyword == "enum":
+        choices = ", ".join(str(choice) for choice in value)
+        return f"{shown} is not one of {choices}{_suggest(str(instance), value)}"
+    if keyword == "minimum":
+        return f"{shown} is below the minimum {value}"
+    if keyword == "maximum":
+        return f"{shown} is above the maximum {value}"
+    if keyword in {"minLength", "minItems"}:
+        return "must not be empty" if value == 1 else f"needs at least {value} entries"
+    if keyword == "maxLength":
+        return f"{shown} is longer than {value} characters"
+    if keyword == "uniqueItems":
+        return "has duplicate entries"
+    if keyword == "pattern":
+        return f"{shown} does not match {value}"
+    return error.message
+
+
+_SAMPLES: dict[str, Any] = {"string": "", "integer": 0, "number": 0.5, "boolean": True,
+                            "object": {}, "array": [], "null": None}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

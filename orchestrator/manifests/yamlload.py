@@ -1,0 +1,183 @@
+"""A safe YAML reader that keeps the position of every node and refuses YAML's pitfalls.
+
+PyYAML silently keeps the last of two equal keys and expands aliases without
+limit (billion laughs); here both are located errors. The reader walks the
+parser's events itself (libyaml's C parser when available), so it never
+builds a node graph and never expands an alias.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import yaml
+from yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+from yaml.nodes import ScalarNode
+
+from orchestrator.manifests.problems import LocatedError, PathTuple, dotted, position
+
+_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_DEPTH = 64
+_JSON_TYPES = (str, int, float, bool, type(None))
+
+
+class YamlLocator:
+    """Positions of values and keys, by path, as 1-based (line, column)."""
+
+    def __init__(self) -> None:
+        self.values: dict[PathTuple, tuple[int, int]] = {}
+        self.keys: dict[PathTuple, tuple[int, int]] = {}
+
+    def value(self, path: PathTuple) -> tuple[int, int]:
+        """Where the value at ``path`` is, or its deepest existing ancestor."""
+        for end in range(len(path), -1, -1):
+            found = self.values.get(path[:end])
+            if found:
+                return found
+        return 1, 1
+
+    def key(self, path: PathTuple) -> tuple[int, int]:
+        """Where the key naming ``path`` is; the value's position when it has no key."""
+        return self.keys.get(path) or self.value(path)
+
+
+def _at(mark: Any) -> tuple[int, int]:
+    return mark.line + 1, mark.column + 1
+
+
+class _Reader:
+    def __init__(self, text: str) -> None:
+        self.loader = _Loader(text)
+        self.locator = YamlLocator()
+
+    def fail(self, message: str, mark: Any, path: PathTuple = ()) -> LocatedError:
+        line, column = _at(mark)
+        return LocatedError(message, line, column, dotted(path))
+
+    def document(self) -> Any:
+        loader = self.loader
+        loader.get_event()  # StreamStartEvent
+        if loader.check_event(StreamEndEvent):
+            raise LocatedError("the file is empty: expected a mapping with apiVersion, kind, "
+                               "metadata and spec")
+        loader.get_event()  # DocumentStartEvent
+        data = self.value((), 0)
+        loader.get_event()  # DocumentEndEvent
+        if loader.check_event(DocumentStartEvent):
+            raise self.fail("only one document per file: split it at this '---' into two files",
+                            loader.peek_event().start_mark)
+        return data
+
+    def value(self, path: PathTuple, depth: int) -> Any:
+        event = self.loader.get_event()
+        self.locator.values[path] = _at(event.start_mark)
+        if isinstance(event, AliasEvent):
+            raise self.fail(f"aliases (*{event.anchor}) are not supported: write the value out",
+                            event.start_mark, path)
+        if event.anchor is not None:
+            raise self.fail(f"anchors (&{event.anchor}) are not supported: write the value out",
+                            event.start_mark, path)
+        if depth > MAX_DEPTH:
+            raise self.fail(f"nesting deeper than {MAX_DEPTH} levels", event.start_mark, path)
+        if isinstance(event, ScalarEvent):
+            return self.scalar(event, path)
+        if isinstance(event, SequenceStartEvent):
+            items: list[Any] = []
+            while not self.loader.check_event(SequenceEndEvent):
+                items.append(self.value((*path, len(items)), depth + 1))
+            self.loader.get_event()
+            return items
+        if isinstance(event, MappingStartEvent):
+            return self.mapping(path, depth)
+        raise self.fail(f"unexpected YAML event {type(event).__name__}", event.start_mark, path)
+
+    def mapping(self, path: PathTuple, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        while not self.loader.check_event(MappingEndEvent):
+            event = self.loader.peek_event()
+            if not isinstance(event, ScalarEvent) or event.anchor is not None:
+                raise self.fail("mapping keys must be plain text", event.start_mark, path)
+            self.loader.get_event()
+            key = event.value
+            if key in result:
+                line, column = self.locator.keys[(*path, key)]
+                raise self.fail(f"duplicate key {key!r} (first defined at line {line}, column "
+                                f"{column}); YAML would silently keep only the last one",
+                                event.start_mark, path)
+            self.locator.keys[(*path, key)] = _at(event.start_mark)
+            result[key] = self.value((*path, key), depth + 1)
+        self.loader.get_event()
+        return result
+
+    def scalar(self, event: ScalarEvent, path: PathTuple) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.loader.resolve(ScalarNode, event.value, event.implicit)
+        node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            raise self.fail(f"tag {tag} is not supported: use plain text, numbers or booleans",
+                            event.start_mark, path) from None
+        if isinstance(value, datetime.date):
+            return event.value  # a date is text in a manifest: keep what was written
+        if not isinstance(value, _JSON_TYPES):
+            raise self.fail(f"tag {tag} is not supported: use plain text, numbers or booleans",
+                            event.start_mark, path)
+        return value
+
+
+def _yaml_error(error: yaml.YAMLError, text: str) -> LocatedError:
+    if isinstance(error, yaml.reader.ReaderError):
+        line, column = position(text, min(error.position, len(text)))
+        character = error.character
+        code = ord(character) if isinstance(character, str) else int(character)
+        return LocatedError(f"character U+{code:04X} is not allowed in YAML", line, column)
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    line, column = _at(mark) if mark is not None else (1, 1)
+    problem = str(getattr(error, "problem", None) or "cannot read this YAML")
+    lines = text.split("\n")
+    if line <= len(lines) and "\t" in lines[line - 1][: max(column, 1)]:
+        column = lines[line - 1].index("\t") + 1
+        return LocatedError("a tab cannot indent YAML: use spaces", line, column)
+    context = getattr(error, "context", None)
+    return LocatedError(f"YAML syntax: {context + ', ' if context else ''}{problem}", line, column)
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 text of ``data``; a located error at the first byte that is not UTF-8."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        prefix = data[: error.start].decode("utf-8", errors="replace")
+        line, column = position(prefix, len(prefix))
+        raise LocatedError(f"not UTF-8: byte 0x{data[error.start]:02x} at offset {error.start} "
+                           "(save the file as UTF-8)", line, column) from None
+
+
+def load_yaml(text: str) -> tuple[Any, YamlLocator]:
+    """Parse one YAML document into plain dicts and lists, with a locator of its nodes.
+
+    Raises :class:`LocatedError` for duplicate keys, anchors and aliases, tabs,
+    several documents, an empty file and any YAML syntax error.
+    """
+    reader = _Reader(text)
+    try:
+        data = reader.document()
+    except yaml.YAMLError as error:
+        raise _yaml_error(error, text) from None
+    except RecursionError:
+        raise LocatedError("the document is nested too deeply") from None
+    finally:
+        reader.loader.dispose()
+    return data, reader.locator
