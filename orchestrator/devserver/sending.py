@@ -20,31 +20,30 @@ SLOW_RATE = 256 * 1024
 _FLUSH_WAIT = 1.0
 
 
-class Pacer:
-    """Holds a response to ``rate`` bytes per second, measured from its first byte."""
+class TokenBucket:
+    """``rate`` bytes per second with at most one chunk of credit; debt is paid by sleeping.
 
-    def __init__(self, rate: int | None) -> None:
+    One bucket per connection caps a keep-alive connection as a whole, as
+    nginx's ``limit_rate`` does, rather than restarting the allowance with
+    every request.
+    """
+
+    def __init__(self, rate: int) -> None:
         self.rate = rate
-        self._start: float | None = None
-        self._sent = 0
+        # Smaller chunks when throttled, so the pace is smooth rather than bursty.
+        self.chunk_size = max(4096, min(CHUNK_SIZE, rate // 16))
+        self._tokens = float(self.chunk_size)
+        self._stamp: float | None = None
 
-    @property
-    def chunk_size(self) -> int:
-        """Smaller chunks when throttled, so the pace is smooth rather than bursty."""
-        if self.rate is None:
-            return CHUNK_SIZE
-        return max(4096, min(CHUNK_SIZE, self.rate // 16))
-
-    async def pace(self, sent: int) -> None:
-        loop = asyncio.get_running_loop()
-        if self.rate is None:
-            return
-        if self._start is None:
-            self._start = loop.time()
-        self._sent += sent
-        delay = self._start + self._sent / self.rate - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+    async def take(self, size: int) -> None:
+        """Spend ``size`` bytes of credit, sleeping for whatever is missing."""
+        now = asyncio.get_running_loop().time()
+        if self._stamp is not None:
+            self._tokens = min(self.chunk_size, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        self._tokens -= size
+        if self._tokens < 0:
+            await asyncio.sleep(-self._tokens / self.rate)
 
 
 @dataclass(frozen=True)
@@ -59,29 +58,31 @@ class BodyPlan:
     offset: int
     send: int
     ending: str = "complete"
-    rate: int | None = None
 
 
 async def send_body(request: web.BaseRequest, response: web.StreamResponse, fd: int,
-                    plan: BodyPlan, count: Callable[[int], None]) -> None:
-    """Write the planned bytes; a client that goes away just ends the body."""
-    pacer = Pacer(plan.rate)
+                    plan: BodyPlan, bucket: TokenBucket | None,
+                    count: Callable[[int], None]) -> None:
+    """Write the planned bytes, paced by ``bucket``; a client that goes away ends the body."""
+    chunk_size = bucket.chunk_size if bucket else CHUNK_SIZE
     try:
         position, end = plan.offset, plan.offset + plan.send
         while position < end:
-            chunk = os.pread(fd, min(pacer.chunk_size, end - position), position)
+            chunk = os.pread(fd, min(chunk_size, end - position), position)
             if not chunk:
                 break  # the file shrank while we served it
+            if bucket:
+                await bucket.take(len(chunk))
             await response.write(chunk)
             position += len(chunk)
             count(len(chunk))
-            await pacer.pace(len(chunk))
         if plan.ending == "endless":
-            filler = b"\xa5" * pacer.chunk_size
+            filler = b"\xa5" * chunk_size
             while True:
+                if bucket:
+                    await bucket.take(len(filler))
                 await response.write(filler)
                 count(len(filler))
-                await pacer.pace(len(filler))
     except ConnectionError:
         return
     if plan.ending == "reset":

@@ -10,6 +10,8 @@ from __future__ import annotations
 import mimetypes
 import os
 import sys
+import weakref
+from asyncio import BaseTransport
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +29,7 @@ from orchestrator.devserver.ranges import (
     not_modified,
     parse_range,
 )
-from orchestrator.devserver.sending import SLOW_RATE, BodyPlan, send_body
+from orchestrator.devserver.sending import SLOW_RATE, BodyPlan, TokenBucket, send_body
 
 _COMPRESSED_TYPES = {"gzip": "application/gzip", "bzip2": "application/x-bzip2",
                      "xz": "application/x-xz", "br": "application/x-brotli"}
@@ -77,6 +79,8 @@ class DevServer:
         self.stats = DevServerStats()
         self._picker = FaultPicker(faults, seed)
         self._generations: Counter[str] = Counter()
+        self._buckets: weakref.WeakKeyDictionary[BaseTransport, TokenBucket] = \
+            weakref.WeakKeyDictionary()
         self._runner: web.ServerRunner | None = None
 
     @property
@@ -206,6 +210,7 @@ class DevServer:
             await response.prepare(request)
             if request.method == "GET":
                 await send_body(request, response, handle.fileno(), plan,
+                                self._bucket(request, fault),
                                 lambda sent: self.stats.count_body(path, sent))
             return response
 
@@ -219,12 +224,23 @@ class DevServer:
             return None
         return byte_range
 
-    def _body_plan(self, byte_range: ByteRange | None, size: int, fault: str | None) -> BodyPlan:
+    def _bucket(self, request: web.BaseRequest, fault: str | None) -> TokenBucket | None:
+        """The slow fault's own bucket, else the connection's, else None (full speed)."""
+        if fault == "slow":
+            return TokenBucket(SLOW_RATE)
+        transport = request.transport
+        if self.rate_per_connection is None or transport is None:
+            return None
+        bucket = self._buckets.get(transport)
+        if bucket is None:
+            bucket = self._buckets[transport] = TokenBucket(self.rate_per_connection)
+        return bucket
+
+    @staticmethod
+    def _body_plan(byte_range: ByteRange | None, size: int, fault: str | None) -> BodyPlan:
         offset, length = (byte_range.first, byte_range.length) if byte_range else (0, size)
-        rate = SLOW_RATE if fault == "slow" else self.rate_per_connection
         if fault in ("reset", "truncate"):
-            ending = "reset" if fault == "reset" else "close"
-            return BodyPlan(offset, length // 2, ending, rate)
+            return BodyPlan(offset, length // 2, "reset" if fault == "reset" else "close")
         if fault == "endless":
-            return BodyPlan(offset, length, "endless", rate)
-        return BodyPlan(offset, length, "complete", rate)
+            return BodyPlan(offset, length, "endless")
+        return BodyPlan(offset, length, "complete")

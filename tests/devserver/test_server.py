@@ -7,6 +7,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from orchestrator.devserver import DevServer, serve_in_thread
@@ -157,6 +158,20 @@ async def test_rate_per_connection_paces_the_body(site: Path) -> None:
         elapsed = time.monotonic() - started
     assert response.body == DATA
     assert elapsed >= 0.3  # 1 MiB at 2 MiB/s is 0.5 s; the first chunk leaves at once
+
+
+async def test_rate_is_per_connection_across_keep_alive_requests(site: Path) -> None:
+    connector = aiohttp.TCPConnector(limit=1)
+    async with DevServer(site, rate_per_connection=2 * 1024 * 1024) as server, \
+            aiohttp.ClientSession(connector=connector) as session:
+        started = time.monotonic()
+        for index in range(8):
+            first = index * 131072
+            headers = {"Range": f"bytes={first}-{first + 131071}"}
+            async with session.get(server.url + "asset.bin", headers=headers) as response:
+                assert await response.read() == DATA[first:first + 131072]
+        elapsed = time.monotonic() - started
+    assert elapsed >= 0.35  # 1 MiB over one connection at 2 MiB/s, less one chunk of credit
 
 
 async def test_url_names_host_and_real_port(site: Path) -> None:
