@@ -42,6 +42,10 @@ class ErrorCode(IntEnum):
     BAD_SERVER_ANSWER = 1026
     DISK_ERROR = 1030
     CANCELLED = 1040
+    APP_NOT_LAUNCHABLE = 1050
+    APP_NOT_INSTALLED = 1051
+    LOCK_TIMEOUT = 1052
+    EXTENSION_FAILED = 1060
 
     @property
     def title(self) -> str:
