@@ -37,7 +37,12 @@ _COMPRESSED_TYPES = {"gzip": "application/gzip", "bzip2": "application/x-bzip2",
 
 @dataclass
 class DevServerStats:
-    """Counters that tests assert on; body bytes count what was written to the socket."""
+    """Counters that tests assert on.
+
+    Body bytes count what was handed to the socket. ``requests`` counts a
+    request when it arrives, ``status_counts`` when its response has ended,
+    so a test can wait for a slow or endless body to be over.
+    """
 
     requests: int = 0
     requests_by_path: Counter[str] = field(default_factory=Counter)
@@ -125,8 +130,11 @@ class DevServer:
         await self.stop()
 
     def offsite_host(self) -> str:
-        """Another name for this same server, for the redirect-offsite fault."""
-        return "localhost" if self.host == "127.0.0.1" else "127.0.0.1"
+        """Another name for this same server, for the redirect-offsite fault.
+
+        Always a loopback name: the fault tests host checks, never the network.
+        """
+        return "localhost" if self.host in ("127.0.0.1", "::1") else "127.0.0.1"
 
     def _resolve(self, url_path: str) -> Path | None:
         """The file a URL path names, or None when missing, a folder, or outside root."""

@@ -72,6 +72,17 @@ def test_serve_applies_faults_and_rate_from_the_command_line(tmp_path: Path) -> 
         assert process.wait(timeout=10) == 0
 
 
+def test_verbose_prints_one_line_per_request(tmp_path: Path) -> None:
+    (tmp_path / "asset.bin").write_bytes(b"abc")
+    with serving(str(tmp_path), "--port", "0", "--verbose") as (process, url):
+        with urllib.request.urlopen(url + "asset.bin", timeout=5) as response:
+            assert response.read() == b"abc"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        log = process.stderr.read()  # type: ignore[union-attr]
+    assert '"GET /asset.bin" 200 3' in log
+
+
 def test_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     result = _run(str(tmp_path / "nowhere"), "--port", "0")
     assert result.returncode == 2
