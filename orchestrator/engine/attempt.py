@@ -1,0 +1,254 @@
+"""One attempt of a download: open the first answer, then stream it over one or more connections.
+
+With ``connections=None`` a large file on a server that honours ranges starts on one
+connection and doubles the connection count every tick while the total throughput keeps
+growing by at least a fifth: a per-connection throttle keeps it growing up to the host
+limit, an unthrottled local link stops it at one or two connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+import aiohttp
+from yarl import URL
+
+from orchestrator.engine.http import open_response
+from orchestrator.engine.ranges import Action, decide, if_range_value, validators_changed
+from orchestrator.engine.request import DownloadResult
+from orchestrator.engine.segments import Segment, bytes_done, next_idle, steal
+from orchestrator.engine.transfer import pump
+from orchestrator.errors import DownloadError, ErrorCode
+
+if TYPE_CHECKING:
+    from orchestrator.engine.download import Download
+
+SEGMENT_THRESHOLD = 8 << 20
+TICK = 0.25
+GROWTH = 1.2
+UNKNOWN_END = 1 << 62
+PUBLISH_INLINE = 0
+
+
+def _range_headers(download: Download, start: int, end: int | None) -> dict[str, str]:
+    headers = {"Range": f"bytes={start}-{'' if end is None else end - 1}"}
+    validator = if_range_value(download.etag, download.last_modified)
+    if start > 0 and validator:
+        headers["If-Range"] = validator
+    return headers
+
+
+async def _open(download: Download, headers: dict[str, str]) -> tuple[aiohttp.ClientResponse, str]:
+    request = download.request
+    response, final_url = await open_response(
+        download.context.session, request.url, headers, allowed_hosts=request.allowed_hosts,
+        credentials=download.context.credentials)
+    return response, str(final_url)
+
+
+def _adopt(download: Download, response: aiohttp.ClientResponse, total: int | None,
+           start: int) -> None:
+    """Pin the size and validators from the first answer of an attempt."""
+    staged, request = download.staged, download.request
+    if request.size is not None and total is not None and total != request.size:
+        raise DownloadError(f"{request.url} is {total} bytes, expected {request.size}",
+                            ErrorCode.SIZE_MISMATCH)
+    etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
+    stored = {"etag": download.etag, "last_modified": download.last_modified}
+    if start > 0 and validators_changed(stored, etag, modified):
+        download.forget_bytes()
+        raise DownloadError(f"{request.url} changed while resuming; starting over",
+                            ErrorCode.BAD_SERVER_ANSWER, transient=True, retry_after=0)
+    download.etag, download.last_modified = etag, modified
+    size = request.size if request.size is not None else total
+    if staged.size is None or not staged.segments:
+        staged.size = size
+    if not staged.segments:
+        staged.segments = [Segment(0, size if size is not None else UNKNOWN_END)]
+
+
+async def attempt(download: Download) -> None:
+    """Open the first answer of this attempt and stream everything still missing."""
+    staged, request = download.staged, download.request
+    first = next_idle(staged.segments)
+    if staged.segments and first is None:
+        return
+    start = first.position if first else 0
+    probe = request.connections != 1 and not download.force_single and (
+        request.size is None or request.size >= SEGMENT_THRESHOLD)
+    # Even on one connection, ``bytes=0-`` makes the server state the total in Content-Range.
+    ranged = start > 0 or probe or request.size is None
+    if start > 0 and not (if_range_value(download.etag, download.last_modified)
+                          or request.sha256):
+        download.forget_bytes()
+        first, start, ranged = None, 0, probe
+    headers = _range_headers(download, start, None) if ranged else {}
+    response, url = await _open(download, headers)
+    try:
+        answer = decide(response.status, response.headers, url, start if ranged else None,
+                        staged.size)
+        if answer.action is Action.CHECK_COMPLETE:
+            await _check_complete(download, answer.total)
+            return
+        if answer.action is not Action.WRITE:
+            raise answer.error or DownloadError(f"unexpected HTTP {response.status} from {url}",
+                                                ErrorCode.BAD_SERVER_ANSWER, transient=True)
+        if answer.start == 0 and start > 0:
+            download.forget_bytes()
+        _adopt(download, response, answer.total, answer.start)
+        segment = next_idle(staged.segments)
+        ranges_ok = response.status == 206 or (
+            response.headers.get("Accept-Ranges", "").lower() == "bytes")
+        segmented = ranges_ok and not download.force_single and staged.size is not None and (
+            request.connections is None and staged.size >= SEGMENT_THRESHOLD
+            or (request.connections or 1) > 1)
+    except BaseException:
+        response.close()
+        raise
+    await _run_workers(download, response, url, segment, segmented)
+
+
+async def _check_complete(download: Download, total: int | None) -> None:
+    """A 416 to a resume: finish when the .part is the whole file, else start over."""
+    staged = download.staged
+    size = staged.size
+    if size is not None and total in (None, size) and bytes_done(staged.segments) == size:
+        return
+    download.forget_bytes()
+    raise DownloadError(f"{download.request.url} refused the range; starting over",
+                        ErrorCode.RANGE_NOT_HONOURED, transient=True, retry_after=0)
+
+
+async def _open_segment(download: Download, segment: Segment) -> aiohttp.ClientResponse:
+    """A bounded range request for ``segment``; anything but its exact 206 is refused."""
+    start = segment.position
+    headers = _range_headers(download, start, segment.end)
+    response, url = await _open(download, headers)
+    answer = decide(response.status, response.headers, url, start, download.staged.size)
+    if answer.action is Action.WRITE and response.status == 206:
+        stored = {"etag": download.etag, "last_modified": download.last_modified}
+        if not validators_changed(stored, response.headers.get("ETag"),
+                                  response.headers.get("Last-Modified")):
+            return response
+    response.close()
+    if answer.action is Action.FAIL and answer.error is not None:
+        raise answer.error
+    raise DownloadError(f"{url} did not honour the range {headers['Range']} "
+                        f"(HTTP {response.status}); starting over on one connection",
+                        ErrorCode.RANGE_NOT_HONOURED, transient=True, retry_after=0)
+
+
+async def _worker(download: Download, response: aiohttp.ClientResponse | None, url: str,
+                  segment: Segment | None, may_steal: bool) -> None:
+    """Fetch ``segment``, then idle segments, then (segmented) halves stolen from others."""
+    staged = download.staged
+    while segment is not None:
+        segment.active = True
+        try:
+            if response is None:
+                response = await _open_segment(download, segment)
+            await pump(response, segment, staged, url)
+        finally:
+            segment.active = False
+            if response is not None:
+                if response.content.at_eof():
+                    response.release()
+                else:
+                    response.close()
+            response = None
+        segment = next_idle(staged.segments)
+        if segment is None and may_steal:
+            segment = steal(staged.segments)
+
+
+async def _run_workers(download: Download, response: aiohttp.ClientResponse, url: str,
+                       segment: Segment | None, segmented: bool) -> None:
+    request, staged = download.request, download.staged
+    host = URL(url).host or ""
+    slots = download.context.slots
+    if segment is not None:
+        segment.active = True
+    workers = {asyncio.ensure_future(_worker(download, response, url, segment, segmented))}
+    download.connections = 1
+    if not segmented:
+        try:
+            await workers.pop()
+        finally:
+            download.connections = 0
+        return
+    limit = min(request.connections or download.context.max_connections,
+                download.context.max_connections)
+    wanted = limit if request.connections else 1
+    extra = 0
+    previous_rate: float | None = None
+    growing = request.connections is None
+    mark = (time.monotonic(), staged.received)
+    try:
+        while workers:
+            while len(workers) < wanted and slots.try_extra(host):
+                new = next_idle(staged.segments) or steal(staged.segments)
+                if new is None:
+                    slots.release(host)
+                    wanted = len(workers)
+                    break
+                new.active = True
+                extra += 1
+                workers.add(asyncio.ensure_future(_worker(download, None, url, new, True)))
+            download.connections = len(workers)
+            done, workers = await asyncio.wait(workers, timeout=TICK,
+                                               return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()
+            await staged.catch_up_hash()
+            if growing and len(workers) >= wanted:
+                now = time.monotonic()
+                rate = (staged.received - mark[1]) / max(now - mark[0], 1e-6)
+                mark = (now, staged.received)
+                growing = previous_rate is None or rate > previous_rate * GROWTH
+                if growing:
+                    wanted = min(limit, wanted * 2)
+                previous_rate = rate
+    finally:
+        for task in workers:
+            task.cancel()
+        if workers:
+            await asyncio.gather(*workers, return_exceptions=True)
+        for _ in range(extra):
+            slots.release(host)
+        download.connections = 0
+
+
+async def finish(download: Download) -> DownloadResult:
+    """Check size and sha256, then publish; a wrong file never reaches the destination."""
+    staged, request = download.staged, download.request
+    if staged.size is None:
+        staged.size = staged.segments[0].position if staged.segments else 0
+        if staged.segments:
+            staged.segments[0].end = staged.size
+    size = staged.size
+    if request.size is not None and size != request.size:
+        raise DownloadError(f"{request.url} gave {size} bytes, expected {request.size}",
+                            ErrorCode.SIZE_MISMATCH)
+    if bytes_done(staged.segments) != size:
+        raise DownloadError(f"{request.url}: {bytes_done(staged.segments)} of {size} bytes "
+                            "on disk", ErrorCode.NETWORK_ERROR, transient=True)
+    while staged.hashed_to < size:
+        await staged.catch_up_hash()
+    digest = staged.hasher.hexdigest()
+    if request.sha256 is not None and digest != request.sha256.lower():
+        raise DownloadError(f"{request.url}: sha256 {digest} does not match the expected "
+                            f"{request.sha256.lower()}", ErrorCode.CHECKSUM_MISMATCH)
+    if size <= PUBLISH_INLINE:
+        staged.part.publish(request.destination)
+    else:
+        await asyncio.to_thread(staged.part.publish, request.destination)
+    if download.saved:
+        download.context.store.delete(download.key)
+        download.saved = False
+    download.state = "finished"
+    download.sha256 = digest
+    download.emit(force=True)
+    return DownloadResult(download.key, request.url, request.destination, size, digest, None,
+                          staged.received, download.resumed_from)

@@ -1,0 +1,271 @@
+"""One download as a small state machine: restore, attempt (with retries), verify, publish.
+
+States: waiting -> downloading -> finished | failed, with paused in between. Every
+attempt starts from what is verifiably on disk; every decision about an answer is made by
+:func:`orchestrator.engine.ranges.decide`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from orchestrator.engine.attempt import attempt, finish
+from orchestrator.engine.http import CredentialCache
+from orchestrator.engine.request import DownloadRequest, DownloadResult, Progress, RetryPolicy
+from orchestrator.engine.retry import backoff_delay, classify_exception, disk_error, should_retry
+from orchestrator.engine.segments import Segment, bytes_done, clamp_to_disk, from_state
+from orchestrator.engine.staging import StagingFile, file_sha256
+from orchestrator.engine.state import StateStore
+from orchestrator.engine.transfer import Staged
+from orchestrator.errors import DownloadError, ErrorCode
+
+if TYPE_CHECKING:
+    from orchestrator.engine.engine import HostSlots
+
+PROGRESS_INTERVAL = 0.1
+CONTENT_ERRORS = (ErrorCode.SIZE_MISMATCH, ErrorCode.CHECKSUM_MISMATCH)
+
+
+@dataclass
+class EngineContext:
+    """What every download of one Engine shares."""
+
+    session: aiohttp.ClientSession
+    store: StateStore
+    retry: RetryPolicy
+    credentials: CredentialCache
+    slots: HostSlots
+    max_connections: int
+
+
+class Download:
+    """The state machine of one request; ``run`` may be called again after a pause."""
+
+    def __init__(self, request: DownloadRequest, context: EngineContext,
+                 on_progress: Callable[[Progress], None] | None) -> None:
+        self.request = request
+        self.key = request.state_key
+        self.context = context
+        self.on_progress = on_progress
+        self.foreground = request.foreground
+        self.state = "waiting"
+        self.staged: Staged | None = None
+        self.etag: str | None = None
+        self.last_modified: str | None = None
+        self.force_single = False
+        self.saved = False
+        self.connections = 0
+        self.resumed_from = 0
+        self.speed = 0.0
+        self.sha256: str | None = None
+        self._emitted_at = 0.0
+        self._speed_mark = (time.monotonic(), 0)
+        self._checkpoint_task: asyncio.Task | None = None
+
+    # -- progress -------------------------------------------------------------------------
+    def progress(self) -> Progress:
+        staged = self.staged
+        done = bytes_done(staged.segments) if staged else 0
+        total = staged.size if staged else self.request.size
+        return Progress(self.key, self.request.url, done, total, self.speed, self.connections,
+                        self.state)
+
+    def emit(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._emitted_at < PROGRESS_INTERVAL:
+            return
+        received = self.staged.received if self.staged else 0
+        mark_time, mark_bytes = self._speed_mark
+        if now - mark_time >= PROGRESS_INTERVAL:
+            current = (received - mark_bytes) / (now - mark_time)
+            self.speed = current if self.speed == 0 else 0.7 * self.speed + 0.3 * current
+            self._speed_mark = (now, received)
+        self._emitted_at = now
+        if self.on_progress is not None:
+            self.on_progress(self.progress())
+
+    def _on_chunk(self) -> None:
+        staged = self.staged
+        if staged.checkpoint_due() and self._checkpoint_task is None:
+            self._checkpoint_task = asyncio.ensure_future(self._checkpoint())
+        if time.monotonic() - self._emitted_at >= PROGRESS_INTERVAL:
+            self.emit()
+
+    # -- persisted state ------------------------------------------------------------------
+    def state_record(self) -> dict:
+        staged = self.staged
+        return {"url": self.request.url, "size": staged.size, "sha256": self.request.sha256,
+                "etag": self.etag, "last_modified": self.last_modified,
+                "segments": [segment.to_state() for segment in staged.segments]}
+
+    async def _checkpoint(self) -> None:
+        """fsync the .part, then save a state that claims only bytes written before the fsync."""
+        staged = self.staged
+        try:
+            record = self.state_record()
+            staged.unsaved, staged.last_checkpoint = 0, time.monotonic()
+            await asyncio.to_thread(staged.part.sync)
+            await asyncio.to_thread(self.context.store.save, self.key, record)
+            self.saved = True
+        finally:
+            self._checkpoint_task = None
+
+    def save_now(self) -> None:
+        """Synchronous checkpoint for pause, shutdown and failure (keeps what is on disk)."""
+        if self._checkpoint_task is not None:
+            self._checkpoint_task.cancel()
+            self._checkpoint_task = None
+        staged = self.staged
+        if staged is None or staged.part.fd < 0 or staged.size is None:
+            return
+        if bytes_done(staged.segments) == 0 and not self.saved:
+            return
+        with contextlib.suppress(OSError, DownloadError):
+            staged.part.sync()
+            self.context.store.save(self.key, self.state_record())
+            self.saved = True
+
+    def forget(self) -> None:
+        """Remove the .part and the state (cancel, checksum mismatch)."""
+        if self.staged is not None:
+            self.staged.part.discard()
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.request.staging_path)
+        self.context.store.delete(self.key)
+        self.saved = False
+
+    def _restore(self, part: StagingFile) -> Staged:
+        """Rebuild the staged bytes from the store and the .part (clamped to what is on disk)."""
+        request, record = self.request, self.context.store.load(self.key)
+        on_disk = part.size_on_disk()
+        segments: list[Segment] | None = None
+        size = request.size
+        if record and record.get("url") == request.url and record.get("size") and (
+                request.size in (None, record["size"])) and (
+                request.sha256 in (None, record.get("sha256"))):
+            size = int(record["size"])
+            segments = from_state(record.get("segments"), size)
+            self.etag, self.last_modified = record.get("etag"), record.get("last_modified")
+            self.saved = True
+        if segments is None and request.size and request.sha256 and 0 < on_disk <= request.size:
+            # Length and hash pinned: any prefix on disk is checked by the final sha256.
+            segments = [Segment(0, request.size, on_disk)]
+        if segments is None:
+            part.truncate(0)
+            return Staged(part, [], size)
+        clamp_to_disk(segments, on_disk)
+        if len(segments) == 1 and request.sha256 and on_disk <= size:
+            segments[0].done = max(segments[0].done, on_disk)
+        return Staged(part, segments, size)
+
+    # -- running --------------------------------------------------------------------------
+    async def run(self) -> DownloadResult:
+        """Download with retries; never raises for download failures (see result.error)."""
+        try:
+            skipped = await self._already_in_place()
+            if skipped is not None:
+                return skipped
+            self._open()
+            return await self._attempts()
+        except DownloadError as error:
+            return self._failed(error)
+
+    async def _already_in_place(self) -> DownloadResult | None:
+        request = self.request
+        if request.sha256 is None or not request.destination.is_file():
+            return None
+        size = request.destination.stat().st_size
+        if request.size is not None and size != request.size:
+            return None
+        digest = await asyncio.to_thread(file_sha256, request.destination)
+        if digest != request.sha256.lower():
+            return None
+        self.state = "finished"
+        self.emit(force=True)
+        return DownloadResult(self.key, request.url, request.destination, size, digest, None,
+                              0, size)
+
+    def _open(self) -> None:
+        if self.staged is not None and self.staged.part.fd >= 0:
+            return
+        try:
+            self.request.destination.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise disk_error(exc, self.request.destination.parent) from exc
+        part = StagingFile(self.request.staging_path)
+        if self.staged is None:
+            self.staged = self._restore(part)
+        else:
+            self.staged.part = part
+            clamp_to_disk(self.staged.segments, part.size_on_disk())
+        self.staged.on_chunk = self._on_chunk
+        self.resumed_from = bytes_done(self.staged.segments)
+
+    async def _attempts(self) -> DownloadResult:
+        policy, tries, content_failures = self.context.retry, 0, 0
+        self.state = "downloading"
+        self.emit(force=True)
+        try:
+            while True:
+                before = self.staged.received
+                try:
+                    await attempt(self)
+                    return await finish(self)
+                except DownloadError as error:
+                    if error.code in CONTENT_ERRORS:
+                        self.forget_bytes()
+                        content_failures += 1
+                        error.transient = content_failures < 2
+                    elif error.code == ErrorCode.RANGE_NOT_HONOURED:
+                        self.force_single = True
+                        self.forget_bytes()
+                    if self.staged.received > before:
+                        tries = 0
+                    if not should_retry(error, tries, policy):
+                        raise
+                    await asyncio.sleep(backoff_delay(tries, policy, error.retry_after))
+                    tries += 1
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                    error = classify_exception(exc, self.request.url, foreground=self.foreground)
+                    if self.staged.received > before:
+                        tries = 0
+                    if not should_retry(error, tries, policy):
+                        raise error from exc
+                    await asyncio.sleep(backoff_delay(tries, policy, error.retry_after))
+                    tries += 1
+        except asyncio.CancelledError:
+            self.save_now()
+            self.staged.part.close()
+            raise
+
+    def forget_bytes(self) -> None:
+        """Start over from byte 0: the staged bytes cannot be trusted."""
+        self.staged.reset([], self.request.size)
+        self.etag = self.last_modified = None
+        if self.saved:
+            self.context.store.delete(self.key)
+            self.saved = False
+
+    def _failed(self, error: DownloadError) -> DownloadResult:
+        self.state = "failed"
+        if self.staged is not None:
+            if error.code in CONTENT_ERRORS:
+                self.forget()
+            elif bytes_done(self.staged.segments) == 0 and not self.saved:
+                self.staged.part.discard()
+            else:
+                self.save_now()
+                self.staged.part.close()
+        self.emit(force=True)
+        received = self.staged.received if self.staged else 0
+        return DownloadResult(self.key, self.request.url, None, 0, None, error, received,
+                              self.resumed_from)

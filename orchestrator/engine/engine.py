@@ -1,0 +1,225 @@
+"""The Engine: one HTTP session, per-host connection slots ordered by priority, and handles.
+
+A download holds one slot of its host while it runs; a segmented download borrows extra
+slots only when nobody is waiting, so a big file never starves the queue behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import Callable
+
+import aiohttp
+from yarl import URL
+
+from orchestrator.engine.download import Download, EngineContext
+from orchestrator.engine.http import CredentialCache, make_session
+from orchestrator.engine.request import (
+    CredentialProvider,
+    DownloadRequest,
+    DownloadResult,
+    Progress,
+    RetryPolicy,
+)
+from orchestrator.engine.state import SidecarStore, StateStore
+from orchestrator.errors import DownloadError, ErrorCode
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+class HostSlots:
+    """Connection slots per host; waiters are served highest priority first, then FIFO."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.used: dict[str, int] = {}
+        self.waiting: dict[str, list[tuple[int, DownloadHandle, asyncio.Future]]] = {}
+        self._order = itertools.count()
+
+    async def acquire(self, host: str, handle: DownloadHandle) -> None:
+        if self.used.get(host, 0) < self.capacity and not self.waiting.get(host):
+            self.used[host] = self.used.get(host, 0) + 1
+            return
+        future = asyncio.get_running_loop().create_future()
+        entry = (next(self._order), handle, future)
+        self.waiting.setdefault(host, []).append(entry)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if entry in self.waiting.get(host, []):
+                self.waiting[host].remove(entry)
+            elif future.done() and not future.cancelled():
+                self.release(host)
+            raise
+
+    def try_extra(self, host: str) -> bool:
+        """Take a slot only if one is free and no download is waiting for it."""
+        if self.used.get(host, 0) < self.capacity and not self.waiting.get(host):
+            self.used[host] = self.used.get(host, 0) + 1
+            return True
+        return False
+
+    def release(self, host: str) -> None:
+        queue = self.waiting.get(host)
+        if queue:
+            best = max(queue, key=lambda entry: (entry[1].priority, -entry[0]))
+            queue.remove(best)
+            best[2].set_result(None)
+            return
+        self.used[host] = self.used.get(host, 1) - 1
+
+
+class DownloadHandle:
+    """Control of one running download: pause, resume, cancel, priority, wait."""
+
+    def __init__(self, engine: Engine, request: DownloadRequest,
+                 on_progress: Callable[[Progress], None] | None) -> None:
+        self.key = request.state_key
+        self.priority = request.priority
+        self._engine = engine
+        self._download = Download(request, engine.context, on_progress)
+        self._result: asyncio.Future[DownloadResult] = (
+            asyncio.get_running_loop().create_future())
+        self._task: asyncio.Task | None = None
+        self._cancelled = False
+        self._start()
+
+    @property
+    def state(self) -> str:
+        return self._download.state
+
+    @property
+    def progress(self) -> Progress:
+        return self._download.progress()
+
+    def _start(self) -> None:
+        self._download.state = "waiting"
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        host = URL(self._download.request.url).host or ""
+        slots = self._engine.context.slots
+        try:
+            await slots.acquire(host, self)
+            try:
+                result = await self._download.run()
+            finally:
+                slots.release(host)
+        except asyncio.CancelledError:
+            if self._cancelled:
+                self._finish_cancelled()
+            else:
+                self._download.state = "paused"
+                self._download.emit(force=True)
+            return
+        if not self._result.done():
+            self._result.set_result(result)
+
+    def _finish_cancelled(self) -> None:
+        self._download.forget()
+        self._download.state = "failed"
+        self._download.emit(force=True)
+        self._settle(DownloadError(f"{self._download.request.url}: cancelled",
+                                   ErrorCode.CANCELLED))
+
+    def _settle(self, error: DownloadError) -> None:
+        if not self._result.done():
+            request = self._download.request
+            self._result.set_result(DownloadResult(self.key, request.url, None, 0, None, error,
+                                                   0, self._download.resumed_from))
+
+    def pause(self) -> None:
+        """Stop the transfer, keep the .part and its state; :meth:`resume` continues it."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    def resume(self) -> None:
+        if not self._result.done() and (self._task is None or self._task.done()):
+            self._start()
+
+    def cancel(self) -> None:
+        """End with CANCELLED (1040), removing the .part and its state."""
+        if self._result.done():
+            return
+        self._cancelled = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        else:
+            self._finish_cancelled()
+
+    def set_priority(self, priority: int) -> None:
+        """Reorder this download among those waiting; a running transfer is not restarted."""
+        self.priority = max(0, min(100, int(priority)))
+
+    def promote(self) -> None:
+        """Foreground and top priority, without restarting the transfer."""
+        self.set_priority(100)
+        self._download.foreground = True
+
+    async def wait(self) -> DownloadResult:
+        """The result; download failures are in ``result.error``, never raised."""
+        return await asyncio.shield(self._result)
+
+    async def _shutdown(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._settle(DownloadError(f"{self._download.request.url}: the engine stopped; "
+                                   "the partial file is kept for resuming", ErrorCode.CANCELLED))
+
+
+class Engine:
+    """Downloads files: resumable, verified, segmented; one aiohttp session for all of them."""
+
+    def __init__(self, *, state_store: StateStore | None = None,
+                 max_connections_per_host: int = 16,
+                 credentials: CredentialProvider | None = None,
+                 retry: RetryPolicy = DEFAULT_RETRY) -> None:
+        self.store = state_store if state_store is not None else SidecarStore()
+        self.max_connections_per_host = max_connections_per_host
+        self.credentials = CredentialCache(credentials)
+        self.retry = retry
+        self.session: aiohttp.ClientSession | None = None
+        self.handles: list[DownloadHandle] = []
+        self._context: EngineContext | None = None
+
+    @property
+    def context(self) -> EngineContext:
+        if self._context is None:
+            raise RuntimeError("use the Engine as 'async with Engine() as engine:'")
+        return self._context
+
+    async def __aenter__(self) -> Engine:
+        self.session = make_session(self.max_connections_per_host)
+        self._context = EngineContext(self.session, self.store, self.retry, self.credentials,
+                                      HostSlots(self.max_connections_per_host),
+                                      self.max_connections_per_host)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for handle in self.handles:
+            await handle._shutdown()
+        self.handles.clear()
+        if self.session is not None:
+            await self.session.close()
+        self.session = None
+
+    def start(self, request: DownloadRequest,
+              on_progress: Callable[[Progress], None] | None = None) -> DownloadHandle:
+        """Queue a download; it starts when its host has a free slot."""
+        handle = DownloadHandle(self, request, on_progress)
+        self.handles.append(handle)
+        handle._result.add_done_callback(lambda _: self._forget(handle))
+        return handle
+
+    def _forget(self, handle: DownloadHandle) -> None:
+        with contextlib.suppress(ValueError):
+            self.handles.remove(handle)
+
+    async def fetch(self, request: DownloadRequest,
+                    on_progress: Callable[[Progress], None] | None = None) -> DownloadResult:
+        """Start a download and wait for its result."""
+        return await self.start(request, on_progress).wait()

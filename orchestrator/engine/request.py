@@ -1,0 +1,79 @@
+"""The engine's value types: what to download, how it goes, how it ended."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.errors import DownloadError
+
+CredentialProvider = Callable[[str, str | None], Awaitable[tuple[str, str] | None]]
+"""``(origin "scheme://host:port", realm) -> (user, password)`` or None; asked once per origin."""
+
+STATES = ("waiting", "downloading", "paused", "finished", "failed")
+
+
+@dataclass(frozen=True)
+class DownloadRequest:
+    """One file to fetch; ``size`` and ``sha256`` pinned when known (the TUF defence)."""
+
+    url: str
+    destination: Path
+    size: int | None = None
+    sha256: str | None = None
+    priority: int = 50
+    foreground: bool = False
+    connections: int | None = None
+    allowed_hosts: tuple[str, ...] | None = None
+    key: str | None = None
+
+    @property
+    def state_key(self) -> str:
+        """The key under which the state store keeps this download."""
+        return self.key if self.key is not None else str(self.destination)
+
+    @property
+    def staging_path(self) -> Path:
+        """The ``.part`` file next to the destination (same folder, so rename is atomic)."""
+        return self.destination.with_name(self.destination.name + ".part")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A throttled snapshot of one download, with an exact byte count."""
+
+    key: str
+    url: str
+    bytes: int
+    total: int | None
+    speed: float
+    connections: int
+    state: str
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """How a download ended; ``error`` is None exactly when a verified file is in place."""
+
+    key: str
+    url: str
+    path: Path | None
+    size: int
+    sha256: str | None
+    error: DownloadError | None
+    bytes_transferred: int
+    resumed_from: int
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Transient failures are retried ``attempts`` times, backing off with full jitter."""
+
+    attempts: int = 6
+    base_delay: float = 0.25
+    max_delay: float = 30.0

@@ -1,0 +1,105 @@
+"""The staging file: bytes land in ``<destination>.part`` and are published atomically.
+
+A file at its final path is always complete and verified: publish is fsync(file),
+``os.replace`` onto the destination, fsync(folder).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from pathlib import Path
+
+from orchestrator.engine.retry import disk_error
+
+HASH_BLOCK = 1 << 20
+
+
+class StagingFile:
+    """An open ``.part`` file written at explicit offsets (several segments share one file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise disk_error(exc, path) from exc
+
+    def size_on_disk(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def write_at(self, data: bytes | memoryview, offset: int) -> None:
+        """Write all of ``data`` at ``offset`` (pwrite may write less than asked)."""
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.pwrite(self.fd, view, offset)
+                view = view[written:]
+                offset += written
+        except OSError as exc:
+            raise disk_error(exc, self.path) from exc
+
+    def truncate(self, size: int = 0) -> None:
+        try:
+            os.ftruncate(self.fd, size)
+        except OSError as exc:
+            raise disk_error(exc, self.path) from exc
+
+    def sync(self) -> None:
+        try:
+            os.fsync(self.fd)
+        except OSError as exc:
+            raise disk_error(exc, self.path) from exc
+
+    def hash_into(self, hasher: hashlib._Hash, start: int, end: int) -> None:
+        """Feed bytes [start, end) of the file to ``hasher``, reading 1 MiB at a time."""
+        position = start
+        while position < end:
+            block = os.pread(self.fd, min(HASH_BLOCK, end - position), position)
+            if not block:
+                raise disk_error(OSError(0, f"file shorter than {end} bytes"), self.path)
+            hasher.update(block)
+            position += len(block)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def publish(self, destination: Path) -> None:
+        """fsync, rename onto ``destination``, fsync the folder; the file is closed after."""
+        try:
+            os.fsync(self.fd)
+            self.close()
+            os.replace(self.path, destination)
+            sync_folder(destination.parent)
+        except OSError as exc:
+            raise disk_error(exc, destination) from exc
+
+    def discard(self) -> None:
+        """Close and delete the staging file (a bad or cancelled download)."""
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a directory so a rename inside it survives power loss."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def file_sha256(path: Path) -> str | None:
+    """The sha256 of a whole file, or None when it cannot be read."""
+    hasher = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(HASH_BLOCK):
+                hasher.update(block)
+    except OSError:
+        return None
+    return hasher.hexdigest()
