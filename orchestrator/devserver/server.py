@@ -150,11 +150,13 @@ class DevServer:
         path = request.path
         self.stats.requests += 1
         self.stats.requests_by_path[path] += 1
+        sent_before = self.stats.bytes_by_path[path]
         response = await self._answer(request, path)
         self.stats.status_counts[response.status] += 1
         if self.verbose:
-            print(f'{request.remote} "{request.method} {request.path_qs}" {response.status} '
-                  f'{self.stats.bytes_by_path[path]}', file=sys.stderr, flush=True)
+            sent = self.stats.bytes_by_path[path] - sent_before
+            print(f'{request.remote} "{request.method} {request.raw_path}" {response.status} '
+                  f'{sent}', file=sys.stderr, flush=True)
         return response
 
     async def _answer(self, request: web.BaseRequest, path: str) -> web.StreamResponse:
@@ -185,7 +187,7 @@ class DevServer:
             return web.Response(status=503, headers={"Retry-After": "1"},
                                 text="injected fault: 503\n")
         if fault == "redirect-offsite":
-            location = f"http://{self.offsite_host()}:{self.port}{request.path_qs}"
+            location = f"http://{self.offsite_host()}:{self.port}{request.raw_path}"
             return web.Response(status=302, headers={"Location": location})
         if fault == "etag-change":
             self._generations[request.path] += 1
