@@ -18,7 +18,7 @@ from yarl import URL
 from orchestrator.engine.http import open_response
 from orchestrator.engine.ranges import Action, decide, if_range_value, validators_changed
 from orchestrator.engine.request import DownloadResult
-from orchestrator.engine.segments import Segment, bytes_done, next_idle, steal
+from orchestrator.engine.segments import Segment, bytes_done, next_idle, plan_segments, steal
 from orchestrator.engine.transfer import pump
 from orchestrator.errors import DownloadError, ErrorCode
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 SEGMENT_THRESHOLD = 8 << 20
 TICK = 0.25
 GROWTH = 1.2
+RAMP_STEAL = 1 << 20
 UNKNOWN_END = 1 << 62
 PUBLISH_INLINE = 0
 
@@ -72,42 +73,57 @@ def _adopt(download: Download, response: aiohttp.ClientResponse, total: int | No
 async def attempt(download: Download) -> None:
     """Open the first answer of this attempt and stream everything still missing."""
     staged, request = download.staged, download.request
+    wanted = request.connections or 1
+    if not staged.segments and request.size and wanted > 1 and not download.force_single:
+        staged.size, staged.segments = request.size, plan_segments(request.size, wanted)
     first = next_idle(staged.segments)
     if staged.segments and first is None:
         return
     start = first.position if first else 0
     probe = request.connections != 1 and not download.force_single and (
-        request.size is None or request.size >= SEGMENT_THRESHOLD)
+        request.connections is not None or request.size is None
+        or request.size >= SEGMENT_THRESHOLD)
     # Even on one connection, ``bytes=0-`` makes the server state the total in Content-Range.
     ranged = start > 0 or probe or request.size is None
     if start > 0 and not (if_range_value(download.etag, download.last_modified)
                           or request.sha256):
         download.forget_bytes()
         first, start, ranged = None, 0, probe
-    headers = _range_headers(download, start, None) if ranged else {}
+    end = first.end if first is not None and first.end < (staged.size or 0) else None
+    headers = _range_headers(download, start, end) if ranged else {}
     response, url = await _open(download, headers)
     try:
-        answer = decide(response.status, response.headers, url, start if ranged else None,
-                        staged.size)
-        if answer.action is Action.CHECK_COMPLETE:
-            await _check_complete(download, answer.total)
-            return
-        if answer.action is not Action.WRITE:
-            raise answer.error or DownloadError(f"unexpected HTTP {response.status} from {url}",
-                                                ErrorCode.BAD_SERVER_ANSWER, transient=True)
-        if answer.start == 0 and start > 0:
-            download.forget_bytes()
-        _adopt(download, response, answer.total, answer.start)
-        segment = next_idle(staged.segments)
-        ranges_ok = response.status == 206 or (
-            response.headers.get("Accept-Ranges", "").lower() == "bytes")
-        segmented = ranges_ok and not download.force_single and staged.size is not None and (
-            request.connections is None and staged.size >= SEGMENT_THRESHOLD
-            or (request.connections or 1) > 1)
+        segment, segmented = _first_answer(download, response, url, start if ranged else None)
     except BaseException:
         response.close()
         raise
+    if segment is None:
+        await _check_complete(download, segmented)
+        return
     await _run_workers(download, response, url, segment, segmented)
+
+
+def _first_answer(download: Download, response: aiohttp.ClientResponse, url: str,
+                  asked: int | None) -> tuple[Segment | None, bool]:
+    """Decide on the attempt's first answer: (segment to stream, segmented?) or (None, total)."""
+    staged, request = download.staged, download.request
+    answer = decide(response.status, response.headers, url, asked, staged.size)
+    if answer.action is Action.CHECK_COMPLETE:
+        return None, answer.total
+    if answer.action is not Action.WRITE:
+        raise answer.error or DownloadError(f"unexpected HTTP {response.status} from {url}",
+                                            ErrorCode.BAD_SERVER_ANSWER, transient=True)
+    ignored_range = asked is not None and response.status == 200
+    if ignored_range and staged.segments:
+        download.forget_bytes()
+    _adopt(download, response, answer.total, answer.start)
+    ranges_ok = response.status == 206 or (
+        response.headers.get("Accept-Ranges", "").lower() == "bytes")
+    size = staged.size
+    segmented = ranges_ok and not ignored_range and not download.force_single and (
+        size is not None) and (request.connections is None and size >= SEGMENT_THRESHOLD
+                               or (request.connections or 1) > 1)
+    return next_idle(staged.segments), segmented
 
 
 async def _check_complete(download: Download, total: int | None) -> None:
@@ -188,7 +204,7 @@ async def _run_workers(download: Download, response: aiohttp.ClientResponse, url
     try:
         while workers:
             while len(workers) < wanted and slots.try_extra(host):
-                new = next_idle(staged.segments) or steal(staged.segments)
+                new = next_idle(staged.segments) or steal(staged.segments, RAMP_STEAL)
                 if new is None:
                     slots.release(host)
                     wanted = len(workers)

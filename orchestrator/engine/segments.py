@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-MIN_STEAL = 1 << 20
+MIN_STEAL = 4 << 20
 
 
 @dataclass

@@ -113,5 +113,6 @@ def _overflow(segment: Segment, staged: Staged, url: str) -> None:
     """More bytes than the segment holds: fine when its end was stolen, else endless data."""
     if segment.end != staged.size:
         return
+    # The bytes up to the size are kept: the next attempt verifies them without the network.
     raise DownloadError(f"{url} sent more than the expected {staged.size} bytes; cut off",
-                        ErrorCode.SIZE_MISMATCH, transient=True)
+                        ErrorCode.BAD_SERVER_ANSWER, transient=True, retry_after=0)

@@ -1,0 +1,85 @@
+"""Segment planning and work stealing (pure), then segmented downloads against a real server."""
+
+from __future__ import annotations
+
+from orchestrator.devserver import DevServer
+from orchestrator.engine import Engine
+from orchestrator.engine.segments import (
+    Segment,
+    clamp_to_disk,
+    contiguous_prefix,
+    from_state,
+    next_idle,
+    plan_segments,
+    steal,
+)
+from tests.engine.conftest import FAST_RETRY, make_asset, request_for, sha256_of
+
+MIB = 1 << 20
+
+
+def test_plan_tiles_the_file_exactly():
+    segments = plan_segments(10 * MIB + 3, 4)
+    assert segments[0].start == 0 and segments[-1].end == 10 * MIB + 3
+    assert all(a.end == b.start for a, b in zip(segments, segments[1:], strict=False))
+
+
+def test_steal_takes_half_of_the_largest_remainder():
+    segments = [Segment(0, 4 * MIB, done=3 * MIB), Segment(4 * MIB, 20 * MIB, done=MIB)]
+    stolen = steal(segments)
+    assert (stolen.start, stolen.end) == (12 * MIB + MIB // 2, 20 * MIB)
+    assert segments[1].end == stolen.start
+
+
+def test_nothing_is_stolen_from_small_remainders():
+    assert steal([Segment(0, 4 * MIB, done=3 * MIB)]) is None
+
+
+def test_contiguous_prefix_follows_finished_segments():
+    segments = [Segment(0, 10, done=10), Segment(10, 20, done=4), Segment(20, 30, done=10)]
+    assert contiguous_prefix(segments) == 14
+    segments[1].done = 10
+    assert contiguous_prefix(segments) == 30
+
+
+def test_state_round_trip_and_rejection_of_gaps():
+    segments = [Segment(0, 10, done=5), Segment(10, 20, done=0)]
+    assert from_state([s.to_state() for s in segments], 20) == segments
+    assert from_state([[0, 10, 5], [12, 20, 0]], 20) is None
+    assert from_state([[0, 10, 11]], 10) is None
+
+
+def test_claims_beyond_the_file_on_disk_are_forgotten():
+    segments = [Segment(0, 10, done=10), Segment(10, 20, done=10)]
+    clamp_to_disk(segments, 14)
+    assert [s.done for s in segments] == [10, 4]
+    assert next_idle(segments) is segments[1]
+
+
+async def test_throttled_server_gets_more_connections_by_default(served, out):
+    asset = make_asset(served, "big.bin", 16 * MIB, seed=5)
+    async with DevServer(served, rate_per_connection=8 * MIB) as server, \
+            Engine(retry=FAST_RETRY) as engine:
+        seen: list[int] = []
+        result = await engine.fetch(request_for(server, asset, out),
+                                    on_progress=lambda p: seen.append(p.connections))
+    assert result.ok, result.error
+    assert sha256_of(out / "big.bin") == asset.sha256
+    assert max(seen) >= 4
+    assert server.stats.bytes_by_path["/big.bin"] < asset.size * 1.1
+
+
+async def test_fixed_connection_count_is_used(served, out, server, engine):
+    asset = make_asset(served, "fixed.bin", 9 * MIB, seed=6)
+    result = await engine.fetch(request_for(server, asset, out, connections=4))
+    assert result.ok, result.error
+    assert server.stats.requests_by_path["/fixed.bin"] >= 4
+    assert server.stats.bytes_by_path["/fixed.bin"] < asset.size * 1.1
+    assert sha256_of(out / "fixed.bin") == asset.sha256
+
+
+async def test_one_connection_when_asked(served, out, server, engine):
+    asset = make_asset(served, "one.bin", 9 * MIB, seed=7)
+    result = await engine.fetch(request_for(server, asset, out, connections=1))
+    assert result.ok and result.bytes_transferred == asset.size
+    assert server.stats.requests_by_path["/one.bin"] == 1
