@@ -10,7 +10,7 @@ from typing import Any
 
 from orchestrator.manifests.jsonlocate import JsonLocator
 from orchestrator.manifests.problems import LocatedError, PathTuple, Problem, dotted
-from orchestrator.manifests.schema import Locator
+from orchestrator.manifests.schema import Locator, describe
 from orchestrator.manifests.yamlload import decode, load_yaml
 
 API_VERSION = "bgassets/v1"
@@ -117,17 +117,18 @@ def classify(source: Source) -> str | None:
                       "(or version and assets for a catalog)")
         return None
     kind = data["kind"]
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         close = difflib.get_close_matches(str(kind), list(KINDS), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        source.report(("kind",), f"kind: unknown kind {kind!r}{hint}; expected App, Extension "
-                      "or Device")
+        source.report(("kind",), f"kind: unknown kind {describe(kind)}{hint}; expected App, "
+                      "Extension or Device")
         return None
     if "apiVersion" not in data:
         source.report((), f"missing 'apiVersion': add apiVersion: {API_VERSION}")
         return None
     if data["apiVersion"] != API_VERSION:
-        source.report(("apiVersion",), f"apiVersion: unknown apiVersion {data['apiVersion']!r}; "
+        source.report(("apiVersion",), f"apiVersion: unknown apiVersion "
+                      f"{describe(data['apiVersion'])}; "
                       f"expected {API_VERSION}")
         return None
     return KINDS[kind]

@@ -1,0 +1,119 @@
+"""Whatever the bytes, ``bgassets validate`` answers 0 or 1 and never shows a traceback."""
+
+import tempfile
+from pathlib import Path
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orchestrator.cli.main import main
+from orchestrator.manifests import validate_catalog_bytes
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "manifests").rglob("*.yaml")) + sorted(
+    (ROOT / "manifests").rglob("catalog.json"))
+FUZZ = settings(max_examples=100, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+
+
+def validate_in_process(capsys, files):
+    """Write ``files`` {name: bytes} into a fresh folder and validate it through the CLI."""
+    with tempfile.TemporaryDirectory() as folder:
+        for name, data in files.items():
+            (Path(folder) / name).write_bytes(data)
+        code = main(["validate", folder])
+    captured = capsys.readouterr()
+    assert code in (0, 1)
+    assert "Traceback" not in captured.out + captured.err
+    return code, captured
+
+
+def with_neighbours(example, data):
+    """The mutated file next to the untouched files of its folder (app next to extension)."""
+    files = {path.name: path.read_bytes() for path in example.parent.iterdir()
+             if path.suffix in (".yaml", ".json")}
+    files[example.name] = data
+    return files
+
+
+@st.composite
+def mutations(draw):
+    example = draw(st.sampled_from(EXAMPLES))
+    data = bytearray(example.read_bytes())
+    for _ in range(draw(st.integers(1, 3))):
+        where = draw(st.integers(0, len(data)))
+        action = draw(st.sampled_from(["truncate", "flip", "insert", "delete-line",
+                                       "duplicate-line"]))
+        if action == "truncate":
+            del data[where:]
+        elif action == "flip" and where < len(data):
+            data[where] ^= 1 << draw(st.integers(0, 7))
+        elif action == "insert":
+            garbage = draw(st.binary(max_size=8) | st.sampled_from(
+                [b"\t", b": ", b"&a ", b"*a", b"---\n", b"{", b"]", b"\xff", b"\n  - ", b"'"]))
+            data[where:where] = garbage
+        else:
+            lines = bytes(data).split(b"\n")
+            index = min(where, len(lines) - 1)
+            if action == "delete-line":
+                del lines[index]
+            else:
+                lines.insert(index, lines[index])
+            data = bytearray(b"\n".join(lines))
+    return example, bytes(data)
+
+
+@FUZZ
+@given(mutations())
+def test_mutated_examples_never_raise(capsys, mutated):
+    example, data = mutated
+    validate_in_process(capsys, with_neighbours(example, data))
+
+
+@st.composite
+def retyped_documents(draw):
+    """A valid example with one node (or one key) replaced by an arbitrary JSON value."""
+    example = draw(st.sampled_from([path for path in EXAMPLES if path.suffix == ".yaml"]))
+    document = yaml.safe_load(example.read_text())
+    node = document
+    while isinstance(node, dict | list) and node and draw(st.booleans()):
+        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+        key = draw(st.sampled_from(keys))
+        if not isinstance(node[key], dict | list) or draw(st.booleans()):
+            if draw(st.booleans()) and isinstance(node, dict):
+                del node[key]
+            else:
+                node[key] = draw(json_values)
+            break
+        node = node[key]
+    return example, yaml.safe_dump(document, allow_unicode=True).encode()
+
+
+@FUZZ
+@given(retyped_documents())
+def test_documents_with_wrong_types_or_missing_keys_never_raise(capsys, retyped):
+    example, data = retyped
+    code, captured = validate_in_process(capsys, with_neighbours(example, data))
+    assert code == 0 or captured.out.strip()
+
+
+@FUZZ
+@given(data=st.binary(max_size=300), suffix=st.sampled_from([".yaml", ".json"]))
+def test_arbitrary_bytes_never_raise(capsys, data, suffix):
+    code, captured = validate_in_process(capsys, {f"any{suffix}": data})
+    assert code == 1 or captured.out == ""
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=300) | json_values.map(lambda value: yaml.safe_dump(value).encode()))
+def test_catalog_bytes_never_raise(data):
+    for problem in validate_catalog_bytes(data, "catalog.json"):
+        assert problem.line >= 1 and problem.column >= 1
