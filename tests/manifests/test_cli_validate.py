@@ -1,0 +1,80 @@
+"""``bgassets validate``: output formats, summary line and exit codes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestrator.cli.main import main
+from tests.manifests.bases import APP, write_set
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def broken_set(folder):
+    """Three problems in two files: an unknown field, a bad size, a foreign extension team."""
+    return write_set(folder, {
+        "app.yaml": APP.replace("  extension:", "  extenion:").replace("size: 10MiB",
+                                                                         "size: ten megs"),
+        "device.yaml": "apiVersion: bgassets/v1\nkind: Device\nmetadata:\n  name: x\n"
+                       "spec:\n  lowPowerMode: maybe\n",
+    })
+
+
+def test_text_format_prints_one_located_line_per_problem_and_a_summary(tmp_path, capsys):
+    assert main(["validate", str(broken_set(tmp_path))]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
+        f"{tmp_path}/app.yaml:10:9: spec.size: 'ten megs' is not a size "
+        "(use an integer of bytes or e.g. 600MiB, 1.5GB)",
+        f"{tmp_path}/app.yaml:17:3: spec: unknown field 'extenion' (did you mean 'extension'?)",
+        f"{tmp_path}/device.yaml:6:17: spec.lowPowerMode: 'maybe' is text, expected a boolean",
+    ]
+    assert captured.err == "3 problems in 2 files\n"
+
+
+def test_json_format_lists_problems_with_their_fields(tmp_path, capsys):
+    assert main(["validate", "--format", "json", str(broken_set(tmp_path))]) == 1
+    problems = json.loads(capsys.readouterr().out)
+    assert problems[2] == {"file": f"{tmp_path}/device.yaml", "line": 6, "column": 17,
+                           "path": "spec.lowPowerMode",
+                           "message": "spec.lowPowerMode: 'maybe' is text, expected a boolean"}
+
+
+def test_valid_files_exit_zero_and_say_so(tmp_path, capsys):
+    write_set(tmp_path)
+    assert main(["validate", str(tmp_path / "app.yaml"), str(tmp_path / "device.yaml")]) == 0
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", "2 files valid\n")
+
+
+def test_an_app_given_alone_is_still_checked_against_its_extension(tmp_path, capsys):
+    write_set(tmp_path, {"extension.yaml": (ROOT / "manifests/wwdc-sessions/extension.yaml")
+                         .read_text()})
+    assert main(["validate", str(tmp_path / "app.yaml")]) == 1
+    assert "differs from the app id 'com.example.game'" in capsys.readouterr().out
+
+
+def test_folder_walks_skip_json_that_is_not_ours(tmp_path, capsys):
+    write_set(tmp_path)
+    (tmp_path / "package.json").write_text('{"name": "web", "dependencies": {}}')
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "broken.yaml").write_text("a: [\n")
+    assert main(["validate", str(tmp_path)]) == 0
+    assert main(["validate", str(tmp_path / "package.json")]) == 1
+    assert "missing 'kind'" in capsys.readouterr().out
+
+
+def test_a_missing_path_is_a_usage_error():
+    result = subprocess.run([sys.executable, "-m", "orchestrator", "validate", "no/such.yaml"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 2
+    assert "no such file or folder: no/such.yaml" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_explains_the_command():
+    result = subprocess.run([sys.executable, "-m", "orchestrator", "validate", "--help"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0
+    assert "FILE:LINE:COL" in result.stdout and "--format" in result.stdout
