@@ -89,17 +89,18 @@ def check_pair(app: Source, extension: Source) -> None:
 
 
 def check_unique_ids(sources: Iterable[Source]) -> None:
-    """No two apps, and no two extensions, share an id."""
+    """No two apps, no two extensions and no two device profiles share an id (or name)."""
     seen: dict[tuple[str, str], Source] = {}
     for source in sources:
-        if source.kind not in ("app", "extension"):
+        if source.kind not in ("app", "extension", "device"):
             continue
-        key = (source.kind, source.get("metadata", "id"))
+        path = ("metadata", "name" if source.kind == "device" else "id")
+        key = (source.kind, source.get(*path))
         first = seen.setdefault(key, source)
         if first is not source:
-            line, column = first.locator.value(("metadata", "id")) if first.locator else (1, 1)
-            source.report(("metadata", "id"), f"metadata.id: duplicate {source.kind} id "
-                          f"{key[1]!r}, already used in {first.file}:{line}:{column}")
+            line, column = first.locator.value(path) if first.locator else (1, 1)
+            source.report(path, f"{'.'.join(path)}: duplicate {source.kind} "
+                          f"{path[1]} {key[1]!r}, already used in {first.file}:{line}:{column}")
 
 
 def check_asset_ids(catalog: Source) -> None:

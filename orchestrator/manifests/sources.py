@@ -77,6 +77,8 @@ def _parse_json(text: str) -> tuple[Any, Locator]:
         raise LocatedError(f"JSON syntax: {error.msg}", error.lineno, error.colno) from None
     except RecursionError:
         raise LocatedError("the document is nested too deeply") from None
+    except ValueError:  # Python refuses integers of more than 4300 digits
+        raise LocatedError("JSON: a number has too many digits to be read") from None
 
 
 _JSON_START = re.compile(r"[ \t\r\n]*[\[{]")

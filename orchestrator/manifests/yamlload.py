@@ -28,6 +28,8 @@ from orchestrator.manifests.problems import LocatedError, PathTuple, dotted, pos
 
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_DEPTH = 64
+# Beyond this, messages could not even print the number (Python's 4300-digit limit).
+MAX_INT_BITS = 1024
 _JSON_TYPES = (str, int, float, bool, type(None))
 
 
@@ -126,9 +128,13 @@ class _Reader:
         node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         try:
             value = self.loader.construct_object(node, deep=True)
+        except ValueError:  # an integer of more than 4300 digits
+            raise self.fail("this number is too long", event.start_mark, path) from None
         except yaml.YAMLError:
             raise self.fail(f"tag {tag} is not supported: use plain text, numbers or booleans",
                             event.start_mark, path) from None
+        if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+            raise self.fail("this number is too long", event.start_mark, path)
         if isinstance(value, datetime.date):
             return event.value  # a date is text in a manifest: keep what was written
         if not isinstance(value, _JSON_TYPES):

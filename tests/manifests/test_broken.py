@@ -37,6 +37,12 @@ LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
 
 CASES = [
     case(
+        "duplicate-device-name",
+        {"device2.yaml": DEVICE},
+        "device2.yaml:4:9",
+        "duplicate device name 'test', already used in",
+    ),
+    case(
         "size-not-a-size",
         sub("app.yaml", "downloadAllowance: 200MiB", "downloadAllowance: 12 parsecs"),
         "app.yaml:14:24",

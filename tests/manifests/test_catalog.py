@@ -120,6 +120,11 @@ def test_load_catalog_raises_with_every_located_problem():
     (b"apiVersion: bgassets/v1\nkind: App\n", "expected a catalog"),
     (b'{"version": "1", "assets": [], "extra": 1}', "unknown field 'extra'"),
     (b'{"version": "1", "assets": [], "x-note": "ours"}', None),
+    (b'{"version": "1", "assets": [{"id": "a", "url": "a", "size": ' + b"9" * 5000 + b"}]}",
+     "too many digits"),
+    (b"version: '1'\nassets: [{id: a, url: a, size: 0x" + b"f" * 5000 + b"}]\n", "too long"),
+    (b'{"version": "1", "x-deep": ' + b"[" * 5000 + b"]" * 5000 + b', "assets": []}',
+     "nested too deeply"),
 ])
 def test_bad_catalog_bytes_give_problems_not_tracebacks(data, fragment):
     problems = validate_catalog_bytes(data, "c.json")
