@@ -10,7 +10,7 @@ from pathlib import Path
 from orchestrator.errors import UsageError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``validate`` command."""
     parser = subparsers.add_parser(
         "validate",

@@ -16,6 +16,8 @@ from orchestrator.model.device import Device
 from orchestrator.model.extension import Extension
 
 SUFFIXES = (".yaml", ".yml", ".json")
+# A 100,000-asset catalog is about 20 MB; anything this large is a mistake, not a manifest.
+MAX_FILE_SIZE = 512 << 20
 _PER_KIND = {"app": crosscheck.check_app, "extension": crosscheck.check_extension,
              "catalog": crosscheck.check_asset_ids}
 
@@ -24,6 +26,11 @@ def read_source(path: Path, name: str | None = None) -> Source:
     """Read, parse and schema-check one file; every problem is recorded on the source."""
     name = name or str(path)
     try:
+        if not path.is_file():
+            return Source(name, problems=[Problem(name, 1, 1, "", "not a regular file")])
+        if path.stat().st_size > MAX_FILE_SIZE:
+            return Source(name, problems=[Problem(name, 1, 1, "", f"larger than "
+                                                  f"{MAX_FILE_SIZE >> 20} MiB: not a manifest")])
         data = path.read_bytes()
     except OSError as error:
         return Source(name, problems=[Problem(name, 1, 1, "", f"cannot read: "

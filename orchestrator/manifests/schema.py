@@ -162,7 +162,7 @@ def _message(error: jsonschema.ValidationError) -> str:
         return "has duplicate entries"
     if keyword == "pattern":
         return f"{shown} does not match {value}"
-    return error.message
+    return str(error.message)
 
 
 _SAMPLES: dict[str, Any] = {"string": "", "integer": 0, "number": 0.5, "boolean": True,

@@ -78,3 +78,8 @@ def test_help_explains_the_command():
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0
     assert "FILE:LINE:COL" in result.stdout and "--format" in result.stdout
+
+
+def test_a_device_file_is_a_problem_not_a_hang(capsys):
+    assert main(["validate", "/dev/zero"]) == 1
+    assert capsys.readouterr().out == "/dev/zero:1:1: not a regular file\n"
