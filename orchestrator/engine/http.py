@@ -48,18 +48,19 @@ class CredentialCache:
 
     def __init__(self, provider: CredentialProvider | None) -> None:
         self.provider = provider
-        self.known: dict[str, aiohttp.BasicAuth | None] = {}
+        self.known: dict[str, str | None] = {}
         self.locks: dict[str, asyncio.Lock] = {}
 
-    def for_origin(self, origin: str) -> aiohttp.BasicAuth | None:
+    def for_origin(self, origin: str) -> str | None:
+        """The Authorization header value for ``origin``, if credentials are known."""
         return self.known.get(origin)
 
-    async def ask(self, origin: str, realm: str | None) -> aiohttp.BasicAuth | None:
+    async def ask(self, origin: str, realm: str | None) -> str | None:
         lock = self.locks.setdefault(origin, asyncio.Lock())
         async with lock:
             if origin not in self.known:
                 answer = await self.provider(origin, realm) if self.provider else None
-                self.known[origin] = aiohttp.BasicAuth(*answer) if answer else None
+                self.known[origin] = aiohttp.encode_basic_auth(*answer) if answer else None
             return self.known[origin]
 
 
@@ -85,7 +86,7 @@ def check_hop(current: URL | None, target: URL, allowed_hosts: tuple[str, ...] |
 
 
 async def _authenticate(response: aiohttp.ClientResponse, url: URL, sent: bool,
-                        credentials: CredentialCache) -> aiohttp.BasicAuth:
+                        credentials: CredentialCache) -> str:
     challenge = response.headers.get("WWW-Authenticate", "")
     response.release()
     if sent:
@@ -108,7 +109,8 @@ async def open_response(session: aiohttp.ClientSession, url: str, headers: Mappi
     while True:
         check_hop(previous, target, allowed_hosts)
         auth = credentials.for_origin(origin_of(target))
-        response = await session.get(target, headers=headers, auth=auth, allow_redirects=False)
+        hop_headers = {**headers, "Authorization": auth} if auth else headers
+        response = await session.get(target, headers=hop_headers, allow_redirects=False)
         if response.status == 401:
             await _authenticate(response, target, auth is not None, credentials)
             continue

@@ -1,0 +1,52 @@
+"""Small aiohttp servers for redirect and credential scenarios the DevServer does not cover."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+
+
+@asynccontextmanager
+async def serve(routes: dict[str, web.Handler]) -> AsyncIterator[tuple[str, list[dict]]]:
+    """Serve ``routes`` on 127.0.0.1; yields the base URL and a log of request headers."""
+    seen: list[dict] = []
+
+    @web.middleware
+    async def record(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+        seen.append({"path": request.path, **dict(request.headers)})
+        return await handler(request)
+
+    app = web.Application(middlewares=[record])
+    for path, handler in routes.items():
+        app.router.add_get(path, handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}", seen
+    finally:
+        await runner.cleanup()
+
+
+def basic_protected(body: bytes, user: str, password: str) -> web.Handler:
+    """A handler that wants HTTP Basic credentials ``user``/``password``."""
+    expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    async def handler(request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != expected:
+            return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="assets"'})
+        return web.Response(body=body)
+
+    return handler
+
+
+def redirect_to(location: str) -> web.Handler:
+    async def handler(request: web.Request) -> web.Response:
+        raise web.HTTPFound(location)
+
+    return handler
