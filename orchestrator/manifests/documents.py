@@ -69,14 +69,21 @@ def _is_ours(source: Source) -> bool:
 
 
 def extension_of(app: Source, known: dict[str, Source]) -> Source | None:
-    """The extension an app names in spec.extension, read once and checked against the app."""
+    """The extension an app names in spec.extension, read once and checked against the app.
+
+    It is read even when the app itself has problems, so that one run shows both.
+    """
     relative = app.get("spec", "extension")
-    if relative is None or app.directory is None:
+    if not isinstance(relative, str) or app.directory is None:
         return None
     path = Path(app.directory) / relative
-    key = os.path.realpath(path)
+    try:
+        key = os.path.realpath(path)
+        exists = path.is_file()
+    except (OSError, ValueError):
+        key, exists = "", False
     if key not in known:
-        if not path.is_file():
+        if not exists:
             app.report(("spec", "extension"), f"spec.extension: {relative!r} does not exist "
                        f"(looked for {path})")
             return None
@@ -85,7 +92,7 @@ def extension_of(app: Source, known: dict[str, Source]) -> Source | None:
     if extension.kind != "extension":
         app.report(("spec", "extension"), f"spec.extension: {relative!r} is not an "
                    "Extension document")
-    elif extension.valid:
+    elif extension.valid and app.valid:
         crosscheck.check_pair(app, extension)
     return extension
 
@@ -107,7 +114,7 @@ def validate_paths(paths: Sequence[str | Path]) -> list[Problem]:
         else:
             known.setdefault(os.path.realpath(path), read_source(path))
     for source in list(known.values()):
-        if source.kind == "app" and source.valid:
+        if source.kind == "app":
             extension_of(source, known)
     crosscheck.check_unique_ids(s for s in known.values() if s.valid)
     return sorted({problem for source in known.values() for problem in source.problems})
@@ -124,12 +131,13 @@ def _load(path: str | Path, kind: str) -> Source:
 def load_app(path: str | Path) -> tuple[App, Extension]:
     """The app at ``path`` and the extension it names; ManifestError lists every problem."""
     app = _load(path, "app")
-    extension = extension_of(app, {}) if app.valid else None
+    extension = extension_of(app, {}) if app.kind == "app" else None
     if app.valid and app.get("spec", "extension") is None:
         app.report(("spec",), "spec: missing 'extension': the app needs an extension manifest")
     problems = sorted(app.problems + (extension.problems if extension else []))
     raise_problems(problems)
-    assert extension is not None and extension.directory is not None
+    if extension is None:
+        raise ManifestError(f"{app.file}: spec.extension names no Extension document")
     try:
         return (App.from_document(app.data, base_path=str(Path(path).parent)),
                 Extension.from_document(extension.data, base_path=extension.directory))
