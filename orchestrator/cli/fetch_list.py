@@ -7,6 +7,7 @@ stops the run before the first byte is fetched.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -168,9 +169,9 @@ def collect_items(urls: Sequence[str], list_file: str | None, directory: Path,
 
 
 def _refuse_shared_destinations(items: Sequence[FetchItem]) -> None:
-    seen: dict[Path, FetchItem] = {}
+    seen: dict[str, FetchItem] = {}
     for item in items:
-        key = Path(item.destination).absolute()
+        key = os.path.normpath(item.destination)
         first = seen.setdefault(key, item)
         if first is not item:
             raise UsageError(f"{_place(item)}{item.url} would be saved to {item.destination}, "

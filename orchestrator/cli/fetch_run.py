@@ -84,18 +84,25 @@ async def already_complete(item: FetchItem) -> tuple[int, str | None] | None:
 
 
 async def fetch_one(engine: Engine, item: FetchItem, options: FetchOptions,
-                    view: FetchView) -> str | None:
-    """Fetch one item; the failure line for it, or None when it is verified in place."""
+                    view: FetchView, folders: set[Path]) -> str | None:
+    """Fetch one item; the failure line for it, or None when it is verified in place.
+
+    ``folders`` remembers the folders made so far: 20,000 files in one folder
+    need one ``mkdir``, not 20,000.
+    """
     key = str(item.destination)
     existing = await already_complete(item)
     if existing is not None:
         size, digest = existing
         view.finished(key, item.url, path=key, size=size, sha256=digest, skipped=True)
         return None
-    try:
-        item.destination.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        return f"{item.url}: cannot create {item.destination.parent}: {error.strerror}"
+    folder = item.destination.parent
+    if folder not in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            return f"{item.url}: cannot create {folder}: {error.strerror}"
+        folders.add(folder)
     request = DownloadRequest(url=item.url, destination=item.destination, size=item.size,
                               sha256=item.sha256, connections=options.connections,
                               allowed_hosts=options.allowed_hosts)
@@ -120,10 +127,11 @@ async def _run_workers(items: Sequence[FetchItem], options: FetchOptions, view: 
                     if options.netrc_file else None)
     queue = iter(enumerate(items))
     failures: dict[int, str] = {}
+    folders: set[Path] = set()
 
     async def worker() -> None:
         for index, item in queue:  # one shared iterator: each item goes to exactly one worker
-            line = await fetch_one(engine, item, options, view)
+            line = await fetch_one(engine, item, options, view, folders)
             if line is not None:
                 failures[index] = line
 
@@ -143,8 +151,9 @@ async def _fetch_main(items: Sequence[FetchItem], options: FetchOptions,
     assert main is not None
 
     def interrupt() -> None:
-        outcome.interrupted = True
-        main.cancel()
+        if not outcome.interrupted:  # a second Ctrl-C must not cut the state saving short
+            outcome.interrupted = True
+            main.cancel()
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, interrupt)
@@ -155,6 +164,7 @@ async def _fetch_main(items: Sequence[FetchItem], options: FetchOptions,
         if not outcome.interrupted:
             raise
         main.uncancel()
+        view.paused_all()
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)

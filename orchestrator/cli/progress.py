@@ -94,6 +94,11 @@ class FetchView:
         self._emit("download.failed", key, url, done, total, code=int(error.code),
                    name=error.code.title, message=error.message)
 
+    def paused_all(self) -> None:
+        """The run was interrupted: every running download keeps its bytes for the next run."""
+        for key, entry in list(self._entries.items()):
+            self._emit("download.paused", key, entry.url, entry.bytes, entry.total)
+
     # The terminal line -------------------------------------------------------
     def bytes_done(self) -> int:
         return self._finished_bytes + sum(entry.bytes for entry in self._entries.values())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import signal
 import sys
@@ -49,7 +50,7 @@ def big_file(tmp_path_factory) -> tuple[Path, str]:
 async def start_fetch(*args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "orchestrator", "fetch", "--quiet", *args, cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
@@ -71,12 +72,21 @@ async def settle(server: DevServer) -> int:
 
 
 def bytes_on_disk(part: Path, source: Path) -> int:
-    """Bytes of the ``.part`` that already hold the source's bytes at the same offsets."""
+    """Bytes of the ``.part`` that already hold the source's bytes at the same offsets.
+
+    A block that differs is where a segment's written bytes end or the next one's start:
+    its matching head and tail count (random data matches a hole only by chance).
+    """
     matching = 0
     with open(part, "rb") as staged, open(source, "rb") as original:
         while block := original.read(COMPARE_BLOCK):
-            if staged.read(len(block)) == block:
+            mine = staged.read(len(block))
+            if mine == block:
                 matching += len(block)
+                continue
+            head = len(os.path.commonprefix([mine, block]))
+            tail = len(os.path.commonprefix([mine[head:][::-1], block[head:][::-1]]))
+            matching += head + tail
     return matching
 
 
@@ -93,6 +103,7 @@ class Resumed:
     """What one interrupted-then-resumed fetch cost, in body bytes."""
 
     stopped_code: int | None
+    stopped_stdout: str
     stopped_stderr: str
     sent_when_stopped: int    # by the server when the first run was stopped
     on_disk: int              # bytes of the .part already right when the first run was gone
@@ -116,7 +127,7 @@ async def interrupt_then_resume(big_file, tmp_path, stop: signal.Signals, rate: 
         await wait_until(lambda: server.stats.body_bytes_sent >= SIZE // 3)
         sent_when_stopped = server.stats.body_bytes_sent
         first.send_signal(stop)
-        _, first_stderr = await first.communicate()
+        first_stdout, first_stderr = await first.communicate()
         on_disk = bytes_on_disk(out / "big.bin.part", root / "big.bin")
         before_second = await settle(server)
         second = await start_fetch(*args)
@@ -126,7 +137,8 @@ async def interrupt_then_resume(big_file, tmp_path, stop: signal.Signals, rate: 
     assert file_sha256(out / "big.bin") == digest
     assert sorted(p.name for p in out.iterdir()) == ["big.bin"]
     # The server counts a chunk once written, so its count may trail the wire by a chunk.
-    return Resumed(first.returncode, first_stderr.decode(), max(sent_when_stopped, on_disk),
+    return Resumed(first.returncode, first_stdout.decode(), first_stderr.decode(),
+                   max(sent_when_stopped, on_disk),
                    on_disk, fetched_again)
 
 
@@ -148,8 +160,11 @@ async def test_kill_9_in_the_middle_then_the_same_command_resumes(big_file, tmp_
 
 
 async def test_ctrl_c_saves_state_exits_130_and_the_same_command_resumes(big_file, tmp_path):
-    resumed = await interrupt_then_resume(big_file, tmp_path, signal.SIGINT, 24 << 20)
+    resumed = await interrupt_then_resume(big_file, tmp_path, signal.SIGINT, 24 << 20, "--json")
     assert resumed.stopped_code == 130
     assert "interrupted; run the same command again to resume" in resumed.stopped_stderr
     assert "Traceback" not in resumed.stopped_stderr
+    events = [json.loads(line) for line in resumed.stopped_stdout.splitlines()]
+    assert events[-1]["event"] == "download.paused"
+    assert 0 < events[-1]["bytes"] <= resumed.on_disk
     assert_resumed_within_a_mebibyte(resumed)
