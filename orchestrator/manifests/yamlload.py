@@ -128,6 +128,7 @@ class _Reader:
         node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         try:
             value = self.loader.construct_object(node, deep=True)
+            self.loader.constructed_objects.pop(node, None)  # keep memory flat on long files
         except ValueError:  # an integer of more than 4300 digits
             raise self.fail("this number is too long", event.start_mark, path) from None
         except yaml.YAMLError:
