@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import hashlib
 import json
 import os
 import pty
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from orchestrator.devserver import serve_in_thread
 from tests.support.nginx import nginx_server
@@ -168,3 +172,52 @@ def test_nginx_serves_single_and_segmented_fetches(tmp_path, connections):
                                 "--connections", connections, "--sha256", sha256(data))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out" / "asset.bin").read_bytes() == data
+
+
+def test_hosts_outside_the_allow_list_are_refused_with_202(server, tmp_path):
+    url = server.url + "small.bin"
+    result = bgassets_fetch(url, "-d", str(tmp_path), "--allow-host", "*.example.com")
+    assert result.returncode == 1
+    assert f"bgassets fetch: {url}: error 202 sessionDownloadDisallowedByDomain: " in result.stderr
+    assert server.stats.body_bytes_sent == 0 and not (tmp_path / "small.bin").exists()
+
+
+@pytest.fixture
+def password_server(tmp_path):
+    """A real aiohttp server that wants Basic credentials alice:s3cret for /secret.bin."""
+    body = os.urandom(50_000)
+    expected = "Basic " + base64.b64encode(b"alice:s3cret").decode()
+
+    async def secret(request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != expected:
+            return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="assets"'})
+        return web.Response(body=body, content_type="application/octet-stream")
+
+    app = web.Application()
+    app.router.add_get("/secret.bin", secret)
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = runner.addresses[0][1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}/secret.bin", body
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
+
+
+def test_netrc_answers_a_401_challenge_and_without_it_the_fetch_fails(password_server,
+                                                                       tmp_path):
+    url, body = password_server
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login alice password s3cret\n")
+    netrc.chmod(0o600)
+    denied = bgassets_fetch(url, "-d", str(tmp_path / "a"))
+    assert denied.returncode == 1 and " error 1025 authenticationFailed: " in denied.stderr
+    allowed = bgassets_fetch(url, "-d", str(tmp_path / "b"), "--netrc", str(netrc))
+    assert allowed.returncode == 0, allowed.stderr
+    assert (tmp_path / "b" / "secret.bin").read_bytes() == body
