@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m orchestrator.demo.play
+	$(PY) -m orchestrator --state-dir .demo/state run
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -22,6 +22,9 @@ COMMANDS = (
     "orchestrator.cli.validate",
     "orchestrator.cli.serve",
     "orchestrator.cli.fetch",
+    "orchestrator.cli.plan",
+    "orchestrator.cli.simulate",
+    "orchestrator.cli.run",
 )
 
 

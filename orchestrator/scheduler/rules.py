@@ -43,9 +43,13 @@ def matching_rule(rules: tuple[Rule, ...], asset: CatalogAsset) -> Rule | None:
 
 
 def render_destination(template: str, asset: CatalogAsset) -> str:
-    """Fill ``{id}``, ``{filename}`` and ``{ext}`` of a destination template for ``asset``."""
+    """Fill ``{id}``, ``{filename}`` and ``{ext}`` of a destination template for ``asset``.
+
+    ``{ext}`` keeps its dot (``.mp4``) so that ``{id}{ext}`` reads naturally, and is
+    empty when the URL's file name has none.
+    """
     filename = posixpath.basename(unquote(urlsplit(asset.url).path)) or asset.id
-    ext = posixpath.splitext(filename)[1].lstrip(".")
+    ext = posixpath.splitext(filename)[1]
     return template.replace("{id}", asset.id).replace("{filename}", filename).replace("{ext}", ext)
 
 

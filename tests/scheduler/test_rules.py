@@ -42,7 +42,7 @@ def test_first_matching_rule_decides():
         rules=(
             Rule(match=RuleMatch(id="deep-*"), download=False),
             Rule(match=RuleMatch(essential=True), essential=EssentialMode.NEVER, priority=7,
-                 destination="Library/Caches/{id}.{ext}"),
+                 destination="Library/Caches/{id}{ext}"),
         ),
     )
     downloads = decide_downloads(extension, CATALOG, ContentRequest.INSTALL)
@@ -53,4 +53,4 @@ def test_first_matching_rule_decides():
 
 def test_destination_template_uses_the_url_file_name():
     item = asset("a b", 1)
-    assert render_destination("{id}/{filename}:{ext}", item) == "a b/a b.mp4:mp4"
+    assert render_destination("{id}/{filename}:{ext}", item) == "a b/a b.mp4:.mp4"

@@ -1,0 +1,123 @@
+"""``bgassets run --headless``: the main job with a compact live summary instead of the UI."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from orchestrator.cli.session import app_manifests, demo_session
+from orchestrator.cli.timeline import Timeline
+from orchestrator.errors import BackgroundAssetsError
+from orchestrator.events import Event
+from orchestrator.model.units import format_size
+
+SUMMARY_EVERY = 2.0
+QUIET_EVENTS = {"download.progress", "download.scheduled", "download.started", "app.progress"}
+
+
+@dataclass
+class AppLine:
+    """What the summary shows for one app."""
+
+    state: str = "installing"
+    fraction: float = 0.0
+    scheduled: int = 0
+    finished: int = 0
+    failed: int = 0
+    bytes_done: int = 0
+    live: dict[str, int] = field(default_factory=dict)
+
+
+class Summary:
+    """Keeps per-app counters from the event stream and prints them on demand."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.apps: dict[str, AppLine] = {}
+        self.timeline = Timeline(out)
+        self.failures = 0
+
+    def __call__(self, event: Event) -> None:
+        if event.app is None:
+            return
+        line = self.apps.setdefault(event.app, AppLine())
+        name, data = event.event, event.data
+        download = data.get("download")
+        if name == "app.progress":
+            line.fraction = data["fraction"]
+        elif name == "app.launchable" and line.state == "installing":
+            line.state = "launchable"
+        elif name == "app.launched":
+            line.state = "launched"
+        elif name == "download.scheduled":
+            line.scheduled += 1
+        elif name == "download.progress":
+            line.live[download] = data["bytes"]
+        elif name == "download.finished":
+            line.finished += 1
+            line.bytes_done += data.get("total") or data.get("bytes") or 0
+            line.live.pop(download, None)
+        elif name == "download.failed":
+            line.failed += 1
+            line.live.pop(download, None)
+        if name not in QUIET_EVENTS:
+            self.timeline(event)
+
+    def print(self) -> None:
+        for app_id, line in sorted(self.apps.items()):
+            moving = sum(line.live.values())
+            print(f"  {app_id:<28} {line.state:<11} install {line.fraction:4.0%}  "
+                  f"{line.finished}/{line.scheduled} downloads  "
+                  f"{format_size(line.bytes_done + moving)}"
+                  + (f"  {line.failed} failed" if line.failed else ""),
+                  file=self.out, flush=True)
+
+
+async def run_headless(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Install every app, launch each once launchable, then run a periodic request."""
+    from orchestrator.manifests import load_app
+
+    summary = Summary(out)
+    started = time.monotonic()
+    async with demo_session(args) as orchestrator:
+        orchestrator.events.subscribe(summary)  # type: ignore[attr-defined]
+        printer = asyncio.create_task(_print_every(summary))
+        try:
+            apps = []
+            for manifest in app_manifests(args.directory):
+                app, _ = load_app(manifest)
+                apps.append(app.id)
+                if app.id not in orchestrator.apps:  # type: ignore[attr-defined]
+                    await orchestrator.install(manifest)  # type: ignore[attr-defined]
+            await asyncio.gather(*(_play(orchestrator, app_id) for app_id in apps))
+        finally:
+            printer.cancel()
+        summary.print()
+    failed = sum(line.failed for line in summary.apps.values())
+    print(f"run: done in {time.monotonic() - started:.1f} s; {failed} failed download(s)",
+          file=out, flush=True)
+    return 1 if failed else 0
+
+
+async def _play(orchestrator: Any, app_id: str) -> None:
+    """The seed's story for one app: launchable, launched, background fetches, periodic."""
+    await orchestrator.wait(app_id, "essential")
+    loaded = orchestrator.apps[app_id]
+    if not loaded.running:
+        try:
+            orchestrator.launch(app_id)
+        except BackgroundAssetsError:
+            return
+    await orchestrator.wait(app_id, "all")
+    await orchestrator.periodic(app_id)
+    await orchestrator.wait(app_id, "all")
+
+
+async def _print_every(summary: Summary) -> None:
+    while True:
+        await asyncio.sleep(SUMMARY_EVERY)
+        summary.print()

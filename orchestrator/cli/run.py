@@ -1,0 +1,74 @@
+"""``bgassets run``: the main job — asset server, orchestrator and UI in one process, offline.
+
+It generates the deterministic demo content for the example manifests,
+serves it on 127.0.0.1:8470 (where the example ``manifestURL``s point),
+installs every app found under DIR and shows everything live: the Textual UI
+on a terminal, or with ``--headless`` a compact summary that needs no TTY.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import UsageError
+
+BUNDLED = Path(__file__).resolve().parents[2] / "manifests"
+DEMO_PORT = 8470
+# Per connection: the ~570 MB of examples then play out in about a minute.
+DEMO_RATE = "640KiB"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="the main job: local asset server + orchestrator + live UI, on manifests/",
+        description=(
+            "Serve the demo content of the example catalogs on a local asset server, run the "
+            "orchestrator in the same process and install every app found under DIR (default: "
+            "the bundled manifests/). Works offline. Without a terminal, or with --headless, "
+            "prints a compact live summary instead of the UI."
+        ),
+    )
+    parser.add_argument("directory", nargs="?", type=Path, default=BUNDLED, metavar="DIR",
+                        help="folder with <app>/app.yaml and <app>/catalog.json "
+                        "(default: the bundled examples)")
+    parser.add_argument("--headless", action="store_true",
+                        help="no UI: print a compact live summary (no TTY needed)")
+    parser.add_argument("--port", type=int, default=DEMO_PORT,
+                        help=f"port of the built-in asset server (default {DEMO_PORT}, where the "
+                        "example manifestURLs point)")
+    parser.add_argument("--rate-per-connection", default=DEMO_RATE, metavar="BYTES",
+                        help=f"throttle each server connection (default {DEMO_RATE}; 0 = off)")
+    parser.add_argument("--device", type=Path, metavar="FILE",
+                        help="a Device manifest (default: manifests/devices/default.yaml)")
+    parser.add_argument("--no-server", action="store_true",
+                        help="do not start the built-in server (the catalogs are elsewhere)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from orchestrator.model.units import parse_size
+
+    if not args.directory.is_dir():
+        raise UsageError(f"{args.directory}: no such folder")
+    if not sorted(args.directory.glob("*/app.yaml")):
+        raise UsageError(f"{args.directory}: no <app>/app.yaml found")
+    try:
+        args.rate = parse_size(args.rate_per_connection) or None
+    except ValueError as error:
+        raise UsageError(f"--rate-per-connection: {error}") from None
+    headless = args.headless or not sys.stdout.isatty()
+    if not headless:
+        try:
+            from tui.app import run_tui
+        except ImportError:
+            headless = True
+        else:
+            return run_tui(args)
+    from orchestrator.cli.headless import run_headless
+
+    return asyncio.run(run_headless(args))

@@ -1,0 +1,104 @@
+"""``bgassets simulate``: drive one lifecycle event headless, as the seed's debug tool does.
+
+The state dir keeps the journal between runs, so ``simulate install`` then
+``simulate launch`` then ``simulate periodic`` play an app's life in steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import UsageError
+
+EVENTS = ("install", "update", "periodic", "launch", "uninstall")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="drive one lifecycle event headless (install, update, periodic, launch, uninstall)",
+        description=(
+            "Run the orchestrator for one lifecycle event of the app in APP.yaml and wait. "
+            "The runtime allotment is bypassed, as the framework's debug tool does, unless "
+            "--enforce-allotment is given. State (journal, containers) lives in --state-dir."
+        ),
+        epilog="Exit codes: 0 done, 1 refused or a download failed, 2 usage error.",
+    )
+    parser.add_argument("event", choices=EVENTS, help="the lifecycle event")
+    parser.add_argument("manifest", type=Path, metavar="APP.yaml", help="the App manifest")
+    parser.add_argument("--wait", choices=("essential", "all", "none"), default="all",
+                        help="wait until the app is launchable (essential), until every "
+                        "download ended (all, the default) or not at all")
+    parser.add_argument("--device", type=Path, metavar="FILE",
+                        help="a Device manifest (default: a device with everything allowed)")
+    parser.add_argument("--timeout", type=float, default=600, metavar="SECONDS",
+                        help="give up waiting after this long (default 600)")
+    parser.add_argument("--enforce-allotment", action="store_true",
+                        help="apply the daily runtime allotment instead of bypassing it")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON event per line instead of a timeline")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.manifest.is_file():
+        raise UsageError(f"{args.manifest}: no such App manifest")
+    if args.device is not None and not args.device.is_file():
+        raise UsageError(f"{args.device}: no such Device manifest")
+    return asyncio.run(_simulate(args))
+
+
+async def _simulate(args: argparse.Namespace) -> int:
+    from orchestrator.cli.timeline import Timeline
+    from orchestrator.manifests import load_app, load_device
+    from orchestrator.service import Orchestrator
+
+    device = load_device(args.device) if args.device else None
+    app, _ = load_app(args.manifest)
+    failures: dict[str, dict[str, Any]] = {}
+
+    def watch(event: Any) -> None:
+        """Remember what failed; a re-enqueued essential download is no longer a failure."""
+        if event.app != app.id:
+            return
+        download = f"download:{event.data.get('download')}"
+        if event.event == "download.failed":
+            failures[download] = event.as_dict()
+        elif event.event in ("event.refused", "extension.terminated"):
+            failures[event.event] = event.as_dict()
+        elif event.event in ("download.reenqueued", "download.finished"):
+            failures.pop(download, None)
+
+    printer = (lambda e: print(e.to_json(), flush=True)) if args.json else Timeline(sys.stdout)
+    if not args.enforce_allotment and not args.json:
+        print("simulate: runtime allotment bypassed (as the debug tool does)", file=sys.stderr)
+    async with Orchestrator(args.state_dir, device=device,
+                            bypass_allotment=not args.enforce_allotment) as orchestrator:
+        orchestrator.events.subscribe(printer)
+        orchestrator.events.subscribe(watch)
+        await _act(orchestrator, args, app.id)
+        if args.wait != "none" and args.event != "uninstall" and app.id in orchestrator.apps:
+            try:
+                await orchestrator.wait(app.id, args.wait, timeout=args.timeout)
+            except TimeoutError:
+                print(f"simulate: still waiting after {args.timeout:g} s", file=sys.stderr)
+                return 1
+    return 1 if failures else 0
+
+
+async def _act(orchestrator: Any, args: argparse.Namespace, app_id: str) -> None:
+    if args.event in ("install", "update"):
+        if args.event == "update":
+            await orchestrator.update(args.manifest)
+        else:
+            await orchestrator.install(args.manifest)
+    elif args.event == "periodic":
+        await orchestrator.periodic(app_id)
+    elif args.event == "launch":
+        orchestrator.launch(app_id)
+    else:
+        await orchestrator.uninstall(app_id)
