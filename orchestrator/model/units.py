@@ -9,8 +9,10 @@ _UNITS = {
     "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
     "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40,
 }
-SIZE_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*([KMGT]i?B|B)?\s*$"
-_SIZE_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
+# The same pattern as the schemas' size strings: spaces and tabs only (``\s`` differs between
+# JavaScript and Python regexes), units in any case.
+SIZE_PATTERN = r"^[ \t]*[0-9]+(\.[0-9]+)?[ \t]*([KkMmGgTt][Ii]?[Bb]|[Bb])?[ \t]*$"
+_SIZE_RE = re.compile(r"^[ \t]*([0-9]+(?:\.[0-9]+)?)[ \t]*([A-Za-z]*)[ \t]*$")
 
 
 def parse_size(value: int | str) -> int:
