@@ -18,7 +18,6 @@ from orchestrator.errors import UsageError
 from orchestrator.model.hosts import allow_entry_problem
 
 DEFAULT_JOBS = 16
-EXIT_INTERRUPTED = 130
 
 
 def register(subparsers: Any) -> None:
@@ -34,7 +33,7 @@ def register(subparsers: Any) -> None:
             "List files (-i): one URL per line, optionally followed by sha256=HEX size=N "
             "out=PATH (relative to -d); blank lines and # comments are skipped. "
             "Exit codes: 0 all files verified, 1 some failed (one line each on stderr), "
-            "2 usage error, 130 interrupted (state saved)."
+            "2 usage error, 130 interrupted by Ctrl-C (143 by SIGTERM; state saved)."
         ),
     )
     parser.add_argument("urls", nargs="*", metavar="URL", help="http:// or https:// URLs")
@@ -97,10 +96,10 @@ def run(args: argparse.Namespace) -> int:
                         events=sys.stdout if args.json else None)
     for line in outcome.failure_lines:
         print(f"bgassets fetch: {line}", file=sys.stderr)
-    if outcome.interrupted:
+    if outcome.interrupted_by:
         print("bgassets fetch: interrupted; run the same command again to resume",
               file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return 128 + outcome.interrupted_by
     if not (args.quiet or args.json):
         print(f"bgassets fetch: {outcome.summary}", file=sys.stderr)
     return 1 if outcome.failure_lines else 0

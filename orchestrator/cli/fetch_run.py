@@ -30,7 +30,7 @@ class FetchOutcome:
     """What the command prints at the end: one line per failed file, or that it was stopped."""
 
     failure_lines: list[str] = field(default_factory=list)
-    interrupted: bool = False
+    interrupted_by: int = 0   # the signal that stopped the run (SIGINT: Ctrl-C), 0 when none
     summary: str = ""
 
 
@@ -120,11 +120,9 @@ async def fetch_one(engine: Engine, item: FetchItem, options: FetchOptions,
 
 
 async def _run_workers(items: Sequence[FetchItem], options: FetchOptions, view: FetchView,
-                       outcome: FetchOutcome) -> None:
-    engine = Engine(state_store=SidecarStore(),
-                    max_connections_per_host=max(16, options.jobs, options.connections or 0),
-                    credentials=netrc_credentials(options.netrc_file)
-                    if options.netrc_file else None)
+                       credentials: CredentialProvider | None, outcome: FetchOutcome) -> None:
+    engine = Engine(state_store=SidecarStore(), credentials=credentials,
+                    max_connections_per_host=max(16, options.jobs, options.connections or 0))
     queue = iter(enumerate(items))
     failures: dict[int, str] = {}
     folders: set[Path] = set()
@@ -143,25 +141,25 @@ async def _run_workers(items: Sequence[FetchItem], options: FetchOptions, view: 
         outcome.failure_lines = [failures[index] for index in sorted(failures)]
 
 
-async def _fetch_main(items: Sequence[FetchItem], options: FetchOptions,
-                      view: FetchView) -> FetchOutcome:
+async def _fetch_main(items: Sequence[FetchItem], options: FetchOptions, view: FetchView,
+                      credentials: CredentialProvider | None) -> FetchOutcome:
     outcome = FetchOutcome()
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     assert main is not None
 
-    def interrupt() -> None:
-        if not outcome.interrupted:  # a second Ctrl-C must not cut the state saving short
-            outcome.interrupted = True
+    def interrupt(signum: int) -> None:
+        if not outcome.interrupted_by:  # a second Ctrl-C must not cut the state saving short
+            outcome.interrupted_by = signum
             main.cancel()
 
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, interrupt)
+        loop.add_signal_handler(signum, interrupt, signum)
     drawer = asyncio.create_task(view.keep_drawing()) if view.terminal else None
     try:
-        await _run_workers(items, options, view, outcome)
+        await _run_workers(items, options, view, credentials, outcome)
     except asyncio.CancelledError:
-        if not outcome.interrupted:
+        if not outcome.interrupted_by:
             raise
         main.uncancel()
         view.paused_all()
@@ -180,6 +178,7 @@ async def _fetch_main(items: Sequence[FetchItem], options: FetchOptions,
 def fetch_all(items: Sequence[FetchItem], options: FetchOptions, *,
               terminal: TextIO | None, events: TextIO | None) -> FetchOutcome:
     """Fetch ``items`` with ``options.jobs`` at once; never raises for a failed download."""
+    credentials = netrc_credentials(options.netrc_file) if options.netrc_file else None
     view = FetchView(len(items), terminal=terminal, events=events)
-    return asyncio.run(_fetch_main(items, options, view))
+    return asyncio.run(_fetch_main(items, options, view, credentials))
 
