@@ -168,24 +168,26 @@ def nginx(data: Path, name: str, limit_rate: str | None = None) -> Iterator[str]
 
 def case_p1(base: str, data: Path, scale: Scale, tools: dict[str, str]) -> Case:
     size = scale.p1_size
-    digest = random_file(data / "p1.bin", size)
-    url = base + "p1.bin"
+    name = f"p1-{size // MIB}MiB.bin"
+    digest = random_file(data / name, size)
+    url = base + name
     return Case(
         name="P1", what=f"{size // MIB} MiB, unthrottled",
         commands={
             "bgassets fetch --sha256": lambda out: bgassets(
                 url, "-d", str(out), "--sha256", digest, "--size", str(size)),
-            "curl -s -o": lambda out: [tools["curl"], "-s", "-f", "-o", str(out / "p1.bin"), url],
+            "curl -s -o": lambda out: [tools["curl"], "-s", "-f", "-o", str(out / name), url],
         },
-        check=file_check("p1.bin", size),
+        check=file_check(name, size),
         goals=[("bgassets fetch --sha256", "curl -s -o", 1.05, "<= 1.05 x curl")],
     )
 
 
 def case_p2(base: str, data: Path, scale: Scale, tools: dict[str, str]) -> Case:
     size = scale.p2_size
-    digest = random_file(data / "p2.bin", size)
-    url = base + "p2.bin"
+    name = f"p2-{size // MIB}MiB.bin"
+    digest = random_file(data / name, size)
+    url = base + name
     return Case(
         name="P2", what=f"{size // MIB} MiB, limit_rate 20m per connection",
         commands={
@@ -194,9 +196,9 @@ def case_p2(base: str, data: Path, scale: Scale, tools: dict[str, str]) -> Case:
             "aria2c -x8 -s8": lambda out: [
                 tools["aria2c"], "-x8", "-s8", "--allow-overwrite=true",
                 "--auto-file-renaming=false", "-q", "-d", str(out), url],
-            "curl -s -o": lambda out: [tools["curl"], "-s", "-f", "-o", str(out / "p2.bin"), url],
+            "curl -s -o": lambda out: [tools["curl"], "-s", "-f", "-o", str(out / name), url],
         },
-        check=file_check("p2.bin", size),
+        check=file_check(name, size),
         goals=[("bgassets fetch (no flags)", "aria2c -x8 -s8", 1.0, "<= 1.0 x aria2c")],
     )
 
