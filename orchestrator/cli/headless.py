@@ -40,6 +40,7 @@ class Summary:
         self.apps: dict[str, AppLine] = {}
         self.timeline = Timeline(out)
         self.failures = 0
+        self._last_printed: list[str] = []
 
     def __call__(self, event: Event) -> None:
         if event.app is None:
@@ -67,14 +68,18 @@ class Summary:
         if name not in QUIET_EVENTS:
             self.timeline(event)
 
-    def print(self) -> None:
+    def print(self, force: bool = False) -> None:
+        """Print one line per app, unless nothing changed since the last time."""
+        lines = []
         for app_id, line in sorted(self.apps.items()):
             moving = sum(line.live.values())
-            print(f"  {app_id:<28} {line.state:<11} install {line.fraction:4.0%}  "
-                  f"{line.finished}/{line.scheduled} downloads  "
-                  f"{format_size(line.bytes_done + moving)}"
-                  + (f"  {line.failed} failed" if line.failed else ""),
-                  file=self.out, flush=True)
+            lines.append(f"  {app_id:<28} {line.state:<11} install {line.fraction:4.0%}  "
+                         f"{line.finished}/{line.scheduled} downloads  "
+                         f"{format_size(line.bytes_done + moving)}"
+                         + (f"  {line.failed} failed" if line.failed else ""))
+        if lines != self._last_printed or force:
+            self._last_printed = lines
+            print("\n".join(lines), file=self.out, flush=True)
 
 
 async def run_headless(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -96,7 +101,7 @@ async def run_headless(args: argparse.Namespace, out: TextIO = sys.stdout) -> in
             await asyncio.gather(*(_play(orchestrator, app_id) for app_id in apps))
         finally:
             printer.cancel()
-        summary.print()
+        summary.print(force=True)
     failed = sum(line.failed for line in summary.apps.values())
     print(f"run: done in {time.monotonic() - started:.1f} s; {failed} failed download(s)",
           file=out, flush=True)

@@ -124,13 +124,16 @@ class Orchestrator:
     # Lifecycle -----------------------------------------------------------------
 
     async def install(self, manifest: str | Path) -> str:
-        """Install (or update, when the version changed) the app of ``manifest``."""
+        """Install (or update, when the version changed) the app of ``manifest``.
+
+        Installing an app already installed at this version changes nothing: its
+        pending downloads were resumed from the journal when the orchestrator started.
+        """
         app, extension = load_app(Path(manifest))
         known = self.journal.app(app.id)
-        if known is not None and known.version == app.version:
-            raise BackgroundAssetsError(
-                f"{app.id} {app.version} is already installed; change spec.version to update",
-                ErrorCode.DOWNLOAD_ALREADY_SCHEDULED)
+        if known is not None and known.version == app.version and app.id in self.apps:
+            # Installed already: what was pending resumed when the journal was recovered.
+            return app.id
         request = ContentRequest.INSTALL if known is None else ContentRequest.UPDATE
         await self._begin_install(app, extension, Path(manifest), request)
         return app.id

@@ -37,8 +37,9 @@ class Scenario:
     essential_allowance: int = 8 * MiB
     download_allowance: int = 32 * MiB
     allow: list[str] = field(default_factory=lambda: ["127.0.0.1"])
-    rules: str = "destination: \"assets/{filename}\""
+    rules: tuple[str, ...] = ('{destination: "assets/{filename}"}',)
     version: str = "1.0"
+    allow_metered: bool = True
 
     @property
     def content(self) -> Path:
@@ -79,7 +80,9 @@ spec:
     essentialDownloadAllowance: {self.essential_allowance}
     domainAllowList: {json.dumps(self.allow)}
   extension: extension.yaml
+  networkPolicy: {{allowMetered: {str(self.allow_metered).lower()}}}
 """)
+        rule_lines = "\n".join(f"    - {rule}" for rule in self.rules)
         (manifests / "extension.yaml").write_text(f"""\
 apiVersion: bgassets/v1
 kind: Extension
@@ -87,7 +90,7 @@ metadata: {{id: {APP_ID}.downloader, app: {APP_ID}, team: TEAM123456}}
 spec:
   appGroup: {GROUP}
   rules:
-    - {self.rules}
+{rule_lines}
   onFailure: {{essential: reenqueue-nonessential, retries: 1}}
 """)
         return manifests / "app.yaml"

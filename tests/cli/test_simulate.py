@@ -1,0 +1,58 @@
+"""`bgassets simulate`: an app's life in steps, sharing one state dir."""
+
+import json
+import subprocess
+import sys
+
+from orchestrator.devserver.thread import serve_in_thread
+from tests.service.scenario import APP_ID, Asset, KiB, Scenario
+
+
+def simulate(state, event, manifest, *extra):
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", "--state-dir", str(state), "simulate", event,
+         str(manifest), *extra], capture_output=True, text=True, timeout=60)
+
+
+def events(result):
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_install_launch_periodic_uninstall(tmp_path):
+    scene = Scenario(tmp_path, [Asset("tutorial", 256 * KiB, essential=True),
+                                Asset("level", 128 * KiB)])
+    scene.write_content()
+    state = tmp_path / "state"
+    with serve_in_thread(scene.content) as server:
+        manifest = scene.write_manifests(server.url)
+        early = simulate(state, "launch", manifest)
+        assert early.returncode == 1 and "not installed" in early.stderr
+
+        install = simulate(state, "install", manifest, "--json")
+        assert install.returncode == 0, install.stderr
+        names = [e["event"] for e in events(install)]
+        assert names.index("app.launchable") < names.index("download.started", names.index(
+            "app.launchable"))
+        assert all(e["app"] in (APP_ID, None) and "ts" in e for e in events(install))
+
+        launch = simulate(state, "launch", manifest)
+        assert launch.returncode == 0 and "app.launched" in launch.stdout
+
+        periodic = simulate(state, "periodic", manifest, "--json")
+        assert periodic.returncode == 0, periodic.stderr
+        assert not any(e["event"] == "download.scheduled" for e in events(periodic))
+
+        timeline = simulate(state, "uninstall", manifest)
+        assert timeline.returncode == 0 and "app.uninstalled" in timeline.stdout
+    assert not (state / "containers" / "group.com.example.game").exists()
+
+
+def test_unreachable_catalog_fails_with_its_code(tmp_path):
+    scene = Scenario(tmp_path, [Asset("a", KiB)])
+    scene.write_content()
+    manifest = scene.write_manifests("http://127.0.0.1:9/")
+    result = simulate(tmp_path / "state", "install", manifest, "--json")
+    assert result.returncode == 1
+    failed = [e for e in events(result) if e["event"] == "download.failed"]
+    assert failed and failed[0]["download"] == "@catalog" and failed[0]["code"] == 1021
+    assert "Traceback" not in result.stderr
