@@ -3,7 +3,7 @@
 With ``connections=None`` a large file on a server that honours ranges starts on one
 connection and doubles the connection count every tick while the total throughput keeps
 growing by at least a fifth: a per-connection throttle keeps it growing up to the host
-limit, an unthrottled local link stops it at one or two connections.
+limit; a single connection that is already fast stays alone.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ SEGMENT_THRESHOLD = 8 << 20
 TICK = 0.25
 GROWTH = 1.2
 RAMP_STEAL = 1 << 20
+# One connection already this fast is not throttled per connection: more would only add
+# CPU work and a read-back for the hash (measured: 1 GiB from local nginx, 2 connections
+# 20-40 % slower than one on a 2-core machine).
+FAST_CONNECTION = 64 << 20
 UNKNOWN_END = 1 << 62
 PUBLISH_INLINE = 0
 
@@ -222,7 +226,10 @@ async def _run_workers(download: Download, response: aiohttp.ClientResponse, url
                 now = time.monotonic()
                 rate = (staged.received - mark[1]) / max(now - mark[0], 1e-6)
                 mark = (now, staged.received)
-                growing = previous_rate is None or rate > previous_rate * GROWTH
+                if previous_rate is None:
+                    growing = rate < FAST_CONNECTION
+                else:
+                    growing = rate > previous_rate * GROWTH
                 if growing:
                     wanted = min(limit, wanted * 2)
                 previous_rate = rate
@@ -250,12 +257,15 @@ async def finish(download: Download) -> DownloadResult:
     if bytes_done(staged.segments) != size:
         raise DownloadError(f"{request.url}: {bytes_done(staged.segments)} of {size} bytes "
                             "on disk", ErrorCode.NETWORK_ERROR, transient=True)
+    await staged.drain()
     while staged.hashed_to < size:
         await staged.catch_up_hash()
     digest = staged.hasher.hexdigest()
     if request.sha256 is not None and digest != request.sha256.lower():
         raise DownloadError(f"{request.url}: sha256 {digest} does not match the expected "
                             f"{request.sha256.lower()}", ErrorCode.CHECKSUM_MISMATCH)
+    staged.close_writer()
+    await download.settle_checkpoint()
     if size <= PUBLISH_INLINE:
         staged.part.publish(request.destination)
     else:

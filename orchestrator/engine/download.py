@@ -110,13 +110,23 @@ class Download:
         """fsync the .part, then save a state that claims only bytes written before the fsync."""
         staged = self.staged
         try:
+            # A failed checkpoint only costs resumability; the writes themselves report
+            # disk errors.
             record = self.state_record()
             staged.unsaved, staged.last_checkpoint = 0, time.monotonic()
+            await staged.drain()
             await asyncio.to_thread(staged.part.sync)
             await asyncio.to_thread(self.context.store.save, self.key, record)
             self.saved = True
+        except (OSError, DownloadError):
+            pass
         finally:
             self._checkpoint_task = None
+
+    async def settle_checkpoint(self) -> None:
+        """Let a running checkpoint finish before the file is published or closed."""
+        if self._checkpoint_task is not None:
+            await asyncio.wait([self._checkpoint_task])
 
     def save_now(self) -> None:
         """Synchronous checkpoint for pause, shutdown and failure (keeps what is on disk)."""
@@ -129,6 +139,7 @@ class Download:
         if bytes_done(staged.segments) == 0 and not self.saved:
             return
         with contextlib.suppress(OSError, DownloadError):
+            staged.drain_now()
             staged.part.sync()
             self.context.store.save(self.key, self.state_record())
             self.saved = True
@@ -136,6 +147,8 @@ class Download:
     def forget(self) -> None:
         """Remove the .part and the state (cancel, checksum mismatch)."""
         if self.staged is not None:
+            with contextlib.suppress(OSError, DownloadError):
+                self.staged.close()
             self.staged.part.discard()
         else:
             with contextlib.suppress(FileNotFoundError):
@@ -244,7 +257,8 @@ class Download:
                     tries += 1
         except asyncio.CancelledError:
             self.save_now()
-            self.staged.part.close()
+            with contextlib.suppress(OSError, DownloadError):
+                self.staged.close()
             raise
 
     def forget_bytes(self) -> None:
@@ -258,13 +272,13 @@ class Download:
     def _failed(self, error: DownloadError) -> DownloadResult:
         self.state = "failed"
         if self.staged is not None:
-            if error.code in CONTENT_ERRORS:
+            nothing_kept = bytes_done(self.staged.segments) == 0 and not self.saved
+            if error.code in CONTENT_ERRORS or nothing_kept:
                 self.forget()
-            elif bytes_done(self.staged.segments) == 0 and not self.saved:
-                self.staged.part.discard()
             else:
                 self.save_now()
-                self.staged.part.close()
+                with contextlib.suppress(OSError, DownloadError):
+                    self.staged.close()
         self.emit(force=True)
         received = self.staged.received if self.staged else 0
         return DownloadResult(self.key, self.request.url, None, 0, None, error, received,

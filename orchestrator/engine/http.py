@@ -19,7 +19,7 @@ from orchestrator.errors import DownloadError, ErrorCode
 from orchestrator.model.hosts import host_allowed
 
 MAX_REDIRECTS = 10
-READ_BUFFER = 1 << 20
+READ_BUFFER = 4 << 20
 _REALM = re.compile(r'realm\s*=\s*"([^"]*)"|realm\s*=\s*([^\s,]+)', re.IGNORECASE)
 
 

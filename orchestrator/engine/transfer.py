@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import aiohttp
 
@@ -19,8 +21,12 @@ from orchestrator.errors import DownloadError, ErrorCode
 
 # Checkpoints: the .part is fsynced and the state saved at most this often (a state save
 # per chunk would cost more than the download); a crash re-downloads at most this much.
-CHECKPOINT_BYTES = 16 << 20
+CHECKPOINT_BYTES = 64 << 20
 CHECKPOINT_SECONDS = 1.0
+# Chunks at least this big are written and hashed in threads (pwrite and sha256 release
+# the GIL); smaller ones (small files) stay inline, where a thread hop costs more than it saves.
+THREAD_CHUNK = 64 << 10
+MAX_PENDING = 16 << 20
 
 
 class Staged:
@@ -37,18 +43,93 @@ class Staged:
         self.unsaved = 0
         self.last_checkpoint = time.monotonic()
         self.on_chunk: Callable[[], None] | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._hash_thread: ThreadPoolExecutor | None = None
+        self._pending: deque[tuple[Future[None], Future[None] | None, int]] = deque()
+        self._pending_bytes = 0
+        self._last_hash: Future[None] | None = None
 
-    def write(self, chunk: bytes, segment: Segment) -> None:
+    def _submit(self, chunk: bytes, offset: int, hash_it: bool) -> None:
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="bgassets-write")
+            self._hash_thread = ThreadPoolExecutor(1, thread_name_prefix="bgassets-hash")
+        written = self._writer.submit(self.part.write_at, chunk, offset)
+        hashed = self._hash_thread.submit(self.hasher.update, chunk) if hash_it else None
+        if hashed is not None:
+            self._last_hash = hashed
+        self._pending.append((written, hashed, len(chunk)))
+        self._pending_bytes += len(chunk)
+
+    async def write(self, chunk: bytes, segment: Segment) -> None:
+        """Write ``chunk`` at the segment's position; it counts as done once submitted.
+
+        Large chunks go to two threads, one writing and one hashing, so that receiving,
+        writing and the sha256 (about 1 GB/s here) overlap on a 2-core machine.
+        """
         offset = segment.position
-        self.part.write_at(chunk, offset)
-        if offset == self.hashed_to and not self.hashing:
-            self.hasher.update(chunk)
+        hash_it = offset == self.hashed_to and not self.hashing
+        if hash_it:
             self.hashed_to += len(chunk)
+        if len(chunk) < THREAD_CHUNK and not self._pending:
+            self.part.write_at(chunk, offset)
+            if hash_it:
+                self.hasher.update(chunk)
+        else:
+            self._submit(chunk, offset, hash_it)
+            while self._pending_bytes > MAX_PENDING:
+                await self._settle_oldest()
         segment.done += len(chunk)
         self.received += len(chunk)
         self.unsaved += len(chunk)
         if self.on_chunk is not None:
             self.on_chunk()
+
+    def _pop_done(self) -> None:
+        while self._pending and all(f is None or f.done() for f in self._pending[0][:2]):
+            written, hashed, size = self._pending.popleft()
+            self._pending_bytes -= size
+            written.result()
+            if hashed is not None:
+                hashed.result()
+
+    async def _wait(self, *futures: Future[None] | None) -> None:
+        waiting = [asyncio.wrap_future(f) for f in futures if f is not None and not f.done()]
+        if waiting:
+            await asyncio.wait(waiting)
+        self._pop_done()
+
+    async def _settle_oldest(self) -> None:
+        await self._wait(*self._pending[0][:2])
+
+    async def drain(self) -> None:
+        """Wait until every chunk submitted so far is written and hashed."""
+        if self._pending:
+            # One thread each: when the last submitted job is done, all earlier ones are.
+            await self._wait(self._pending[-1][0], self._last_hash)
+
+    def drain_now(self) -> None:
+        """Blocking drain, for pause and shutdown where the loop cannot wait."""
+        while self._pending:
+            written, hashed, size = self._pending.popleft()
+            self._pending_bytes -= size
+            written.result()
+            if hashed is not None:
+                hashed.result()
+
+    def close_writer(self) -> None:
+        """Stop the writer and hash threads (after a drain nothing is pending)."""
+        for pool in (self._writer, self._hash_thread):
+            if pool is not None:
+                pool.shutdown(wait=True)
+        self._writer = self._hash_thread = None
+
+    def close(self) -> None:
+        """Finish pending writes, stop the threads, close the file."""
+        try:
+            self.drain_now()
+        finally:
+            self.close_writer()
+            self.part.close()
 
     def checkpoint_due(self) -> bool:
         return self.unsaved >= CHECKPOINT_BYTES or (
@@ -61,6 +142,7 @@ class Staged:
             return
         self.hashing = True
         try:
+            await self.drain()  # only bytes submitted before ``target`` was taken are read
             start = self.hashed_to
             if target - start < (1 << 18):
                 self.part.hash_into(self.hasher, start, target)
@@ -72,6 +154,7 @@ class Staged:
 
     def reset(self, segments: list[Segment], size: int | None) -> None:
         """Start over from byte 0: truncate the file and forget the hash."""
+        self.drain_now()
         self.part.truncate(0)
         self.segments = segments
         self.size = size
@@ -96,10 +179,10 @@ async def pump(response: aiohttp.ClientResponse, segment: Segment, staged: Stage
                 break
             room = segment.remaining
             if not unbounded and len(chunk) > room:
-                staged.write(chunk[:room], segment)
+                await staged.write(chunk[:room], segment)
                 _overflow(segment, staged, url)
                 return
-            staged.write(chunk, segment)
+            await staged.write(chunk, segment)
         if not unbounded and segment.remaining > 0:
             raise DownloadError(f"{url} ended after {segment.position} of {segment.end} bytes",
                                 ErrorCode.NETWORK_ERROR, transient=True)
