@@ -1,0 +1,289 @@
+"""Run an extension's handler entry point in its own process, under runtime and memory budgets.
+
+One process per call, as in the framework: in-memory state never survives
+between calls. The process runs in its own session so that killing its
+process group also ends whatever it started. The budget is wall-clock time
+from spawn to exit (importing the handler module is user code too); the
+memory limit is set by the child itself (RLIMIT_DATA over its baseline) and
+watched from here on ``RssAnon + RssShmem`` as a backstop, since shared
+mappings escape RLIMIT_DATA. docs/handlers.md documents the protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orchestrator
+from orchestrator.model.extension import DEFAULT_MEMORY_LIMIT
+from orchestrator.service.handler_answers import (
+    HandlerAnswerError,
+    downloads_call,
+    failed_call,
+    finished_call,
+    parse_downloads,
+)
+
+__all__ = ["HandlerAnswerError", "HandlerOutcome", "call_handler", "downloads_call",
+           "failed_call", "finished_call", "parse_downloads"]
+
+log = logging.getLogger("bgassets.handler")
+
+POLL = 0.05
+MAX_LINE = 64 * 2**20
+STDERR_TAIL = 50
+PROJECT_ROOT = str(Path(orchestrator.__file__).resolve().parent.parent)
+CHILD = ("-P", "-m", "orchestrator.service.handler_child")
+
+
+@dataclass(frozen=True)
+class HandlerOutcome:
+    """How one entry point call ended.
+
+    ``answer`` is the handler's answer object when it answered ``ok``;
+    ``terminated`` says why it did not: ``"runtime budget"``, ``"memory
+    limit"``, ``"crashed: ..."`` or ``"bad answer: ..."``. ``runtime`` is the
+    wall-clock seconds the call cost; ``lock_seconds`` the part of it spent
+    holding exclusive control (already inside ``runtime``).
+    """
+
+    answer: dict[str, Any] | None
+    runtime: float
+    terminated: str | None = None
+    lock_seconds: float = 0.0
+    stderr: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.terminated is None and self.answer is not None
+
+
+@dataclass
+class _Call:
+    """What one running call has said so far."""
+
+    name: str
+    started: dict[str, Any] | None = None
+    answer: dict[str, Any] | None = None
+    bad: str | None = None
+    stderr: deque[str] = field(default_factory=lambda: deque(maxlen=STDERR_TAIL))
+
+
+async def call_handler(handler: str, base_dir: Path, call: Mapping[str, Any], *,
+                       runtime_budget: float | None,
+                       memory_limit: int = DEFAULT_MEMORY_LIMIT,
+                       state_dir: Path | None = None,
+                       env: Mapping[str, str] | None = None,
+                       command: Sequence[str] | None = None) -> HandlerOutcome:
+    """Run one entry point of ``handler`` (``module:Class``) and say how it ended.
+
+    ``call`` comes from :func:`downloads_call`, :func:`finished_call` or
+    :func:`failed_call`. ``command`` replaces the Python child, for handlers
+    written in another language. Never raises for anything the handler does;
+    cancelling the caller kills the handler.
+    """
+    request = {"protocol": 1, **call, "handler": handler, "baseDir": str(base_dir),
+               "stateDir": str(state_dir) if state_dir else None, "memoryLimit": memory_limit}
+    began = time.monotonic()
+    try:
+        process = await _spawn(base_dir, state_dir, env, command)
+    except OSError as error:
+        return HandlerOutcome(None, 0.0, f"crashed: could not start the handler: {error}")
+    state = _Call(f"{handler} {call.get('entry', '?')}()")
+    stopped: str | None = None
+    try:
+        stopped = await _supervise(process, state, json.dumps(request).encode(),
+                                   runtime_budget, memory_limit, began)
+    finally:
+        _kill_group(process.pid)
+        await process.wait()
+    return _outcome(state, process.returncode, stopped, time.monotonic() - began)
+
+
+async def _spawn(base_dir: Path, state_dir: Path | None, env: Mapping[str, str] | None,
+                 command: Sequence[str] | None) -> asyncio.subprocess.Process:
+    environment = dict(os.environ)
+    path = environment.get("PYTHONPATH")
+    environment["PYTHONPATH"] = PROJECT_ROOT + (os.pathsep + path if path else "")
+    if state_dir is not None:
+        environment["BGASSETS_STATE_DIR"] = str(state_dir)
+    environment.update(env or {})
+    argv = list(command) if command else [sys.executable, *CHILD]
+    return await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, cwd=base_dir, env=environment,
+        start_new_session=True, limit=MAX_LINE)
+
+
+async def _supervise(process: asyncio.subprocess.Process, state: _Call, request: bytes,
+                     budget: float | None, memory_limit: int, began: float) -> str | None:
+    """Feed the request and wait for the end; the budget or limit that stopped it, if any."""
+    assert process.stdin and process.stdout and process.stderr
+    with contextlib.suppress(ConnectionError):
+        process.stdin.write(request)
+        await process.stdin.drain()
+        process.stdin.close()
+    drain = asyncio.create_task(_drain_stderr(process.stderr, state))
+    reader = asyncio.create_task(_read_answer(process.stdout, state))
+    watcher = asyncio.create_task(_watch_memory(process.pid, state, memory_limit))
+    exited = asyncio.create_task(process.wait())
+    try:
+        return await _first_end(exited, reader, watcher, budget, began)
+    finally:
+        _kill_group(process.pid)
+        for task in (reader, watcher, exited):
+            task.cancel()
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(drain, 1.0)
+
+
+async def _first_end(exited: asyncio.Task[int], reader: asyncio.Task[None],
+                     watcher: asyncio.Task[bool], budget: float | None,
+                     began: float) -> str | None:
+    pending: set[asyncio.Task[Any]] = {exited, reader, watcher}
+    while True:
+        timeout = None if budget is None else max(0.0, began + budget - time.monotonic())
+        done, pending = await asyncio.wait(pending, timeout=timeout,
+                                           return_when=asyncio.FIRST_COMPLETED)
+        if not done:
+            return "runtime budget"
+        if watcher in done and watcher.result():
+            return "memory limit"
+        if reader in done:
+            # The answer is in (or the channel is garbage): give the exit a moment, no more.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(exited), 1.0)
+            return None
+        if exited in done and reader not in pending:
+            return None
+        if exited in done:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(reader), 1.0)
+            return None
+
+
+async def _read_answer(stdout: asyncio.StreamReader, state: _Call) -> None:
+    """Read the ``started`` line, then the one answer; anything else is a bad answer."""
+    number = 0
+    while state.answer is None and state.bad is None:
+        try:
+            line = await stdout.readline()
+        except (ValueError, asyncio.LimitOverrunError):
+            state.bad = f"a line on the protocol channel is longer than {MAX_LINE} bytes"
+            return
+        if not line:
+            return
+        number += 1
+        try:
+            message = json.loads(line)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or "status" not in message:
+            excerpt = line[:80].decode(errors="replace").strip()
+            state.bad = f"line {number} of the answer is not a JSON status object: {excerpt!r}"
+        elif message["status"] == "started" and state.started is None:
+            state.started = message
+        else:
+            state.answer = message
+
+
+async def _drain_stderr(stderr: asyncio.StreamReader, state: _Call) -> None:
+    """Log what the handler prints, one line at a time, keeping the last lines."""
+    while True:
+        try:
+            line = await stderr.readline()
+        except (ValueError, asyncio.LimitOverrunError):
+            continue
+        if not line:
+            return
+        text = line.decode(errors="replace").rstrip()
+        state.stderr.append(text)
+        log.info("%s: %s", state.name, text)
+
+
+def _resident(pid: int) -> int | None:
+    """Private resident memory of ``pid`` in bytes (anonymous + shared anonymous)."""
+    total = 0
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(("RssAnon:", "RssShmem:")):
+                    total += int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return None
+    return total
+
+
+async def _watch_memory(pid: int, state: _Call, memory_limit: int) -> bool:
+    """True once the child is past its baseline + ``memory_limit``; False if it is gone."""
+    if memory_limit <= 0:
+        await asyncio.Future()
+    while True:
+        await asyncio.sleep(POLL)
+        resident = _resident(pid)
+        if resident is None:
+            return False
+        if state.started is None:
+            continue
+        baseline = int(state.started.get("baselineRss") or 0)
+        if resident > baseline + memory_limit:
+            return True
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _outcome(state: _Call, returncode: int | None, stopped: str | None,
+             runtime: float) -> HandlerOutcome:
+    answer, tail = state.answer, tuple(state.stderr)
+    lock_seconds = float(answer.get("lockSeconds") or 0.0) if answer else 0.0
+    if stopped is not None:
+        log.warning("%s terminated after %.2f s: %s", state.name, runtime, stopped)
+        return HandlerOutcome(None, runtime, stopped, lock_seconds, tail)
+    if state.bad is not None:
+        return HandlerOutcome(None, runtime, f"bad answer: {state.bad}", lock_seconds, tail)
+    if answer is None:
+        reason = _exit_reason(returncode)
+        log.warning("%s %s", state.name, reason)
+        return HandlerOutcome(None, runtime, f"crashed: {reason}", lock_seconds, tail)
+    if answer["status"] == "ok":
+        return HandlerOutcome(answer, runtime, None, lock_seconds, tail)
+    return HandlerOutcome(None, runtime, _error_reason(state.name, answer), lock_seconds, tail)
+
+
+def _exit_reason(returncode: int | None) -> str:
+    if returncode is not None and returncode < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-returncode).name} before answering"
+    return f"exited with status {returncode} without an answer"
+
+
+def _error_reason(name: str, answer: Mapping[str, Any]) -> str:
+    """The ``terminated`` text of an error answer; the traceback goes to the log."""
+    error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+    kind = answer.get("kind")
+    if kind == "memory limit":
+        return "memory limit"
+    text = f"{error.get('type', 'Error')}: {error.get('message', '')}".rstrip(": ")
+    at = f" at {error['where']}" if error.get("where") else ""
+    log.warning("%s failed%s: %s", name, at, text)
+    if error.get("traceback"):
+        log.debug("%s traceback:\n%s", name, error["traceback"])
+    if kind == "bad answer":
+        return f"bad answer: {error.get('message', '')}{at}"
+    if kind == "exited":
+        return f"crashed: the handler exited early ({text}){at}"
+    return f"crashed: {text}{at}"
