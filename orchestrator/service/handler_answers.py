@@ -129,7 +129,7 @@ def _priority(item: Mapping[str, Any], where: str) -> int:
 
 def _destination(item: Mapping[str, Any], where: str, url: str) -> str:
     destination = item.get("destination")
-    if destination is None:
+    if destination is None or destination == "":
         destination = PurePosixPath(unquote(urlsplit(url).path)).name or str(item["id"])
     if not isinstance(destination, str):
         raise _fail(where, f".destination is {destination!r}, not a path")
