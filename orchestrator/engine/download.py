@@ -134,7 +134,7 @@ class Download:
             self._checkpoint_task.cancel()
             self._checkpoint_task = None
         staged = self.staged
-        if staged is None or staged.part.fd < 0 or staged.size is None:
+        if staged is None or staged.part.closed or staged.size is None:
             return
         if bytes_done(staged.segments) == 0 and not self.saved:
             return
@@ -208,7 +208,7 @@ class Download:
                               0, size)
 
     def _open(self) -> None:
-        if self.staged is not None and self.staged.part.fd >= 0:
+        if self.staged is not None and not self.staged.part.closed:
             return
         try:
             self.request.destination.parent.mkdir(parents=True, exist_ok=True)
@@ -231,8 +231,8 @@ class Download:
             while True:
                 before = self.staged.received
                 try:
-                    await attempt(self)
-                    return await finish(self)
+                    body = await attempt(self)
+                    return await finish(self, body)
                 except DownloadError as error:
                     if error.code in CONTENT_ERRORS:
                         self.forget_bytes()

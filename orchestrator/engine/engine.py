@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import itertools
 from collections.abc import Callable
 
@@ -30,44 +31,66 @@ DEFAULT_RETRY = RetryPolicy()
 
 
 class HostSlots:
-    """Connection slots per host; waiters are served highest priority first, then FIFO."""
+    """Connection slots per host; waiters are served highest priority first, then FIFO.
+
+    Waiters sit in a heap; a priority change pushes a fresh entry and retires the old one,
+    so that 20,000 queued downloads cost O(log n) per start instead of a scan.
+    """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.used: dict[str, int] = {}
-        self.waiting: dict[str, list[tuple[int, DownloadHandle, asyncio.Future]]] = {}
+        self.waiting: dict[str, list[list]] = {}
+        self.entries: dict[DownloadHandle, list] = {}
         self._order = itertools.count()
 
+    def _free(self, host: str) -> bool:
+        return self.used.get(host, 0) < self.capacity and not self.waiting.get(host)
+
     async def acquire(self, host: str, handle: DownloadHandle) -> None:
-        if self.used.get(host, 0) < self.capacity and not self.waiting.get(host):
+        if self._free(host):
             self.used[host] = self.used.get(host, 0) + 1
             return
         future = asyncio.get_running_loop().create_future()
-        entry = (next(self._order), handle, future)
-        self.waiting.setdefault(host, []).append(entry)
+        self._push(host, handle, future)
         try:
             await future
         except asyncio.CancelledError:
-            if entry in self.waiting.get(host, []):
-                self.waiting[host].remove(entry)
-            elif future.done() and not future.cancelled():
+            entry = self.entries.pop(handle, None)
+            if entry is not None:
+                entry[4] = False
+            if future.done() and not future.cancelled():
                 self.release(host)
             raise
 
+    def _push(self, host: str, handle: DownloadHandle, future: asyncio.Future) -> None:
+        entry = [-handle.priority, next(self._order), handle, future, True, host]
+        self.entries[handle] = entry
+        heapq.heappush(self.waiting.setdefault(host, []), entry)
+
+    def reprioritise(self, handle: DownloadHandle) -> None:
+        """Move a waiting download to its new priority (no effect on running ones)."""
+        entry = self.entries.get(handle)
+        if entry is not None and entry[4]:
+            entry[4] = False
+            self._push(entry[5], handle, entry[3])
+
     def try_extra(self, host: str) -> bool:
         """Take a slot only if one is free and no download is waiting for it."""
-        if self.used.get(host, 0) < self.capacity and not self.waiting.get(host):
+        if self._free(host):
             self.used[host] = self.used.get(host, 0) + 1
             return True
         return False
 
     def release(self, host: str) -> None:
         queue = self.waiting.get(host)
-        if queue:
-            best = max(queue, key=lambda entry: (entry[1].priority, -entry[0]))
-            queue.remove(best)
-            best[2].set_result(None)
-            return
+        while queue:
+            entry = heapq.heappop(queue)
+            if entry[4] and not entry[3].done():
+                entry[4] = False
+                self.entries.pop(entry[2], None)
+                entry[3].set_result(None)
+                return
         self.used[host] = self.used.get(host, 1) - 1
 
 
@@ -152,6 +175,7 @@ class DownloadHandle:
     def set_priority(self, priority: int) -> None:
         """Reorder this download among those waiting; a running transfer is not restarted."""
         self.priority = max(0, min(100, int(priority)))
+        self._engine.context.slots.reprioritise(self)
 
     def promote(self) -> None:
         """Foreground and top priority, without restarting the transfer."""

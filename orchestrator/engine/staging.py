@@ -17,17 +17,36 @@ HASH_BLOCK = 1 << 20
 
 
 class StagingFile:
-    """An open ``.part`` file written at explicit offsets (several segments share one file)."""
+    """The ``.part`` file, written at explicit offsets (several segments share one file).
+
+    It is opened on first use: a small file is written, synced and renamed in one thread
+    hop by :meth:`write_and_publish`, keeping file-system calls off the event loop.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise disk_error(exc, path) from exc
+        self._fd = -1
+        self.closed = False
+
+    @property
+    def fd(self) -> int:
+        if self._fd < 0:
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise disk_error(exc, self.path) from exc
+            self.closed = False
+        return self._fd
 
     def size_on_disk(self) -> int:
-        return os.fstat(self.fd).st_size
+        if self._fd >= 0:
+            return os.fstat(self._fd).st_size
+        try:
+            return os.stat(self.path).st_size
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise disk_error(exc, self.path) from exc
 
     def write_at(self, data: bytes | memoryview, offset: int) -> None:
         """Write all of ``data`` at ``offset`` (pwrite may write less than asked)."""
@@ -41,6 +60,8 @@ class StagingFile:
             raise disk_error(exc, self.path) from exc
 
     def truncate(self, size: int = 0) -> None:
+        if self._fd < 0 and self.size_on_disk() == size:
+            return
         try:
             os.ftruncate(self.fd, size)
         except OSError as exc:
@@ -63,9 +84,10 @@ class StagingFile:
             position += len(block)
 
     def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self.closed = True
 
     def publish(self, destination: Path) -> None:
         """fsync, rename onto ``destination``, fsync the folder; the file is closed after."""
@@ -76,6 +98,12 @@ class StagingFile:
             sync_folder(destination.parent)
         except OSError as exc:
             raise disk_error(exc, destination) from exc
+
+    def write_and_publish(self, data: bytes, destination: Path) -> None:
+        """A whole small file in one go: write, then :meth:`publish` (one thread hop)."""
+        self.truncate(0)
+        self.write_at(data, 0)
+        self.publish(destination)
 
     def discard(self) -> None:
         """Close and delete the staging file (a bad or cancelled download)."""
