@@ -317,6 +317,7 @@ async def _finish_small(download: Download, body: bytes) -> DownloadResult:
         raise DownloadError(f"{request.url}: sha256 {digest} does not match the expected "
                             f"{request.sha256.lower()}", ErrorCode.CHECKSUM_MISMATCH)
     await asyncio.to_thread(staged.part.write_and_publish, body, request.destination)
+    await download.context.folder_sync.sync(request.destination.parent)
     staged.segments[0].done = len(body)
     return _finished(download, len(body), digest)
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -22,7 +24,7 @@ from orchestrator.engine.http import CredentialCache
 from orchestrator.engine.request import DownloadRequest, DownloadResult, Progress, RetryPolicy
 from orchestrator.engine.retry import backoff_delay, classify_exception, disk_error, should_retry
 from orchestrator.engine.segments import Segment, bytes_done, clamp_to_disk, from_state
-from orchestrator.engine.staging import StagingFile, file_sha256
+from orchestrator.engine.staging import FolderSync, StagingFile, file_sha256
 from orchestrator.engine.state import StateStore
 from orchestrator.engine.transfer import Staged
 from orchestrator.errors import DownloadError, ErrorCode
@@ -44,6 +46,8 @@ class EngineContext:
     credentials: CredentialCache
     slots: HostSlots
     max_connections: int
+    folder_sync: FolderSync = field(default_factory=lambda: FolderSync())
+    folders: set[Path] = field(default_factory=set)
 
 
 class Download:
@@ -158,8 +162,9 @@ class Download:
 
     def _restore(self, part: StagingFile) -> Staged:
         """Rebuild the staged bytes from the store and the .part (clamped to what is on disk)."""
-        request, record = self.request, self.context.store.load(self.key)
-        on_disk = part.size_on_disk()
+        request, on_disk = self.request, part.size_on_disk()
+        # No .part, nothing to resume: skip the state lookup (a syscall per small file).
+        record = self.context.store.load(self.key) if part.existed else None
         segments: list[Segment] | None = None
         size = request.size
         if record and record.get("url") == request.url and record.get("size") and (
@@ -194,10 +199,14 @@ class Download:
 
     async def _already_in_place(self) -> DownloadResult | None:
         request = self.request
-        if request.sha256 is None or not request.destination.is_file():
+        if request.sha256 is None:
             return None
-        size = request.destination.stat().st_size
-        if request.size is not None and size != request.size:
+        try:
+            found = os.stat(request.destination)
+        except OSError:
+            return None
+        size = found.st_size
+        if not stat.S_ISREG(found.st_mode) or request.size not in (None, size):
             return None
         digest = await asyncio.to_thread(file_sha256, request.destination)
         if digest != request.sha256.lower():
@@ -210,10 +219,13 @@ class Download:
     def _open(self) -> None:
         if self.staged is not None and not self.staged.part.closed:
             return
-        try:
-            self.request.destination.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise disk_error(exc, self.request.destination.parent) from exc
+        folder = self.request.destination.parent
+        if folder not in self.context.folders:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise disk_error(exc, folder) from exc
+            self.context.folders.add(folder)
         part = StagingFile(self.request.staging_path)
         if self.staged is None:
             self.staged = self._restore(part)
