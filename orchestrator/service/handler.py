@@ -2,11 +2,14 @@
 
 One process per call, as in the framework: in-memory state never survives
 between calls. The process runs in its own session so that killing its
-process group also ends whatever it started. The budget is wall-clock time
-from spawn to exit (importing the handler module is user code too); the
-memory limit is set by the child itself (RLIMIT_DATA over its baseline) and
-watched from here on ``RssAnon + RssShmem`` as a backstop, since shared
-mappings escape RLIMIT_DATA. docs/handlers.md documents the protocol.
+process group also ends whatever it started. Runtime is wall-clock time from
+the child's ``started`` line (its interpreter is ready; importing the
+handler module is user code and counts) to its answer, as the framework
+counts from an entry point's call to its return; a child that never says
+``started`` is timed from spawn. The memory limit is set by the child itself
+(RLIMIT_DATA over its baseline) and watched from here on ``RssAnon +
+RssShmem`` as a backstop, since shared mappings escape RLIMIT_DATA.
+docs/handlers.md documents the protocol.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ log = logging.getLogger("bgassets.handler")
 POLL = 0.05
 MAX_LINE = 64 * 2**20
 STDERR_TAIL = 50
+STDERR_LOGGED = 200
 PROJECT_ROOT = str(Path(orchestrator.__file__).resolve().parent.parent)
 CHILD = ("-P", "-m", "orchestrator.service.handler_child")
 
@@ -74,10 +78,22 @@ class _Call:
     """What one running call has said so far."""
 
     name: str
+    began: float
     started: dict[str, Any] | None = None
+    started_at: float | None = None
     answer: dict[str, Any] | None = None
     bad: str | None = None
     stderr: deque[str] = field(default_factory=lambda: deque(maxlen=STDERR_TAIL))
+    stderr_lines: int = 0
+
+    def deadline(self, budget: float | None) -> float | None:
+        """When the budget runs out: counted from ``started``, else from spawn."""
+        if budget is None:
+            return None
+        return (self.started_at if self.started_at is not None else self.began) + budget
+
+    def runtime(self) -> float:
+        return time.monotonic() - (self.started_at if self.started_at is not None else self.began)
 
 
 async def call_handler(handler: str, base_dir: Path, call: Mapping[str, Any], *,
@@ -100,15 +116,15 @@ async def call_handler(handler: str, base_dir: Path, call: Mapping[str, Any], *,
         process = await _spawn(base_dir, state_dir, env, command)
     except OSError as error:
         return HandlerOutcome(None, 0.0, f"crashed: could not start the handler: {error}")
-    state = _Call(f"{handler} {call.get('entry', '?')}()")
+    state = _Call(f"{handler} {call.get('entry', '?')}()", began)
     stopped: str | None = None
     try:
         stopped = await _supervise(process, state, json.dumps(request).encode(),
-                                   runtime_budget, memory_limit, began)
+                                   runtime_budget, memory_limit)
     finally:
         _kill_group(process.pid)
         await process.wait()
-    return _outcome(state, process.returncode, stopped, time.monotonic() - began)
+    return _outcome(state, process.returncode, stopped, state.runtime())
 
 
 async def _spawn(base_dir: Path, state_dir: Path | None, env: Mapping[str, str] | None,
@@ -127,7 +143,7 @@ async def _spawn(base_dir: Path, state_dir: Path | None, env: Mapping[str, str] 
 
 
 async def _supervise(process: asyncio.subprocess.Process, state: _Call, request: bytes,
-                     budget: float | None, memory_limit: int, began: float) -> str | None:
+                     budget: float | None, memory_limit: int) -> str | None:
     """Feed the request and wait for the end; the budget or limit that stopped it, if any."""
     assert process.stdin and process.stdout and process.stderr
     with contextlib.suppress(ConnectionError):
@@ -139,7 +155,7 @@ async def _supervise(process: asyncio.subprocess.Process, state: _Call, request:
     watcher = asyncio.create_task(_watch_memory(process.pid, state, memory_limit))
     exited = asyncio.create_task(process.wait())
     try:
-        return await _first_end(exited, reader, watcher, budget, began)
+        return await _first_end(state, exited, reader, watcher, budget)
     finally:
         _kill_group(process.pid)
         for task in (reader, watcher, exited):
@@ -148,16 +164,19 @@ async def _supervise(process: asyncio.subprocess.Process, state: _Call, request:
             await asyncio.wait_for(drain, 1.0)
 
 
-async def _first_end(exited: asyncio.Task[int], reader: asyncio.Task[None],
-                     watcher: asyncio.Task[bool], budget: float | None,
-                     began: float) -> str | None:
+async def _first_end(state: _Call, exited: asyncio.Task[int], reader: asyncio.Task[None],
+                     watcher: asyncio.Task[bool], budget: float | None) -> str | None:
     pending: set[asyncio.Task[Any]] = {exited, reader, watcher}
     while True:
-        timeout = None if budget is None else max(0.0, began + budget - time.monotonic())
+        deadline = state.deadline(budget)
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         done, pending = await asyncio.wait(pending, timeout=timeout,
                                            return_when=asyncio.FIRST_COMPLETED)
         if not done:
-            return "runtime budget"
+            # The deadline moves once when ``started`` arrives; only a passed one counts.
+            if time.monotonic() >= (state.deadline(budget) or 0.0):
+                return "runtime budget"
+            continue
         if watcher in done and watcher.result():
             return "memory limit"
         if reader in done:
@@ -193,7 +212,7 @@ async def _read_answer(stdout: asyncio.StreamReader, state: _Call) -> None:
             excerpt = line[:80].decode(errors="replace").strip()
             state.bad = f"line {number} of the answer is not a JSON status object: {excerpt!r}"
         elif message["status"] == "started" and state.started is None:
-            state.started = message
+            state.started, state.started_at = message, time.monotonic()
         else:
             state.answer = message
 
@@ -209,7 +228,11 @@ async def _drain_stderr(stderr: asyncio.StreamReader, state: _Call) -> None:
             return
         text = line.decode(errors="replace").rstrip()
         state.stderr.append(text)
-        log.info("%s: %s", state.name, text)
+        state.stderr_lines += 1
+        if state.stderr_lines <= STDERR_LOGGED:
+            log.info("%s: %s", state.name, text)
+        elif state.stderr_lines == STDERR_LOGGED + 1:
+            log.info("%s: (more output is not logged)", state.name)
 
 
 def _resident(pid: int) -> int | None:
@@ -276,6 +299,7 @@ def _error_reason(name: str, answer: Mapping[str, Any]) -> str:
     error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
     kind = answer.get("kind")
     if kind == "memory limit":
+        log.warning("%s terminated: memory limit", name)
         return "memory limit"
     text = f"{error.get('type', 'Error')}: {error.get('message', '')}".rstrip(": ")
     at = f" at {error['where']}" if error.get("where") else ""

@@ -3,12 +3,15 @@
 import asyncio
 import json
 import logging
+import re
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
+import orchestrator
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest
@@ -24,6 +27,7 @@ from orchestrator.service.handler import (
 from orchestrator.service.lock import exclusive_control
 
 GROUP = "group.com.example.handler"
+ROOT = Path(orchestrator.__file__).resolve().parent.parent
 MiB = 2**20
 SHA = "ab" * 32
 
@@ -334,3 +338,35 @@ def test_parse_downloads_accepts_the_minimal_entry():
     assert parse_downloads(answer, GROUP) == [
         Download("a", "https://h/dir/a%20b.bin", GROUP, destination="a b.bin")]
     assert parse_downloads({"status": "ok"}, GROUP) == []
+
+
+def doc_blocks(language):
+    """The fenced ``language`` blocks of docs/handlers.md, so the documented examples run."""
+    text = (ROOT / "docs" / "handlers.md").read_text()
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)
+
+
+async def test_the_documented_example_handler_plans_level_packs(tmp_path):
+    (tmp_path / "extension").mkdir()
+    (tmp_path / "extension" / "docexample.py").write_text(doc_blocks("python")[0])
+    catalog = ROOT / "manifests" / "level-packs" / "catalog.json"
+    call = downloads_call(ContentRequest.INSTALL, catalog,
+                          AppExtensionInfo(96 * MiB, 16 * MiB), GROUP, tmp_path / "container",
+                          catalog_url="http://127.0.0.1:8470/level-packs/catalog.json")
+    outcome = await call_handler("docexample:Downloader", tmp_path / "extension", call,
+                                 runtime_budget=20, state_dir=tmp_path / "state")
+    downloads = parse_downloads(outcome.answer, GROUP)
+    assert [(d.id, d.essential) for d in downloads] == [
+        ("tutorial", True), ("world-1", False), ("world-2", False), ("world-3", False),
+        ("world-4", False), ("soundtrack", False)]
+    assert downloads[0].url == "http://127.0.0.1:8470/level-packs/packs/tutorial.pack"
+    assert downloads[0].destination == "packs/tutorial.pack"
+
+
+async def test_the_documented_shell_handler_speaks_the_protocol(ext):
+    script = ext / "handler.sh"
+    script.write_text(doc_blocks("sh")[0])
+    script.chmod(0o755)
+    outcome = await run(ext, "Any", command=[str(script)])
+    assert [(d.id, d.size) for d in parse_downloads(outcome.answer, GROUP)] == [
+        ("intro", 2**20)]
