@@ -49,6 +49,9 @@ STDERR_TAIL = 50
 STDERR_LOGGED = 200
 PROJECT_ROOT = str(Path(orchestrator.__file__).resolve().parent.parent)
 CHILD = ("-P", "-m", "orchestrator.service.handler_child")
+# Handlers are the app author's code: they get the locale and paths, not the
+# orchestrator's credentials or proxies.
+PASSED_ENV = frozenset({"PATH", "HOME", "LANG", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV"})
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class _Call:
 
     name: str
     began: float
+    baseline: int | None = None
     started: dict[str, Any] | None = None
     started_at: float | None = None
     answer: dict[str, Any] | None = None
@@ -116,7 +120,9 @@ async def call_handler(handler: str, base_dir: Path, call: Mapping[str, Any], *,
         process = await _spawn(base_dir, state_dir, env, command)
     except OSError as error:
         return HandlerOutcome(None, 0.0, f"crashed: could not start the handler: {error}")
-    state = _Call(f"{handler} {call.get('entry', '?')}()", began)
+    # Our child reports its footprint; another program is measured from zero.
+    state = _Call(f"{handler} {call.get('entry', '?')}()", began,
+                  baseline=None if command is None else 0)
     stopped: str | None = None
     try:
         stopped = await _supervise(process, state, json.dumps(request).encode(),
@@ -129,7 +135,8 @@ async def call_handler(handler: str, base_dir: Path, call: Mapping[str, Any], *,
 
 async def _spawn(base_dir: Path, state_dir: Path | None, env: Mapping[str, str] | None,
                  command: Sequence[str] | None) -> asyncio.subprocess.Process:
-    environment = dict(os.environ)
+    environment = {key: value for key, value in os.environ.items()
+                   if key in PASSED_ENV or key.startswith("LC_")}
     path = environment.get("PYTHONPATH")
     environment["PYTHONPATH"] = PROJECT_ROOT + (os.pathsep + path if path else "")
     if state_dir is not None:
@@ -257,10 +264,9 @@ async def _watch_memory(pid: int, state: _Call, memory_limit: int) -> bool:
         resident = _resident(pid)
         if resident is None:
             return False
-        if state.started is None:
-            continue
-        baseline = int(state.started.get("baselineRss") or 0)
-        if resident > baseline + memory_limit:
+        if state.started is not None:
+            state.baseline = int(state.started.get("baselineRss") or 0)
+        if state.baseline is not None and resident > state.baseline + memory_limit:
             return True
 
 

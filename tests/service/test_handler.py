@@ -370,3 +370,42 @@ async def test_the_documented_shell_handler_speaks_the_protocol(ext):
     outcome = await run(ext, "Any", command=[str(script)])
     assert [(d.id, d.size) for d in parse_downloads(outcome.answer, GROUP)] == [
         ("intro", 2**20)]
+
+
+async def test_cancelling_the_call_kills_the_handler(ext):
+    task = asyncio.create_task(run(ext, "Slow", budget=None))
+    pid_file = ext / "container" / "grandchild.pid"
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    grandchild = int(pid_file.read_text())
+    while time.monotonic() < deadline and _alive(grandchild):
+        await asyncio.sleep(0.02)
+    assert not _alive(grandchild)
+
+
+async def test_other_programs_are_watched_from_zero_and_get_a_clean_environment(
+        ext, monkeypatch):
+    monkeypatch.setenv("BGASSETS_TEST_SECRET", "s3cret")
+    script = ext / "answer.py"
+    script.write_text(textwrap.dedent('''
+        import json, os, sys, time
+        request = json.load(sys.stdin)
+        if request["entry"] == "downloads" and os.environ.get("HOG"):
+            kept = bytearray(200 * 2**20)
+            time.sleep(30)
+        print(json.dumps({"status": "ok", "downloads": [{
+            "id": "secret-seen" if "BGASSETS_TEST_SECRET" in os.environ else "clean",
+            "url": "https://example.org/" + os.environ["BGASSETS_STATE_DIR"].replace("/", "_")}]}))
+    '''))
+    command = [sys.executable, str(script)]
+    clean, hog = await asyncio.gather(
+        run(ext, "Any", command=command),
+        run(ext, "Any", command=command, memory=32 * MiB, env={"HOG": "1"}))
+    [download] = parse_downloads(clean.answer, GROUP)
+    assert download.id == "clean"
+    assert download.url.endswith(str(ext / "state").replace("/", "_"))
+    assert hog.terminated == "memory limit"
