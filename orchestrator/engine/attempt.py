@@ -87,6 +87,9 @@ async def attempt(download: Download) -> bytes | None:
     first = next_idle(staged.segments)
     if staged.segments and first is None:
         return None
+    # Re-establish the running sha256 over what is already on disk, so that the new bytes
+    # are hashed as they arrive instead of being read back at the end.
+    await staged.catch_up_hash()
     start = first.position if first else 0
     probe = request.connections != 1 and not download.force_single and (
         request.connections is not None or request.size is None
@@ -325,7 +328,7 @@ async def _finish_small(download: Download, body: bytes) -> DownloadResult:
 def _finished(download: Download, size: int, digest: str) -> DownloadResult:
     staged, request = download.staged, download.request
     if download.saved:
-        download.context.store.delete(download.key)
+        download.context.store.delete(download.store_key)
         download.saved = False
     download.state = "finished"
     download.sha256 = digest

@@ -25,7 +25,7 @@ from orchestrator.engine.request import DownloadRequest, DownloadResult, Progres
 from orchestrator.engine.retry import backoff_delay, classify_exception, disk_error, should_retry
 from orchestrator.engine.segments import Segment, bytes_done, clamp_to_disk, from_state
 from orchestrator.engine.staging import FolderSync, StagingFile, file_sha256
-from orchestrator.engine.state import StateStore
+from orchestrator.engine.state import SidecarStore, StateStore
 from orchestrator.engine.transfer import Staged
 from orchestrator.errors import DownloadError, ErrorCode
 
@@ -57,6 +57,9 @@ class Download:
                  on_progress: Callable[[Progress], None] | None) -> None:
         self.request = request
         self.key = request.state_key
+        # A sidecar lives next to the .part whatever the key is; other stores use the key.
+        self.store_key = (str(request.destination) if isinstance(context.store, SidecarStore)
+                          else self.key)
         self.context = context
         self.on_progress = on_progress
         self.foreground = request.foreground
@@ -120,7 +123,7 @@ class Download:
             staged.unsaved, staged.last_checkpoint = 0, time.monotonic()
             await staged.drain()
             await asyncio.to_thread(staged.part.sync)
-            await asyncio.to_thread(self.context.store.save, self.key, record)
+            await asyncio.to_thread(self.context.store.save, self.store_key, record)
             self.saved = True
         except (OSError, DownloadError):
             pass
@@ -145,7 +148,7 @@ class Download:
         with contextlib.suppress(OSError, DownloadError):
             staged.drain_now()
             staged.part.sync()
-            self.context.store.save(self.key, self.state_record())
+            self.context.store.save(self.store_key, self.state_record())
             self.saved = True
 
     def forget(self) -> None:
@@ -157,14 +160,14 @@ class Download:
         else:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.request.staging_path)
-        self.context.store.delete(self.key)
+        self.context.store.delete(self.store_key)
         self.saved = False
 
     def _restore(self, part: StagingFile) -> Staged:
         """Rebuild the staged bytes from the store and the .part (clamped to what is on disk)."""
         request, on_disk = self.request, part.size_on_disk()
         # No .part, nothing to resume: skip the state lookup (a syscall per small file).
-        record = self.context.store.load(self.key) if part.existed else None
+        record = self.context.store.load(self.store_key) if part.existed else None
         segments: list[Segment] | None = None
         size = request.size
         if record and record.get("url") == request.url and record.get("size") and (
@@ -278,8 +281,14 @@ class Download:
         self.staged.reset([], self.request.size)
         self.etag = self.last_modified = None
         if self.saved:
-            self.context.store.delete(self.key)
+            self.context.store.delete(self.store_key)
             self.saved = False
+
+    def crashed(self, exc: Exception) -> DownloadResult:
+        """The result for an unexpected exception (a bug): failed, with the .part kept."""
+        error = DownloadError(f"{self.request.url}: internal error {exc!r}",
+                              ErrorCode.DOWNLOAD_INVALID)
+        return self._failed(error)
 
     def _failed(self, error: DownloadError) -> DownloadResult:
         self.state = "failed"

@@ -128,6 +128,8 @@ class DownloadHandle:
             await slots.acquire(host, self)
             try:
                 result = await self._download.run()
+            except Exception as exc:  # a bug must not leave wait() hanging forever
+                result = self._download.crashed(exc)
             finally:
                 slots.release(host)
         except asyncio.CancelledError:

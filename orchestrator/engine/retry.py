@@ -52,8 +52,11 @@ def classify_exception(exc: BaseException, url: str, *, foreground: bool) -> Dow
         detail = str(exc) or type(exc).__name__
         return DownloadError(f"connection to {url} failed: {detail}", ErrorCode.NETWORK_ERROR,
                              transient=True)
-    if isinstance(exc, OSError):
+    if isinstance(exc, OSError) and is_disk_errno(exc):
         return disk_error(exc)
+    if isinstance(exc, OSError):
+        return DownloadError(f"connection to {url} failed: {exc.strerror or exc}",
+                             ErrorCode.NETWORK_ERROR, transient=True)
     raise exc
 
 

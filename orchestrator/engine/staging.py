@@ -63,7 +63,7 @@ class StagingFile:
             raise disk_error(exc, self.path) from exc
 
     def truncate(self, size: int = 0) -> None:
-        if self._fd < 0 and self.size_on_disk() == size:
+        if self._fd < 0 and (not self.existed or self.size_on_disk() == size):
             return
         try:
             os.ftruncate(self.fd, size)

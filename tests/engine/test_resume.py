@@ -125,3 +125,17 @@ async def test_checksum_mismatch_removes_the_part_and_fails(served, out, server,
     assert result.error.code == 1011
     assert not (out / "asset.bin").exists() and not (out / "asset.bin.part").exists()
     assert server.stats.requests == 2
+
+
+async def test_custom_key_keeps_the_sidecar_next_to_the_part(served, out):
+    asset = make_asset(served, "asset.bin", 3 * MIB, seed=30)
+    async with DevServer(served, rate_per_connection=4 * MIB) as server:
+        request = request_for(server, asset, out, connections=1, key="app/asset-1")
+        await _interrupt(server, request, 1 * MIB)
+        assert (out / "asset.bin.part.json").exists()
+        server.rate_per_connection = None
+        async with Engine(retry=FAST_RETRY) as engine:
+            result = await engine.fetch(request)
+    assert result.ok and result.key == "app/asset-1"
+    assert result.resumed_from >= 1 * MIB
+    assert not (out / "asset.bin.part.json").exists()
