@@ -302,7 +302,8 @@ def _exit_reason(returncode: int | None) -> str:
 
 def _error_reason(name: str, answer: Mapping[str, Any]) -> str:
     """The ``terminated`` text of an error answer; the traceback goes to the log."""
-    error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+    raw = answer.get("error")
+    error: dict[str, Any] = raw if isinstance(raw, dict) else {}
     kind = answer.get("kind")
     if kind == "memory limit":
         log.warning("%s terminated: memory limit", name)

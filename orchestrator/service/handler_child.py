@@ -104,7 +104,13 @@ def load_handler(spec: str, base_dir: str | None) -> type:
 
 def _resolve(result: Any) -> Any:
     """Let entry points be ``async def`` as well."""
-    return asyncio.run(result) if inspect.isawaitable(result) else result
+    if not inspect.isawaitable(result):
+        return result
+
+    async def awaited() -> Any:
+        return await result
+
+    return asyncio.run(awaited())
 
 
 def _encode_all(result: Iterable[Download] | None, entry: str) -> list[dict[str, Any]]:
@@ -146,8 +152,10 @@ def where(error: BaseException) -> str | None:
     """``file:line`` of the innermost frame outside bgassets, or of the innermost frame."""
     frames = traceback.extract_tb(error.__traceback__)
     outside = [f for f in frames if not f.filename.startswith(OUR_PACKAGE)]
-    frame = (outside or frames or [None])[-1]
-    return f"{frame.filename}:{frame.lineno}" if frame else None
+    if not frames:
+        return None
+    frame = (outside or list(frames))[-1]
+    return f"{frame.filename}:{frame.lineno}"
 
 
 def error_answer(error: BaseException) -> dict[str, Any]:
