@@ -24,12 +24,16 @@ import sys
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import orchestrator
-from orchestrator.model.extension import DEFAULT_MEMORY_LIMIT
+from orchestrator.errors import BackgroundAssetsError
+from orchestrator.model.download import Download
+from orchestrator.model.enums import ContentRequest
+from orchestrator.model.extension import DEFAULT_MEMORY_LIMIT, Extension
+from orchestrator.model.plan import AppExtensionInfo
 from orchestrator.service.handler_answers import (
     HandlerAnswerError,
     downloads_call,
@@ -38,8 +42,8 @@ from orchestrator.service.handler_answers import (
     parse_downloads,
 )
 
-__all__ = ["HandlerAnswerError", "HandlerOutcome", "call_handler", "downloads_call",
-           "failed_call", "finished_call", "parse_downloads"]
+__all__ = ["HandlerAnswerError", "HandlerOutcome", "HandlerRunner", "call_handler",
+           "downloads_call", "failed_call", "finished_call", "parse_downloads"]
 
 log = logging.getLogger("bgassets.handler")
 
@@ -74,6 +78,58 @@ class HandlerOutcome:
     @property
     def ok(self) -> bool:
         return self.terminated is None and self.answer is not None
+
+
+@dataclass(frozen=True)
+class HandlerRunner:
+    """The three entry points of one extension's handler, as the orchestrator calls them.
+
+    ``base_dir`` is the Extension manifest's folder. ``budget`` is the app's
+    remaining runtime in seconds (None when the allotment is bypassed). Every
+    method returns the validated downloads (if any) with the outcome; an
+    answer with invalid downloads becomes ``terminated="bad answer: ..."``
+    and no downloads, so nothing half-checked is ever scheduled.
+    """
+
+    extension: Extension
+    base_dir: Path
+    state_dir: Path
+    container: Path
+
+    async def downloads(self, request: ContentRequest, catalog_path: Path,
+                        info: AppExtensionInfo, *, budget: float | None,
+                        catalog_url: str | None = None) -> tuple[list[Download], HandlerOutcome]:
+        """``downloads(for:manifestURL:extensionInfo:)``."""
+        call = downloads_call(request, catalog_path, info, self.extension.app_group,
+                              self.container, catalog_url=catalog_url)
+        return self._parsed(await self._call(call, budget))
+
+    async def finished(self, download: Download, path: Path, *,
+                       budget: float | None) -> HandlerOutcome:
+        """Hand ``path`` over; the caller deletes it afterwards if it is still there."""
+        return await self._call(finished_call(download, path, self.container), budget)
+
+    async def failed(self, download: Download, error: BackgroundAssetsError, *,
+                     budget: float | None) -> tuple[list[Download], HandlerOutcome]:
+        """Report a failure; the answer is the downloads to schedule again."""
+        call = failed_call(download, error, self.container)
+        return self._parsed(await self._call(call, budget))
+
+    async def _call(self, call: Mapping[str, Any], budget: float | None) -> HandlerOutcome:
+        assert self.extension.handler is not None, "the extension has no handler"
+        return await call_handler(self.extension.handler, self.base_dir, call,
+                                  runtime_budget=budget,
+                                  memory_limit=self.extension.memory_limit,
+                                  state_dir=self.state_dir)
+
+    def _parsed(self, outcome: HandlerOutcome) -> tuple[list[Download], HandlerOutcome]:
+        if not outcome.ok:
+            return [], outcome
+        try:
+            return parse_downloads(outcome.answer, self.extension.app_group), outcome
+        except HandlerAnswerError as error:
+            log.warning("%s: %s", self.extension.handler, error.message)
+            return [], replace(outcome, answer=None, terminated=error.message)
 
 
 @dataclass

@@ -15,9 +15,11 @@ import orchestrator
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest
+from orchestrator.model.extension import Extension
 from orchestrator.model.plan import AppExtensionInfo
 from orchestrator.service.handler import (
     HandlerAnswerError,
+    HandlerRunner,
     call_handler,
     downloads_call,
     failed_call,
@@ -128,6 +130,11 @@ class TryOnce(DownloaderExtension):
     def downloads(self, request, manifest_path, info):
         with with_exclusive_control(datetime.now()):
             return []
+
+
+class Escapes(DownloaderExtension):
+    def downloads(self, request, manifest_path, info):
+        return [self.download("x", "https://example.org/x", destination="../../x")]
 
 
 class Async(DownloaderExtension):
@@ -409,3 +416,30 @@ async def test_other_programs_are_watched_from_zero_and_get_a_clean_environment(
     assert download.id == "clean"
     assert download.url.endswith(str(ext / "state").replace("/", "_"))
     assert hog.terminated == "memory limit"
+
+
+def runner(tmp_path, handler):
+    extension = Extension(id="com.example.handler.downloader", app="com.example.handler",
+                          team="T", app_group=GROUP, handler=handler, memory_limit=32 * MiB)
+    return HandlerRunner(extension, tmp_path / "extension", tmp_path / "state",
+                         tmp_path / "container")
+
+
+async def test_runner_parses_answers_and_turns_invalid_downloads_into_bad_answers(ext):
+    downloads, outcome = await runner(ext, "handlers:Catalog").downloads(
+        ContentRequest.UPDATE, ext / "catalog.json", UNRESTRICTED, budget=20,
+        catalog_url="https://cdn.example.org/catalog.json")
+    assert outcome.ok
+    assert [(d.id, d.url) for d in downloads] == [
+        ("intro", "https://cdn.example.org/intro.mp4"), ("big", "https://cdn.example.org/big.mp4")]
+
+    escaped, refused = await runner(ext, "handlers:Escapes").downloads(
+        ContentRequest.PERIODIC, ext / "catalog.json", UNRESTRICTED, budget=20)
+    assert escaped == []
+    assert refused.terminated.startswith("bad answer: downloads[0].destination: destination")
+
+    essential = Download("intro", "https://h/intro.mp4", GROUP, essential=True, size=1,
+                         destination="intro.mp4")
+    again, failed = await runner(ext, "handlers:Mover").failed(
+        essential, BackgroundAssetsError("gone", ErrorCode.HTTP_ERROR), budget=20)
+    assert failed.ok and again == [essential.removing_essential()]
