@@ -86,12 +86,27 @@ class Journal:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                        timeout=30)
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._enable_wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except (OSError, sqlite3.Error) as error:
             raise JournalError(f"{self.path}: cannot open the journal: {error}") from error
+
+    def _enable_wal(self, attempts: int = 200) -> None:
+        """Switch to WAL; SQLite answers "locked" at once (no busy wait) when another
+        process is creating the same journal, so wait for it here."""
+        for _ in range(attempts):
+            try:
+                mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error):
+                    raise
+                time.sleep(0.05)
+                continue
+            if mode.lower() == "wal":
+                return
+        raise JournalError(f"{self.path}: another process keeps the journal locked")
 
     @classmethod
     def in_state_dir(cls, state_dir: str | Path) -> Journal:
@@ -121,11 +136,17 @@ class Journal:
             self._db.execute("COMMIT")
 
     def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise JournalError(f"{self.path}: written by a newer bgassets (schema {version})")
-        for number in range(version, len(MIGRATIONS)):
+        """Apply the missing migrations; another process may be doing the same right now."""
+        for number in range(len(MIGRATIONS)):
             with self.transaction() as db:
+                # Read the version inside the write lock: a concurrent opener may have
+                # applied this migration between our checks.
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version > len(MIGRATIONS):
+                    raise JournalError(
+                        f"{self.path}: written by a newer bgassets (schema {version})")
+                if version > number:
+                    continue
                 for statement in MIGRATIONS[number].split(";"):
                     if statement.strip():
                         db.execute(statement)
@@ -236,24 +257,33 @@ class Journal:
 
     def set_download_state(self, key: str, state: DownloadState, *, reason: str | None = None,
                            bytes_on_disk: int | None = None, error_code: int | None = None,
-                           error_message: str | None = None, at: float | None = None) -> None:
-        """Move a download to ``state`` and record the transition."""
+                           error_message: str | None = None, delivered: bool | None = None,
+                           from_state: DownloadState | None = None,
+                           at: float | None = None) -> None:
+        """Move a download to ``state`` and record the transition (one transaction).
+
+        ``from_state`` saves a read when the caller knows the current state.
+        """
         now = time.time() if at is None else at
         with self.transaction() as db:
-            row = db.execute("SELECT state FROM downloads WHERE key = ?", (key,)).fetchone()
-            if row is None:
-                raise JournalError(f"download {key!r} is not in the journal",
-                                   ErrorCode.DOWNLOAD_DOES_NOT_EXIST)
+            previous = None if from_state is None else int(from_state)
+            if previous is None:
+                row = db.execute("SELECT state FROM downloads WHERE key = ?", (key,)).fetchone()
+                if row is None:
+                    raise JournalError(f"download {key!r} is not in the journal",
+                                       ErrorCode.DOWNLOAD_DOES_NOT_EXIST)
+                previous = row[0]
             db.execute(
                 "UPDATE downloads SET state = ?, updated_at = ?,"
-                " bytes_on_disk = COALESCE(?, bytes_on_disk), error_code = ?, error_message = ?"
-                " WHERE key = ?",
-                (int(state), now, bytes_on_disk, error_code, error_message, key),
+                " bytes_on_disk = COALESCE(?, bytes_on_disk), error_code = ?, error_message = ?,"
+                " delivered = COALESCE(?, delivered) WHERE key = ?",
+                (int(state), now, bytes_on_disk, error_code, error_message,
+                 None if delivered is None else int(delivered), key),
             )
             db.execute(
                 "INSERT INTO transitions (key, at, from_state, to_state, reason)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (key, now, row[0], int(state), reason),
+                (key, now, previous, int(state), reason),
             )
 
     def update_download(self, key: str, **fields: Any) -> None:

@@ -11,6 +11,8 @@ TERMINAL_STATES = frozenset({DownloadState.FINISHED, DownloadState.FAILED})
 
 def clamp_priority(priority: int) -> int:
     """Priorities live in ``Priority.MIN..Priority.MAX``; anything outside is pulled in."""
+    if type(priority) is int and 0 <= priority <= 100:
+        return priority
     return max(int(Priority.MIN), min(int(Priority.MAX), int(priority)))
 
 
@@ -34,8 +36,10 @@ class Download:
     state: DownloadState = DownloadState.CREATED
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "priority", clamp_priority(self.priority))
-        object.__setattr__(self, "state", DownloadState(self.state))
+        if type(self.priority) is not int or not 0 <= self.priority <= 100:
+            object.__setattr__(self, "priority", clamp_priority(self.priority))
+        if type(self.state) is not DownloadState:
+            object.__setattr__(self, "state", DownloadState(self.state))
 
     @property
     def key(self) -> str:

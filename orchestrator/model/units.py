@@ -22,6 +22,8 @@ def parse_size(value: int | str) -> int:
     (``KiB``, ``MiB``, ...) unit; fractions are rounded down to whole bytes.
     Raises ``ValueError`` with a message naming the value when it is not a size.
     """
+    if type(value) is int and value >= 0:
+        return value
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a size")
     if isinstance(value, int):

@@ -12,6 +12,7 @@ background refresh off (111) and in-app content off before launch (206).
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -47,8 +48,13 @@ class PlanContext:
     scheduled_ids: frozenset[str] = frozenset()
 
 
+_PLAIN_DESTINATION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ ./+@=-]*$")
+
+
 def destination_problem(destination: str) -> str | None:
     """Why ``destination`` would leave the app group container, or None."""
+    if _PLAIN_DESTINATION.match(destination) and ".." not in destination:
+        return None
     if not destination or "\x00" in destination:
         return "the destination is empty"
     if destination.startswith(("/", "\\")) or (len(destination) > 1 and destination[1] == ":"):

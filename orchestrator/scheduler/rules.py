@@ -34,7 +34,7 @@ class PresentFile:
 def matching_rule(rules: tuple[Rule, ...], asset: CatalogAsset) -> Rule | None:
     """The first rule whose ``match`` fits ``asset`` (id glob, optional essential flag)."""
     for rule in rules:
-        if not fnmatchcase(asset.id, rule.match.id):
+        if rule.match.id != "*" and not fnmatchcase(asset.id, rule.match.id):
             continue
         if rule.match.essential is not None and rule.match.essential != asset.essential:
             continue
@@ -48,8 +48,16 @@ def render_destination(template: str, asset: CatalogAsset) -> str:
     ``{ext}`` keeps its dot (``.mp4``) so that ``{id}{ext}`` reads naturally, and is
     empty when the URL's file name has none.
     """
-    filename = posixpath.basename(unquote(urlsplit(asset.url).path)) or asset.id
-    ext = posixpath.splitext(filename)[1]
+    if "{" not in template:
+        return template
+    url = asset.url
+    if "?" in url or "#" in url or "%" in url:
+        filename = posixpath.basename(unquote(urlsplit(url).path))
+    else:
+        filename = url[url.rfind("/") + 1:]
+    filename = filename or asset.id
+    dot = filename.rfind(".")
+    ext = filename[dot:] if dot > 0 else ""
     return template.replace("{id}", asset.id).replace("{filename}", filename).replace("{ext}", ext)
 
 

@@ -61,6 +61,7 @@ class LoadedApp:
     progress: InstallProgress | None = None
     launchable: bool = False
     last_progress_event: float = 0.0
+    essential_done: int = 0
 
 
 class Orchestrator:
@@ -366,16 +367,17 @@ class Orchestrator:
 
     def _download_started(self, tracked: Tracked) -> None:
         self.journal.set_download_state(tracked.key, DownloadState.DOWNLOADING, reason="started",
-                                        at=self.clock())
+                                        from_state=DownloadState.WAITING, at=self.clock())
         self._download_event(ev.DOWNLOAD_STARTED, tracked, foreground=tracked.foreground)
 
     def _download_progress(self, tracked: Tracked) -> None:
         self._download_event(ev.DOWNLOAD_PROGRESS, tracked, speed=round(tracked.speed))
         loaded = self.apps.get(tracked.app_id)
         if loaded is not None and loaded.progress is not None and tracked.download.essential:
-            done = sum(t.bytes for t in self._pending(tracked.app_id, essential=True))
+            moving = sum(t.bytes for t in self.queue.running.values()
+                         if t.app_id == tracked.app_id and t.download.essential)
             loaded.progress = replace(loaded.progress,
-                                      essential_done=self._essential_finished(loaded) + done)
+                                      essential_done=loaded.essential_done + moving)
             self._emit_progress(loaded)
 
     def _download_paused(self, tracked: Tracked, reason: str) -> None:
@@ -410,12 +412,13 @@ class Orchestrator:
         finally:
             containers.discard(path)
         self.journal.set_download_state(tracked.key, DownloadState.FINISHED, reason="finished",
-                                        bytes_on_disk=tracked.bytes, at=self.clock())
-        self.journal.update_download(tracked.key, delivered=True)
-        if download.essential and loaded.progress is not None:
-            loaded.progress = replace(loaded.progress,
-                                      essential_done=self._essential_finished(loaded))
-            self._emit_progress(loaded, force=True)
+                                        bytes_on_disk=tracked.bytes, delivered=True,
+                                        from_state=DownloadState.DOWNLOADING, at=self.clock())
+        if download.essential:
+            loaded.essential_done += tracked.bytes
+            if loaded.progress is not None:
+                loaded.progress = replace(loaded.progress, essential_done=loaded.essential_done)
+                self._emit_progress(loaded, force=True)
         self._download_event(ev.DOWNLOAD_FINISHED, tracked, sha256=download.sha256,
                              path=str(final) if final else None,
                              purgeable=containers.is_purgeable(download.destination))
@@ -440,10 +443,6 @@ class Orchestrator:
             again = self._track(loaded, copy, exact_size=exact)
             self._download_event(ev.DOWNLOAD_REENQUEUED, again, reason=error.code.title)
 
-    def _essential_finished(self, loaded: LoadedApp) -> int:
-        records = self.journal.downloads(loaded.app.id, {DownloadState.FINISHED})
-        return sum(r.bytes_on_disk for r in records if r.download.essential)
-
     def _emit_progress(self, loaded: LoadedApp, force: bool = False) -> None:
         now = time.monotonic()
         if loaded.progress is None or (
@@ -456,7 +455,7 @@ class Orchestrator:
                   refined=progress.refined)
 
     def _check_launchable(self, loaded: LoadedApp) -> None:
-        if loaded.launchable or self._pending(loaded.app.id, essential=True):
+        if loaded.launchable or self.queue.pending_essential[loaded.app.id] > 0:
             return
         if loaded.progress is not None and not loaded.progress.step_done:
             loaded.progress = loaded.progress.answered(loaded.progress.essential_done)
@@ -510,7 +509,7 @@ class Orchestrator:
                 self._changed.clear()
                 loaded = self.apps.get(app_id)
                 if loaded is None or (loaded.launchable if until == "essential"
-                                      else not self._pending(app_id)):
+                                      else self.queue.pending[app_id] == 0):
                     return
                 await self._changed.wait()
 
@@ -557,10 +556,10 @@ class Orchestrator:
 
     def _remove_orphans(self) -> None:
         """Staging files that no pending download owns are left-overs of a crash."""
-        owned = {t.ephemeral.parent for t in self.queue.tracked.values()}
+        owned = {t.ephemeral for t in self.queue.tracked.values()}
         if self.layout.staging.exists():
-            for path in sorted(self.layout.staging.glob("*/*/*")):
-                if path.parent not in owned and path.is_file():
+            for path in sorted(self.layout.staging.glob("*/*")):
+                if path.is_file() and path.with_name(containers.staged_name(path)) not in owned:
                     containers.discard(path)
         keys = set(self.queue.tracked)
         for key in self.journal.engine_state_keys():

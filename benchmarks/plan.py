@@ -1,0 +1,162 @@
+"""Issue 4 benchmarks: planning a 100,000-asset catalog, and the orchestrator's overhead.
+
+- plan: load (validate + model) a 100,000-asset JSON catalog, run the declarative
+  extension and the plan checks, in a fresh process each run. Goal <= 1 s.
+- simulate: 20,000 files of 16 KiB installed through ``bgassets simulate install``
+  (journal, events, handover) versus ``bgassets fetch -i`` of the same files from the
+  same nginx. Goal <= 1.3 x fetch.
+Medians of several runs (``--quick``: one run, 2,000 files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.nginx import nginx_server  # noqa: E402
+
+BENCH = ROOT / ".bench" / "plan"
+
+PLAN_SCRIPT = """
+import json, sys, time
+from pathlib import Path
+from orchestrator.manifests import load_app, load_catalog
+from orchestrator.model.enums import ContentRequest
+from orchestrator.scheduler.checks import PlanContext, check_plan
+from orchestrator.scheduler.rules import decide_downloads
+data = Path(sys.argv[1]).read_bytes()
+app, extension = load_app(Path(sys.argv[2]))
+start = time.perf_counter()
+catalog = load_catalog(data, sys.argv[1], app.manifest_url)
+downloads = decide_downloads(extension, catalog, ContentRequest.INSTALL)
+plan = check_plan(PlanContext(app, ContentRequest.INSTALL), downloads)
+print(json.dumps({"seconds": time.perf_counter() - start, "accepted": len(plan.accepted)}))
+"""
+
+
+def big_catalog(count: int) -> Path:
+    path = BENCH / f"catalog-{count}.json"
+    if not path.exists():
+        BENCH.mkdir(parents=True, exist_ok=True)
+        assets = [{"id": f"asset-{i:06d}", "url": f"assets/asset-{i:06d}.bin", "size": 4096 + i,
+                   "sha256": hashlib.sha256(str(i).encode()).hexdigest(),
+                   "essential": i < 16, "priority": i % 101} for i in range(count)]
+        path.write_text(json.dumps({"version": "1", "assets": assets}))
+    return path
+
+
+def bench_plan(runs: int) -> float:
+    catalog = big_catalog(100_000)
+    app = ROOT / "manifests" / "wwdc-sessions" / "app.yaml"
+    times = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", PLAN_SCRIPT, str(catalog), str(app)],
+                             capture_output=True, text=True, check=True, cwd=ROOT).stdout
+        times.append(json.loads(out)["seconds"])
+    return statistics.median(times)
+
+
+def small_files(count: int) -> Path:
+    root = BENCH / f"small-{count}"
+    marker = root / ".complete"
+    if not marker.exists():
+        files = root / "app" / "files"
+        files.mkdir(parents=True, exist_ok=True)
+        assets = []
+        for i in range(count):
+            data = hashlib.sha256(str(i).encode()).digest() * 512
+            (files / f"f{i:05d}.bin").write_bytes(data)
+            assets.append({"id": f"f{i:05d}", "url": f"files/f{i:05d}.bin", "size": len(data),
+                           "sha256": hashlib.sha256(data).hexdigest(), "priority": 50})
+        (root / "app" / "catalog.json").write_text(json.dumps({"version": "1",
+                                                               "assets": assets}))
+        marker.touch()
+    return root
+
+
+def manifests(folder: Path, base_url: str, total: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "app.yaml").write_text(f"""apiVersion: bgassets/v1
+kind: App
+metadata: {{id: com.example.bench, team: BENCH12345}}
+spec:
+  version: "1"
+  appGroup: group.com.example.bench
+  manifestURL: {base_url}app/catalog.json
+  size: 1MiB
+  maxInstallSize: 1GiB
+  essentialMaxInstallSize: 1MiB
+  initialDownloadRestrictions:
+    downloadAllowance: {total * 2}
+    essentialDownloadAllowance: 1MiB
+    domainAllowList: ["127.0.0.1"]
+  extension: extension.yaml
+""")
+    (folder / "extension.yaml").write_text("""apiVersion: bgassets/v1
+kind: Extension
+metadata: {id: com.example.bench.downloader, app: com.example.bench, team: BENCH12345}
+spec:
+  appGroup: group.com.example.bench
+  rules: [{destination: "files/{filename}"}]
+""")
+    return folder / "app.yaml"
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def bench_simulate(runs: int, count: int) -> tuple[float, float]:
+    root = small_files(count)
+    work = BENCH / "work"
+    catalog = json.loads((root / "app" / "catalog.json").read_text())
+    total = sum(a["size"] for a in catalog["assets"])
+    ours, theirs = [], []
+    with nginx_server(root, BENCH / "nginx") as base_url:
+        listing = work / "list.txt"
+        work.mkdir(parents=True, exist_ok=True)
+        listing.write_text("".join(f"{base_url}app/{a['url']} sha256={a['sha256']} "
+                                   f"size={a['size']}\n" for a in catalog["assets"]))
+        app = manifests(work / "manifests", base_url, total)
+        for _ in range(runs):
+            shutil.rmtree(work / "fetched", ignore_errors=True)
+            theirs.append(timed([sys.executable, "-m", "orchestrator", "fetch", "-q", "-i",
+                                 str(listing), "-d", str(work / "fetched")]))
+            shutil.rmtree(work / "state", ignore_errors=True)
+            ours.append(timed([sys.executable, "-m", "orchestrator", "--state-dir",
+                               str(work / "state"), "simulate", "install", str(app), "--json"]))
+    shutil.rmtree(work, ignore_errors=True)
+    return statistics.median(ours), statistics.median(theirs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="one run, 2,000 files")
+    args, _ = parser.parse_known_args()
+    runs, count = (1, 2_000) if args.quick else (3, 20_000)
+    plan_seconds = bench_plan(runs)
+    simulate_seconds, fetch_seconds = bench_simulate(runs, count)
+    ratio = simulate_seconds / fetch_seconds
+    print(f"{'benchmark':<52} {'seconds':>8} {'goal':>10}")
+    print(f"{'plan: 100,000-asset catalog (load + rules + checks)':<52} {plan_seconds:8.3f} "
+          f"{'<= 1.0 s':>10} {'met' if plan_seconds <= 1.0 else 'MISSED'}")
+    print(f"{f'fetch -i: {count:,} files of 16 KiB':<52} {fetch_seconds:8.3f}")
+    print(f"{f'simulate install: the same {count:,} files':<52} {simulate_seconds:8.3f} "
+          f"{'<= 1.3 x':>10} {ratio:.2f} x fetch, {'met' if ratio <= 1.3 else 'MISSED'}")
+    return 0 if plan_seconds <= 1.0 and ratio <= 1.3 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
