@@ -53,23 +53,37 @@ def is_purgeable(destination: str) -> bool:
     return PurePosixPath(destination).is_relative_to(CACHES)
 
 
+_VERIFIED_FOLDERS: set[tuple[Path, Path]] = set()
+
+
 def container_path(container: Path, destination: str) -> Path:
     """The absolute path of ``destination`` inside ``container``, refusing any escape.
 
     Besides ``..`` and absolute paths, a symlinked folder pointing out of the
-    container is refused: the resolved parent must stay inside.
+    container is refused: the resolved parent must stay inside. Folders are
+    resolved once per process (20,000 deliveries into one folder resolve it once).
     """
     problem = destination_problem(destination)
     if problem:
         raise BackgroundAssetsError(problem, ErrorCode.PATH_OUTSIDE_CONTAINER)
     target = container / destination
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.parent.resolve().is_relative_to(container.resolve()):
+    folder = target.parent
+    if (container, folder) in _VERIFIED_FOLDERS:
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    if not folder.resolve().is_relative_to(container.resolve()):
         raise BackgroundAssetsError(
             f"destination {destination!r} leads out of the container through a symlink",
             ErrorCode.PATH_OUTSIDE_CONTAINER,
         )
+    _VERIFIED_FOLDERS.add((container, folder))
     return target
+
+
+def forget_container(container: Path) -> None:
+    """Drop what is known of a removed container's folders."""
+    for entry in [e for e in _VERIFIED_FOLDERS if e[0] == container]:
+        _VERIFIED_FOLDERS.discard(entry)
 
 
 def move_into(source: Path, container: Path, destination: str) -> Path:
@@ -80,7 +94,15 @@ def move_into(source: Path, container: Path, destination: str) -> Path:
     next run fetches the file again. This keeps 20,000 small deliveries cheap.
     """
     target = container_path(container, destination)
-    os.replace(source, target)
+    try:
+        os.replace(source, target)
+    except FileNotFoundError:
+        if not source.exists():
+            raise
+        # The folder went away after it was checked (an app cleaned up): check again.
+        _VERIFIED_FOLDERS.discard((container, target.parent))
+        target = container_path(container, destination)
+        os.replace(source, target)
     return target
 
 
@@ -103,4 +125,5 @@ def discard(path: Path) -> None:
 
 
 def remove_tree(path: Path) -> None:
+    forget_container(path)
     shutil.rmtree(path, ignore_errors=True)

@@ -51,6 +51,7 @@ POLL = 0.05
 MAX_LINE = 64 * 2**20
 STDERR_TAIL = 50
 STDERR_LOGGED = 200
+STARTUP_LIMIT = 30.0
 PROJECT_ROOT = str(Path(orchestrator.__file__).resolve().parent.parent)
 CHILD = ("-P", "-m", "orchestrator.service.handler_child")
 # Handlers are the app author's code: they get the locale and paths, not the
@@ -138,6 +139,7 @@ class _Call:
 
     name: str
     began: float
+    from_spawn: bool = False
     baseline: int | None = None
     started: dict[str, Any] | None = None
     started_at: float | None = None
@@ -146,11 +148,17 @@ class _Call:
     stderr: deque[str] = field(default_factory=lambda: deque(maxlen=STDERR_TAIL))
     stderr_lines: int = 0
 
-    def deadline(self, budget: float | None) -> float | None:
-        """When the budget runs out: counted from ``started``, else from spawn."""
-        if budget is None:
-            return None
-        return (self.started_at if self.started_at is not None else self.began) + budget
+    def deadline(self, budget: float | None) -> tuple[float | None, str]:
+        """When the call must end, and what to call it then.
+
+        The budget counts from ``started``; before it only our own start-up
+        runs, which the app is not charged for but which may not hang. A
+        program that never says ``started`` is timed from spawn.
+        """
+        if self.started_at is not None or self.from_spawn:
+            base = self.started_at if self.started_at is not None else self.began
+            return (None if budget is None else base + budget), "runtime budget"
+        return self.began + STARTUP_LIMIT, f"crashed: did not start within {STARTUP_LIMIT:.0f} s"
 
     def runtime(self) -> float:
         return time.monotonic() - (self.started_at if self.started_at is not None else self.began)
@@ -178,7 +186,7 @@ async def call_handler(handler: str, base_dir: Path, call: Mapping[str, Any], *,
         return HandlerOutcome(None, 0.0, f"crashed: could not start the handler: {error}")
     # Our child reports its footprint; another program is measured from zero.
     state = _Call(f"{handler} {call.get('entry', '?')}()", began,
-                  baseline=None if command is None else 0)
+                  from_spawn=command is not None, baseline=None if command is None else 0)
     stopped: str | None = None
     try:
         stopped = await _supervise(process, state, json.dumps(request).encode(),
@@ -231,14 +239,15 @@ async def _first_end(state: _Call, exited: asyncio.Task[int], reader: asyncio.Ta
                      watcher: asyncio.Task[bool], budget: float | None) -> str | None:
     pending: set[asyncio.Task[Any]] = {exited, reader, watcher}
     while True:
-        deadline = state.deadline(budget)
+        deadline, _ = state.deadline(budget)
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         done, pending = await asyncio.wait(pending, timeout=timeout,
                                            return_when=asyncio.FIRST_COMPLETED)
         if not done:
             # The deadline moves once when ``started`` arrives; only a passed one counts.
-            if time.monotonic() >= (state.deadline(budget) or 0.0):
-                return "runtime budget"
+            deadline, reason = state.deadline(budget)
+            if deadline is not None and time.monotonic() >= deadline:
+                return reason
             continue
         if watcher in done and watcher.result():
             return "memory limit"

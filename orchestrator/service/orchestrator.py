@@ -366,8 +366,8 @@ class Orchestrator:
     # Download callbacks ------------------------------------------------------------
 
     def _download_started(self, tracked: Tracked) -> None:
-        self.journal.set_download_state(tracked.key, DownloadState.DOWNLOADING, reason="started",
-                                        from_state=DownloadState.WAITING, at=self.clock())
+        self.journal.defer_download_state(tracked.key, DownloadState.DOWNLOADING, reason="started",
+                                          from_state=DownloadState.WAITING, at=self.clock())
         self._download_event(ev.DOWNLOAD_STARTED, tracked, foreground=tracked.foreground)
 
     def _download_progress(self, tracked: Tracked) -> None:

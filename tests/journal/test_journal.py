@@ -141,3 +141,19 @@ def test_kill_9_loses_nothing_committed_and_two_writers_never_see_busy(tmp_path)
         assert writer.returncode == -signal.SIGKILL
     with Journal.in_state_dir(state) as journal:
         assert journal.runtime_spent("w", "day") >= 400
+
+
+def test_deferred_transitions_land_with_the_next_transaction_or_on_close(tmp_path):
+    journal = open_journal(tmp_path)
+    journal.add_downloads(APP, [dl("a"), dl("b")])
+    journal.defer_download_state(f"{GROUP}/a", DownloadState.DOWNLOADING,
+                                 from_state=DownloadState.WAITING, reason="started", at=11.0)
+    journal.set_download_state(f"{GROUP}/a", DownloadState.FINISHED, reason="finished",
+                               delivered=True)
+    assert journal.transitions(f"{GROUP}/a")[1:] == [(1, 2, "started"), (2, 3, "finished")]
+    assert journal.download(f"{GROUP}/a").delivered
+    journal.defer_download_state(f"{GROUP}/b", DownloadState.DOWNLOADING,
+                                 from_state=DownloadState.WAITING, reason="started", at=12.0)
+    journal.close()
+    with Journal.in_state_dir(tmp_path / "state") as again:
+        assert again.download(f"{GROUP}/b").download.state == DownloadState.DOWNLOADING
