@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import netrc
 import signal
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 from orchestrator.cli.fetch_list import FetchItem, FetchOptions
 from orchestrator.cli.progress import FetchView
 from orchestrator.engine import CredentialProvider, DownloadRequest, Engine, SidecarStore
-from orchestrator.errors import UsageError
+from orchestrator.errors import DownloadError, ErrorCode, UsageError
 
 _HASH_BLOCK = 1 << 20
 
@@ -70,8 +71,11 @@ async def already_complete(item: FetchItem) -> tuple[int, str | None] | None:
     destination = item.destination
     staging = destination.with_name(destination.name + ".part")
     try:
-        size = destination.stat().st_size
+        status = destination.stat()
     except OSError:
+        return None
+    size = status.st_size
+    if not stat.S_ISREG(status.st_mode):
         return None
     if staging.exists() or SidecarStore.path_for(str(destination)).exists():
         return None
@@ -96,26 +100,32 @@ async def fetch_one(engine: Engine, item: FetchItem, options: FetchOptions,
         size, digest = existing
         view.finished(key, item.url, path=key, size=size, sha256=digest, skipped=True)
         return None
+    view.started(key, item.url, item.size)
     folder = item.destination.parent
     if folder not in folders:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            return f"{item.url}: cannot create {folder}: {error.strerror}"
+            problem = DownloadError(f"cannot create folder {folder}: {error.strerror}",
+                                    ErrorCode.DISK_ERROR)
+            return _failed(view, key, item, problem, 0)
         folders.add(folder)
     request = DownloadRequest(url=item.url, destination=item.destination, size=item.size,
                               sha256=item.sha256, connections=options.connections,
                               allowed_hosts=options.allowed_hosts)
-    view.started(key, item.url, item.size)
     result = await engine.fetch(
         request, on_progress=lambda p: view.progress(key, item.url, p.bytes, p.total))
     if result.error is None:
         view.finished(key, item.url, path=str(result.path), size=result.size,
                       sha256=result.sha256)
         return None
-    error = result.error
-    view.failed(key, item.url, error, result.resumed_from + result.bytes_transferred,
-                item.size)
+    return _failed(view, key, item, result.error,
+                   result.resumed_from + result.bytes_transferred)
+
+
+def _failed(view: FetchView, key: str, item: FetchItem, error: DownloadError,
+            done: int) -> str:
+    view.failed(key, item.url, error, done, item.size)
     return f"{item.url}: error {int(error.code)} {error.code.title}: {error.message}"
 
 
