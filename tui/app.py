@@ -1,0 +1,186 @@
+"""The Textual app: wires the session, the bridge worker, the screens and the actions.
+
+The orchestrator runs on the app's own event loop (everything it does is
+asyncio), entered by a worker so the message loop never waits for it. One
+bridge worker folds the event stream into :class:`tui.state.LiveState`; a
+timer repaints the visible screen from that state at most ten times a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from orchestrator.errors import BackgroundAssetsError
+from orchestrator.events import Event
+from tui.commands import system_commands
+from tui.control import Controller, Outcome, refused
+from tui.screens.apps import AppsScreen
+from tui.screens.device import DeviceScreen
+from tui.screens.downloads import DownloadsScreen
+from tui.screens.events import EventsScreen
+from tui.screens.help import HelpScreen
+from tui.state import LiveState
+
+Session = Callable[[], AbstractAsyncContextManager[Any]]
+FRAME_SECONDS = 0.1
+BRIDGE_QUEUE = 100_000
+
+
+class BgAssetsApp(App[int]):
+    """bgassets' live status and control; ``session`` yields a running Orchestrator."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "bgassets"
+    MODES = {"apps": AppsScreen, "downloads": DownloadsScreen, "device": DeviceScreen,
+             "events": EventsScreen, "help": HelpScreen}
+    DEFAULT_MODE = "apps"
+    BINDINGS = [
+        Binding("1", "switch_mode('apps')", "Apps"),
+        Binding("2", "switch_mode('downloads')", "Downloads"),
+        Binding("3", "switch_mode('device')", "Device"),
+        Binding("4", "switch_mode('events')", "Events"),
+        Binding("question_mark,f1", "switch_mode('help')", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, session: Session, manifests: Sequence[Path] = (), *,
+                 install: bool = True) -> None:
+        super().__init__()
+        self.session = session
+        self.manifest_paths = list(manifests)
+        self.install_on_start = install
+        self.state = LiveState()
+        self.orchestrator: Any = None
+        self.control: Controller | None = None
+        self.outcomes: deque[Outcome] = deque(maxlen=200)
+        self.ready = asyncio.Event()
+        self.selection: dict[str, str | None] = {"app": None, "download": None}
+        self.frame_times: deque[float] = deque(maxlen=10_000)
+        self.bridge_queue: asyncio.Queue[Event] | None = None
+
+    def on_mount(self) -> None:
+        self.start_session()
+        self.set_interval(FRAME_SECONDS, self.repaint)
+
+    # Session and bridge ---------------------------------------------------------
+
+    @work(group="session", exit_on_error=False)
+    async def start_session(self) -> None:
+        """Enter the session, start the bridge, install every manifest, then keep it open."""
+        try:
+            async with self.session() as orchestrator:
+                self.orchestrator = orchestrator
+                self.bridge_queue = orchestrator.events.queue(BRIDGE_QUEUE)
+                self.bridge(self.bridge_queue)
+                self.control = Controller(orchestrator, self.state, self._manifest_ids())
+                self.state.seed(orchestrator)
+                if self.install_on_start:
+                    await self._install_all()
+                self.ready.set()
+                await asyncio.Event().wait()
+        except BackgroundAssetsError as error:
+            self.exit(1, message=f"bgassets: error: {error.message}")
+
+    def _manifest_ids(self) -> dict[str, Path]:
+        from orchestrator.manifests import load_app
+
+        ids = {}
+        for path in self.manifest_paths:
+            try:
+                app, _ = load_app(path)
+            except BackgroundAssetsError as error:
+                self.report(refused(f"load {path}", error))
+                continue
+            ids[app.id] = path
+        return ids
+
+    async def _install_all(self) -> None:
+        assert self.control is not None
+        for app_id in self.control.manifests:
+            if app_id not in self.orchestrator.apps:
+                self.report(await self.control.install(app_id))
+
+    @work(group="bridge", exit_on_error=False)
+    async def bridge(self, queue: asyncio.Queue[Event]) -> None:
+        """Fold every orchestrator event into the live state, a whole burst at a time."""
+        while True:
+            event = await queue.get()
+            self.state.apply(event)
+            while not queue.empty():
+                self.state.apply(queue.get_nowait())
+
+    def repaint(self) -> None:
+        """The frame timer: the visible screen redraws what changed since its last frame."""
+        screen = self.screen
+        draw = getattr(screen, "refresh_from", None)
+        if draw is None or self.orchestrator is None:
+            return
+        started = time.perf_counter()
+        if draw(self):
+            self.frame_times.append(time.perf_counter() - started)
+
+    # Actions ---------------------------------------------------------------------
+
+    def report(self, outcome: Outcome) -> None:
+        """Show an action's outcome: a notification, red with its code when refused."""
+        self.outcomes.append(outcome)
+        self.notify(outcome.message, severity="information" if outcome.ok else "error",
+                    timeout=4 if outcome.ok else 8)
+
+    def app_action(self, verb: str, app_id: str | None) -> None:
+        """install, update, periodic (in a worker: they wait for the catalog) or launch."""
+        if self.control is None or not app_id:
+            self.notify("no app selected", severity="warning")
+            return
+        if verb == "launch":
+            self.report(self.control.launch(app_id))
+        else:
+            self._run_app_request(verb, app_id)
+
+    @work(group="requests", exit_on_error=False)
+    async def _run_app_request(self, verb: str, app_id: str) -> None:
+        assert self.control is not None
+        self.report(await getattr(self.control, verb)(app_id))
+
+    def download_action(self, verb: str, row_key: str | None) -> None:
+        """promote, pause, resume or cancel the download of table row ``row_key``."""
+        if self.control is None or not row_key:
+            self.notify("no download selected", severity="warning")
+            return
+        self.report(getattr(self.control, verb)(row_key))
+
+    def device_action(self, condition: str, app_id: str | None = None) -> None:
+        """Toggle one device condition, or purge (``condition == "purge"``)."""
+        if self.control is None:
+            return
+        if condition == "purge":
+            self.report(self.control.purge())
+        else:
+            self.report(self.control.toggle(condition, app_id))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield from system_commands(self, screen)
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    """``bgassets run`` on a terminal: the demo session with the Textual app; 0 on quit."""
+    from orchestrator.cli.session import app_manifests, demo_session
+
+    app = BgAssetsApp(lambda: demo_session(args), app_manifests(args.directory))
+    with contextlib.suppress(KeyboardInterrupt):
+        app.run()
+    return app.return_code or 0

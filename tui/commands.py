@@ -1,0 +1,56 @@
+"""The command palette: one entry per action, per app, for the selected download, per condition."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+from textual.app import SystemCommand
+from textual.screen import Screen
+
+from tui.control import DEVICE_TOGGLES
+
+APP_VERBS = (("install", "Install", "install the app (an install content request)"),
+             ("update", "Update", "apply a new app version (an update content request)"),
+             ("periodic", "Periodic run", "send a periodic content request now"),
+             ("launch", "Launch", "launch the app (refused while essential downloads pend)"))
+DOWNLOAD_VERBS = (("promote", "Promote", "resume in the foreground (running app only)"),
+                  ("pause", "Pause", "pause the download"),
+                  ("resume", "Resume", "resume a paused download"),
+                  ("cancel", "Cancel", "cancel the download"))
+SCREENS = (("apps", "Apps"), ("downloads", "Downloads"), ("device", "Device"),
+           ("events", "Events"), ("help", "Help"))
+
+
+def selected_download(app: Any, screen: Screen[Any]) -> str | None:
+    """The download of the open detail view, else the one last under the table's cursor."""
+    key = getattr(screen, "row_key", None) or app.selection.get("download")
+    return str(key) if key else None
+
+
+def system_commands(app: Any, screen: Screen[Any]) -> Iterator[SystemCommand]:
+    """Every action of the UI as palette entries."""
+    for mode, title in SCREENS:
+        yield SystemCommand(f"Show {title}", f"switch to the {title} screen",
+                            partial(app.switch_mode, mode))
+    app_ids = sorted(app.control.manifests | app.orchestrator.apps.keys()) if app.control else []
+    for verb, title, help_text in APP_VERBS:
+        for app_id in app_ids:
+            yield SystemCommand(f"{title} {app_id}", help_text,
+                                partial(app.app_action, verb, app_id), discover=False)
+    key = selected_download(app, screen)
+    if key:
+        for verb, title, help_text in DOWNLOAD_VERBS:
+            yield SystemCommand(f"{title} {key}", help_text,
+                                partial(app.download_action, verb, key))
+    for condition, title in DEVICE_TOGGLES.items():
+        yield SystemCommand(f"Toggle {title}", "flip this device condition",
+                            partial(app.device_action, condition))
+    for app_id in app_ids:
+        yield SystemCommand(f"Toggle background refresh for {app_id}",
+                            "flip background refresh for this app only",
+                            partial(app.device_action, "background_refresh", app_id),
+                            discover=False)
+    yield SystemCommand("Purge", "remove purgeable assets (under Library/Caches)",
+                        partial(app.device_action, "purge"))

@@ -1,0 +1,181 @@
+"""Every action of the UI against the orchestrator, each returning an :class:`Outcome`.
+
+Keys, the command palette and tests all go through here, so a refusal reads
+the same wherever it came from: the action, the error's code and camelCase
+name, and the orchestrator's message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from orchestrator.errors import BackgroundAssetsError
+from orchestrator.model.device import Device
+from orchestrator.model.units import format_size
+from tui.state import LiveState
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an action did, or why it was refused (``code`` set)."""
+
+    action: str
+    message: str
+    code: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.code is None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def refused(action: str, error: BackgroundAssetsError) -> Outcome:
+    text = f"{action} refused: {int(error.code)} {error.code.title}: {error.message}"
+    return Outcome(action, text, int(error.code))
+
+
+DEVICE_TOGGLES = {
+    "low_power": "low power mode",
+    "background_refresh": "background refresh",
+    "in_app_content": "in-app content",
+    "online": "network online",
+    "metered": "metered network",
+}
+
+
+class Controller:
+    """Runs actions on one orchestrator; ``manifests`` maps app ids to their app.yaml."""
+
+    def __init__(self, orchestrator: Any, state: LiveState,
+                 manifests: dict[str, Path] | None = None) -> None:
+        self.orchestrator = orchestrator
+        self.state = state
+        self.manifests: dict[str, Path] = dict(manifests or {})
+
+    def manifest(self, app_id: str) -> Path:
+        loaded = self.orchestrator.apps.get(app_id)
+        return self.manifests.get(app_id) or loaded.manifest
+
+    # Apps -----------------------------------------------------------------
+
+    async def _run(self, action: str, call: Callable[[], Awaitable[Any]], done: str) -> Outcome:
+        try:
+            await call()
+        except BackgroundAssetsError as error:
+            return refused(action, error)
+        return Outcome(action, done)
+
+    def _installed_version(self, app_id: str) -> str | None:
+        record = self.orchestrator.journal.app(app_id)
+        return record.version if record is not None and app_id in self.orchestrator.apps \
+            else None
+
+    async def install(self, app_id: str) -> Outcome:
+        """Install the app; at its installed version this changes nothing, and says so."""
+        return await self._request("install", app_id, self.orchestrator.install)
+
+    async def update(self, app_id: str) -> Outcome:
+        """An update content request when the manifest's version changed."""
+        return await self._request("update", app_id, self.orchestrator.update)
+
+    async def _request(self, verb: str, app_id: str,
+                       call: Callable[[Path], Awaitable[Any]]) -> Outcome:
+        path, before = self.manifest(app_id), self._installed_version(app_id)
+        outcome = await self._run(f"{verb} {app_id}", lambda: call(path),
+                                  f"{verb} {app_id}: requested")
+        after = self._installed_version(app_id)
+        if outcome.ok and before is not None and before == after:
+            return Outcome(outcome.action, f"{verb} {app_id}: version {after} is installed "
+                           "already; change spec.version to update")
+        if outcome.ok and before is not None:
+            return Outcome(outcome.action, f"{verb} {app_id}: {before} -> {after} requested")
+        return outcome
+
+    async def periodic(self, app_id: str) -> Outcome:
+        return await self._run(f"periodic {app_id}",
+                               lambda: self.orchestrator.periodic(app_id),
+                               f"periodic {app_id}: content request sent")
+
+    def launch(self, app_id: str) -> Outcome:
+        action = f"launch {app_id}"
+        try:
+            self.orchestrator.launch(app_id)
+        except BackgroundAssetsError as error:
+            return refused(action, error)
+        return Outcome(action, f"{app_id} launched")
+
+    # Downloads --------------------------------------------------------------
+
+    def download_key(self, row_key: str) -> str:
+        """The orchestrator's key (``group/id``) of a table row (``app/id``)."""
+        app_id, _, download_id = row_key.partition("/")
+        loaded = self.orchestrator.apps.get(app_id)
+        return f"{loaded.app.app_group}/{download_id}" if loaded else download_id
+
+    def _download(self, verb: str, row_key: str, done: str) -> Outcome:
+        action = f"{verb} {row_key}"
+        try:
+            getattr(self.orchestrator, verb)(self.download_key(row_key))
+        except BackgroundAssetsError as error:
+            return refused(action, error)
+        return Outcome(action, f"{row_key}: {done}")
+
+    def promote(self, row_key: str) -> Outcome:
+        return self._download("promote", row_key, "promoted to the foreground")
+
+    def pause(self, row_key: str) -> Outcome:
+        return self._download("pause", row_key, "paused")
+
+    def resume(self, row_key: str) -> Outcome:
+        outcome = self._download("resume", row_key, "resumed")
+        if outcome.ok:
+            tracked = self.orchestrator.queue.tracked.get(self.download_key(row_key))
+            running = tracked is not None and tracked.handle is not None \
+                and tracked.paused is None
+            self.state.resumed(row_key, running)
+        return outcome
+
+    def cancel(self, row_key: str) -> Outcome:
+        return self._download("cancel", row_key, "cancelled")
+
+    def purge(self) -> Outcome:
+        freed = self.orchestrator.purge()
+        return Outcome("purge", f"purge: freed {format_size(freed)}")
+
+    # Device -----------------------------------------------------------------
+
+    def toggle(self, condition: str, app_id: str | None = None) -> Outcome:
+        """Flip one device condition (per app for background refresh when ``app_id``)."""
+        device: Device = self.orchestrator.device
+        refresh, network = device.background_refresh, device.network
+        if condition == "low_power":
+            device = replace(device, low_power_mode=not device.low_power_mode)
+            value = device.low_power_mode
+        elif condition == "background_refresh" and app_id is not None:
+            value = not refresh.allows(app_id)
+            apps = MappingProxyType({**refresh.apps, app_id: value})
+            device = replace(device, background_refresh=replace(refresh, apps=apps))
+        elif condition == "background_refresh":
+            value = not refresh.enabled
+            device = replace(device, background_refresh=replace(refresh, enabled=value))
+        elif condition == "in_app_content":
+            device = replace(device, in_app_content=not device.in_app_content)
+            value = device.in_app_content
+        elif condition == "online":
+            value = not network.online
+            device = replace(device, network=replace(network, online=value))
+        elif condition == "metered":
+            value = not network.metered
+            device = replace(device, network=replace(network, metered=value))
+        else:
+            raise ValueError(f"unknown device condition {condition!r}")
+        self.orchestrator.set_device(device)
+        name = DEVICE_TOGGLES[condition] + (f" for {app_id}" if app_id else "")
+        return Outcome(f"toggle {condition}", f"{name}: {'on' if value else 'off'}")
+

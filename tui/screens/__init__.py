@@ -1,0 +1,1 @@
+"""One module per screen: Apps, Downloads (and its detail), Device, Events, Help."""

@@ -1,0 +1,122 @@
+"""Apps: each app's state, install progress in three phases, allowances, runtime, periodic."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from orchestrator.model.units import format_size
+from orchestrator.scheduler.budget import daily_allotment, next_periodic_run
+from tui.widgets.cells import duration, phase_bar
+from tui.widgets.table import LiveTable
+
+COLUMNS = (("app", "App"), ("version", "Version"), ("state", "State"),
+           ("progress", "Install progress"), ("allowance", "Allowance used / left"),
+           ("essential", "Essential used / left"), ("runtime", "Runtime today"),
+           ("periodic", "Next periodic run"))
+CLOCK_REDRAW = 1.0
+
+
+def app_state(loaded: Any) -> Text:
+    """installing, launchable or launched (and running), as the seed names them."""
+    if loaded is None:
+        return Text("not installed", "dim")
+    if loaded.launched:
+        return Text("launched" + (", running" if loaded.running else ""), "bold cyan")
+    return Text("launchable", "green") if loaded.launchable else Text("installing", "yellow")
+
+
+def allowance(used: int, limit: int, launched: bool) -> str:
+    if launched:
+        return "unrestricted"
+    return f"{format_size(used)} / {format_size(max(0, limit - used))}"
+
+
+def periodic_text(orchestrator: Any, app_id: str, last_run: float | None, now: float) -> str:
+    device = orchestrator.device
+    when = next_periodic_run(app_id, device, orchestrator.journal.launches(app_id), last_run, now)
+    if when is None:
+        return "off (low power)" if device.low_power_mode else "off (background refresh)"
+    return "due now" if when <= now else f"in {duration(when - now)}"
+
+
+def app_cells(orchestrator: Any, progress: Any, app_id: str) -> tuple[object, ...]:
+    """One row of the Apps table, read from the orchestrator, its journal and the events."""
+    loaded = orchestrator.apps.get(app_id)
+    record = orchestrator.journal.app(app_id)
+    if loaded is None or record is None:
+        return (app_id, "", app_state(None), "", "", "", "", "")
+    now = orchestrator.clock()
+    restrictions = loaded.app.restrictions
+    fraction = progress.fraction if progress else 0.0
+    phases = progress.phases if progress and progress.phases else {}
+    if loaded.progress is not None:
+        fraction, phases = loaded.progress.fraction, loaded.progress.phases()
+    bar = phase_bar(phases) + Text(f" {fraction:4.0%}")
+    day = time.strftime("%Y-%m-%d", time.gmtime(now))
+    spent = orchestrator.journal.runtime_spent(app_id, day)
+    allotted = daily_allotment(orchestrator.device.daily_allotment_seconds,
+                               orchestrator.journal.launches(app_id), now)
+    return (app_id, loaded.app.version, app_state(loaded), bar,
+            allowance(record.download_bytes_used, restrictions.download_allowance,
+                      record.launched),
+            allowance(record.essential_bytes_used, restrictions.essential_download_allowance,
+                      record.launched),
+            f"{duration(spent) or '0s'} / {duration(allotted)}",
+            periodic_text(orchestrator, app_id, record.last_periodic_at, now))
+
+
+class AppsScreen(Screen[None]):
+    """Every app of the session, with the app actions on the selected row."""
+
+    BINDINGS = [
+        Binding("n", "app('install')", "Install"),
+        Binding("u", "app('update')", "Update"),
+        Binding("r", "app('periodic')", "Periodic"),
+        Binding("l", "app('launch')", "Launch"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._drawn = -1
+        self._drawn_at = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Apps", classes="title")
+        yield LiveTable(COLUMNS, id="apps")
+        yield Static("", id="apps-summary")
+        yield Footer()
+
+    @property
+    def table(self) -> LiveTable:
+        return self.query_one("#apps", LiveTable)
+
+    @property
+    def selected_app(self) -> str | None:
+        return self.table.selected_key
+
+    def action_app(self, verb: str) -> None:
+        self.app.app_action(verb, self.selected_app)  # type: ignore[attr-defined]
+
+    def refresh_from(self, app: Any) -> bool:
+        """Redraw when an app-level event arrived, and once a second for the clocks."""
+        state, orchestrator = app.state, app.orchestrator
+        now = time.monotonic()
+        if state.apps_version == self._drawn and now - self._drawn_at < CLOCK_REDRAW:
+            return False
+        self._drawn, self._drawn_at = state.apps_version, now
+        ids = sorted(set(app.control.manifests) | set(orchestrator.apps)) if app.control else []
+        self.table.show([(i, app_cells(orchestrator, state.apps.get(i), i)) for i in ids])
+        waiting = sum(1 for row in state.downloads.values() if row.state != "finished"
+                      and row.state != "failed")
+        self.query_one("#apps-summary", Static).update(
+            f"{len(orchestrator.apps)} installed · {waiting} download(s) pending · "
+            "n install  u update  r periodic  l launch")
+        return True

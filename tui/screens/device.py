@@ -1,0 +1,95 @@
+"""Device: the conditions the scheduler obeys, each one a key away, and purgeable storage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from orchestrator.model.units import format_size
+from tui.widgets.table import LiveTable
+
+COLUMNS = (("app", "App"), ("refresh", "Background refresh"),
+           ("purgeable", "Purgeable assets on disk"))
+
+
+def on_off(value: bool) -> Text:
+    return Text("on", "bold green") if value else Text("off", "bold red")
+
+
+def conditions(device: Any, purgeable: int) -> Text:
+    """The device's switches as one block of text, with the key that flips each."""
+    text = Text()
+    lines = [("w", "low power mode", on_off(device.low_power_mode)),
+             ("b", "background refresh (global)", on_off(device.background_refresh.enabled)),
+             ("i", "in-app content", on_off(device.in_app_content)),
+             ("o", "network online", on_off(device.network.online)),
+             ("m", "network metered", on_off(device.network.metered))]
+    for key, label, value in lines:
+        text.append(f" {key} ", "reverse")
+        text.append(f" {label:<30}")
+        text.append(value)
+        text.append("\n")
+    text.append(f"    storage used by purgeable assets: {format_size(purgeable)}"
+                f"   ( x  purge them)\n")
+    text.append(f"    daily runtime allotment: {device.daily_allotment_seconds} s per app, "
+                "scaled by launches")
+    return text
+
+
+class DeviceScreen(Screen[None]):
+    """Device conditions, background refresh per app, purge."""
+
+    BINDINGS = [
+        Binding("w", "toggle('low_power')", "Low power"),
+        Binding("b", "toggle('background_refresh')", "Refresh"),
+        Binding("a", "toggle_app", "Refresh (app)"),
+        Binding("i", "toggle('in_app_content')", "In-app"),
+        Binding("o", "toggle('online')", "Online"),
+        Binding("m", "toggle('metered')", "Metered"),
+        Binding("x", "purge", "Purge"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._drawn: tuple[object, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="conditions")
+        yield LiveTable(COLUMNS, id="device-apps")
+        yield Footer()
+
+    @property
+    def selected_app(self) -> str | None:
+        return self.query_one("#device-apps", LiveTable).selected_key
+
+    def action_toggle(self, condition: str) -> None:
+        self.app.device_action(condition)  # type: ignore[attr-defined]
+
+    def action_toggle_app(self) -> None:
+        if self.selected_app:
+            self.app.device_action("background_refresh", self.selected_app)  # type: ignore[attr-defined]
+
+    def action_purge(self) -> None:
+        self.app.device_action("purge")  # type: ignore[attr-defined]
+
+    def refresh_from(self, app: Any) -> bool:
+        orchestrator, state = app.orchestrator, app.state
+        device = orchestrator.device
+        key = (device, tuple(sorted(state.purgeable.items())), tuple(orchestrator.apps))
+        if key == self._drawn:
+            return False
+        self._drawn = key
+        self.query_one("#conditions", Static).update(
+            conditions(device, sum(state.purgeable.values())))
+        refresh = device.background_refresh
+        rows = [(app_id, (app_id, on_off(refresh.allows(app_id)),
+                          format_size(state.purgeable.get(app_id, 0))))
+                for app_id in sorted(orchestrator.apps)]
+        self.query_one("#device-apps", LiveTable).show(rows)
+        return True

@@ -1,0 +1,116 @@
+"""Downloads: active and recent downloads, sortable by column, filterable, with a detail view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from tui.screens.detail import DownloadDetail
+from tui.selection import COLUMNS, ROW_LIMIT, visible_rows
+from tui.widgets.cells import download_cells
+from tui.widgets.table import LiveTable
+
+LABELS = ("ID", "App", "Essential", "Priority", "State", "Progress", "Speed", "ETA", "Error")
+
+
+class DownloadsScreen(Screen[None]):
+    """The download table: at most ``ROW_LIMIT`` rows, redrawn in batches by the frame timer."""
+
+    BINDINGS = [
+        Binding("p", "download('promote')", "Promote"),
+        Binding("z", "download('pause')", "Pause"),
+        Binding("s", "download('resume')", "Resume"),
+        Binding("c", "download('cancel')", "Cancel"),
+        Binding("enter", "detail", "Detail", show=False),
+        Binding("o", "cycle_sort", "Sort"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("escape", "leave_filter", "Table", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sort: str | None = None
+        self.reverse = False
+        self.filter_text = ""
+        self._drawn = -1
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="filter: words in id, app, state, error (/ to focus)",
+                    id="download-filter")
+        yield LiveTable(list(zip(COLUMNS, LABELS, strict=True)), id="downloads")
+        yield Static("", id="downloads-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.table.focus()
+
+    @property
+    def table(self) -> LiveTable:
+        return self.query_one("#downloads", LiveTable)
+
+    @property
+    def selected_download(self) -> str | None:
+        """The selected row's key, ``app/id``."""
+        return self.table.selected_key
+
+    def action_download(self, verb: str) -> None:
+        self.app.download_action(verb, self.selected_download)  # type: ignore[attr-defined]
+
+    def action_detail(self) -> None:
+        if self.selected_download:
+            self.app.push_screen(DownloadDetail(self.selected_download))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_detail()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.app.selection["download"] = event.row_key.value  # type: ignore[attr-defined]
+
+    def action_cycle_sort(self) -> None:
+        order = [None, *COLUMNS]
+        self.sort_by(order[(order.index(self.sort) + 1) % len(order)], reverse=False)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        column = str(event.column_key.value)
+        self.sort_by(column, reverse=not self.reverse if column == self.sort else False)
+
+    def sort_by(self, column: str | None, reverse: bool = False) -> None:
+        """Order the shown rows by ``column`` (None: by relevance)."""
+        self.sort, self.reverse = column, reverse
+        self._drawn = -1
+
+    def action_filter(self) -> None:
+        self.query_one("#download-filter", Input).focus()
+
+    def action_leave_filter(self) -> None:
+        self.table.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        self._drawn = -1
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.table.focus()
+
+    def refresh_from(self, app: Any) -> bool:
+        """One frame: choose the rows, then change only the cells that differ."""
+        state = app.state
+        if state.version == self._drawn:
+            return False
+        self._drawn = state.version
+        rows, matched = visible_rows(state.downloads.values(), self.filter_text, self.sort,
+                                     self.reverse, ROW_LIMIT)
+        self.table.show([(row.key, download_cells(row)) for row in rows])
+        order = f"sorted by {self.sort}{' (reversed)' if self.reverse else ''}" if self.sort \
+            else "active first"
+        self.query_one("#downloads-status", Static).update(
+            f"showing {len(rows)} of {matched} matching ({len(state.downloads)} in all), "
+            f"{order} · p promote  z pause  s resume  c cancel  enter detail  o sort  / filter")
+        return True

@@ -1,0 +1,207 @@
+"""What the UI knows, folded from the orchestrator's event stream: no Textual here.
+
+The bridge worker feeds every event into :class:`LiveState`; screens read it
+on a timer (at most ten times a second), so a burst of progress events costs
+one dict assignment each and one repaint in total. Progress replaces
+progress: a row keeps only the latest bytes and speed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator import events as ev
+from orchestrator.cli.timeline import describe
+from orchestrator.events import Event
+from orchestrator.service.containers import is_purgeable
+
+LOG_LIMIT = 5_000
+HISTORY_LIMIT = 30
+QUIET = frozenset({ev.DOWNLOAD_PROGRESS, ev.APP_PROGRESS})
+
+WAITING, DOWNLOADING, PAUSED, FINISHED, FAILED = (
+    "waiting", "downloading", "paused", "finished", "failed")
+ACTIVE = frozenset({WAITING, DOWNLOADING, PAUSED})
+# Relevance order of the Downloads table: what moves first, then what waits, then what ended.
+STATE_RANK = {DOWNLOADING: 0, PAUSED: 1, WAITING: 2, FAILED: 3, FINISHED: 4}
+
+
+@dataclass
+class DownloadRow:
+    """One download as the Downloads table shows it."""
+
+    app: str
+    id: str
+    essential: bool = False
+    priority: int = 50
+    state: str = WAITING
+    bytes: int = 0
+    total: int | None = None
+    speed: float = 0.0
+    foreground: bool = False
+    reason: str | None = None
+    error: str | None = None
+    path: str | None = None
+    changed: int = 0
+    history: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
+
+    @property
+    def key(self) -> str:
+        """``app/id``: unique across apps (ids are unique within one app only)."""
+        return f"{self.app}/{self.id}"
+
+    @property
+    def fraction(self) -> float:
+        if self.state == FINISHED:
+            return 1.0
+        return min(1.0, self.bytes / self.total) if self.total else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current speed, None when unknown or not moving."""
+        if self.state != DOWNLOADING or not self.total or self.speed <= 0:
+            return None
+        return max(0.0, (self.total - self.bytes) / self.speed)
+
+
+@dataclass
+class AppStatus:
+    """What the events said about one app's install."""
+
+    fraction: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+    refused: str | None = None
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of the Events screen."""
+
+    seq: int
+    ts: float
+    event: str
+    app: str | None
+    text: str
+
+
+class LiveState:
+    """Downloads, app progress and the event log, updated in place by :meth:`apply`.
+
+    ``version`` grows with every event and ``apps_version`` with every event
+    that is not download progress, so a screen repaints only when it has
+    something new to show.
+    """
+
+    def __init__(self) -> None:
+        self.downloads: dict[str, DownloadRow] = {}
+        self.apps: dict[str, AppStatus] = {}
+        self.log: deque[LogLine] = deque(maxlen=LOG_LIMIT)
+        self.version = 0
+        self.apps_version = 0
+        self.seq = 0
+        self.counts: dict[str, int] = {}
+        self.purgeable: dict[str, int] = {}
+
+    def apply_all(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def apply(self, event: Event) -> None:
+        """Fold one event into the state."""
+        self.version += 1
+        name, data = event.event, event.data
+        self.counts[name] = self.counts.get(name, 0) + 1
+        if name not in QUIET:
+            self.apps_version += 1
+            self.seq += 1
+            text = describe(event) or name
+            self.log.append(LogLine(self.seq, event.ts, name, event.app, text))
+        if event.app is None:
+            return
+        if name == ev.APP_PROGRESS:
+            status = self.apps.setdefault(event.app, AppStatus())
+            status.fraction, status.phases = data["fraction"], dict(data.get("phases") or {})
+        elif name == ev.EVENT_REFUSED:
+            self.apps.setdefault(event.app, AppStatus()).refused = data.get("name")
+        elif name.startswith("download.") and data.get("download") not in (None, "catalog"):
+            self._download(event.app, name, event.ts, data)
+        elif name == ev.ASSET_PURGED:
+            self._add_purgeable(event.app, -int(data.get("bytes") or 0))
+            row = self.downloads.get(f"{event.app}/{data.get('download')}")
+            if row is not None:
+                row.path = None
+                row.history.append((event.ts, name))
+
+    def _download(self, app: str, name: str, ts: float, data: dict[str, Any]) -> None:
+        key = f"{app}/{data['download']}"
+        row = self.downloads.get(key)
+        if row is None:
+            row = self.downloads[key] = DownloadRow(app, data["download"])
+        row.changed = self.version
+        row.essential = bool(data.get("essential", row.essential))
+        if name != ev.DOWNLOAD_PAUSED:
+            row.bytes = data.get("bytes") or 0
+        row.total = data.get("total", row.total)
+        if name != ev.DOWNLOAD_PROGRESS:
+            row.history.append((ts, name))
+        if name == ev.DOWNLOAD_PROGRESS:
+            row.speed = float(data.get("speed") or 0)
+            if row.state != PAUSED:
+                row.state = DOWNLOADING
+        elif name in (ev.DOWNLOAD_SCHEDULED, ev.DOWNLOAD_REENQUEUED):
+            row.state, row.error, row.speed, row.reason = WAITING, None, 0.0, None
+            row.priority = int(data.get("priority", row.priority))
+        elif name == ev.DOWNLOAD_STARTED:
+            row.state, row.reason = DOWNLOADING, None
+            row.foreground = bool(data.get("foreground", row.foreground))
+        elif name == ev.DOWNLOAD_PAUSED:
+            row.state, row.speed, row.reason = PAUSED, 0.0, data.get("reason")
+        elif name == ev.DOWNLOAD_FINISHED:
+            row.state, row.speed, row.path = FINISHED, 0.0, data.get("path")
+            row.bytes = row.total or row.bytes
+            if data.get("purgeable"):
+                self._add_purgeable(app, row.bytes)
+        elif name == ev.DOWNLOAD_FAILED:
+            row.state, row.speed = FAILED, 0.0
+            row.error = f"{data.get('code')} {data.get('name')}: {data.get('message')}"
+
+    def _add_purgeable(self, app: str, size: int) -> None:
+        self.purgeable[app] = max(0, self.purgeable.get(app, 0) + size)
+
+    def resumed(self, key: str, downloading: bool) -> None:
+        """No event says a paused download resumed; the UI marks it when it asks."""
+        row = self.downloads.get(key)
+        if row is not None and row.state == PAUSED:
+            row.state, row.reason = (DOWNLOADING if downloading else WAITING), None
+            self.version += 1
+            row.changed = self.version
+
+    def log_lines(self, app: str = "", kind: str = "", after: int = 0) -> list[LogLine]:
+        """Log lines newer than ``after`` whose app and kind contain the filters."""
+        app, kind = app.strip().lower(), kind.strip().lower()
+        return [line for line in self.log if line.seq > after
+                and (not app or app in (line.app or "-").lower())
+                and (not kind or kind in line.event)]
+
+    def seed(self, orchestrator: Any) -> None:
+        """Rows for what the journal already holds (a restarted session), before any event."""
+        names = {-1: FAILED, 0: WAITING, 1: WAITING, 2: DOWNLOADING, 3: FINISHED}
+        for record in orchestrator.journal.downloads():
+            download = record.download
+            row = DownloadRow(record.app_id, download.id, download.essential, download.priority,
+                              names[int(download.state)], record.bytes_on_disk, download.size)
+            if record.error_code is not None:
+                row.error = f"{record.error_code}: {record.error_message}"
+            if record.delivered and is_purgeable(download.destination):
+                self._add_purgeable(record.app_id, record.bytes_on_disk)
+            self.downloads[row.key] = row
+        for tracked in orchestrator.queue.tracked.values():
+            row = self.downloads.get(f"{tracked.app_id}/{tracked.download.id}")
+            if row is not None:
+                row.state = PAUSED if tracked.paused else WAITING
+                row.reason, row.bytes = tracked.paused, tracked.bytes
+        self.version += 1
+        self.apps_version += 1

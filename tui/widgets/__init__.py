@@ -1,0 +1,1 @@
+"""Widgets and cell renderings shared by the screens."""

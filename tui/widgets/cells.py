@@ -1,0 +1,74 @@
+"""Cell renderings: bars, speeds, times. Plain functions returning Rich ``Text``.
+
+DataTable cells cannot hold widgets, so progress is drawn with block
+characters; each function is pure so the table can redraw a cell cheaply.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from orchestrator.model.units import format_size
+from tui.state import DownloadRow
+
+BLOCKS = " ▏▎▍▌▋▊▉█"
+PHASES = (("app", "app"), ("install", "install"), ("essential", "essential"))
+STATE_STYLES = {"downloading": "bold green", "paused": "yellow", "waiting": "dim",
+                "finished": "cyan", "failed": "bold red"}
+
+
+def bar(fraction: float, width: int = 12, style: str = "green") -> Text:
+    """A bar of ``width`` cells filled to ``fraction`` with eighth-cell precision."""
+    fraction = min(1.0, max(0.0, fraction))
+    eighths = round(fraction * width * 8)
+    full, part = divmod(eighths, 8)
+    filled = "█" * full + (BLOCKS[part] if part and full < width else "")
+    return Text.assemble((filled.ljust(width), style), (" ", ""), f"{fraction:4.0%}")
+
+
+def phase_bar(phases: dict[str, float], width: int = 6) -> Text:
+    """The install progress in its three phases: base app, install step, essential bytes."""
+    text = Text()
+    for index, (key, label) in enumerate(PHASES):
+        if index:
+            text.append(" ")
+        value = min(1.0, max(0.0, phases.get(key, 0.0)))
+        filled = round(value * width)
+        text.append(f"{label} ", "dim")
+        text.append("█" * filled + "░" * (width - filled), "green" if value >= 1 else "yellow")
+    return text
+
+
+def speed(bytes_per_second: float) -> str:
+    return f"{format_size(int(bytes_per_second))}/s" if bytes_per_second > 0 else ""
+
+
+def duration(seconds: float | None) -> str:
+    """``1h02m``, ``3m05s``, ``42s``; empty when unknown."""
+    if seconds is None:
+        return ""
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def state(row: DownloadRow) -> Text:
+    label = row.state + (" (fg)" if row.foreground and row.state == "downloading" else "")
+    if row.reason and row.state == "paused":
+        label += f": {row.reason}"
+    return Text(label, STATE_STYLES.get(row.state, ""))
+
+
+def size_of(row: DownloadRow) -> str:
+    total = format_size(row.total) if row.total else "?"
+    return f"{format_size(row.bytes)} / {total}"
+
+
+def download_cells(row: DownloadRow) -> tuple[object, ...]:
+    """The Downloads table's cells for one row, in column order."""
+    return (row.id, row.app, "yes" if row.essential else "", str(row.priority), state(row),
+            bar(row.fraction, 10), speed(row.speed), duration(row.eta),
+            Text(row.error or "", "red"))
