@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import pty
+import select
 import subprocess
 import sys
 import threading
@@ -146,7 +147,7 @@ def test_a_terminal_gets_a_progress_line_and_a_pipe_does_not(server, assets, tmp
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=child)
     os.close(child)
     shown = b""
-    while True:
+    while select.select([parent], [], [], 60)[0]:
         try:
             chunk = os.read(parent, 4096)
         except OSError:  # the child closed the terminal
