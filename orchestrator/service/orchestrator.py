@@ -409,8 +409,8 @@ class Orchestrator:
             containers.discard(path)
             self._failed(loaded, tracked, error)
             return
-        finally:
-            containers.discard(path)
+        if final is None:
+            containers.discard(path)  # whatever the delegate did not move
         self.journal.set_download_state(tracked.key, DownloadState.FINISHED, reason="finished",
                                         bytes_on_disk=tracked.bytes, delivered=True,
                                         from_state=DownloadState.DOWNLOADING, at=self.clock())
