@@ -147,6 +147,7 @@ class _Call:
     bad: str | None = None
     stderr: deque[str] = field(default_factory=lambda: deque(maxlen=STDERR_TAIL))
     stderr_lines: int = 0
+    announced: asyncio.Event = field(default_factory=asyncio.Event)
 
     def deadline(self, budget: float | None) -> tuple[float | None, str]:
         """When the call must end, and what to call it then.
@@ -237,26 +238,31 @@ async def _supervise(process: asyncio.subprocess.Process, state: _Call, request:
 
 async def _first_end(state: _Call, exited: asyncio.Task[int], reader: asyncio.Task[None],
                      watcher: asyncio.Task[bool], budget: float | None) -> str | None:
-    pending: set[asyncio.Task[Any]] = {exited, reader, watcher}
+    announced = asyncio.create_task(state.announced.wait())
+    pending: set[asyncio.Task[Any]] = {exited, reader, watcher, announced}
+    try:
+        return await _until_end(state, pending, exited, reader, watcher, budget)
+    finally:
+        announced.cancel()
+
+
+async def _until_end(state: _Call, pending: set[asyncio.Task[Any]], exited: asyncio.Task[int],
+                     reader: asyncio.Task[None], watcher: asyncio.Task[bool],
+                     budget: float | None) -> str | None:
     while True:
         deadline, _ = state.deadline(budget)
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         done, pending = await asyncio.wait(pending, timeout=timeout,
                                            return_when=asyncio.FIRST_COMPLETED)
-        if not done:
-            # The deadline moves once when ``started`` arrives; only a passed one counts.
-            deadline, reason = state.deadline(budget)
-            if deadline is not None and time.monotonic() >= deadline:
-                return reason
-            continue
+        deadline, reason = state.deadline(budget)
+        if not done and deadline is not None and time.monotonic() >= deadline:
+            return reason
         if watcher in done and watcher.result():
             return "memory limit"
         if reader in done:
             # The answer is in (or the channel is garbage): give the exit a moment, no more.
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(exited), 1.0)
-            return None
-        if exited in done and reader not in pending:
             return None
         if exited in done:
             with contextlib.suppress(asyncio.TimeoutError):
@@ -285,6 +291,7 @@ async def _read_answer(stdout: asyncio.StreamReader, state: _Call) -> None:
             state.bad = f"line {number} of the answer is not a JSON status object: {excerpt!r}"
         elif message["status"] == "started" and state.started is None:
             state.started, state.started_at = message, time.monotonic()
+            state.announced.set()
         else:
             state.answer = message
 

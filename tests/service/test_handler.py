@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+import os
 import re
 import sys
 import textwrap
@@ -17,6 +18,7 @@ from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest
 from orchestrator.model.extension import Extension
 from orchestrator.model.plan import AppExtensionInfo
+from orchestrator.service import handler as handler_module
 from orchestrator.service.handler import (
     HandlerAnswerError,
     HandlerRunner,
@@ -443,3 +445,16 @@ async def test_runner_parses_answers_and_turns_invalid_downloads_into_bad_answer
     again, failed = await runner(ext, "handlers:Mover").failed(
         essential, BackgroundAssetsError("gone", ErrorCode.HTTP_ERROR), budget=20)
     assert failed.ok and again == [essential.removing_essential()]
+
+
+async def test_start_up_is_not_charged_but_may_not_hang(ext, monkeypatch):
+    quick = await run(ext, "Counter", budget=0.2)
+    assert quick.ok, quick
+    assert quick.runtime < 0.2
+
+    site = ext / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import time\ntime.sleep(30)\n")
+    monkeypatch.setattr(handler_module, "STARTUP_LIMIT", 1.0)
+    hung = await run(ext, "Counter", env={"PYTHONPATH": f"{site}{os.pathsep}{ROOT}"})
+    assert hung.terminated == "crashed: did not start within 1 s"
