@@ -6,6 +6,7 @@ Shared by the headless summary and the Textual app so both drive the same job.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import errno
 from collections.abc import AsyncIterator
@@ -50,4 +51,13 @@ async def demo_session(args: argparse.Namespace) -> AsyncIterator[object]:
                     "pass --port (the example manifestURLs expect 8470)",
                     ErrorCode.NETWORK_ERROR) from None
         orchestrator = Orchestrator(state_dir, device=device, max_active=6)
-        yield await stack.enter_async_context(orchestrator)
+        await stack.enter_async_context(orchestrator)
+        periodic = asyncio.create_task(orchestrator.periodic_loop(), name="bgassets-periodic")
+        stack.push_async_callback(_cancel, periodic)
+        yield orchestrator
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

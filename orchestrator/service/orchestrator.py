@@ -153,6 +153,8 @@ class Orchestrator:
         self.journal.put_app(app.id, version=app.version, app_group=app.app_group,
                              manifest_path=str(manifest.resolve()), state="installing",
                              at=self.clock())
+        # An install or update is the app's latest content request: periodic ones follow it.
+        self.journal.record_periodic(app.id, self.clock())
         loaded = LoadedApp(app, extension, manifest, launched=bool(known and known.launched))
         loaded.progress = InstallProgress(app.size, app.restrictions.essential_download_allowance)
         self.apps[app.id] = loaded
@@ -180,6 +182,14 @@ class Orchestrator:
             if when is not None and when <= now:
                 due.append(app_id)
         return due
+
+    async def periodic_loop(self, every: float = 60.0) -> None:
+        """Send ``periodic`` to each app when it is due, checking every ``every`` seconds."""
+        while True:
+            for app_id in self.due_periodic():
+                with contextlib.suppress(BackgroundAssetsError):
+                    await self.periodic(app_id)
+            await asyncio.sleep(every)
 
     def launch(self, app_id: str, delegate: AppDelegate | None = None) -> None:
         """Launch the app: refused while essential downloads are pending."""
