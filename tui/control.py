@@ -13,7 +13,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from orchestrator import events as ev
 from orchestrator.errors import BackgroundAssetsError
+from orchestrator.events import Event
 from orchestrator.model.device import Device
 from orchestrator.model.units import format_size
 from tui.state import LiveState
@@ -26,10 +28,11 @@ class Outcome:
     action: str
     message: str
     code: int | None = None
+    failed: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.code is None
+        return self.code is None and not self.failed
 
     def __str__(self) -> str:
         return self.message
@@ -40,6 +43,7 @@ def refused(action: str, error: BackgroundAssetsError) -> Outcome:
     return Outcome(action, text, int(error.code))
 
 
+REFUSALS = frozenset({ev.EVENT_REFUSED, ev.EXTENSION_TERMINATED})
 DEVICE_TOGGLES = {
     "low_power": "low power mode",
     "background_refresh": "background refresh",
@@ -65,11 +69,25 @@ class Controller:
     # Apps -----------------------------------------------------------------
 
     async def _run(self, action: str, call: Callable[[], Awaitable[Any]], done: str) -> Outcome:
+        """Await ``call``; a refusal raised, or published as an event meanwhile, is the outcome."""
+        seen: list[Event] = []
+        unsubscribe = self.orchestrator.events.subscribe(seen.append)
         try:
             await call()
         except BackgroundAssetsError as error:
             return refused(action, error)
-        return Outcome(action, done)
+        finally:
+            unsubscribe()
+        for event in seen:
+            if event.event in REFUSALS and event.app == action.split()[-1]:
+                data = event.data
+                reason = data.get("message") or data.get("reason")
+                code = data.get("code")
+                cause = f"{code} {data.get('name')}" if code is not None else event.event
+                return Outcome(action, f"{action} refused: {cause}: {reason}",
+                               None if code is None else int(code), failed=True)
+        rejected = sum(1 for event in seen if event.event == ev.PLAN_REJECTED)
+        return Outcome(action, done + (f"; {rejected} download(s) rejected" if rejected else ""))
 
     def _installed_version(self, app_id: str) -> str | None:
         record = self.orchestrator.journal.app(app_id)

@@ -43,6 +43,9 @@ class EventsScreen(Screen[None]):
         yield Log(id="event-log", max_lines=10_000)
         yield Footer()
 
+    def on_mount(self) -> None:
+        self.log_widget.focus()
+
     @property
     def log_widget(self) -> Log:
         return self.query_one("#event-log", Log)

@@ -1,0 +1,72 @@
+"""Device screen: every condition toggled by key, per-app background refresh, purge."""
+
+from __future__ import annotations
+
+from tests.tui.drive import install_all, last_outcome, press
+from tests.tui.scenario import GAME, NEWS
+
+SIZE = (160, 40)
+
+
+def conditions_text(app) -> str:
+    return str(app.screen.query_one("#conditions").render())
+
+
+def line(key: str, label: str, value: str) -> str:
+    return f" {key}  {label:<30}{value}"
+
+
+async def test_each_key_flips_one_condition_and_the_screen_shows_it(tui):
+    app, built = tui
+    orchestrator = built.orchestrator
+    async with app.run_test(size=SIZE) as pilot:
+        await install_all(app, pilot)
+        await press(app, pilot, "3")
+        assert line("w", "low power mode", "off") in conditions_text(app)
+        read = {
+            "w": lambda d: d.low_power_mode, "b": lambda d: d.background_refresh.enabled,
+            "i": lambda d: d.in_app_content, "o": lambda d: d.network.online,
+            "m": lambda d: d.network.metered,
+        }
+        for key, value in read.items():
+            before = value(orchestrator.device)
+            await press(app, pilot, key)
+            assert value(orchestrator.device) is (not before), key
+            word = "on" if not before else "off"
+            assert last_outcome(app).message.endswith(f": {word}")
+        text = conditions_text(app)
+        assert line("w", "low power mode", "on") in text
+        assert line("b", "background refresh (global)", "off") in text
+        assert line("i", "in-app content", "off") in text
+        assert line("o", "network online", "off") in text
+        assert line("m", "network metered", "on") in text
+
+
+async def test_background_refresh_per_app_refuses_its_periodic_run(tui):
+    app, built = tui
+    async with app.run_test(size=SIZE) as pilot:
+        await install_all(app, pilot)
+        await press(app, pilot, "3", "down", "a")
+        assert last_outcome(app).message == f"background refresh for {NEWS}: off"
+        assert not built.orchestrator.device.background_refresh.allows(NEWS)
+        assert built.orchestrator.device.background_refresh.allows(GAME)
+        table = app.screen.query_one("#device-apps")
+        assert table.cell_text(NEWS, 1) == "off" and table.cell_text(GAME, 1) == "on"
+        await press(app, pilot, "1", "down", "r")
+        refusal = last_outcome(app)
+        assert refusal.code == 111 and "background refresh is off" in refusal.message
+        assert app.screen.table.cell_text(NEWS, 7) == "off (background refresh)"
+
+
+async def test_purge_removes_the_cache_file_and_the_count(tui):
+    app, built = tui
+    cache = built.orchestrator.layout.container(f"group.{GAME}") / "Library/Caches/thumbs.bin"
+    async with app.run_test(size=SIZE) as pilot:
+        await install_all(app, pilot)
+        await press(app, pilot, "3")
+        assert cache.is_file()
+        assert "storage used by purgeable assets: 32.0 KiB" in conditions_text(app)
+        await press(app, pilot, "x")
+        assert last_outcome(app).message == "purge: freed 32.0 KiB"
+        assert not cache.exists()
+        assert "storage used by purgeable assets: 0 B" in conditions_text(app)
