@@ -162,7 +162,10 @@ class _Call:
         return self.began + STARTUP_LIMIT, f"crashed: did not start within {STARTUP_LIMIT:.0f} s"
 
     def runtime(self) -> float:
-        return time.monotonic() - (self.started_at if self.started_at is not None else self.began)
+        """Seconds to charge: from ``started`` (or spawn); our own start-up costs nothing."""
+        if self.started_at is not None:
+            return time.monotonic() - self.started_at
+        return time.monotonic() - self.began if self.from_spawn else 0.0
 
 
 async def call_handler(handler: str, base_dir: Path, call: Mapping[str, Any], *,
@@ -218,10 +221,8 @@ async def _supervise(process: asyncio.subprocess.Process, state: _Call, request:
                      budget: float | None, memory_limit: int) -> str | None:
     """Feed the request and wait for the end; the budget or limit that stopped it, if any."""
     assert process.stdin and process.stdout and process.stderr
-    with contextlib.suppress(ConnectionError):
-        process.stdin.write(request)
-        await process.stdin.drain()
-        process.stdin.close()
+    # Fed by a task: a child that never reads must not hold us past its budget.
+    feeder = asyncio.create_task(_feed(process.stdin, request))
     drain = asyncio.create_task(_drain_stderr(process.stderr, state))
     reader = asyncio.create_task(_read_answer(process.stdout, state))
     watcher = asyncio.create_task(_watch_memory(process.pid, state, memory_limit))
@@ -230,10 +231,17 @@ async def _supervise(process: asyncio.subprocess.Process, state: _Call, request:
         return await _first_end(state, exited, reader, watcher, budget)
     finally:
         _kill_group(process.pid)
-        for task in (reader, watcher, exited):
+        for task in (feeder, reader, watcher, exited):
             task.cancel()
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(drain, 1.0)
+
+
+async def _feed(stdin: asyncio.StreamWriter, request: bytes) -> None:
+    with contextlib.suppress(ConnectionError):
+        stdin.write(request)
+        await stdin.drain()
+        stdin.close()
 
 
 async def _first_end(state: _Call, exited: asyncio.Task[int], reader: asyncio.Task[None],

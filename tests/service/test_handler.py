@@ -458,3 +458,11 @@ async def test_start_up_is_not_charged_but_may_not_hang(ext, monkeypatch):
     monkeypatch.setattr(handler_module, "STARTUP_LIMIT", 1.0)
     hung = await run(ext, "Counter", env={"PYTHONPATH": f"{site}{os.pathsep}{ROOT}"})
     assert hung.terminated == "crashed: did not start within 1 s"
+    assert hung.runtime == 0.0, "the app is not charged for our start-up"
+
+
+async def test_a_program_that_never_reads_its_request_still_ends_at_the_budget(ext):
+    call = {**request_call(ext), "padding": "x" * 4 * MiB}  # far past a pipe's buffer
+    outcome = await run(ext, "Any", call, budget=0.5, command=["sleep", "30"])
+    assert outcome.terminated == "runtime budget"
+    assert 0.5 <= outcome.runtime < 1.5
