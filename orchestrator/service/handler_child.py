@@ -168,15 +168,23 @@ def error_answer(error: BaseException) -> dict[str, Any]:
                       "traceback": "".join(traceback.format_exception(error))}}
 
 
-def write_line(channel: BinaryIO, answer: Mapping[str, Any]) -> None:
-    channel.write(json.dumps(answer, separators=(",", ":")).encode() + b"\n")
+def encode_line(answer: Mapping[str, Any]) -> bytes:
+    """One protocol line; what JSON cannot carry is the handler's bad answer."""
+    try:
+        return json.dumps(answer, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+    except (TypeError, ValueError) as error:
+        raise BadAnswer(f"the answer cannot be sent as JSON: {error}") from None
+
+
+def write_line(channel: BinaryIO, line: bytes) -> None:
+    channel.write(line)
     channel.flush()
 
 
 def serve(request: Mapping[str, Any], channel: BinaryIO) -> None:
     """Set limits and context, announce the start, run the entry point, answer."""
-    write_line(channel, {"status": "started", "protocol": PROTOCOL,
-                         **limit_memory(int(request.get("memoryLimit") or 0))})
+    write_line(channel, encode_line({"status": "started", "protocol": PROTOCOL,
+                                     **limit_memory(int(request.get("memoryLimit") or 0))}))
     context = sdk.HandlerContext(
         app_group=str(request["appGroup"]),
         container=Path(request["container"]) if request.get("container") else None,
@@ -186,14 +194,13 @@ def serve(request: Mapping[str, Any], channel: BinaryIO) -> None:
     try:
         handler = load_handler(str(request["handler"]), request.get("baseDir"))()
         payload = run_entry(handler, request)
-        answer = {"status": "ok", **payload, "lockSeconds": round(context.lock_seconds, 6)}
+        line = encode_line({"status": "ok", **payload,
+                            "lockSeconds": round(context.lock_seconds, 6)})
     except MemoryError:
-        channel.write(MEMORY_ANSWER)
-        channel.flush()
-        return
+        line = MEMORY_ANSWER
     except BaseException as error:  # noqa: BLE001 - every failure becomes an answer
-        answer = {**error_answer(error), "lockSeconds": round(context.lock_seconds, 6)}
-    write_line(channel, answer)
+        line = encode_line({**error_answer(error), "lockSeconds": round(context.lock_seconds, 6)})
+    write_line(channel, line)
 
 
 def main() -> int:
@@ -209,8 +216,8 @@ def main() -> int:
         if missing:
             raise ValueError(f"the request lacks {', '.join(missing)}")
     except ValueError as error:
-        write_line(channel, {"status": "error", "kind": "bad request",
-                             "error": {"type": type(error).__name__, "message": str(error)}})
+        write_line(channel, encode_line({"status": "error", "kind": "bad request", "error": {
+            "type": type(error).__name__, "message": str(error)}}))
         return 2
     serve(request, channel)
     return 0

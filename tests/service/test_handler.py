@@ -134,6 +134,20 @@ class TryOnce(DownloaderExtension):
             return []
 
 
+class Unsendable(DownloaderExtension):
+    def downloads(self, request, manifest_path, info):
+        return [self.download("x", "https://example.org/x", size=object())]
+
+
+class AsyncLocker(DownloaderExtension):
+    async def downloads(self, request, manifest_path, info):
+        import asyncio
+        from orchestrator.sdk import exclusive_control
+        async with exclusive_control(timeout=5) as hold:
+            await asyncio.sleep(0.2)
+        return [self.download(f"waited-{hold.waited < 1}", "https://example.org/x")]
+
+
 class Escapes(DownloaderExtension):
     def downloads(self, request, manifest_path, info):
         return [self.download("x", "https://example.org/x", destination="../../x")]
@@ -244,6 +258,7 @@ async def test_raising_handler_gives_a_clean_outcome_and_logs_file_and_line(ext,
     ("Exits", "crashed: exited with status 3 without an answer"),
     ("SysExit", "crashed: the handler exited early (SystemExit: 0) at"),
     ("WrongType", "bad answer: downloads() item 0 is int, not a Download"),
+    ("Unsendable", "bad answer: the answer cannot be sent as JSON: Object of type object"),
     ("Missing", "crashed: AttributeError: module 'handlers' has no attribute 'Missing'"),
 ])
 async def test_early_exits_and_wrong_answers_give_clean_outcomes(ext, name, expected):
@@ -310,9 +325,11 @@ async def test_in_memory_state_does_not_survive_between_calls(ext):
 
 
 async def test_time_under_exclusive_control_is_reported(ext):
-    outcome = await run(ext, "Locker")
+    outcome, held_async = await asyncio.gather(run(ext, "Locker"), run(ext, "AsyncLocker"))
     assert outcome.ok, outcome
     assert 0.3 <= outcome.lock_seconds < outcome.runtime
+    assert [d.id for d in parse_downloads(held_async.answer, GROUP)] == ["waited-True"]
+    assert 0.2 <= held_async.lock_seconds < held_async.runtime
 
 
 async def test_exclusive_control_held_by_the_app_refuses_a_try_once(ext):
