@@ -20,7 +20,7 @@ from orchestrator.engine.http import open_response
 from orchestrator.engine.ranges import Action, decide, if_range_value, validators_changed
 from orchestrator.engine.request import DownloadResult
 from orchestrator.engine.segments import Segment, bytes_done, next_idle, plan_segments, steal
-from orchestrator.engine.transfer import pump
+from orchestrator.engine.transfer import EndlessBody, pump
 from orchestrator.errors import DownloadError, ErrorCode
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ async def attempt(download: Download) -> bytes | None:
         request.connections is not None or request.size is None
         or request.size >= SEGMENT_THRESHOLD)
     # Even on one connection, ``bytes=0-`` makes the server state the total in Content-Range.
-    ranged = start > 0 or probe or request.size is None
+    ranged = start > 0 or probe or (request.size is None and not download.force_single)
     if start > 0 and not (if_range_value(download.etag, download.last_modified)
                           or request.sha256):
         download.forget_bytes()
@@ -140,11 +140,9 @@ async def _read_small(download: Download, response: aiohttp.ClientResponse, url:
         raise DownloadError(f"{url} ended after {received} of {size} bytes",
                             ErrorCode.NETWORK_ERROR, transient=True)
     if received > size:
-        # Keep the expected bytes: the next attempt verifies them without the network.
         await asyncio.to_thread(download.staged.part.write_at, body[:size], 0)
         download.staged.segments[0].done = size
-        raise DownloadError(f"{url} sent more than the expected {size} bytes; cut off",
-                            ErrorCode.BAD_SERVER_ANSWER, transient=True, retry_after=0)
+        raise EndlessBody(url, size)
     return body
 
 

@@ -26,7 +26,7 @@ from orchestrator.engine.retry import backoff_delay, classify_exception, disk_er
 from orchestrator.engine.segments import Segment, bytes_done, clamp_to_disk, from_state
 from orchestrator.engine.staging import FolderSync, StagingFile, file_sha256
 from orchestrator.engine.state import SidecarStore, StateStore
-from orchestrator.engine.transfer import Staged
+from orchestrator.engine.transfer import EndlessBody, Staged
 from orchestrator.errors import DownloadError, ErrorCode
 
 if TYPE_CHECKING:
@@ -34,6 +34,25 @@ if TYPE_CHECKING:
 
 PROGRESS_INTERVAL = 0.1
 CONTENT_ERRORS = (ErrorCode.SIZE_MISMATCH, ErrorCode.CHECKSUM_MISMATCH)
+
+
+@dataclass
+class _RetryCount:
+    """Retries so far, reset by progress beyond the best position reached."""
+
+    tries: int = 0
+    total: int = 0
+    best: int = 0
+    content_failures: int = 0
+
+    def again(self, error: DownloadError, progress: int, policy: RetryPolicy) -> bool:
+        if progress > self.best:
+            self.best, self.tries = progress, 0
+        if not should_retry(error, self.tries, policy) or self.total >= 4 * policy.attempts:
+            return False
+        self.tries += 1
+        self.total += 1
+        return True
 
 
 @dataclass
@@ -239,42 +258,47 @@ class Download:
         self.resumed_from = bytes_done(self.staged.segments)
 
     async def _attempts(self) -> DownloadResult:
-        policy, tries, content_failures = self.context.retry, 0, 0
+        """Attempts until a verified file or a final failure.
+
+        A failed attempt that got further than any before it resets the retry count (a
+        flaky link still finishes), within a hard cap so a server that keeps sending the
+        same bytes cannot loop forever.
+        """
+        policy, retry = self.context.retry, _RetryCount()
         self.state = "downloading"
         self.emit(force=True)
         try:
             while True:
-                before = self.staged.received
                 try:
                     body = await attempt(self)
                     return await finish(self, body)
                 except DownloadError as error:
-                    if error.code in CONTENT_ERRORS:
-                        self.forget_bytes()
-                        content_failures += 1
-                        error.transient = content_failures < 2
-                    elif error.code == ErrorCode.RANGE_NOT_HONOURED:
-                        self.force_single = True
-                        self.forget_bytes()
-                    if self.staged.received > before:
-                        tries = 0
-                    if not should_retry(error, tries, policy):
-                        raise
-                    await asyncio.sleep(backoff_delay(tries, policy, error.retry_after))
-                    tries += 1
+                    self._after_failure(error, retry)
+                    failure = error
                 except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                    error = classify_exception(exc, self.request.url, foreground=self.foreground)
-                    if self.staged.received > before:
-                        tries = 0
-                    if not should_retry(error, tries, policy):
-                        raise error from exc
-                    await asyncio.sleep(backoff_delay(tries, policy, error.retry_after))
-                    tries += 1
+                    failure = classify_exception(exc, self.request.url,
+                                                 foreground=self.foreground)
+                    failure.__cause__ = exc
+                progress = bytes_done(self.staged.segments)
+                if not retry.again(failure, progress, policy):
+                    raise failure
+                await asyncio.sleep(backoff_delay(retry.tries - 1, policy, failure.retry_after))
         except asyncio.CancelledError:
             self.save_now()
             with contextlib.suppress(OSError, DownloadError):
                 self.staged.close()
             raise
+
+    def _after_failure(self, error: DownloadError, retry: _RetryCount) -> None:
+        if isinstance(error, EndlessBody) and self.request.sha256:
+            return  # the bytes up to the size stay; the next attempt verifies them
+        if error.code in CONTENT_ERRORS:
+            self.forget_bytes()
+            retry.content_failures += 1
+            error.transient = retry.content_failures < 2
+        elif error.code == ErrorCode.RANGE_NOT_HONOURED:
+            self.force_single = True
+            self.forget_bytes()
 
     def forget_bytes(self) -> None:
         """Start over from byte 0: the staged bytes cannot be trusted."""

@@ -21,7 +21,7 @@ from orchestrator.errors import DownloadError, ErrorCode
 
 # Checkpoints: the .part is fsynced and the state saved at most this often (a state save
 # per chunk would cost more than the download); a crash re-downloads at most this much.
-CHECKPOINT_BYTES = 64 << 20
+CHECKPOINT_BYTES = 16 << 20
 CHECKPOINT_SECONDS = 1.0
 # Chunks at least this big are written and hashed in threads (pwrite and sha256 release
 # the GIL); smaller ones (small files) stay inline, where a thread hop costs more than it saves.
@@ -183,19 +183,34 @@ async def pump(response: aiohttp.ClientResponse, segment: Segment, staged: Stage
                 _overflow(segment, staged, url)
                 return
             await staged.write(chunk, segment)
-        if not unbounded and segment.remaining > 0:
+        if unbounded:
+            # No declared length: the end of the body is the end of the file.
+            segment.end = segment.position
+            staged.size = segment.position
+            return
+        if segment.remaining > 0:
             raise DownloadError(f"{url} ended after {segment.position} of {segment.end} bytes",
                                 ErrorCode.NETWORK_ERROR, transient=True)
-        if not unbounded and segment.end == staged.size and await content.readany():
+        if segment.end == staged.size and await content.readany():
             _overflow(segment, staged, url)
     finally:
         segment.active = False
+
+
+class EndlessBody(DownloadError):
+    """More bytes than expected: cut off at the expected size (the endless-data defence).
+
+    The bytes up to the size are kept when a pinned sha256 can verify them on the next
+    attempt; otherwise this is a size mismatch.
+    """
+
+    def __init__(self, url: str, size: int) -> None:
+        super().__init__(f"{url} sent more than the expected {size} bytes; cut off",
+                         ErrorCode.SIZE_MISMATCH, transient=True, retry_after=0)
 
 
 def _overflow(segment: Segment, staged: Staged, url: str) -> None:
     """More bytes than the segment holds: fine when its end was stolen, else endless data."""
     if segment.end != staged.size:
         return
-    # The bytes up to the size are kept: the next attempt verifies them without the network.
-    raise DownloadError(f"{url} sent more than the expected {staged.size} bytes; cut off",
-                        ErrorCode.BAD_SERVER_ANSWER, transient=True, retry_after=0)
+    raise EndlessBody(url, staged.size)
