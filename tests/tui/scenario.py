@@ -123,3 +123,16 @@ async def scene(root: Path, *, rate: int | None = None,
         options = {"clock": clock} if clock else {}
         async with Orchestrator(root / "state", max_active=1, **options) as orchestrator:
             yield Scene(server, orchestrator, manifests)
+
+
+def manifest_paths(root: Path) -> list[Path]:
+    """Where :func:`write_manifests` puts the app manifests (known before the server runs)."""
+    return [root / "manifests" / short(app_id) / "app.yaml" for app_id in APPS]
+
+
+@contextlib.asynccontextmanager
+async def orchestrator_session(root: Path) -> AsyncIterator[Orchestrator]:
+    """A session for an app that makes its own event loop (snapshot tests): yields the
+    orchestrator of :func:`scene`."""
+    async with scene(root) as built:
+        yield built.orchestrator

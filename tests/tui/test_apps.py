@@ -19,12 +19,12 @@ async def test_installs_every_app_and_shows_them_launchable(tui):
             assert built.orchestrator.apps[app_id].launchable
             assert table.cell_text(app_id, STATE) == "launchable"
             assert table.cell_text(app_id, PROGRESS) == (
-                "app ██████ install ██████ essential ██████ 100%")
+                "app ████ install ████ essential ████ 100%")
         record = built.orchestrator.journal.app(GAME)
         assert record.essential_bytes_used == 256 * 1024
         assert table.cell_text(GAME, ESSENTIAL) == "256.0 KiB / 768.0 KiB"
         assert table.cell_text(GAME, RUNTIME) == "0s / 10m00s"
-        assert table.cell_text(GAME, PERIODIC) == "due now"
+        assert table.cell_text(GAME, PERIODIC) == "in 1d00h"  # the install counts as a run
 
 
 async def test_launch_is_refused_until_the_essential_download_ends(tui):
@@ -34,7 +34,7 @@ async def test_launch_is_refused_until_the_essential_download_ends(tui):
         await settle(app, pilot)
         assert app.screen.table.cell_text(GAME, STATE) == "installing"
         assert app.screen.table.cell_text(GAME, PROGRESS).startswith(
-            "app ██████ install ██████ essential ░░░░░░")
+            "app ████ install ████ essential ░░░░")
         await press(app, pilot, "l")
         refusal = last_outcome(app)
         assert refusal.code == 1050 and "appNotLaunchable" in refusal.message
@@ -57,7 +57,7 @@ async def test_periodic_update_and_reinstall_from_keys(tui):
         await press(app, pilot, "down", "r")
         assert last_outcome(app).message == f"periodic {NEWS}: content request sent"
         assert orchestrator.journal.app(NEWS).last_periodic_at is not None
-        assert app.screen.table.cell_text(NEWS, PERIODIC) == "in 24h00m"
+        assert app.screen.table.cell_text(NEWS, PERIODIC) == "in 1d00h"
         await press(app, pilot, "n")
         assert "version 1.0 is installed already" in last_outcome(app).message
         await press(app, pilot, "u")

@@ -76,10 +76,14 @@ class AppsScreen(Screen[None]):
     """Every app of the session, with the app actions on the selected row."""
 
     BINDINGS = [
-        Binding("n", "app('install')", "Install"),
-        Binding("u", "app('update')", "Update"),
-        Binding("r", "app('periodic')", "Periodic"),
-        Binding("l", "app('launch')", "Launch"),
+        Binding("n", "app('install')", "Install",
+                tooltip="install the selected app: an install content request"),
+        Binding("u", "app('update')", "Update",
+                tooltip="update the selected app when its manifest's version changed"),
+        Binding("r", "app('periodic')", "Periodic",
+                tooltip="send the selected app a periodic content request now"),
+        Binding("l", "app('launch')", "Launch",
+                tooltip="launch the selected app (refused while essential downloads pend)"),
     ]
 
     def __init__(self) -> None:

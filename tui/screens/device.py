@@ -45,13 +45,16 @@ class DeviceScreen(Screen[None]):
     """Device conditions, background refresh per app, purge."""
 
     BINDINGS = [
-        Binding("w", "toggle('low_power')", "Low power"),
-        Binding("b", "toggle('background_refresh')", "Refresh"),
-        Binding("a", "toggle_app", "Refresh (app)"),
-        Binding("i", "toggle('in_app_content')", "In-app"),
-        Binding("o", "toggle('online')", "Online"),
-        Binding("m", "toggle('metered')", "Metered"),
-        Binding("x", "purge", "Purge"),
+        Binding("w", "toggle('low_power')", "Low power", tooltip="toggle low power mode"),
+        Binding("b", "toggle('background_refresh')", "Refresh",
+                tooltip="toggle background refresh for every app"),
+        Binding("a", "toggle_app", "Refresh (app)",
+                tooltip="toggle background refresh for the selected app"),
+        Binding("i", "toggle('in_app_content')", "In-app",
+                tooltip="toggle the in-app content setting"),
+        Binding("o", "toggle('online')", "Online", tooltip="toggle network online / offline"),
+        Binding("m", "toggle('metered')", "Metered", tooltip="toggle metered network"),
+        Binding("x", "purge", "Purge", tooltip="purge purgeable assets (Library/Caches)"),
     ]
 
     def __init__(self) -> None:

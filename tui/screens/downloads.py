@@ -21,13 +21,17 @@ class DownloadsScreen(Screen[None]):
     """The download table: at most ``ROW_LIMIT`` rows, redrawn in batches by the frame timer."""
 
     BINDINGS = [
-        Binding("p", "download('promote')", "Promote"),
-        Binding("z", "download('pause')", "Pause"),
-        Binding("s", "download('resume')", "Resume"),
-        Binding("c", "download('cancel')", "Cancel"),
-        Binding("enter", "detail", "Detail", show=False),
-        Binding("o", "cycle_sort", "Sort"),
-        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("p", "download('promote')", "Promote",
+                tooltip="promote to the foreground (only while its app runs)"),
+        Binding("z", "download('pause')", "Pause", tooltip="pause the selected download"),
+        Binding("s", "download('resume')", "Resume", tooltip="resume the selected download"),
+        Binding("c", "download('cancel')", "Cancel", tooltip="cancel the selected download"),
+        Binding("enter", "detail", "Detail",
+                tooltip="open the detail view of the selected download", show=False),
+        Binding("o", "cycle_sort", "Sort",
+                tooltip="sort by the next column (or click a column header)"),
+        Binding("slash", "filter", "Filter",
+                tooltip="filter rows by words in id, app, state, error", key_display="/"),
         Binding("escape", "leave_filter", "Table", show=False),
     ]
 

@@ -25,7 +25,7 @@ def binding_rows() -> list[tuple[str, str, str]]:
         for binding in owner.BINDINGS:
             assert isinstance(binding, Binding)
             key = binding.key_display or binding.key
-            description = binding.description or binding.action.replace("_", " ")
+            description = binding.tooltip or binding.description or binding.action
             rows.append((place, key, description))
     return rows
 

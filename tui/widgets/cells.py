@@ -26,7 +26,7 @@ def bar(fraction: float, width: int = 12, style: str = "green") -> Text:
     return Text.assemble((filled.ljust(width), style), (" ", ""), f"{fraction:4.0%}")
 
 
-def phase_bar(phases: dict[str, float], width: int = 6) -> Text:
+def phase_bar(phases: dict[str, float], width: int = 4) -> Text:
     """The install progress in its three phases: base app, install step, essential bytes."""
     text = Text()
     for index, (key, label) in enumerate(PHASES):
@@ -44,10 +44,13 @@ def speed(bytes_per_second: float) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """``1h02m``, ``3m05s``, ``42s``; empty when unknown."""
+    """``2d03h``, ``1h02m``, ``3m05s``, ``42s``; empty when unknown."""
     if seconds is None:
         return ""
     seconds = int(round(seconds))
+    days, rest = divmod(seconds, 86_400)
+    if days:
+        return f"{days}d{rest // 3600:02d}h"
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:

@@ -57,7 +57,7 @@ class LiveTable(DataTable[object]):
             self._cells[key] = new
             for index, value in enumerate(new):
                 if old is None or old[index] != value:
-                    self.update_cell(key, column_keys[index], value)
+                    self.update_cell(key, column_keys[index], value, update_width=True)
 
     def _refill(self, rows: Sequence[Row]) -> None:
         selected, row = self.selected_key, self.cursor_row

@@ -1,0 +1,36 @@
+"""Snapshots of the main screens on a finished, fixed-clock scenario (no live speeds or times).
+
+Update after an intended change with ``pytest tests/tui --snapshot-update`` and
+look at the report before committing the new SVGs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui.drive import install_all
+from tests.tui.scenario import GAME, manifest_paths, orchestrator_session
+from tui.app import BgAssetsApp
+
+SIZE = (180, 32)
+
+
+def finished_app(root) -> BgAssetsApp:
+    return BgAssetsApp(lambda: orchestrator_session(root), manifest_paths(root))
+
+
+async def settled(pilot, *keys: str) -> None:
+    app = pilot.app
+    await install_all(app, pilot)
+    app.orchestrator.launch(GAME)
+    await pilot.press(*keys)
+    await install_all(app, pilot)
+    app.clear_notifications()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("keys", [(), ("2",), ("3",), ("question_mark",)],
+                         ids=["apps", "downloads", "device", "help"])
+def test_screen(snap_compare, tmp_path, keys):
+    assert snap_compare(finished_app(tmp_path), terminal_size=SIZE,
+                        run_before=lambda pilot: settled(pilot, *keys))
