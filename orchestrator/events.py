@@ -73,6 +73,11 @@ class EventBus:
         self._queues.append(queue)
         return queue
 
+    def unqueue(self, queue: asyncio.Queue[Event]) -> None:
+        """Stop feeding ``queue``."""
+        if queue in self._queues:
+            self._queues.remove(queue)
+
     def publish(self, event: Event) -> None:
         for callback in list(self._callbacks):
             callback(event)

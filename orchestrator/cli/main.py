@@ -25,6 +25,8 @@ COMMANDS = (
     "orchestrator.cli.plan",
     "orchestrator.cli.simulate",
     "orchestrator.cli.run",
+    "orchestrator.cli.daemon",
+    "orchestrator.cli.remote",
 )
 
 

@@ -200,6 +200,11 @@ class Orchestrator:
             raise BackgroundAssetsError(
                 f"{app_id} is not launchable yet: {len(pending)} essential download(s) pending "
                 f"({names})", ErrorCode.APP_NOT_LAUNCHABLE)
+        if not loaded.launchable:
+            raise BackgroundAssetsError(
+                f"{app_id} is not launchable yet: its install has not been planned (the "
+                "catalog is being fetched or the extension has not answered)",
+                ErrorCode.APP_NOT_LAUNCHABLE)
         self.journal.record_launch(app_id, self.clock())
         loaded.launched = loaded.running = True
         loaded.delegate = delegate
@@ -479,7 +484,8 @@ class Orchestrator:
 
     # Control ---------------------------------------------------------------------
 
-    def _tracked(self, key: str) -> Tracked:
+    def find_download(self, key: str) -> Tracked:
+        """A pending download by key or by id (the first app's, when ids repeat)."""
         tracked = self.queue.tracked.get(key) or next(
             (t for t in self.queue.tracked.values() if t.download.id == key), None)
         if tracked is None:
@@ -489,7 +495,7 @@ class Orchestrator:
 
     def promote(self, key: str) -> None:
         """Foreground promotion, allowed to the running app only."""
-        tracked = self._tracked(key)
+        tracked = self.find_download(key)
         if not self._loaded(tracked.app_id).running:
             raise BackgroundAssetsError(
                 f"{tracked.app_id} is not running: only the running app may start a foreground "
@@ -498,13 +504,13 @@ class Orchestrator:
         self._download_event(ev.DOWNLOAD_STARTED, tracked, foreground=True, promoted=True)
 
     def pause(self, key: str) -> None:
-        self.queue.pause(self._tracked(key).key)
+        self.queue.pause(self.find_download(key).key)
 
     def resume(self, key: str) -> None:
-        self.queue.resume(self._tracked(key).key)
+        self.queue.resume(self.find_download(key).key)
 
     def cancel(self, key: str) -> None:
-        tracked = self._tracked(key)
+        tracked = self.find_download(key)
         if not self.queue.cancel(tracked.key):
             loaded = self._loaded(tracked.app_id)
             error = DownloadError("cancelled before it started", ErrorCode.CANCELLED)

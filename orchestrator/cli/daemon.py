@@ -1,0 +1,83 @@
+"""``bgassets daemon``: the orchestrator as a service on the state dir's control socket."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import UsageError
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "daemon",
+        help="run the orchestrator as a service; status, downloads, promote, cancel and purge "
+        "talk to it",
+        description=(
+            "Run the orchestrator on --state-dir with a control API on a Unix socket (mode "
+            "0600) in that folder. Apps installed earlier resume; apps under DIR are installed. "
+            "With --serve-demo the demo content of DIR is served on --port as `run` does."
+        ),
+        epilog="Stop with Ctrl-C or SIGTERM (exit 0); pending downloads resume next time.",
+    )
+    parser.add_argument("directory", nargs="?", type=Path, metavar="DIR",
+                        help="install every <app>/app.yaml found here")
+    parser.add_argument("--serve-demo", action="store_true",
+                        help="generate and serve DIR's demo content (like `run`)")
+    parser.add_argument("--port", type=int, default=8470, help="demo server port (default 8470)")
+    parser.add_argument("--device", type=Path, metavar="FILE", help="a Device manifest")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.directory is not None and not args.directory.is_dir():
+        raise UsageError(f"{args.directory}: no such folder")
+    if args.serve_demo and args.directory is None:
+        raise UsageError("--serve-demo needs DIR (the folder whose catalogs are served)")
+    return asyncio.run(_serve(args))
+
+
+@contextlib.asynccontextmanager
+async def _orchestrator(args: argparse.Namespace) -> Any:
+    from orchestrator.cli.session import demo_session
+    from orchestrator.manifests import load_device
+    from orchestrator.service import Orchestrator
+
+    if args.serve_demo:
+        args.no_server, args.rate = False, None
+        async with demo_session(args) as orchestrator:
+            yield orchestrator
+        return
+    device = load_device(args.device) if args.device else None
+    async with Orchestrator(args.state_dir, device=device) as orchestrator:
+        periodic = asyncio.create_task(orchestrator.periodic_loop())
+        try:
+            yield orchestrator
+        finally:
+            periodic.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await periodic
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from orchestrator.cli.session import app_manifests
+    from orchestrator.control import ControlServer, socket_path
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    path = socket_path(args.state_dir)
+    async with _orchestrator(args) as orchestrator, ControlServer(orchestrator, path):
+        print(f"bgassets daemon: listening on {path} (Ctrl-C to stop)", flush=True)
+        if args.directory is not None:
+            for manifest in app_manifests(args.directory):
+                await orchestrator.install(manifest)
+        await stop.wait()
+    print("bgassets daemon: stopped; pending downloads resume next time", file=sys.stderr)
+    return 0
