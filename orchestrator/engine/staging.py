@@ -33,11 +33,12 @@ class StagingFile:
     @property
     def fd(self) -> int:
         if self._fd < 0:
+            if self.closed:  # a late checkpoint must not bring back a discarded file
+                raise disk_error(OSError(9, "the staging file is closed"), self.path)
             try:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
                 raise disk_error(exc, self.path) from exc
-            self.closed = False
         return self._fd
 
     def size_on_disk(self) -> int:
@@ -115,7 +116,8 @@ class StagingFile:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         except OSError as exc:
             raise disk_error(exc, self.path) from exc
-        self.close()
+        if self._fd >= 0:
+            os.close(self._fd)
         self._fd = fd
         self.write_at(data, 0)
         self.publish(destination, sync_folder_too=False)
