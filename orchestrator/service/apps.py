@@ -1,0 +1,39 @@
+"""The orchestrator's view of an installed app, and what a connected app registers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from orchestrator.errors import BackgroundAssetsError
+from orchestrator.model.app import App
+from orchestrator.model.download import Download
+from orchestrator.model.extension import Extension
+from orchestrator.service.progress import InstallProgress
+
+
+class AppDelegate(Protocol):
+    """What a connected app registers to receive callbacks instead of its extension."""
+
+    def finished(self, download: Download, path: Path) -> None: ...
+
+    def failed(self, download: Download, error: BackgroundAssetsError) -> None: ...
+
+
+@dataclass
+class LoadedApp:
+    """An installed app in memory: its manifests and what this process knows of it."""
+
+    app: App
+    extension: Extension
+    manifest: Path
+    launched: bool = False
+    running: bool = False
+    delegate: AppDelegate | None = None
+    progress: InstallProgress | None = None
+    launchable: bool = False
+    last_progress_event: float = 0.0
+    essential_done: int = 0
+
+

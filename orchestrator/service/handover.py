@@ -1,0 +1,166 @@
+"""What happens as downloads start, progress and end: handover, failure policy, launch gate."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from orchestrator import events as ev
+from orchestrator.engine import DownloadResult
+from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.model.download import Download
+from orchestrator.model.enums import DownloadState
+from orchestrator.model.extension import EssentialFailure
+from orchestrator.service import containers
+from orchestrator.service.apps import LoadedApp
+from orchestrator.service.downloads import Tracked
+
+PROGRESS_INTERVAL = 0.1
+
+
+class Handover:
+    """Part of :class:`Orchestrator`; shares its attributes."""
+
+    # Download callbacks ------------------------------------------------------------
+
+    def _download_started(self, tracked: Tracked) -> None:
+        self.journal.defer_download_state(tracked.key, DownloadState.DOWNLOADING, reason="started",
+                                          from_state=DownloadState.WAITING, at=self.clock())
+        self._download_event(ev.DOWNLOAD_STARTED, tracked, foreground=tracked.foreground)
+
+    def _download_progress(self, tracked: Tracked) -> None:
+        self._download_event(ev.DOWNLOAD_PROGRESS, tracked, speed=round(tracked.speed))
+        loaded = self.apps.get(tracked.app_id)
+        if loaded is not None and loaded.progress is not None and tracked.download.essential:
+            moving = sum(t.bytes for t in self.queue.running.values()
+                         if t.app_id == tracked.app_id and t.download.essential)
+            loaded.progress = replace(loaded.progress,
+                                      essential_done=loaded.essential_done + moving)
+            self._emit_progress(loaded)
+
+    def _download_paused(self, tracked: Tracked, reason: str) -> None:
+        self._download_event(ev.DOWNLOAD_PAUSED, tracked, reason=reason)
+
+    async def _download_ended(self, tracked: Tracked, result: DownloadResult) -> None:
+        loaded = self.apps.get(tracked.app_id)
+        if loaded is None:
+            return
+        # The queue has already forgotten the download: until the handler has been
+        # called back, the app is neither launchable nor settled.
+        app_id, essential = tracked.app_id, tracked.download.essential
+        self._handovers[app_id] += 1
+        self._handovers_essential[app_id] += essential
+        try:
+            if result.error is None:
+                tracked.bytes = result.size
+                await self._deliver(loaded, tracked, result.path or tracked.ephemeral)
+            else:
+                await self._failed(loaded, tracked, result.error)
+        finally:
+            self._handovers[app_id] -= 1
+            self._handovers_essential[app_id] -= essential
+        self._check_launchable(loaded)
+        self._changed.set()
+
+    async def _deliver(self, loaded: LoadedApp, tracked: Tracked, path: Path) -> None:
+        """Hand the finished file over: the running app's delegate, else the extension."""
+        download = tracked.download
+        container = self.layout.container(loaded.app.app_group)
+        final: Path | None = None
+        try:
+            runner = self._runner(loaded)
+            if loaded.running and loaded.delegate is not None:
+                loaded.delegate.finished(download, path)
+            elif runner is not None:
+                outcome = await runner.finished(download, path,
+                                                budget=self._runtime_left(loaded))
+                self._charge(loaded, "finished", outcome)
+            else:
+                final = containers.move_into(path, container, download.destination)
+        except BackgroundAssetsError as error:
+            containers.discard(path)
+            await self._failed(loaded, tracked, error)
+            return
+        if final is None:
+            containers.discard(path)  # whatever the delegate did not move
+        self.journal.set_download_state(tracked.key, DownloadState.FINISHED, reason="finished",
+                                        bytes_on_disk=tracked.bytes, delivered=True,
+                                        from_state=DownloadState.DOWNLOADING, at=self.clock())
+        if download.essential:
+            loaded.essential_done += tracked.bytes
+            if loaded.progress is not None:
+                loaded.progress = replace(loaded.progress, essential_done=loaded.essential_done)
+                self._emit_progress(loaded, force=True)
+        self._download_event(ev.DOWNLOAD_FINISHED, tracked, sha256=download.sha256,
+                             path=str(final) if final else None,
+                             purgeable=containers.is_purgeable(download.destination))
+
+    async def _failed(self, loaded: LoadedApp, tracked: Tracked,
+                      error: BackgroundAssetsError) -> None:
+        download = tracked.download
+        self.journal.set_download_state(
+            tracked.key, DownloadState.FAILED, reason=error.code.title,
+            error_code=int(error.code), error_message=error.message, at=self.clock())
+        self._download_event(ev.DOWNLOAD_FAILED, tracked, **error.as_dict())
+        if loaded.running and loaded.delegate is not None:
+            loaded.delegate.failed(download, error)
+            return
+        runner = self._runner(loaded)
+        if runner is not None:
+            retries, outcome = await runner.failed(download, error,
+                                                   budget=self._runtime_left(loaded))
+            self._charge(loaded, "failed", outcome)
+            self._reschedule(loaded, retries, error)
+            return
+        policy = loaded.extension.on_failure
+        cancelled = error.code == ErrorCode.CANCELLED
+        reenqueue = policy.essential is EssentialFailure.REENQUEUE_NONESSENTIAL
+        if download.essential and reenqueue and not cancelled:
+            copy = download.removing_essential()
+            # An essential size must be exact; the non-essential copy trusts the server's.
+            exact = error.code != ErrorCode.SIZE_MISMATCH
+            self.journal.add_downloads(loaded.app.id, [copy], at=self.clock())
+            again = self._track(loaded, copy, exact_size=exact)
+            self._download_event(ev.DOWNLOAD_REENQUEUED, again, reason=error.code.title)
+
+    def _reschedule(self, loaded: LoadedApp, downloads: list[Download],
+                    error: BackgroundAssetsError) -> None:
+        """What a handler's failed() answered: only non-essential downloads may come back."""
+        for download in downloads:
+            if download.essential:
+                self.emit(ev.PLAN_REJECTED, loaded.app.id, download=download.id,
+                          code=int(ErrorCode.DOWNLOAD_ESSENTIAL_DOWNLOAD_NOT_PERMITTED),
+                          name=ErrorCode.DOWNLOAD_ESSENTIAL_DOWNLOAD_NOT_PERMITTED.title,
+                          reason="essential downloads cannot be scheduled after the install")
+                continue
+            self.journal.add_downloads(loaded.app.id, [download], at=self.clock())
+            tracked = self._track(loaded, download,
+                                  exact_size=error.code != ErrorCode.SIZE_MISMATCH)
+            self._download_event(ev.DOWNLOAD_REENQUEUED, tracked, reason=error.code.title)
+
+    def _emit_progress(self, loaded: LoadedApp, force: bool = False) -> None:
+        now = time.monotonic()
+        if loaded.progress is None or (
+                not force and now - loaded.last_progress_event < PROGRESS_INTERVAL):
+            return
+        loaded.last_progress_event = now
+        progress = loaded.progress
+        self.emit(ev.APP_PROGRESS, loaded.app.id, fraction=round(progress.fraction, 4),
+                  bytes=progress.done, total=progress.total, phases=progress.phases(),
+                  refined=progress.refined)
+
+    def _check_launchable(self, loaded: LoadedApp) -> None:
+        if (loaded.launchable or self.queue.pending_essential[loaded.app.id] > 0
+                or self._handovers_essential[loaded.app.id] > 0):
+            return
+        if loaded.progress is not None and not loaded.progress.step_done:
+            loaded.progress = loaded.progress.answered(loaded.progress.essential_done)
+        loaded.launchable = True
+        if loaded.progress is not None:
+            loaded.progress = replace(loaded.progress,
+                                      essential_done=loaded.progress.essential_total)
+            self._emit_progress(loaded, force=True)
+        self.journal.set_app_state(loaded.app.id, "launched" if loaded.launched else "launchable")
+        self.emit(ev.APP_LAUNCHABLE, loaded.app.id)
+

@@ -1,0 +1,101 @@
+"""After a restart, and under storage pressure: recovery of the journal's work, purge."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from orchestrator import events as ev
+from orchestrator.errors import BackgroundAssetsError
+from orchestrator.manifests import load_app
+from orchestrator.model.enums import DownloadState
+from orchestrator.service import containers
+from orchestrator.service.apps import LoadedApp
+from orchestrator.service.downloads import Tracked
+from orchestrator.service.progress import InstallProgress
+
+
+class Recovery:
+    """Part of :class:`Orchestrator`; shares its attributes."""
+
+    # Recovery and purge ----------------------------------------------------------------
+
+    async def _recover(self) -> None:
+        """After a restart: resume in-flight downloads, hand over finished ones, drop orphans."""
+        for record in self.journal.apps():
+            try:
+                app, extension = load_app(Path(record.manifest_path))
+            except BackgroundAssetsError as error:
+                self.emit(ev.EVENT_REFUSED, record.id, request="recover", **error.as_dict())
+                continue
+            loaded = LoadedApp(app, extension, Path(record.manifest_path),
+                               launched=record.launched)
+            self.apps[app.id] = loaded
+            await self._recover_downloads(loaded)
+            essential = [t for t in self._pending(app.id, essential=True)]
+            if record.state == "installing" and essential:
+                total = sum(t.download.size or 0 for t in essential)
+                loaded.progress = InstallProgress(app.size, total, step_done=True, refined=True)
+            loaded.launchable = not essential
+        self._remove_orphans()
+
+    async def _recover_downloads(self, loaded: LoadedApp) -> None:
+        active = {DownloadState.CREATED, DownloadState.WAITING, DownloadState.DOWNLOADING}
+        for record in self.journal.downloads(loaded.app.id):
+            download = record.download
+            if download.state in active:
+                self.journal.set_download_state(record.key, DownloadState.WAITING,
+                                                reason="recovered", at=self.clock())
+                self._track(loaded, download.with_state(DownloadState.WAITING))
+            elif download.state == DownloadState.FINISHED and not record.delivered:
+                tracked = Tracked(download, loaded.app.id, 0, self.layout.ephemeral_path(
+                    loaded.app.app_group, download.id, download.url))
+                if tracked.ephemeral.exists():
+                    tracked.bytes = record.bytes_on_disk
+                    await self._deliver(loaded, tracked, tracked.ephemeral)
+                else:
+                    self.journal.add_downloads(loaded.app.id, [download], at=self.clock())
+                    self._track(loaded, download.with_state(DownloadState.WAITING))
+
+    def _remove_orphans(self) -> None:
+        """Staging files that no pending download owns are left-overs of a crash."""
+        owned = {t.ephemeral for t in self.queue.tracked.values()}
+        if self.layout.staging.exists():
+            for path in sorted(self.layout.staging.glob("*/*")):
+                if path.is_file() and path.with_name(containers.staged_name(path)) not in owned:
+                    containers.discard(path)
+        keys = set(self.queue.tracked)
+        for key in self.journal.engine_state_keys():
+            if key not in keys:
+                self.journal.delete(key)
+
+    def purge(self, bytes_to_free: int | None = None) -> int:
+        """Evict purgeable files (apps not running first, least recently used first).
+
+        Frees at least ``bytes_to_free`` when possible (all purgeable files when
+        None); returns the bytes freed. The next periodic run fetches them again.
+        """
+        candidates = []
+        for app_id, loaded in self.apps.items():
+            container = self.layout.container(loaded.app.app_group)
+            for record in self.journal.downloads(app_id, {DownloadState.FINISHED}):
+                destination = record.download.destination
+                if not record.delivered or not containers.is_purgeable(destination):
+                    continue
+                path = container / destination
+                with contextlib.suppress(OSError):
+                    stat = path.stat()
+                    used = max(stat.st_atime, stat.st_mtime)
+                    candidates.append((loaded.running, used, stat.st_size, path, record))
+        candidates.sort(key=lambda c: (c[0], c[1]))
+        freed = 0
+        for _running, _used, size, path, record in candidates:
+            if bytes_to_free is not None and freed >= bytes_to_free:
+                break
+            containers.discard(path)
+            self.journal.update_download(record.key, delivered=False)
+            freed += size
+            self.emit(ev.ASSET_PURGED, record.app_id, download=record.download.id,
+                      essential=record.download.essential, bytes=size, total=size,
+                      path=str(path))
+        return freed

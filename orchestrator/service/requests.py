@@ -1,0 +1,188 @@
+"""Content requests: fetch the catalog, run the extension under its budget, schedule the plan."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from orchestrator import events as ev
+from orchestrator.errors import BackgroundAssetsError
+from orchestrator.model.app import App
+from orchestrator.model.download import Download
+from orchestrator.model.enums import ContentRequest, DownloadState
+from orchestrator.model.plan import AppExtensionInfo, Plan
+from orchestrator.scheduler.budget import daily_allotment
+from orchestrator.scheduler.checks import PlanContext, check_plan, event_refusal
+from orchestrator.scheduler.rules import PresentFile, decide_downloads
+from orchestrator.service import containers
+from orchestrator.service.apps import LoadedApp
+from orchestrator.service.catalogs import CATALOG_ID, FetchedCatalog, fetch_catalog
+from orchestrator.service.downloads import Tracked
+from orchestrator.service.handler import HandlerOutcome, HandlerRunner
+
+
+class ContentRequests:
+    """Part of :class:`Orchestrator`; shares its attributes."""
+
+    # Content requests ------------------------------------------------------------
+
+    async def _content_request(self, loaded: LoadedApp, request: ContentRequest) -> None:
+        app = loaded.app
+        record = self.journal.app(app.id)
+        assert record is not None
+        context = PlanContext(
+            app, request, self.device, launched=loaded.launched,
+            download_bytes_used=record.download_bytes_used,
+            essential_bytes_used=record.essential_bytes_used,
+            scheduled_ids=frozenset(t.download.id for t in self._pending(app.id)),
+        )
+        refusal = event_refusal(context)
+        if refusal is not None:
+            self.emit(ev.EVENT_REFUSED, app.id, request=request.name.lower(),
+                      **refusal.as_dict())
+            return
+        if not self._within_allotment(loaded):
+            return
+        fetched = await self._fetch_catalog(loaded, context)
+        if fetched is None:
+            return
+        runner = self._runner(loaded)
+        started = time.monotonic()
+        try:
+            if runner is None:
+                downloads = decide_downloads(loaded.extension, fetched.catalog, request,
+                                             self._present(app))
+                self.journal.add_runtime(app.id, self._day(), time.monotonic() - started)
+            else:
+                downloads, outcome = await runner.downloads(
+                    request, fetched.path, self._extension_info(loaded, context, fetched.size),
+                    budget=self._runtime_left(loaded), catalog_url=app.manifest_url)
+                self._charge(loaded, "downloads", outcome)
+        finally:
+            containers.discard(fetched.path)
+        plan = check_plan(replace(context, catalog_bytes=fetched.size), downloads)
+        self._schedule(loaded, plan)
+
+    def _within_allotment(self, loaded: LoadedApp) -> bool:
+        if self.bypass_allotment:
+            return True
+        app_id = loaded.app.id
+        allotment = daily_allotment(self.device.daily_allotment_seconds,
+                                    self.journal.launches(app_id), self.clock())
+        spent = self.journal.runtime_spent(app_id, self._day())
+        if spent < allotment:
+            return True
+        self.emit(ev.EXTENSION_TERMINATED, app_id, reason="daily runtime allotment exhausted",
+                  spent=round(spent, 3), allotment=allotment)
+        return False
+
+    def _runner(self, loaded: LoadedApp) -> HandlerRunner | None:
+        if loaded.extension.handler is None:
+            return None
+        base_dir = Path(loaded.app.extension).parent if loaded.app.extension \
+            else loaded.manifest.parent
+        return HandlerRunner(loaded.extension, base_dir, self.state_dir,
+                             self.layout.container(loaded.app.app_group))
+
+    def _runtime_left(self, loaded: LoadedApp) -> float | None:
+        if self.bypass_allotment:
+            return None
+        app_id = loaded.app.id
+        allotment = daily_allotment(self.device.daily_allotment_seconds,
+                                    self.journal.launches(app_id), self.clock())
+        return max(0.0, allotment - self.journal.runtime_spent(app_id, self._day()))
+
+    def _charge(self, loaded: LoadedApp, entry: str, outcome: HandlerOutcome) -> None:
+        self.journal.add_runtime(loaded.app.id, self._day(), outcome.runtime)
+        if outcome.terminated is not None:
+            self.emit(ev.EXTENSION_TERMINATED, loaded.app.id, reason=outcome.terminated,
+                      entry=entry, runtime=round(outcome.runtime, 3),
+                      lockSeconds=round(outcome.lock_seconds, 3))
+
+    def _extension_info(self, loaded: LoadedApp, context: PlanContext,
+                        catalog_bytes: int) -> AppExtensionInfo:
+        if loaded.launched:
+            return AppExtensionInfo(None, None)
+        restrictions = loaded.app.restrictions
+        return AppExtensionInfo(
+            max(0, restrictions.download_allowance - context.download_bytes_used - catalog_bytes),
+            max(0, restrictions.essential_download_allowance - context.essential_bytes_used))
+
+    async def _fetch_catalog(self, loaded: LoadedApp,
+                             context: PlanContext) -> FetchedCatalog | None:
+        app = loaded.app
+        remaining = None if loaded.launched else max(
+            0, app.restrictions.download_allowance - context.download_bytes_used)
+        try:
+            fetched = await fetch_catalog(self._engine, self.layout, app,  # type: ignore[arg-type]
+                                          launched=loaded.launched,
+                                          allowance_remaining=remaining)
+        except BackgroundAssetsError as error:
+            self.emit(ev.DOWNLOAD_FAILED, app.id, download=CATALOG_ID, essential=False,
+                      bytes=0, total=None, **error.as_dict())
+            return None
+        if not loaded.launched:
+            self.journal.add_allowance_usage(app.id, download_bytes=fetched.size)
+        self.emit(ev.CATALOG_FETCHED, app.id, download=CATALOG_ID, essential=False,
+                  bytes=fetched.size, total=fetched.size, assets=len(fetched.catalog.assets))
+        info = {"restrictedDownloadSizeRemaining": None if remaining is None
+                else max(0, remaining - fetched.size),
+                "restrictedEssentialDownloadSizeRemaining": None if loaded.launched else max(
+                    0, app.restrictions.essential_download_allowance
+                    - context.essential_bytes_used)}
+        self.emit(ev.EXTENSION_REQUEST, app.id, request=context.request.name.lower(),
+                  catalog=str(fetched.path), **info)
+        return fetched
+
+    def _present(self, app: App) -> dict[str, PresentFile]:
+        container = self.layout.container(app.app_group)
+        present = {}
+        for record in self.journal.downloads(app.id, {DownloadState.FINISHED}):
+            download = record.download
+            if not record.delivered:
+                continue
+            path = container / download.destination
+            with contextlib.suppress(OSError):
+                size = path.stat().st_size
+                if download.size is None or size == download.size:
+                    present[download.destination] = PresentFile(size, download.sha256)
+        return present
+
+    def _schedule(self, loaded: LoadedApp, plan: Plan) -> None:
+        app = loaded.app
+        for rejection in plan.rejections:
+            self.emit(ev.PLAN_REJECTED, app.id, **rejection.as_dict())
+        usage = plan.allowances
+        if usage.restricted:
+            record = self.journal.app(app.id)
+            assert record is not None
+            self.journal.add_allowance_usage(
+                app.id,
+                download_bytes=usage.download_bytes - record.download_bytes_used,
+                essential_bytes=usage.essential_bytes - record.essential_bytes_used)
+        self.journal.add_downloads(app.id, list(plan.accepted), at=self.clock())
+        for download in plan.accepted:
+            tracked = self._track(loaded, download)
+            self._download_event(ev.DOWNLOAD_SCHEDULED, tracked, priority=download.priority)
+        if loaded.progress is not None and plan.request != ContentRequest.PERIODIC:
+            essential_total = sum(d.size or 0 for d in plan.essential)
+            loaded.progress = loaded.progress.answered(essential_total)
+            self._emit_progress(loaded, force=True)
+
+    def _track(self, loaded: LoadedApp, download: Download, exact_size: bool = True) -> Tracked:
+        app = loaded.app
+        ephemeral = self.layout.ephemeral_path(app.app_group, download.id, download.url)
+        allowed = None if loaded.launched else app.restrictions.domain_allow_list
+        tracked = Tracked(download, app.id, 0, ephemeral, allowed, exact_size)
+        self.queue.add(tracked)
+        return tracked
+
+    @staticmethod
+    def _day_of(ts: float) -> str:
+        return time.strftime("%Y-%m-%d", time.gmtime(ts))
+
+    def _day(self) -> str:
+        return self._day_of(self.clock())
+

@@ -1,0 +1,109 @@
+"""A handler extension through the whole lifecycle: real DevServer, real child processes."""
+
+import textwrap
+
+from orchestrator.devserver import DevServer
+from orchestrator.engine import Engine, RetryPolicy
+from orchestrator.model.device import Device
+from orchestrator.service import Orchestrator
+from tests.service.scenario import APP_ID, GROUP, Asset, KiB, Scenario
+
+HANDLERS = '''
+import time
+from orchestrator.sdk import DownloaderExtension, read_catalog
+
+
+class Downloader(DownloaderExtension):
+    def downloads(self, request, manifest_path, info):
+        catalog = read_catalog(manifest_path, self.catalog_url)
+        return [self.download(a.id, a.url, size=a.size, sha256=a.sha256,
+                              essential=a.essential and request.name == "INSTALL",
+                              priority=a.priority, destination=f"packs/{a.id}")
+                for a in catalog.assets]
+
+    def finished(self, download, path):
+        self.move_into_container(path, f"handled/{download.id}")
+
+
+class Slow(DownloaderExtension):
+    def downloads(self, request, manifest_path, info):
+        time.sleep(60)
+
+
+class Hog(DownloaderExtension):
+    def downloads(self, request, manifest_path, info):
+        self.kept = bytearray(256 * 2**20)
+        return []
+'''
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    def __call__(self, event):
+        self.events.append(event.as_dict())
+
+    def named(self, name):
+        return [e for e in self.events if e["event"] == name]
+
+
+async def install_with(tmp_path, handler, assets, *, device=None, memory="32MiB", wait="all"):
+    scene = Scenario(tmp_path, assets)
+    scene.write_content()
+    recorder = Recorder()
+    async with DevServer(scene.content) as server:
+        manifest = scene.write_manifests(server.url)
+        extension = manifest.parent / "extension.yaml"
+        text = extension.read_text().replace(
+            "  rules:", f"  handler: handlers:{handler}\n  limits: {{memory: {memory}}}\n  rules:")
+        extension.write_text(text)
+        (manifest.parent / "handlers.py").write_text(textwrap.dedent(HANDLERS))
+        async with Engine(retry=RetryPolicy(attempts=2, base_delay=0.01)) as engine, \
+                Orchestrator(tmp_path / "state", engine=engine, device=device) as orchestrator:
+            orchestrator.events.subscribe(recorder)
+            await orchestrator.install(manifest)
+            if wait:
+                await orchestrator.wait(APP_ID, wait, timeout=30)
+            day = orchestrator._day()
+            spent = orchestrator.journal.runtime_spent(APP_ID, day)
+            return recorder, spent
+
+
+async def test_handler_plans_and_receives_every_file(tmp_path):
+    assets = [Asset("tutorial", 256 * KiB, essential=True), Asset("extra", 64 * KiB)]
+    recorder, spent = await install_with(tmp_path, "Downloader", assets)
+    assert not recorder.named("extension.terminated")
+    assert sorted(e["download"] for e in recorder.named("download.finished")) == [
+        "extra", "tutorial"]
+    container = tmp_path / "state" / "containers" / GROUP
+    for asset in assets:
+        assert (container / "handled" / asset.id).read_bytes() == asset.data()
+    assert 0 < spent < 5
+
+
+async def test_slow_handler_is_terminated_at_the_app_budget(tmp_path):
+    recorder, spent = await install_with(tmp_path, "Slow", [Asset("a", KiB)],
+                                         device=Device(daily_allotment_seconds=1), wait=None)
+    [terminated] = recorder.named("extension.terminated")
+    assert terminated["reason"] == "runtime budget"
+    assert not recorder.named("download.scheduled")
+    assert spent >= 0.5
+
+
+async def test_handler_over_its_memory_limit_is_terminated(tmp_path):
+    recorder, _ = await install_with(tmp_path, "Hog", [Asset("a", KiB)], memory="16MiB",
+                                     wait=None)
+    [terminated] = recorder.named("extension.terminated")
+    assert terminated["reason"] == "memory limit"
+
+
+
+async def test_handler_failed_reenqueues_the_essential_download_as_non_essential(tmp_path):
+    assets = [Asset("liar", 256 * KiB, essential=True, catalog_size=200 * KiB, sha256=False)]
+    recorder, _ = await install_with(tmp_path, "Downloader", assets)
+    assert recorder.named("download.failed")[0]["code"] == 1010
+    assert recorder.named("download.reenqueued")[0]["essential"] is False
+    assert recorder.named("download.finished")[-1]["essential"] is False
+    container = tmp_path / "state" / "containers" / GROUP
+    assert (container / "handled" / "liar").stat().st_size == 256 * KiB
