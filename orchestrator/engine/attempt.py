@@ -19,7 +19,14 @@ from yarl import URL
 from orchestrator.engine.http import open_response
 from orchestrator.engine.ranges import Action, decide, if_range_value, validators_changed
 from orchestrator.engine.request import DownloadResult
-from orchestrator.engine.segments import Segment, bytes_done, next_idle, plan_segments, steal
+from orchestrator.engine.segments import (
+    Segment,
+    bytes_done,
+    next_idle,
+    plan_segments,
+    steal,
+    stragglers,
+)
 from orchestrator.engine.transfer import EndlessBody, pump
 from orchestrator.errors import DownloadError, ErrorCode
 
@@ -201,14 +208,17 @@ async def _open_segment(download: Download, segment: Segment) -> aiohttp.ClientR
 
 async def _worker(download: Download, response: aiohttp.ClientResponse | None, url: str,
                   segment: Segment | None, may_steal: bool) -> None:
-    """Fetch ``segment``, then idle segments, then (segmented) halves stolen from others."""
+    """Fetch ``segment``, then idle segments, then (segmented) tails taken from others."""
     staged = download.staged
+    rate: float | None = None
     while segment is not None:
-        segment.active = True
+        segment.begin(time.monotonic())
         try:
             if response is None:
                 response = await _open_segment(download, segment)
             await pump(response, segment, staged, url)
+            elapsed = max(time.monotonic() - (segment.started or 0.0), 1e-3)
+            rate = (segment.done - segment.base) / elapsed or rate
         finally:
             segment.active = False
             if response is not None:
@@ -217,9 +227,17 @@ async def _worker(download: Download, response: aiohttp.ClientResponse | None, u
                 else:
                     response.close()
             response = None
-        segment = next_idle(staged.segments)
-        if segment is None and may_steal:
-            segment = steal(staged.segments)
+        segment = await _next_work(staged.segments, rate) if may_steal else (
+            next_idle(staged.segments))
+
+
+async def _next_work(segments: list[Segment], rate: float | None) -> Segment | None:
+    """An idle segment, else a tail stolen from the slowest; waits while rates are unknown."""
+    while True:
+        segment = next_idle(segments) or steal(segments, now=time.monotonic(), thief_rate=rate)
+        if segment is not None or not stragglers(segments, time.monotonic()):
+            return segment
+        await asyncio.sleep(TICK)
 
 
 async def _run_workers(download: Download, response: aiohttp.ClientResponse, url: str,

@@ -7,10 +7,16 @@ so all connections stay busy until the end instead of waiting on one slow stragg
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-MIN_STEAL = 4 << 20
+MIN_STEAL = 1 << 20
+KEEP_MIN = 64 << 10
+# A segment due to finish sooner than this is left alone: a new request (and the bytes
+# already in flight on the victim's connection) would cost more than it saves.
+WORTH_STEALING = 0.3
+STALLED = 0.5
 
 
 @dataclass
@@ -21,6 +27,28 @@ class Segment:
     end: int
     done: int = 0
     active: bool = False
+    started: float | None = None   # when the current connection began on it (monotonic)
+    base: int = 0                  # ``done`` at that moment
+
+    def begin(self, now: float) -> None:
+        """A connection starts on this segment: its rate is measured from here."""
+        self.active, self.started, self.base = True, now, self.done
+
+    def rate(self, now: float) -> float | None:
+        """Bytes per second of the connection working on it, None while too early to say."""
+        if not self.active or self.started is None:
+            return None
+        elapsed, got = now - self.started, self.done - self.base
+        if got <= 0:
+            return 0.0 if elapsed >= STALLED else None
+        return got / elapsed if elapsed >= 0.05 else None
+
+    def time_left(self, now: float) -> float | None:
+        """Seconds until its connection is done at the current rate (inf when stalled)."""
+        rate = self.rate(now)
+        if rate is None:
+            return None
+        return self.remaining / rate if rate > 0 else math.inf
 
     @property
     def position(self) -> int:
@@ -41,22 +69,41 @@ def plan_segments(size: int, count: int) -> list[Segment]:
     return [Segment(bounds[i], bounds[i + 1]) for i in range(count)]
 
 
-def steal(segments: list[Segment], min_size: int = MIN_STEAL) -> Segment | None:
-    """Split off the second half of the largest remaining segment as a new idle segment.
+def steal(segments: list[Segment], min_size: int = MIN_STEAL, now: float | None = None,
+          thief_rate: float | None = None) -> Segment | None:
+    """Split off the tail of the segment that will finish last as a new idle segment.
 
-    Nothing is stolen when the largest remainder is below ``2 * min_size``: a new
-    connection would cost more than it saves.
+    The victim keeps what it can fetch while the thief fetches the rest (a straggler at
+    256 KiB/s keeps little); without rates it is split in half. Nothing is stolen below
+    ``min_size``: a new request would cost more than it saves.
     """
-    candidates = [s for s in segments if s.remaining >= 2 * min_size]
+    at = 0.0 if now is None else now
+    candidates = [s for s in segments if s.remaining >= min_size + KEEP_MIN
+                  and (now is None or (s.time_left(at) or 0.0) >= WORTH_STEALING)]
     if not candidates:
         return None
-    victim = max(candidates, key=lambda s: s.remaining)
-    middle = victim.position + victim.remaining // 2
+    victim = max(candidates, key=lambda s: (s.time_left(at) or 0.0, s.remaining))
+    victim_rate = victim.rate(at) if now is not None else None
+    keep = victim.remaining // 2
+    if victim_rate and thief_rate:
+        keep = max(KEEP_MIN, int(victim.remaining * victim_rate / (victim_rate + thief_rate)))
+    if victim.remaining - keep < min_size:
+        return None
+    middle = victim.position + keep
     stolen = Segment(middle, victim.end)
     victim.end = middle
     segments.append(stolen)
     segments.sort(key=lambda s: s.start)
     return stolen
+
+
+def stragglers(segments: Iterable[Segment], now: float) -> bool:
+    """Whether some connection will still be busy for a while (worth waiting to steal)."""
+    def busy(segment: Segment) -> bool:
+        left = segment.time_left(now)
+        return left is None or left >= WORTH_STEALING
+
+    return any(s.active and s.remaining > KEEP_MIN and busy(s) for s in segments)
 
 
 def next_idle(segments: Iterable[Segment]) -> Segment | None:

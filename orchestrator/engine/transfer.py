@@ -171,30 +171,26 @@ async def pump(response: aiohttp.ClientResponse, segment: Segment, staged: Stage
     """
     content = response.content
     unbounded = staged.size is None
-    segment.active = True
-    try:
-        while unbounded or segment.remaining > 0:
-            chunk = await content.readany()
-            if not chunk:
-                break
-            room = segment.remaining
-            if not unbounded and len(chunk) > room:
-                await staged.write(chunk[:room], segment)
-                _overflow(segment, staged, url)
-                return
-            await staged.write(chunk, segment)
-        if unbounded:
-            # No declared length: the end of the body is the end of the file.
-            segment.end = segment.position
-            staged.size = segment.position
-            return
-        if segment.remaining > 0:
-            raise DownloadError(f"{url} ended after {segment.position} of {segment.end} bytes",
-                                ErrorCode.NETWORK_ERROR, transient=True)
-        if segment.end == staged.size and await content.readany():
+    while unbounded or segment.remaining > 0:
+        chunk = await content.readany()
+        if not chunk:
+            break
+        room = segment.remaining
+        if not unbounded and len(chunk) > room:
+            await staged.write(chunk[:room], segment)
             _overflow(segment, staged, url)
-    finally:
-        segment.active = False
+            return
+        await staged.write(chunk, segment)
+    if unbounded:
+        # No declared length: the end of the body is the end of the file.
+        segment.end = segment.position
+        staged.size = segment.position
+        return
+    if segment.remaining > 0:
+        raise DownloadError(f"{url} ended after {segment.position} of {segment.end} bytes",
+                            ErrorCode.NETWORK_ERROR, transient=True)
+    if segment.end == staged.size and await content.readany():
+        _overflow(segment, staged, url)
 
 
 class EndlessBody(DownloadError):

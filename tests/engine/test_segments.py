@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from orchestrator.devserver import DevServer
 from orchestrator.engine import Engine
 from orchestrator.engine.segments import (
@@ -29,6 +31,17 @@ def test_steal_takes_half_of_the_largest_remainder():
     stolen = steal(segments)
     assert (stolen.start, stolen.end) == (12 * MIB + MIB // 2, 20 * MIB)
     assert segments[1].end == stolen.start
+
+
+def test_a_straggler_keeps_only_what_it_can_fetch_meanwhile():
+    slow = Segment(0, 8 * MIB, done=MIB // 4)
+    slow.begin(now=0.0)
+    slow.base = 0
+    fast = Segment(8 * MIB, 16 * MIB, done=8 * MIB)
+    segments = [slow, fast]
+    stolen = steal(segments, now=1.0, thief_rate=25 * MIB)
+    assert slow.end - slow.position < MIB
+    assert stolen.end == 8 * MIB and stolen.start == slow.end
 
 
 def test_nothing_is_stolen_from_small_remainders():
@@ -83,3 +96,14 @@ async def test_one_connection_when_asked(served, out, server, engine):
     result = await engine.fetch(request_for(server, asset, out, connections=1))
     assert result.ok and result.bytes_transferred == asset.size
     assert server.stats.requests_by_path["/one.bin"] == 1
+
+
+async def test_a_slow_connection_does_not_hold_up_the_download(served, out, server, engine):
+    asset = make_asset(served, "slow.bin", 8 * MIB, seed=8)
+    server.set_faults(["slow:once"])
+    started = asyncio.get_running_loop().time()
+    result = await engine.fetch(request_for(server, asset, out, connections=4))
+    assert result.ok, result.error
+    assert server.stats.faults_fired["slow"] == 1
+    assert asyncio.get_running_loop().time() - started < 3.0
+    assert sha256_of(out / "slow.bin") == asset.sha256
