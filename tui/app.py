@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -89,6 +90,7 @@ class BgAssetsApp(App[int]):
                 self.state.seed(orchestrator)
                 if self.install_on_start:
                     await self._install_all()
+                gc.freeze()  # the long-lived objects of Textual and the session: not rescanned
                 self.ready.set()
                 await asyncio.Event().wait()
         except BackgroundAssetsError as error:

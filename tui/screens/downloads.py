@@ -74,7 +74,7 @@ class DownloadsScreen(Screen[None]):
         self.action_detail()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.app.selection["download"] = event.row_key.value  # type: ignore[attr-defined]
+        self.app.selection["download"] = self.table.selected_key  # type: ignore[attr-defined]
 
     def action_cycle_sort(self) -> None:
         order = [None, *COLUMNS]
@@ -112,6 +112,7 @@ class DownloadsScreen(Screen[None]):
         rows, matched = visible_rows(state.downloads.values(), self.filter_text, self.sort,
                                      self.reverse, ROW_LIMIT)
         self.table.show([(row.key, download_cells(row)) for row in rows])
+        app.selection["download"] = self.table.selected_key
         order = f"sorted by {self.sort}{' (reversed)' if self.reverse else ''}" if self.sort \
             else "active first"
         self.query_one("#downloads-status", Static).update(

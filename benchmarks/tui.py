@@ -1,0 +1,184 @@
+"""Issue 5, point 4: 10,000 downloads' events through the TUI, headless.
+
+A real Orchestrator (no apps) publishes the event stream of 10,000 downloads
+on its bus, as the queue would: all scheduled up front, then ``--active`` at a
+time started, each with ``--steps`` progress events, then finished (1 in 50
+failed). The Textual app runs headless (``run_test``) on the Downloads screen
+with its bridge worker and 10 Hz frame timer, exactly as ``bgassets run``.
+
+Printed: events per second through the bridge, the time per refresh (one
+frame of the visible screen: median, p95, max), how long a key press takes to
+show on screen while the stream flows, and the process CPU time
+(``resource.getrusage``) against the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from orchestrator import events as ev  # noqa: E402
+from orchestrator.service import Orchestrator  # noqa: E402
+from tui.app import BgAssetsApp  # noqa: E402
+
+APP_ID = "com.example.bench"
+SIZE = 4 << 20
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def download_events(index: int, steps: int) -> list[tuple[str, dict[str, object]]]:
+    """What the orchestrator publishes for one download after it was scheduled."""
+    name = f"asset-{index:05d}"
+    base = {"download": name, "essential": index % 100 == 0, "total": SIZE}
+    out: list[tuple[str, dict[str, object]]] = [(ev.DOWNLOAD_STARTED, {**base, "bytes": 0})]
+    for step in range(1, steps + 1):
+        out.append((ev.DOWNLOAD_PROGRESS, {**base, "bytes": SIZE * step // (steps + 1),
+                                           "speed": 2_000_000 + index}))
+    if index % 50 == 49:
+        out.append((ev.DOWNLOAD_FAILED, {**base, "bytes": SIZE // 2, "code": 1021,
+                                         "name": "networkError", "message": "reset by peer"}))
+    else:
+        out.append((ev.DOWNLOAD_FINISHED, {**base, "bytes": SIZE, "path": None,
+                                           "purgeable": False}))
+    return out
+
+
+async def feed(orchestrator: Orchestrator, count: int, active: int, steps: int,
+               tick: float) -> int:
+    """Publish the whole stream in ticks of ``active`` downloads; returns the event count."""
+    published = 0
+    for index in range(count):
+        orchestrator.emit(ev.DOWNLOAD_SCHEDULED, APP_ID, download=f"asset-{index:05d}",
+                          essential=index % 100 == 0, bytes=0, total=SIZE,
+                          priority=index % 101)
+        published += 1
+        if index % 1000 == 999:
+            await asyncio.sleep(0)
+    for start in range(0, count, active):
+        streams = [download_events(i, steps) for i in range(start, min(count, start + active))]
+        for position in range(steps + 2):
+            for stream in streams:
+                if position < len(stream):
+                    kind, data = stream[position]
+                    orchestrator.emit(kind, APP_ID, **data)
+                    published += 1
+            await asyncio.sleep(tick)
+    return published
+
+
+async def press_latency(app: BgAssetsApp, presses: int) -> list[float]:
+    """Seconds from a key press (``o``: sort by the next column) to the frame that shows it.
+
+    The key goes through the app's message queue as a terminal's would; the
+    time ends when a frame has been drawn with the new order.
+    """
+    times = []
+    for _ in range(presses):
+        screen = app.screen
+        before, frames = screen.sort, len(app.frame_times)  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        app.simulate_key("o")
+        while screen.sort == before or len(app.frame_times) == frames:  # type: ignore[attr-defined]
+            await asyncio.sleep(0.001)
+        times.append(time.perf_counter() - started)
+        await asyncio.sleep(0.1)
+    return times
+
+
+async def baseline(count: int, active: int, steps: int, tick: float) -> tuple[float, float]:
+    """CPU and wall seconds of the same stream drained by a bare queue reader, without the UI."""
+    with tempfile.TemporaryDirectory() as state:
+        async with Orchestrator(Path(state)) as orchestrator:
+            queue = orchestrator.events.queue(200_000)
+
+            async def drain() -> None:
+                while True:
+                    await queue.get()
+
+            reader = asyncio.create_task(drain())
+            cpu0, wall0 = cpu_seconds(), time.perf_counter()
+            await feed(orchestrator, count, active, steps, tick)
+            while not queue.empty():
+                await asyncio.sleep(0.01)
+            cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
+            reader.cancel()
+    return cpu, wall
+
+
+async def run(count: int, active: int, steps: int, tick: float) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as state:
+        async with Orchestrator(Path(state)) as orchestrator:
+            app = BgAssetsApp(lambda: contextlib.nullcontext(orchestrator), install=False)
+            async with app.run_test(size=(180, 50)) as pilot:
+                await app.ready.wait()
+                await pilot.press("2")
+                app.frame_times.clear()
+                cpu0, wall0 = cpu_seconds(), time.perf_counter()
+                feeder = asyncio.create_task(feed(orchestrator, count, active, steps, tick))
+                latencies = await press_latency(app, 20)
+                published = await feeder
+                while app.state.version < published:
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(0.25)  # the last frame
+                wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
+                frames = list(app.frame_times)
+                shown = len(app.screen.table.shown_keys)
+    return {"events": published, "wall": wall, "cpu": cpu, "frames": len(frames),
+            "frame_median": statistics.median(frames), "frame_p95": quantile(frames, 0.95),
+            "frame_max": max(frames), "press_median": statistics.median(latencies),
+            "press_max": max(latencies), "shown": shown}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--downloads", type=int, default=10_000)
+    parser.add_argument("--active", type=int, default=200, help="downloads moving at once")
+    parser.add_argument("--steps", type=int, default=8, help="progress events per download")
+    parser.add_argument("--tick", type=float, default=0.01,
+                        help="seconds between ticks of the stream")
+    parser.add_argument("--quick", action="store_true", help="2,000 downloads")
+    args = parser.parse_args()
+    count = 2_000 if args.quick else args.downloads
+    result = run_sync(count, args.active, args.steps, args.tick)
+    ms = 1000
+    print(f"{count:,} downloads, {result['events']:,.0f} events in {result['wall']:.2f} s "
+          f"(paced: {args.active} moving at once, a tick every {args.tick * ms:.0f} ms)")
+    print(f"refresh (one frame of the Downloads screen, {result['shown']:.0f} rows shown): "
+          f"{result['frames']:.0f} frames, median {result['frame_median'] * ms:.1f} ms, "
+          f"p95 {result['frame_p95'] * ms:.1f} ms, max {result['frame_max'] * ms:.1f} ms")
+    print(f"key press to the frame showing it, while streaming: median "
+          f"{result['press_median'] * ms:.1f} ms, max {result['press_max'] * ms:.1f} ms")
+    print(f"CPU (getrusage user+sys): {result['cpu']:.2f} s over {result['wall']:.2f} s wall "
+          f"= {100 * result['cpu'] / result['wall']:.0f} % of one core; the same stream "
+          f"without the UI: {result['base_cpu']:.2f} s over {result['base_wall']:.2f} s, so the UI "
+          f"costs {result['cpu'] - result['base_cpu']:.2f} s")
+    return 0
+
+
+def run_sync(count: int, active: int, steps: int, tick: float) -> dict[str, float]:
+    result = asyncio.run(run(count, active, steps, tick))
+    result["base_cpu"], result["base_wall"] = asyncio.run(baseline(count, active, steps, tick))
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
