@@ -20,6 +20,7 @@ from orchestrator.engine.http import open_response
 from orchestrator.engine.ranges import Action, decide, if_range_value, validators_changed
 from orchestrator.engine.request import DownloadResult
 from orchestrator.engine.segments import (
+    ConnectionRamp,
     Segment,
     bytes_done,
     next_idle,
@@ -35,12 +36,7 @@ if TYPE_CHECKING:
 
 SEGMENT_THRESHOLD = 8 << 20
 TICK = 0.15
-GROWTH = 1.2
 RAMP_STEAL = 1 << 20
-# One connection already this fast is not throttled per connection: more would only add
-# CPU work and a read-back for the hash (measured: 1 GiB from local nginx, 2 connections
-# 20-40 % slower than one on a 2-core machine).
-FAST_CONNECTION = 64 << 20
 UNKNOWN_END = 1 << 62
 SMALL_FILE = 1 << 20
 
@@ -242,62 +238,71 @@ async def _next_work(segments: list[Segment], rate: float | None) -> Segment | N
 
 async def _run_workers(download: Download, response: aiohttp.ClientResponse, url: str,
                        segment: Segment | None, segmented: bool) -> None:
-    request, staged = download.request, download.staged
-    host = URL(url).host or ""
-    slots = download.context.slots
+    """Stream on one connection, or several under a :class:`ConnectionRamp`."""
     if segment is not None:
         segment.active = True
-    workers = {asyncio.ensure_future(_worker(download, response, url, segment, segmented))}
+    first = asyncio.ensure_future(_worker(download, response, url, segment, segmented))
     download.connections = 1
     if not segmented:
         try:
-            await workers.pop()
+            await first
         finally:
             download.connections = 0
         return
-    limit = min(request.connections or download.context.max_connections,
-                download.context.max_connections)
-    wanted = limit if request.connections else 1
-    extra = 0
-    previous_rate: float | None = None
-    growing = request.connections is None
-    mark = (time.monotonic(), staged.received)
+    request, context = download.request, download.context
+    ramp = ConnectionRamp(min(request.connections or context.max_connections,
+                              context.max_connections), fixed=request.connections is not None)
+    pool = _Pool(download, URL(url).host or "", url, {first})
     try:
-        while workers:
-            while len(workers) < wanted and slots.try_extra(host):
-                new = next_idle(staged.segments) or steal(staged.segments, RAMP_STEAL)
-                if new is None:
-                    slots.release(host)
-                    wanted = len(workers)
-                    break
-                new.active = True
-                extra += 1
-                workers.add(asyncio.ensure_future(_worker(download, None, url, new, True)))
-            download.connections = len(workers)
-            done, workers = await asyncio.wait(workers, timeout=TICK,
-                                               return_when=asyncio.FIRST_EXCEPTION)
+        await pool.run(ramp)
+    finally:
+        await pool.stop()
+
+
+class _Pool:
+    """The connections of one segmented download, with the extra host slots they hold."""
+
+    def __init__(self, download: Download, host: str, url: str, workers: set) -> None:
+        self.download, self.host, self.url, self.workers = download, host, url, workers
+        self.slots = download.context.slots
+        self.extra = 0
+
+    def grow(self, wanted: int) -> None:
+        staged = self.download.staged
+        while len(self.workers) < wanted and self.slots.try_extra(self.host):
+            new = next_idle(staged.segments) or steal(staged.segments, RAMP_STEAL)
+            if new is None:
+                self.slots.release(self.host)
+                return
+            new.active = True
+            self.extra += 1
+            self.workers.add(asyncio.ensure_future(
+                _worker(self.download, None, self.url, new, True)))
+
+    async def run(self, ramp: ConnectionRamp) -> None:
+        staged = self.download.staged
+        mark = (time.monotonic(), staged.received)
+        while self.workers:
+            self.grow(ramp.wanted)
+            self.download.connections = len(self.workers)
+            done, self.workers = await asyncio.wait(self.workers, timeout=TICK,
+                                                    return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
                 task.result()
             await staged.catch_up_hash()
-            if growing and len(workers) >= wanted:
+            if len(self.workers) >= ramp.wanted:
                 now = time.monotonic()
-                rate = (staged.received - mark[1]) / max(now - mark[0], 1e-6)
+                ramp.observe((staged.received - mark[1]) / max(now - mark[0], 1e-6))
                 mark = (now, staged.received)
-                if previous_rate is None:
-                    growing = rate < FAST_CONNECTION
-                else:
-                    growing = rate > previous_rate * GROWTH
-                if growing:
-                    wanted = min(limit, wanted * 2)
-                previous_rate = rate
-    finally:
-        for task in workers:
+
+    async def stop(self) -> None:
+        for task in self.workers:
             task.cancel()
-        if workers:
-            await asyncio.gather(*workers, return_exceptions=True)
-        for _ in range(extra):
-            slots.release(host)
-        download.connections = 0
+        if self.workers:
+            await asyncio.gather(*self.workers, return_exceptions=True)
+        for _ in range(self.extra):
+            self.slots.release(self.host)
+        self.download.connections = 0
 
 
 async def finish(download: Download, body: bytes | None = None) -> DownloadResult:

@@ -7,6 +7,7 @@ import asyncio
 from orchestrator.devserver import DevServer
 from orchestrator.engine import Engine
 from orchestrator.engine.segments import (
+    ConnectionRamp,
     Segment,
     clamp_to_disk,
     contiguous_prefix,
@@ -67,6 +68,22 @@ def test_claims_beyond_the_file_on_disk_are_forgotten():
     clamp_to_disk(segments, 14)
     assert [s.done for s in segments] == [10, 4]
     assert next_idle(segments) is segments[1]
+
+
+def test_ramp_doubles_while_throughput_scales_and_stops_at_the_limit():
+    ramp = ConnectionRamp(limit=16)
+    assert [ramp.observe(rate * MIB) for rate in (20, 40, 80, 160, 320)] == [2, 4, 8, 16, 16]
+
+
+def test_ramp_stops_when_another_connection_does_not_help():
+    ramp = ConnectionRamp(limit=16)
+    assert [ramp.observe(rate * MIB) for rate in (20, 40, 44, 200)] == [2, 4, 4, 4]
+
+
+def test_a_fast_first_connection_stays_alone_and_fixed_counts_are_kept():
+    assert ConnectionRamp(limit=16).observe(400 * MIB) == 1
+    fixed = ConnectionRamp(limit=4, fixed=True)
+    assert fixed.wanted == 4 and fixed.observe(1.0) == 4
 
 
 async def test_throttled_server_gets_more_connections_by_default(served, out):
