@@ -78,7 +78,7 @@ class BgAssetsApp(App[int]):
 
     # Session and bridge ---------------------------------------------------------
 
-    @work(group="session", exit_on_error=False)
+    @work(group="session")
     async def start_session(self) -> None:
         """Enter the session, start the bridge, install every manifest, then keep it open."""
         try:
@@ -115,7 +115,7 @@ class BgAssetsApp(App[int]):
             if app_id not in self.orchestrator.apps:
                 self.report(await self.control.install(app_id))
 
-    @work(group="bridge", exit_on_error=False)
+    @work(group="bridge")
     async def bridge(self, queue: asyncio.Queue[Event]) -> None:
         """Fold every orchestrator event into the live state, a whole burst at a time."""
         while True:

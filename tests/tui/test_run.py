@@ -1,0 +1,72 @@
+"""``bgassets run`` on a real terminal (a pty): the Textual app installs the apps; q exits 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from orchestrator.demo.content import refresh_catalog
+from tests.tui.scenario import APPS, short, write_manifests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def demo_folder(root: Path, port: int) -> Path:
+    """The scenario's apps as ``bgassets run`` expects them: manifests beside demo catalogs."""
+    write_manifests(root, f"http://127.0.0.1:{port}/")
+    for app_id, assets in APPS.items():
+        catalog = root / "manifests" / short(app_id) / "catalog.json"
+        entries = [{"id": a.id, "url": f"{a.id}.bin", "size": a.size, "essential": a.essential,
+                    "priority": a.priority} for a in assets]
+        catalog.write_text(json.dumps({"version": "1", "assets": entries}))
+        refresh_catalog(catalog)
+    return root / "manifests"
+
+
+def read_until(fd: int, needle: bytes, timeout: float) -> bytes:
+    seen, deadline = b"", time.monotonic() + timeout
+    while needle not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:
+                break
+    return seen
+
+
+def test_run_shows_the_apps_and_quits_with_zero(tmp_path):
+    port = free_port()
+    folder = demo_folder(tmp_path, port)
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "180", "LINES": "40"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "--state-dir", str(tmp_path / "state"), "run",
+         str(folder), "--port", str(port), "--rate-per-connection", "0"],
+        stdin=terminal, stdout=terminal, stderr=terminal, cwd=ROOT, env=env,
+        start_new_session=True)
+    os.close(terminal)
+    try:
+        screen = read_until(controller, b"launchable", timeout=30)
+        assert b"com.example.game" in screen and b"launchable" in screen
+        os.write(controller, b"q")
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        os.close(controller)
