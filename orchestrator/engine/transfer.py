@@ -21,7 +21,7 @@ from orchestrator.errors import DownloadError, ErrorCode
 
 # Checkpoints: the .part is fsynced and the state saved at most this often (a state save
 # per chunk would cost more than the download); a crash re-downloads at most this much.
-CHECKPOINT_BYTES = 16 << 20
+CHECKPOINT_BYTES = 8 << 20
 CHECKPOINT_SECONDS = 1.0
 # Chunks at least this big are written and hashed in threads (pwrite and sha256 release
 # the GIL); smaller ones (small files) stay inline, where a thread hop costs more than it saves.
