@@ -127,7 +127,8 @@ async def baseline(count: int, active: int, steps: int, tick: float) -> tuple[fl
 async def run(count: int, active: int, steps: int, tick: float) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as state:
         async with Orchestrator(Path(state)) as orchestrator:
-            app = BgAssetsApp(lambda: contextlib.nullcontext(orchestrator), install=False)
+            app = BgAssetsApp(lambda: contextlib.nullcontext(orchestrator), install=False,
+                              freeze_gc=True)  # as run_tui does
             async with app.run_test(size=(180, 50)) as pilot:
                 await app.ready.wait()
                 await pilot.press("2")

@@ -22,8 +22,10 @@ from typing import Any
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 
+from orchestrator import events as ev
 from orchestrator.errors import BackgroundAssetsError
 from orchestrator.events import Event
 from tui.commands import system_commands
@@ -38,6 +40,7 @@ from tui.state import LiveState
 Session = Callable[[], AbstractAsyncContextManager[Any]]
 FRAME_SECONDS = 0.1
 BRIDGE_QUEUE = 100_000
+NOTABLE = frozenset({ev.APP_LAUNCHABLE, ev.EXTENSION_TERMINATED})
 
 
 class BgAssetsApp(App[int]):
@@ -57,12 +60,20 @@ class BgAssetsApp(App[int]):
         Binding("q", "quit", "Quit"),
     ]
 
+    class Notable(Message):
+        """An event worth a notification on its own (an app became launchable, ran out)."""
+
+        def __init__(self, event: Event) -> None:
+            super().__init__()
+            self.event = event
+
     def __init__(self, session: Session, manifests: Sequence[Path] = (), *,
-                 install: bool = True) -> None:
+                 install: bool = True, freeze_gc: bool = False) -> None:
         super().__init__()
         self.session = session
         self.manifest_paths = list(manifests)
         self.install_on_start = install
+        self.freeze_gc = freeze_gc
         self.state = LiveState()
         self.orchestrator: Any = None
         self.control: Controller | None = None
@@ -90,7 +101,10 @@ class BgAssetsApp(App[int]):
                 self.state.seed(orchestrator)
                 if self.install_on_start:
                     await self._install_all()
-                gc.freeze()  # the long-lived objects of Textual and the session: not rescanned
+                if self.freeze_gc:
+                    # Textual's and the session's long-lived objects: never rescanned by the
+                    # collector, whose full passes otherwise grow with every download shown.
+                    gc.freeze()
                 self.ready.set()
                 await asyncio.Event().wait()
         except BackgroundAssetsError as error:
@@ -117,12 +131,28 @@ class BgAssetsApp(App[int]):
 
     @work(group="bridge")
     async def bridge(self, queue: asyncio.Queue[Event]) -> None:
-        """Fold every orchestrator event into the live state, a whole burst at a time."""
+        """Fold every orchestrator event into the live state, a whole burst at a time.
+
+        Screens read the state on the frame timer; only the few notable events
+        become messages of their own.
+        """
         while True:
             event = await queue.get()
-            self.state.apply(event)
-            while not queue.empty():
-                self.state.apply(queue.get_nowait())
+            while True:
+                self.state.apply(event)
+                if event.event in NOTABLE:
+                    self.post_message(self.Notable(event))
+                if queue.empty():
+                    break
+                event = queue.get_nowait()
+
+    def on_bg_assets_app_notable(self, message: Notable) -> None:
+        event = message.event
+        if event.event == ev.APP_LAUNCHABLE:
+            self.notify(f"{event.app} is launchable", timeout=4)
+        else:
+            reason = event.data.get("reason") or event.data.get("message")
+            self.notify(f"{event.app}: {event.event}: {reason}", severity="warning", timeout=6)
 
     def repaint(self) -> None:
         """The frame timer: the visible screen redraws what changed since its last frame."""
@@ -182,7 +212,7 @@ def run_tui(args: argparse.Namespace) -> int:
     """``bgassets run`` on a terminal: the demo session with the Textual app; 0 on quit."""
     from orchestrator.cli.session import app_manifests, demo_session
 
-    app = BgAssetsApp(lambda: demo_session(args), app_manifests(args.directory))
+    app = BgAssetsApp(lambda: demo_session(args), app_manifests(args.directory), freeze_gc=True)
     with contextlib.suppress(KeyboardInterrupt):
         app.run()
     return app.return_code or 0

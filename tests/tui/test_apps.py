@@ -25,6 +25,9 @@ async def test_installs_every_app_and_shows_them_launchable(tui):
         assert table.cell_text(GAME, ESSENTIAL) == "256.0 KiB / 768.0 KiB"
         assert table.cell_text(GAME, RUNTIME) == "0s / 10m00s"
         assert table.cell_text(GAME, PERIODIC) == "in 1d00h"  # the install counts as a run
+        await pilot.pause()
+        toasts = [notification.message for notification in app._notifications]
+        assert f"{GAME} is launchable" in toasts and f"{NEWS} is launchable" in toasts
 
 
 async def test_launch_is_refused_until_the_essential_download_ends(tui):
