@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from orchestrator.devserver import DevServer
-from orchestrator.engine import DownloadRequest, Engine, SidecarStore
+from orchestrator.engine import DownloadRequest, Engine, MemoryStore, SidecarStore
 from tests.engine.conftest import FAST_RETRY, make_asset, request_for, sha256_of
 
 MIB = 1 << 20
@@ -139,3 +139,23 @@ async def test_custom_key_keeps_the_sidecar_next_to_the_part(served, out):
     assert result.ok and result.key == "app/asset-1"
     assert result.resumed_from >= 1 * MIB
     assert not (out / "asset.bin.part.json").exists()
+
+
+class CountingStore(MemoryStore):
+    """A real in-memory store that also counts its writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saves = 0
+
+    def save(self, key: str, state: dict) -> None:
+        self.saves += 1
+        super().save(key, state)
+
+
+async def test_a_download_within_its_first_checkpoint_writes_no_state(served, out, server):
+    asset = make_asset(served, "asset.bin", 2 * MIB, seed=31)
+    store = CountingStore()
+    async with Engine(state_store=store, retry=FAST_RETRY) as engine:
+        result = await engine.fetch(request_for(server, asset, out, connections=1))
+    assert result.ok and store.saves == 0 and store.states == {}

@@ -73,3 +73,26 @@ async def test_background_retries_when_the_server_is_down(out):
         result = await engine.fetch(DownloadRequest(url, out / "a.bin"))
     assert result.error.code == ErrorCode.NETWORK_ERROR and result.error.transient
 
+
+
+async def test_429_with_an_http_date_retry_after_is_honoured(out):
+    from email.utils import formatdate
+
+    from aiohttp import web
+
+    from tests.engine.servers import serve
+
+    calls = []
+
+    async def busy_once(request: web.Request) -> web.Response:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            when = formatdate(time.time() + 2, usegmt=True)  # whole seconds: 1-2 s away
+            return web.Response(status=429, headers={"Retry-After": when})
+        return web.Response(body=b"x" * 1000)
+
+    async with serve({"/f": busy_once}) as (base, _), \
+            Engine(retry=RetryPolicy(base_delay=0.01)) as engine:
+        result = await engine.fetch(DownloadRequest(base + "/f", out / "f"))
+    assert result.ok and len(calls) == 2
+    assert calls[1] - calls[0] >= 0.9
