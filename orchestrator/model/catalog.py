@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -12,14 +11,23 @@ from orchestrator.model.download import clamp_priority
 from orchestrator.model.enums import Priority
 from orchestrator.model.units import parse_size
 
-# Relative URLs such as "sessions/a.mp4": joined by concatenation, which is what urljoin
+# Relative URLs such as "sessions/a.mp4" are joined by concatenation, which is what urljoin
 # would do, at a fraction of its cost (100,000-asset catalogs; see benchmarks/plan.py).
-_SIMPLE_RELATIVE = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9_~./-]*$")
+_NOT_SIMPLE = ("//", "/.", "?", "#", ":", "\\", " ")
+
+
+def _simple_relative(url: str) -> bool:
+    return bool(url) and url[0] not in "/.?#" and url.isprintable() and not any(
+        part in url for part in _NOT_SIMPLE)
 
 
 def _base_prefix(base_url: str | None) -> str | None:
-    if not base_url or "?" in base_url or "#" in base_url or "://" not in base_url:
+    """``base_url`` up to its last slash, the part a simple relative URL is appended to."""
+    if not base_url or "?" in base_url or "#" in base_url \
+            or not base_url.startswith(("http://", "https://")):
         return None
+    if base_url.find("/", base_url.find("://") + 3) < 0:
+        return base_url + "/"  # no path at all: relative URLs start at the root
     return base_url[: base_url.rfind("/") + 1]
 
 
@@ -27,8 +35,7 @@ def join_url(base_url: str | None, url: str, prefix: str | None = None) -> str:
     """``url`` made absolute against ``base_url`` (as ``urllib.parse.urljoin`` does)."""
     if not base_url or url.startswith(("http://", "https://")):
         return url
-    if prefix is not None and _SIMPLE_RELATIVE.match(url) and "/." not in url \
-            and "//" not in url:
+    if prefix is not None and _simple_relative(url):
         return prefix + url
     return urljoin(base_url, url)
 

@@ -12,7 +12,6 @@ background refresh off (111) and in-app content off before launch (206).
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -48,13 +47,11 @@ class PlanContext:
     scheduled_ids: frozenset[str] = frozenset()
 
 
-_PLAIN_DESTINATION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ ./+@=-]*$")
-
-
 def destination_problem(destination: str) -> str | None:
     """Why ``destination`` would leave the app group container, or None."""
-    if _PLAIN_DESTINATION.match(destination) and ".." not in destination:
-        return None
+    if destination[:1].isalnum() and destination[1:2] != ":" and ".." not in destination \
+            and "\\" not in destination and "\x00" not in destination:
+        return None  # the common case, decided without splitting the path
     if not destination or "\x00" in destination:
         return "the destination is empty"
     if destination.startswith(("/", "\\")) or (len(destination) > 1 and destination[1] == ":"):
@@ -96,6 +93,21 @@ class _Checker:
         self.download_bytes = context.download_bytes_used + context.catalog_bytes
         self.essential_bytes = context.essential_bytes_used
         self.seen: set[str] = set(context.scheduled_ids)
+        self._hosts: dict[str, tuple[str, bool]] = {}
+        restrictions = context.app.restrictions
+        self._allowance_text = format_size(restrictions.download_allowance)
+        self._essential_allowance_text = format_size(restrictions.essential_download_allowance)
+
+    def _host(self, url: str) -> tuple[str, bool]:
+        """The URL's host and whether the allow list admits it, cached by scheme and netloc."""
+        cut = url.find("/", url.find("://") + 3)
+        origin = url if cut < 0 else url[:cut]
+        known = self._hosts.get(origin)
+        if known is None:
+            host = urlsplit(url).hostname or ""
+            known = host, host_allowed(host, self.context.app.restrictions.domain_allow_list)
+            self._hosts[origin] = known
+        return known
 
     def refusal(self, download: Download) -> Rejection | None:
         reason = self._static_refusal(download)
@@ -122,8 +134,8 @@ class _Checker:
 
     def _restricted_refusal(self, download: Download) -> tuple[ErrorCode, str] | None:
         restrictions = self.context.app.restrictions
-        host = urlsplit(download.url).hostname or ""
-        if not host_allowed(host, restrictions.domain_allow_list):
+        host, allowed = self._host(download.url)
+        if not allowed:
             return (ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_DOMAIN,
                     f"host {host!r} is not in domainAllowList before the first launch")
         if download.size is None:
@@ -137,14 +149,14 @@ class _Checker:
                 return (ErrorCode.DOWNLOAD_WOULD_EXCEED_ALLOWANCE,
                         f"{format_size(download.size)} would bring essential bytes to "
                         f"{format_size(total)}, over essentialDownloadAllowance "
-                        f"{format_size(allowance)}")
+                        f"{self._essential_allowance_text}")
             self.essential_bytes = total
             return None
         total, allowance = self.download_bytes + download.size, restrictions.download_allowance
         if total > allowance:
             return (ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_ALLOWANCE,
                     f"{format_size(download.size)} would bring bytes before the first launch "
-                    f"to {format_size(total)}, over downloadAllowance {format_size(allowance)}")
+                    f"to {format_size(total)}, over downloadAllowance {self._allowance_text}")
         self.download_bytes = total
         return None
 
