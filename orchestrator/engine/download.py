@@ -203,8 +203,16 @@ class Download:
             part.truncate(0)
             return Staged(part, [], size)
         clamp_to_disk(segments, on_disk)
-        if len(segments) == 1 and request.sha256 and on_disk <= size:
-            segments[0].done = max(segments[0].done, on_disk)
+        if request.sha256:
+            # Bytes written after the last checkpoint are taken back too: the pinned sha256
+            # checks them (a wrong guess costs a fresh download, never a wrong file).
+            if len(segments) == 1 and on_disk <= size:
+                segments[0].done = max(segments[0].done, on_disk)
+            else:
+                for segment in segments:
+                    if segment.remaining:
+                        end = part.written_end(segment.position, segment.end)
+                        segment.done = end - segment.start
         return Staged(part, segments, size)
 
     # -- running --------------------------------------------------------------------------

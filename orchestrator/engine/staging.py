@@ -52,6 +52,27 @@ class StagingFile:
         except OSError as exc:
             raise disk_error(exc, self.path) from exc
 
+    def written_end(self, position: int, limit: int) -> int:
+        """How far bytes are surely written from ``position`` (at most ``limit``), by holes.
+
+        After a crash the state's claims lag behind what was written; on a sparse file the
+        next hole bounds the written run. The block holding the end of a run may be only
+        partly written, so the last block is not trusted; neither is a block shared with the
+        next segment. Returns ``position`` when the file system cannot tell.
+        """
+        info = os.fstat(self.fd)
+        if info.st_blocks * 512 >= info.st_size:
+            return position  # not sparse: holes are not reported, or nothing to gain
+        try:
+            hole = os.lseek(self.fd, position, os.SEEK_HOLE)
+        except OSError:
+            return position
+        block = max(info.st_blksize, 4096)
+        end = hole if hole == info.st_size else hole - block
+        if limit < info.st_size:
+            limit -= limit % block
+        return max(position, min(end, limit))
+
     def write_at(self, data: bytes | memoryview, offset: int) -> None:
         """Write all of ``data`` at ``offset`` (pwrite may write less than asked)."""
         view = memoryview(data)

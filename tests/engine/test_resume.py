@@ -159,3 +159,24 @@ async def test_a_download_within_its_first_checkpoint_writes_no_state(served, ou
     async with Engine(state_store=store, retry=FAST_RETRY) as engine:
         result = await engine.fetch(request_for(server, asset, out, connections=1))
     assert result.ok and store.saves == 0 and store.states == {}
+
+
+async def test_segmented_bytes_written_after_the_last_checkpoint_are_taken_back(
+        served, out, server, engine):
+    asset = make_asset(served, "asset.bin", 8 * MIB, seed=32)
+    part = out / "asset.bin.part"
+    quarter = 2 * MIB
+    with open(part, "wb") as handle:  # four segments, each written further than claimed
+        for index, written in enumerate((1_500_001, 700_000, 2 * MIB, 123_457)):
+            handle.seek(index * quarter)
+            handle.write(asset.data[index * quarter:index * quarter + written])
+    SidecarStore().save(str(out / "asset.bin"), {
+        "url": server.url + "asset.bin", "size": asset.size, "sha256": asset.sha256,
+        "etag": None, "last_modified": None,
+        "segments": [[i * quarter, (i + 1) * quarter, 1000] for i in range(4)]})
+    result = await engine.fetch(request_for(server, asset, out, connections=4))
+    assert result.ok, result.error
+    assert sha256_of(out / "asset.bin") == asset.sha256
+    on_disk = 1_500_001 + 700_000 + 2 * MIB + 123_457
+    assert result.resumed_from > on_disk - 4 * 8192
+    assert server.stats.body_bytes_sent < asset.size - on_disk + 4 * 8192
