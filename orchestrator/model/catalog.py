@@ -66,15 +66,19 @@ class CatalogAsset:
         """
         url = join_url(base_url, str(data["url"]), prefix)
         sha256 = data.get("sha256")
+        size = data["size"]
+        priority = data.get("priority", 50)
+        # Positional, with the common types taken as they are: this runs per asset.
         return cls(
-            id=str(data["id"]),
-            url=url,
-            size=parse_size(data["size"]),
-            sha256=str(sha256).lower() if sha256 else None,
-            essential=bool(data.get("essential", False)),
-            priority=clamp_priority(data.get("priority", int(Priority.DEFAULT))),
-            title=data.get("title"),
-            description=data.get("description"),
+            str(data["id"]),
+            url,
+            size if type(size) is int and size >= 0 else parse_size(size),
+            sha256.lower() if type(sha256) is str else (str(sha256).lower() if sha256 else None),
+            data.get("essential", False) is True,
+            priority if type(priority) is int and 0 <= priority <= 100
+            else clamp_priority(priority),
+            data.get("title"),
+            data.get("description"),
         )
 
 

@@ -119,17 +119,19 @@ class _Checker:
         return Rejection(code, text, download.id)
 
     def _static_refusal(self, download: Download) -> tuple[ErrorCode, str] | None:
-        if download.id in self.seen:
+        seen = self.seen
+        if download.id in seen:
             return ErrorCode.DOWNLOAD_ALREADY_SCHEDULED, f"{download.id!r} is already scheduled"
-        self.seen.add(download.id)
+        seen.add(download.id)
         problem = destination_problem(download.destination)
         if problem:
             return ErrorCode.PATH_OUTSIDE_CONTAINER, problem
-        if download.essential and self.context.request not in ESSENTIAL_REQUESTS:
-            return (ErrorCode.DOWNLOAD_ESSENTIAL_DOWNLOAD_NOT_PERMITTED,
-                    "essential downloads are allowed only for install and update")
-        if download.essential and download.size is None:
-            return ErrorCode.DOWNLOAD_INVALID, "an essential download needs its exact size"
+        if download.essential:
+            if self.context.request not in ESSENTIAL_REQUESTS:
+                return (ErrorCode.DOWNLOAD_ESSENTIAL_DOWNLOAD_NOT_PERMITTED,
+                        "essential downloads are allowed only for install and update")
+            if download.size is None:
+                return ErrorCode.DOWNLOAD_INVALID, "an essential download needs its exact size"
         return None
 
     def _restricted_refusal(self, download: Download) -> tuple[ErrorCode, str] | None:

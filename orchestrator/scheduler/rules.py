@@ -90,24 +90,19 @@ def decide_downloads(
     disk there; with ``skipPresent`` such assets are not downloaded again.
     """
     present = present or {}
+    skip_present = extension.skip_present and bool(present)
+    app_group, rules = extension.app_group, extension.rules
     downloads: list[Download] = []
+    append = downloads.append
     for asset in catalog.assets:
-        rule = matching_rule(extension.rules, asset)
+        rule = matching_rule(rules, asset)
         if rule is None or not rule.download:
             continue
         destination = render_destination(rule.destination, asset)
-        if extension.skip_present and _is_present(asset, present.get(destination)):
+        if skip_present and _is_present(asset, present.get(destination)):
             continue
-        downloads.append(
-            Download(
-                id=asset.id,
-                url=asset.url,
-                app_group=extension.app_group,
-                essential=_essential(rule, asset, request),
-                size=asset.size,
-                sha256=asset.sha256,
-                priority=asset.priority if rule.priority is None else rule.priority,
-                destination=destination,
-            )
-        )
+        append(Download(asset.id, asset.url, app_group, _essential(rule, asset, request),
+                        asset.size, asset.sha256,
+                        asset.priority if rule.priority is None else rule.priority,
+                        destination))
     return downloads
