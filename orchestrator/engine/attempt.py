@@ -17,7 +17,13 @@ import aiohttp
 from yarl import URL
 
 from orchestrator.engine.http import open_response
-from orchestrator.engine.ranges import Action, decide, if_range_value, validators_changed
+from orchestrator.engine.ranges import (
+    Action,
+    Answer,
+    decide,
+    if_range_value,
+    validators_changed,
+)
 from orchestrator.engine.request import DownloadResult
 from orchestrator.engine.segments import (
     ConnectionRamp,
@@ -78,6 +84,23 @@ def _adopt(download: Download, response: aiohttp.ClientResponse, total: int | No
         staged.segments = [Segment(0, size if size is not None else UNKNOWN_END)]
 
 
+def _first_request(download: Download) -> tuple[Segment | None, int, bool]:
+    """Where this attempt starts: (first idle segment, its offset, send a Range?)."""
+    staged, request = download.staged, download.request
+    first = next_idle(staged.segments)
+    start = first.position if first else 0
+    probe = request.connections != 1 and not download.force_single and (
+        request.connections is not None or request.size is None
+        or request.size >= SEGMENT_THRESHOLD)
+    # Even on one connection, ``bytes=0-`` makes the server state the total in Content-Range.
+    ranged = start > 0 or probe or (request.size is None and not download.force_single)
+    if start > 0 and not (if_range_value(download.etag, download.last_modified)
+                          or request.sha256):
+        download.forget_bytes()  # nothing could tell us the bytes are still the same
+        return None, 0, probe
+    return first, start, ranged
+
+
 async def attempt(download: Download) -> bytes | None:
     """Open the first answer of this attempt and stream everything still missing.
 
@@ -87,33 +110,25 @@ async def attempt(download: Download) -> bytes | None:
     wanted = request.connections or 1
     if not staged.segments and request.size and wanted > 1 and not download.force_single:
         staged.size, staged.segments = request.size, plan_segments(request.size, wanted)
-    first = next_idle(staged.segments)
-    if staged.segments and first is None:
+    if staged.segments and next_idle(staged.segments) is None:
         return None
     # Re-establish the running sha256 over what is already on disk, so that the new bytes
     # are hashed as they arrive instead of being read back at the end.
     await staged.catch_up_hash()
-    start = first.position if first else 0
-    probe = request.connections != 1 and not download.force_single and (
-        request.connections is not None or request.size is None
-        or request.size >= SEGMENT_THRESHOLD)
-    # Even on one connection, ``bytes=0-`` makes the server state the total in Content-Range.
-    ranged = start > 0 or probe or (request.size is None and not download.force_single)
-    if start > 0 and not (if_range_value(download.etag, download.last_modified)
-                          or request.sha256):
-        download.forget_bytes()
-        first, start, ranged = None, 0, probe
+    first, start, ranged = _first_request(download)
     end = first.end if first is not None and first.end < (staged.size or 0) else None
-    headers = _range_headers(download, start, end) if ranged else {}
-    response, url = await _open(download, headers)
+    response, url = await _open(download, _range_headers(download, start, end) if ranged else {})
     try:
-        segment, segmented = _first_answer(download, response, url, start if ranged else None)
+        answer = decide(response.status, response.headers, url, start if ranged else None,
+                        staged.size)
+        if answer.action is Action.CHECK_COMPLETE:
+            response.release()
+            await _check_complete(download, answer.total)
+            return None
+        segment, segmented = _first_answer(download, response, url, answer, ranged)
     except BaseException:
         response.close()
         raise
-    if segment is None:
-        await _check_complete(download, segmented)
-        return None
     if not segmented and segment.done == 0 and len(staged.segments) == 1 and (
             staged.size is not None and staged.size <= SMALL_FILE):
         return await _read_small(download, response, url)
@@ -150,16 +165,13 @@ async def _read_small(download: Download, response: aiohttp.ClientResponse, url:
 
 
 def _first_answer(download: Download, response: aiohttp.ClientResponse, url: str,
-                  asked: int | None) -> tuple[Segment | None, bool]:
-    """Decide on the attempt's first answer: (segment to stream, segmented?) or (None, total)."""
+                  answer: Answer, ranged: bool) -> tuple[Segment | None, bool]:
+    """Adopt the attempt's first answer: the segment to stream and whether to segment."""
     staged, request = download.staged, download.request
-    answer = decide(response.status, response.headers, url, asked, staged.size)
-    if answer.action is Action.CHECK_COMPLETE:
-        return None, answer.total
     if answer.action is not Action.WRITE:
         raise answer.error or DownloadError(f"unexpected HTTP {response.status} from {url}",
                                             ErrorCode.BAD_SERVER_ANSWER, transient=True)
-    ignored_range = asked is not None and response.status == 200
+    ignored_range = ranged and response.status == 200
     if ignored_range and staged.segments:
         download.forget_bytes()
     _adopt(download, response, answer.total, answer.start)
