@@ -226,7 +226,7 @@ class Engine:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for handle in self.handles:
+        for handle in list(self.handles):  # settling a handle removes it from the list
             await handle._shutdown()
         self.handles.clear()
         if self.session is not None:

@@ -94,3 +94,20 @@ async def test_progress_is_throttled_exact_and_ends_with_a_final_report(served, 
     byte_counts = [p.bytes for p in seen]
     assert byte_counts == sorted(byte_counts)
     assert len(seen) <= 2 + 10 * 0.5 + 6
+
+
+async def test_leaving_the_engine_pauses_every_download_with_its_state(served, out):
+    assets = [make_asset(served, f"f{i}.bin", 2 * MIB, seed=60 + i) for i in range(3)]
+    started = asyncio.Event()
+    async with DevServer(served, rate_per_connection=2 * MIB) as server:
+        async with Engine(retry=FAST_RETRY) as engine:
+            handles = [engine.start(request_for(server, asset, out, connections=1),
+                                    on_progress=lambda p: p.bytes > 0 and started.set())
+                       for asset in assets]
+            await _until(started)
+            await asyncio.sleep(0.2)
+        results = [await handle.wait() for handle in handles]
+    assert all(result.error.code == 1040 for result in results)
+    assert all(handle.state == "paused" for handle in handles)
+    assert all((out / f"f{i}.bin.part.json").exists() for i in range(3))
+    assert not any((out / f"f{i}.bin").exists() for i in range(3))
