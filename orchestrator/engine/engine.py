@@ -191,8 +191,7 @@ class DownloadHandle:
     async def _shutdown(self) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait([self._task])  # unlike awaiting it, never swallows our own cancel
         self._settle(DownloadError(f"{self._download.request.url}: the engine stopped; "
                                    "the partial file is kept for resuming", ErrorCode.CANCELLED))
 
