@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import netrc
 import signal
 import stat
@@ -21,9 +20,7 @@ from urllib.parse import urlsplit
 from orchestrator.cli.fetch_list import FetchItem, FetchOptions
 from orchestrator.cli.progress import FetchView
 from orchestrator.engine import CredentialProvider, DownloadRequest, Engine, SidecarStore
-from orchestrator.errors import DownloadError, ErrorCode, UsageError
-
-_HASH_BLOCK = 1 << 20
+from orchestrator.errors import UsageError
 
 
 @dataclass
@@ -53,79 +50,49 @@ def netrc_credentials(path: Path) -> CredentialProvider:
     return provide
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
+def already_complete(item: FetchItem) -> int | None:
+    """The size of a file already at its path that can stand without a sha256, else None.
 
-
-async def already_complete(item: FetchItem) -> tuple[int, str | None] | None:
-    """``(size, sha256)`` of a file already at its path that matches what is expected.
-
-    A partial download beside it (``.part``) means the last run did not finish
-    this one, so it is not complete; without size and sha256 an existing file is
-    taken as complete, because bgassets only ever renames verified files into place.
+    With a sha256 the engine itself checks the file in place. Without one, a file
+    at its path with the expected size (if any) and no ``.part`` beside it is taken
+    as complete: bgassets only ever renames complete files into place.
     """
+    if item.sha256 is not None:
+        return None
     destination = item.destination
-    staging = destination.with_name(destination.name + ".part")
     try:
         status = destination.stat()
     except OSError:
         return None
-    size = status.st_size
-    if not stat.S_ISREG(status.st_mode):
+    if not stat.S_ISREG(status.st_mode) or item.size not in (None, status.st_size):
         return None
+    staging = destination.with_name(destination.name + ".part")
     if staging.exists() or SidecarStore.path_for(str(destination)).exists():
         return None
-    if item.size is not None and size != item.size:
-        return None
-    if item.sha256 is None:
-        return size, None
-    digest = await asyncio.to_thread(_file_sha256, destination)
-    return (size, digest) if digest == item.sha256 else None
+    return status.st_size
 
 
 async def fetch_one(engine: Engine, item: FetchItem, options: FetchOptions,
-                    view: FetchView, folders: set[Path]) -> str | None:
-    """Fetch one item; the failure line for it, or None when it is verified in place.
-
-    ``folders`` remembers the folders made so far: 20,000 files in one folder
-    need one ``mkdir``, not 20,000.
-    """
+                    view: FetchView) -> str | None:
+    """Fetch one item; the failure line for it, or None when it is verified in place."""
     key = str(item.destination)
-    existing = await already_complete(item)
-    if existing is not None:
-        size, digest = existing
-        view.finished(key, item.url, path=key, size=size, sha256=digest, skipped=True)
+    size = already_complete(item)
+    if size is not None:
+        view.finished(key, item.url, path=key, size=size, sha256=None, skipped=True)
         return None
-    view.started(key, item.url, item.size)
-    folder = item.destination.parent
-    if folder not in folders:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            problem = DownloadError(f"cannot create folder {folder}: {error.strerror}",
-                                    ErrorCode.DISK_ERROR)
-            return _failed(view, key, item, problem, 0)
-        folders.add(folder)
     request = DownloadRequest(url=item.url, destination=item.destination, size=item.size,
                               sha256=item.sha256, connections=options.connections,
                               allowed_hosts=options.allowed_hosts)
+    view.started(key, item.url, item.size)
     result = await engine.fetch(
         request, on_progress=lambda p: view.progress(key, item.url, p.bytes, p.total))
-    if result.error is None:
+    error = result.error
+    if error is None:
+        in_place = result.bytes_transferred == 0 and result.resumed_from == result.size
         view.finished(key, item.url, path=str(result.path), size=result.size,
-                      sha256=result.sha256)
+                      sha256=result.sha256, skipped=in_place)
         return None
-    return _failed(view, key, item, result.error,
-                   result.resumed_from + result.bytes_transferred)
-
-
-def _failed(view: FetchView, key: str, item: FetchItem, error: DownloadError,
-            done: int) -> str:
-    view.failed(key, item.url, error, done, item.size)
+    view.failed(key, item.url, error, result.resumed_from + result.bytes_transferred, item.size)
     return f"{item.url}: error {int(error.code)} {error.code.title}: {error.message}"
 
 
@@ -135,11 +102,10 @@ async def _run_workers(items: Sequence[FetchItem], options: FetchOptions, view: 
                     max_connections_per_host=max(16, options.jobs, options.connections or 0))
     queue = iter(enumerate(items))
     failures: dict[int, str] = {}
-    folders: set[Path] = set()
 
     async def worker() -> None:
         for index, item in queue:  # one shared iterator: each item goes to exactly one worker
-            line = await fetch_one(engine, item, options, view, folders)
+            line = await fetch_one(engine, item, options, view)
             if line is not None:
                 failures[index] = line
 

@@ -81,9 +81,12 @@ def test_a_list_with_sha256_size_and_out(server, assets, tmp_path):
     assert (tmp_path / "out" / "levels" / "one.pak").read_bytes() == assets["deep/level 1.pak"]
 
 
-def test_a_complete_file_is_not_fetched_again(server, assets, tmp_path):
+@pytest.mark.parametrize("pinned", ["--sha256", "--size", None])
+def test_a_complete_file_is_not_fetched_again(server, assets, tmp_path, pinned):
     data = assets["small.bin"]
-    args = (server.url + "small.bin", "-d", str(tmp_path), "--sha256", sha256(data))
+    args = (server.url + "small.bin", "-d", str(tmp_path))
+    if pinned:
+        args += (pinned, sha256(data) if pinned == "--sha256" else str(len(data)))
     assert bgassets_fetch(*args).returncode == 0
     served = server.stats.body_bytes_sent
     again = bgassets_fetch(*args)
