@@ -95,6 +95,7 @@ class Download:
         self._emitted_at = 0.0
         self._speed_mark = (time.monotonic(), 0)
         self._checkpoint_task: asyncio.Task | None = None
+        self.generation = 0  # bumped whenever the staged bytes are forgotten
 
     # -- progress -------------------------------------------------------------------------
     def progress(self) -> Progress:
@@ -138,11 +139,16 @@ class Download:
         try:
             # A failed checkpoint only costs resumability; the writes themselves report
             # disk errors.
-            record = self.state_record()
+            record, generation = self.state_record(), self.generation
             staged.unsaved, staged.last_checkpoint = 0, time.monotonic()
             await staged.drain()
             await asyncio.to_thread(staged.part.sync)
+            if generation != self.generation:
+                return  # the bytes were forgotten meanwhile: this record is stale
             await asyncio.to_thread(self.context.store.save, self.store_key, record)
+            if generation != self.generation:
+                self.context.store.delete(self.store_key)
+                return
             self.saved = True
         except (OSError, DownloadError):
             pass
@@ -310,6 +316,7 @@ class Download:
 
     def forget_bytes(self) -> None:
         """Start over from byte 0: the staged bytes cannot be trusted."""
+        self.generation += 1
         self.staged.reset([], self.request.size)
         self.etag = self.last_modified = None
         if self.saved:
