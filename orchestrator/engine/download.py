@@ -178,6 +178,7 @@ class Download:
 
     def forget(self) -> None:
         """Remove the .part and the state (cancel, checksum mismatch)."""
+        self.generation += 1
         if self.staged is not None:
             with contextlib.suppress(OSError, DownloadError):
                 self.staged.close()
