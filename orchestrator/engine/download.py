@@ -23,7 +23,13 @@ from orchestrator.engine.attempt import attempt, finish
 from orchestrator.engine.http import CredentialCache
 from orchestrator.engine.request import DownloadRequest, DownloadResult, Progress, RetryPolicy
 from orchestrator.engine.retry import backoff_delay, classify_exception, disk_error, should_retry
-from orchestrator.engine.segments import Segment, bytes_done, clamp_to_disk, from_state
+from orchestrator.engine.segments import (
+    Segment,
+    bytes_done,
+    clamp_to_disk,
+    from_runs,
+    from_state,
+)
 from orchestrator.engine.staging import FolderSync, StagingFile, file_sha256
 from orchestrator.engine.state import SidecarStore, StateStore
 from orchestrator.engine.transfer import EndlessBody, Staged
@@ -204,8 +210,13 @@ class Download:
             self.etag, self.last_modified = record.get("etag"), record.get("last_modified")
             self.saved = True
         if segments is None and request.size and request.sha256 and 0 < on_disk <= request.size:
-            # Length and hash pinned: any prefix on disk is checked by the final sha256.
-            segments = [Segment(0, request.size, on_disk)]
+            # No state (a crash before the first checkpoint), but length and hash pinned:
+            # what is on disk is checked by the final sha256, so take it back.
+            runs = part.data_runs()
+            segments = (from_runs(runs, request.size) if runs is not None
+                        else [Segment(0, request.size, on_disk)])
+            clamp_to_disk(segments, on_disk)
+            return Staged(part, segments, size)
         if segments is None:
             part.truncate(0)
             return Staged(part, [], size)
@@ -213,13 +224,11 @@ class Download:
         if request.sha256:
             # Bytes written after the last checkpoint are taken back too: the pinned sha256
             # checks them (a wrong guess costs a fresh download, never a wrong file).
-            if len(segments) == 1 and on_disk <= size:
-                segments[0].done = max(segments[0].done, on_disk)
-            else:
-                for segment in segments:
-                    if segment.remaining:
-                        end = part.written_end(segment.position, segment.end)
-                        segment.done = end - segment.start
+            for segment in segments:
+                if segment.remaining and segment.position < on_disk:
+                    end = part.written_end(segment.position, segment.end,
+                                           sequential=len(segments) == 1)
+                    segment.done = end - segment.start
         return Staged(part, segments, size)
 
     # -- running --------------------------------------------------------------------------

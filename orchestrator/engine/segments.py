@@ -147,6 +147,18 @@ def from_state(raw: object, size: int) -> list[Segment] | None:
     return segments if expected == size else None
 
 
+def from_runs(runs: list[tuple[int, int]], size: int) -> list[Segment]:
+    """Segments tiling [0, size) from runs of written bytes (each run starts a segment)."""
+    runs = [(a, min(b, size)) for a, b in sorted(runs) if a < size and b > a]
+    segments: list[Segment] = []
+    if not runs or runs[0][0] > 0:
+        segments.append(Segment(0, runs[0][0] if runs else size))
+    for index, (start, end) in enumerate(runs):
+        following = runs[index + 1][0] if index + 1 < len(runs) else size
+        segments.append(Segment(start, following, end - start))
+    return segments
+
+
 def clamp_to_disk(segments: list[Segment], size_on_disk: int) -> None:
     """Forget claimed bytes beyond the end of the .part file (a crash before fsync)."""
     for segment in segments:

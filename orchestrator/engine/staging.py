@@ -52,17 +52,18 @@ class StagingFile:
         except OSError as exc:
             raise disk_error(exc, self.path) from exc
 
-    def written_end(self, position: int, limit: int) -> int:
-        """How far bytes are surely written from ``position`` (at most ``limit``), by holes.
+    def written_end(self, position: int, limit: int, *, sequential: bool) -> int:
+        """How far bytes are surely written from ``position`` (at most ``limit``).
 
-        After a crash the state's claims lag behind what was written; on a sparse file the
-        next hole bounds the written run. The block holding the end of a run may be only
-        partly written, so the last block is not trusted; neither is a block shared with the
-        next segment. Returns ``position`` when the file system cannot tell.
+        After a crash the state's claims lag behind what was written. A file written
+        ``sequential``-ly from 0 holds data up to its size; a segmented one is sparse and
+        the next hole bounds each run. The block holding the end of a run may be only
+        partly written, so the last block is not trusted; neither is a block shared with
+        the next segment. Returns ``position`` when the file system cannot tell.
         """
         info = os.fstat(self.fd)
-        if info.st_blocks * 512 >= info.st_size:
-            return position  # not sparse: holes are not reported, or nothing to gain
+        if info.st_blocks * 512 >= info.st_size:  # dense: no holes to go by
+            return max(position, min(info.st_size, limit)) if sequential else position
         try:
             hole = os.lseek(self.fd, position, os.SEEK_HOLE)
         except OSError:
@@ -72,6 +73,29 @@ class StagingFile:
         if limit < info.st_size:
             limit -= limit % block
         return max(position, min(end, limit))
+
+    def data_runs(self) -> list[tuple[int, int]] | None:
+        """The runs of surely written bytes in a sparse file, or None when it is dense.
+
+        Block-granular, so each run is trimmed to whole blocks it surely owns: the first
+        and last blocks may be shared with unwritten neighbours.
+        """
+        info = os.fstat(self.fd)
+        if info.st_blocks * 512 >= info.st_size:
+            return None
+        block, runs, position = max(info.st_blksize, 4096), [], 0
+        while position < info.st_size:
+            try:
+                data = os.lseek(self.fd, position, os.SEEK_DATA)
+                hole = os.lseek(self.fd, data, os.SEEK_HOLE)
+            except OSError:  # ENXIO: no data after position
+                break
+            start = data if data == 0 else -(-data // block) * block
+            end = hole if hole == info.st_size else hole - block
+            if end > start:
+                runs.append((start, end))
+            position = hole
+        return runs
 
     def write_at(self, data: bytes | memoryview, offset: int) -> None:
         """Write all of ``data`` at ``offset`` (pwrite may write less than asked)."""

@@ -11,6 +11,7 @@ from orchestrator.engine.segments import (
     Segment,
     clamp_to_disk,
     contiguous_prefix,
+    from_runs,
     from_state,
     next_idle,
     plan_segments,
@@ -61,6 +62,13 @@ def test_state_round_trip_and_rejection_of_gaps():
     assert from_state([s.to_state() for s in segments], 20) == segments
     assert from_state([[0, 10, 5], [12, 20, 0]], 20) is None
     assert from_state([[0, 10, 11]], 10) is None
+
+
+def test_segments_rebuilt_from_written_runs_tile_the_file():
+    segments = from_runs([(4096, 10_000), (20_480, 30_000)], 40_000)
+    assert [(s.start, s.end, s.done) for s in segments] == [
+        (0, 4096, 0), (4096, 20_480, 5904), (20_480, 40_000, 9520)]
+    assert [(s.start, s.end, s.done) for s in from_runs([], 100)] == [(0, 100, 0)]
 
 
 def test_claims_beyond_the_file_on_disk_are_forgotten():
