@@ -66,7 +66,7 @@ async def _open(download: Download, headers: dict[str, str]) -> tuple[aiohttp.Cl
 def _adopt(download: Download, response: aiohttp.ClientResponse, total: int | None,
            start: int) -> None:
     """Pin the size and validators from the first answer of an attempt."""
-    staged, request = download.staged, download.request
+    staged, request = download.files, download.request
     if request.size is not None and total is not None and total != request.size:
         raise DownloadError(f"{request.url} is {total} bytes, expected {request.size}",
                             ErrorCode.SIZE_MISMATCH)
@@ -86,7 +86,7 @@ def _adopt(download: Download, response: aiohttp.ClientResponse, total: int | No
 
 def _first_request(download: Download) -> tuple[Segment | None, int, bool]:
     """Where this attempt starts: (first idle segment, its offset, send a Range?)."""
-    staged, request = download.staged, download.request
+    staged, request = download.files, download.request
     first = next_idle(staged.segments)
     start = first.position if first else 0
     probe = request.connections != 1 and not download.force_single and (
@@ -106,7 +106,7 @@ async def attempt(download: Download) -> bytes | None:
 
     A small file comes back as bytes, to be written and published in one thread hop.
     """
-    staged, request = download.staged, download.request
+    staged, request = download.files, download.request
     wanted = request.connections or 1
     if not staged.segments and request.size and wanted > 1 and not download.force_single:
         staged.size, staged.segments = request.size, plan_segments(request.size, wanted)
@@ -129,16 +129,17 @@ async def attempt(download: Download) -> bytes | None:
     except BaseException:
         response.close()
         raise
-    if not segmented and segment.done == 0 and len(staged.segments) == 1 and (
-            staged.size is not None and staged.size <= SMALL_FILE):
-        return await _read_small(download, response, url)
+    if not segmented and segment is not None and segment.done == 0 and (
+            len(staged.segments) == 1 and staged.size is not None
+            and staged.size <= SMALL_FILE):
+        return await _read_small(download, response, url, staged.size)
     await _run_workers(download, response, url, segment, segmented)
     return None
 
 
-async def _read_small(download: Download, response: aiohttp.ClientResponse, url: str) -> bytes:
+async def _read_small(download: Download, response: aiohttp.ClientResponse, url: str,
+                      size: int) -> bytes:
     """The whole body of a small file, never more than its size (else: endless data)."""
-    size = download.staged.size
     chunks: list[bytes] = []
     received = 0
     try:
@@ -153,13 +154,13 @@ async def _read_small(download: Download, response: aiohttp.ClientResponse, url:
         else:
             response.release()
     body = b"".join(chunks)
-    download.staged.received += min(received, size)
+    download.files.received += min(received, size)
     if received < size:
         raise DownloadError(f"{url} ended after {received} of {size} bytes",
                             ErrorCode.NETWORK_ERROR, transient=True)
     if received > size:
-        await asyncio.to_thread(download.staged.part.write_at, body[:size], 0)
-        download.staged.segments[0].done = size
+        await asyncio.to_thread(download.files.part.write_at, body[:size], 0)
+        download.files.segments[0].done = size
         raise EndlessBody(url, size)
     return body
 
@@ -167,7 +168,7 @@ async def _read_small(download: Download, response: aiohttp.ClientResponse, url:
 def _first_answer(download: Download, response: aiohttp.ClientResponse, url: str,
                   answer: Answer, ranged: bool) -> tuple[Segment | None, bool]:
     """Adopt the attempt's first answer: the segment to stream and whether to segment."""
-    staged, request = download.staged, download.request
+    staged, request = download.files, download.request
     if answer.action is not Action.WRITE:
         raise answer.error or DownloadError(f"unexpected HTTP {response.status} from {url}",
                                             ErrorCode.BAD_SERVER_ANSWER, transient=True)
@@ -186,7 +187,7 @@ def _first_answer(download: Download, response: aiohttp.ClientResponse, url: str
 
 async def _check_complete(download: Download, total: int | None) -> None:
     """A 416 to a resume: finish when the .part is the whole file, else start over."""
-    staged = download.staged
+    staged = download.files
     size = staged.size
     if size is not None and total in (None, size) and bytes_done(staged.segments) == size:
         return
@@ -200,7 +201,7 @@ async def _open_segment(download: Download, segment: Segment) -> aiohttp.ClientR
     start = segment.position
     headers = _range_headers(download, start, segment.end)
     response, url = await _open(download, headers)
-    answer = decide(response.status, response.headers, url, start, download.staged.size)
+    answer = decide(response.status, response.headers, url, start, download.files.size)
     if answer.action is Action.WRITE and response.status == 206:
         stored = {"etag": download.etag, "last_modified": download.last_modified}
         if not validators_changed(stored, response.headers.get("ETag"),
@@ -217,7 +218,7 @@ async def _open_segment(download: Download, segment: Segment) -> aiohttp.ClientR
 async def _worker(download: Download, response: aiohttp.ClientResponse | None, url: str,
                   segment: Segment | None, may_steal: bool) -> None:
     """Fetch ``segment``, then idle segments, then (segmented) tails taken from others."""
-    staged = download.staged
+    staged = download.files
     rate: float | None = None
     while segment is not None:
         segment.begin(time.monotonic())
@@ -280,7 +281,7 @@ class _Pool:
         self.extra = 0
 
     def grow(self, wanted: int) -> None:
-        staged = self.download.staged
+        staged = self.download.files
         while len(self.workers) < wanted and self.slots.try_extra(self.host):
             new = next_idle(staged.segments) or steal(staged.segments, RAMP_STEAL)
             if new is None:
@@ -292,7 +293,7 @@ class _Pool:
                 _worker(self.download, None, self.url, new, True)))
 
     async def run(self, ramp: ConnectionRamp) -> None:
-        staged = self.download.staged
+        staged = self.download.files
         mark = (time.monotonic(), staged.received)
         while self.workers:
             self.grow(ramp.wanted)
@@ -319,7 +320,7 @@ class _Pool:
 
 async def finish(download: Download, body: bytes | None = None) -> DownloadResult:
     """Check size and sha256, then publish; a wrong file never reaches the destination."""
-    staged, request = download.staged, download.request
+    staged, request = download.files, download.request
     if body is not None:
         return await _finish_small(download, body)
     if staged.size is None:
@@ -347,7 +348,7 @@ async def finish(download: Download, body: bytes | None = None) -> DownloadResul
 
 
 async def _finish_small(download: Download, body: bytes) -> DownloadResult:
-    staged, request = download.staged, download.request
+    staged, request = download.files, download.request
     digest = hashlib.sha256(body).hexdigest()
     if request.sha256 is not None and digest != request.sha256.lower():
         raise DownloadError(f"{request.url}: sha256 {digest} does not match the expected "
@@ -359,7 +360,7 @@ async def _finish_small(download: Download, body: bytes) -> DownloadResult:
 
 
 def _finished(download: Download, size: int, digest: str) -> DownloadResult:
-    staged, request = download.staged, download.request
+    staged, request = download.files, download.request
     if download.saved:
         download.context.store.delete(download.store_key)
         download.saved = False

@@ -103,6 +103,13 @@ class Download:
         self._checkpoint_task: asyncio.Task | None = None
         self.generation = 0  # bumped whenever the staged bytes are forgotten
 
+    @property
+    def files(self) -> Staged:
+        """The staged bytes; only used once the download has opened its .part."""
+        if self.staged is None:
+            raise RuntimeError("the download has not opened its staging file yet")
+        return self.staged
+
     # -- progress -------------------------------------------------------------------------
     def progress(self) -> Progress:
         staged = self.staged
@@ -126,7 +133,7 @@ class Download:
             self.on_progress(self.progress())
 
     def _on_chunk(self) -> None:
-        staged = self.staged
+        staged = self.files
         if staged.checkpoint_due() and self._checkpoint_task is None:
             self._checkpoint_task = asyncio.ensure_future(self._checkpoint())
         if time.monotonic() - self._emitted_at >= PROGRESS_INTERVAL:
@@ -134,14 +141,14 @@ class Download:
 
     # -- persisted state ------------------------------------------------------------------
     def state_record(self) -> dict:
-        staged = self.staged
+        staged = self.files
         return {"url": self.request.url, "size": staged.size, "sha256": self.request.sha256,
                 "etag": self.etag, "last_modified": self.last_modified,
                 "segments": [segment.to_state() for segment in staged.segments]}
 
     async def _checkpoint(self) -> None:
         """fsync the .part, then save a state that claims only bytes written before the fsync."""
-        staged = self.staged
+        staged = self.files
         try:
             # A failed checkpoint only costs resumability; the writes themselves report
             # disk errors.
@@ -303,14 +310,14 @@ class Download:
                     failure = classify_exception(exc, self.request.url,
                                                  foreground=self.foreground)
                     failure.__cause__ = exc
-                progress = bytes_done(self.staged.segments)
+                progress = bytes_done(self.files.segments)
                 if not retry.again(failure, progress, policy):
                     raise failure
                 await asyncio.sleep(backoff_delay(retry.tries - 1, policy, failure.retry_after))
         except asyncio.CancelledError:
             self.save_now()
             with contextlib.suppress(OSError, DownloadError):
-                self.staged.close()
+                self.files.close()
             raise
 
     def _after_failure(self, error: DownloadError, retry: _RetryCount) -> None:
@@ -327,7 +334,7 @@ class Download:
     def forget_bytes(self) -> None:
         """Start over from byte 0: the staged bytes cannot be trusted."""
         self.generation += 1
-        self.staged.reset([], self.request.size)
+        self.files.reset([], self.request.size)
         self.etag = self.last_modified = None
         if self.saved:
             self.context.store.delete(self.store_key)

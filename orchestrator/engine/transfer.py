@@ -50,7 +50,7 @@ class Staged:
         self._last_hash: Future[None] | None = None
 
     def _submit(self, chunk: bytes, offset: int, hash_it: bool) -> None:
-        if self._writer is None:
+        if self._writer is None or self._hash_thread is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="bgassets-write")
             self._hash_thread = ThreadPoolExecutor(1, thread_name_prefix="bgassets-hash")
         written = self._writer.submit(self.part.write_at, chunk, offset)
