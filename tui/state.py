@@ -90,9 +90,9 @@ class LogLine:
 class LiveState:
     """Downloads, app progress and the event log, updated in place by :meth:`apply`.
 
-    ``version`` grows with every event and ``apps_version`` with every event
-    that is not download progress, so a screen repaints only when it has
-    something new to show.
+    ``version`` grows with every event, ``apps_version`` with every event
+    that is not progress and ``install_version`` with install progress, so a
+    screen repaints only when it has something new to show.
     """
 
     def __init__(self) -> None:
@@ -101,6 +101,7 @@ class LiveState:
         self.log: deque[LogLine] = deque(maxlen=LOG_LIMIT)
         self.version = 0
         self.apps_version = 0
+        self.install_version = 0
         self.seq = 0
         self.counts: dict[str, int] = {}
         self.purgeable: dict[str, int] = {}
@@ -122,6 +123,7 @@ class LiveState:
         if event.app is None:
             return
         if name == ev.APP_PROGRESS:
+            self.install_version += 1
             status = self.apps.setdefault(event.app, AppStatus())
             status.fraction, status.phases = data["fraction"], dict(data.get("phases") or {})
         elif name == ev.EVENT_REFUSED:

@@ -88,7 +88,7 @@ class AppsScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self._drawn = -1
+        self._drawn: tuple[int, int] = (-1, -1)
         self._drawn_at = 0.0
 
     def compose(self) -> ComposeResult:
@@ -112,10 +112,10 @@ class AppsScreen(Screen[None]):
     def refresh_from(self, app: Any) -> bool:
         """Redraw when an app-level event arrived, and once a second for the clocks."""
         state, orchestrator = app.state, app.orchestrator
-        now = time.monotonic()
-        if state.apps_version == self._drawn and now - self._drawn_at < CLOCK_REDRAW:
+        now, version = time.monotonic(), (state.apps_version, state.install_version)
+        if version == self._drawn and now - self._drawn_at < CLOCK_REDRAW:
             return False
-        self._drawn, self._drawn_at = state.apps_version, now
+        self._drawn, self._drawn_at = version, now
         ids = sorted(set(app.control.manifests) | set(orchestrator.apps)) if app.control else []
         self.table.show([(i, app_cells(orchestrator, state.apps.get(i), i)) for i in ids])
         waiting = sum(1 for row in state.downloads.values() if row.state != "finished"

@@ -58,7 +58,8 @@ class LiveTable(DataTable[Text]):
         """Make the table show exactly ``rows`` (key, cells), in this order."""
         selected, position = self.selected_key, self.cursor_row
         keys = [key for key, _ in rows]
-        cells = [tuple(as_text(value) for value in values) for _, values in rows]
+        cells = [values if isinstance(values, tuple) and all(isinstance(v, Text) for v in values)
+                 else tuple(as_text(value) for value in values) for _, values in rows]
         if len(keys) < len(self._keys) // 2 or not keys:
             self.clear()
             self._keys, self._cells = [], []
@@ -71,7 +72,8 @@ class LiveTable(DataTable[Text]):
                 self.add_row(*new, key=f"#{index}")
                 self._keys.append(key)
                 self._cells.append(new)
-            elif self._cells[index] != new or self._keys[index] != key:
+            elif self._cells[index] is not new and (self._cells[index] != new
+                                                    or self._keys[index] != key):
                 self._rewrite(index, new)
                 self._keys[index] = key
         if selected is not None and selected in keys and keys.index(selected) != position:
