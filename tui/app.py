@@ -79,7 +79,7 @@ class BgAssetsApp(App[int]):
         self.control: Controller | None = None
         self.outcomes: deque[Outcome] = deque(maxlen=200)
         self.ready = asyncio.Event()
-        self.selection: dict[str, str | None] = {"app": None, "download": None}
+        self.selection: dict[str, str | None] = {"download": None}
         self.frame_times: deque[float] = deque(maxlen=10_000)
         self.bridge_queue: asyncio.Queue[Event] | None = None
 
@@ -108,7 +108,7 @@ class BgAssetsApp(App[int]):
                 self.ready.set()
                 await asyncio.Event().wait()
         except BackgroundAssetsError as error:
-            self.exit(1, message=f"bgassets: error: {error.message}")
+            self.exit(return_code=1, message=f"bgassets: error: {error.message}")
 
     def _manifest_ids(self) -> dict[str, Path]:
         from orchestrator.manifests import load_app

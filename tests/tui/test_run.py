@@ -49,9 +49,8 @@ def read_until(fd: int, needle: bytes, timeout: float) -> bytes:
     return seen
 
 
-def test_run_shows_the_apps_and_quits_with_zero(tmp_path):
-    port = free_port()
-    folder = demo_folder(tmp_path, port)
+def start_run(tmp_path: Path, folder: Path, port: int) -> tuple[subprocess.Popen, int]:
+    """``bgassets run`` with a pty as its terminal; returns the process and the pty's end."""
     controller, terminal = pty.openpty()
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "180", "LINES": "40"}
     process = subprocess.Popen(
@@ -60,6 +59,12 @@ def test_run_shows_the_apps_and_quits_with_zero(tmp_path):
         stdin=terminal, stdout=terminal, stderr=terminal, cwd=ROOT, env=env,
         start_new_session=True)
     os.close(terminal)
+    return process, controller
+
+
+def test_run_shows_the_apps_and_quits_with_zero(tmp_path):
+    port = free_port()
+    process, controller = start_run(tmp_path, demo_folder(tmp_path, port), port)
     try:
         screen = read_until(controller, b"launchable", timeout=30)
         assert b"com.example.game" in screen and b"launchable" in screen
@@ -70,3 +75,21 @@ def test_run_shows_the_apps_and_quits_with_zero(tmp_path):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         os.close(controller)
+
+
+def test_a_taken_port_ends_the_app_with_a_message_and_exit_one(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process, controller = start_run(tmp_path, demo_folder(tmp_path, port), port)
+        try:
+            assert process.wait(timeout=20) == 1
+            output = read_until(controller, b"in use", timeout=5)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            os.close(controller)
+    assert f"port {port} is already in use".encode() in output
+    assert b"Traceback" not in output

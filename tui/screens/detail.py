@@ -39,7 +39,7 @@ def detail_text(app: Any, row_key: str) -> str:
         lines.append(f"error        {row.error}")
     lines.append("")
     lines.append("history")
-    lines += [f"  {time.strftime('%H:%M:%S', time.gmtime(ts))}  {name}"
+    lines += [f"  {time.strftime('%H:%M:%S', time.localtime(ts))}  {name}"
               for ts, name in row.history]
     return "\n".join(lines)
 

@@ -17,7 +17,7 @@ REWRITE_LIMIT = 2_000
 
 
 def line_text(line: LogLine) -> str:
-    stamp = time.strftime("%H:%M:%S", time.gmtime(line.ts))
+    stamp = time.strftime("%H:%M:%S", time.localtime(line.ts))
     return f"{stamp}  {line.app or '-':<28} {line.text}"
 
 
