@@ -201,9 +201,9 @@ class LiveState:
                 self._add_purgeable(record.app_id, record.bytes_on_disk)
             self.downloads[row.key] = row
         for tracked in orchestrator.queue.tracked.values():
-            row = self.downloads.get(f"{tracked.app_id}/{tracked.download.id}")
-            if row is not None:
-                row.state = PAUSED if tracked.paused else WAITING
-                row.reason, row.bytes = tracked.paused, tracked.bytes
+            pending = self.downloads.get(f"{tracked.app_id}/{tracked.download.id}")
+            if pending is not None:
+                pending.state = PAUSED if tracked.paused else WAITING
+                pending.reason, pending.bytes = tracked.paused, tracked.bytes
         self.version += 1
         self.apps_version += 1

@@ -45,15 +45,15 @@ class DeviceScreen(Screen[None]):
     """Device conditions, background refresh per app, purge."""
 
     BINDINGS = [
-        Binding("w", "toggle('low_power')", "Low power", tooltip="toggle low power mode"),
-        Binding("b", "toggle('background_refresh')", "Refresh",
+        Binding("w", "flip('low_power')", "Low power", tooltip="toggle low power mode"),
+        Binding("b", "flip('background_refresh')", "Refresh",
                 tooltip="toggle background refresh for every app"),
         Binding("a", "toggle_app", "Refresh (app)",
                 tooltip="toggle background refresh for the selected app"),
-        Binding("i", "toggle('in_app_content')", "In-app",
+        Binding("i", "flip('in_app_content')", "In-app",
                 tooltip="toggle the in-app content setting"),
-        Binding("o", "toggle('online')", "Online", tooltip="toggle network online / offline"),
-        Binding("m", "toggle('metered')", "Metered", tooltip="toggle metered network"),
+        Binding("o", "flip('online')", "Online", tooltip="toggle network online / offline"),
+        Binding("m", "flip('metered')", "Metered", tooltip="toggle metered network"),
         Binding("x", "purge", "Purge", tooltip="purge purgeable assets (Library/Caches)"),
     ]
 
@@ -71,7 +71,7 @@ class DeviceScreen(Screen[None]):
     def selected_app(self) -> str | None:
         return self.query_one("#device-apps", LiveTable).selected_key
 
-    def action_toggle(self, condition: str) -> None:
+    def action_flip(self, condition: str) -> None:
         self.app.device_action(condition)  # type: ignore[attr-defined]
 
     def action_toggle_app(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -17,7 +19,7 @@ def binding_rows() -> list[tuple[str, str, str]]:
     from tui.screens.downloads import DownloadsScreen
     from tui.screens.events import EventsScreen
 
-    places = [("everywhere", BgAssetsApp), ("Apps", AppsScreen),
+    places: list[tuple[str, Any]] = [("everywhere", BgAssetsApp), ("Apps", AppsScreen),
               ("Downloads", DownloadsScreen), ("Download detail", DownloadDetail),
               ("Device", DeviceScreen), ("Events", EventsScreen)]
     rows = [("everywhere", "ctrl+p", "command palette: every action by name")]
