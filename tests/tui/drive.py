@@ -35,6 +35,13 @@ async def press(app: BgAssetsApp, pilot, *keys: str) -> None:
     await settle(app, pilot)
 
 
+async def show(app: BgAssetsApp, pilot, screen_key: str) -> None:
+    """Switch screens and let the new screen mount before any key meant for it."""
+    await pilot.press(screen_key)
+    await pilot.pause()
+    await settle(app, pilot)
+
+
 def offline(orchestrator) -> None:
     """Take the device offline before the app starts: every download waits."""
     device = orchestrator.device

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.tui.drive import install_all, last_outcome, offline, press, settle
+from tests.tui.drive import install_all, last_outcome, offline, press, settle, show
 from tests.tui.scenario import GAME, NEWS, write_manifests
 
 SIZE = (160, 40)
@@ -43,7 +43,8 @@ async def test_launch_is_refused_until_the_essential_download_ends(tui):
         assert refusal.code == 1050 and "appNotLaunchable" in refusal.message
         assert "tutorial" in refusal.message
         assert not built.orchestrator.apps[GAME].launched
-        await press(app, pilot, "3", "o", "1")
+        await show(app, pilot, "3")
+        await press(app, pilot, "o", "1")
         assert built.orchestrator.device.network.online
         await install_all(app, pilot)
         await press(app, pilot, "l")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.tui.drive import install_all, last_outcome, press
+from tests.tui.drive import install_all, last_outcome, press, show
 from tests.tui.scenario import GAME, NEWS
 
 SIZE = (160, 40)
@@ -46,13 +46,15 @@ async def test_background_refresh_per_app_refuses_its_periodic_run(tui):
     app, built = tui
     async with app.run_test(size=SIZE) as pilot:
         await install_all(app, pilot)
-        await press(app, pilot, "3", "down", "a")
+        await show(app, pilot, "3")
+        await press(app, pilot, "down", "a")
         assert last_outcome(app).message == f"background refresh for {NEWS}: off"
         assert not built.orchestrator.device.background_refresh.allows(NEWS)
         assert built.orchestrator.device.background_refresh.allows(GAME)
         table = app.screen.query_one("#device-apps")
         assert table.cell_text(NEWS, 1) == "off" and table.cell_text(GAME, 1) == "on"
-        await press(app, pilot, "1", "down", "r")
+        await show(app, pilot, "1")
+        await press(app, pilot, "down", "r")
         refusal = last_outcome(app)
         assert refusal.code == 111 and "background refresh is off" in refusal.message
         assert app.screen.table.cell_text(NEWS, 7) == "off (background refresh)"

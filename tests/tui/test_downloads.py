@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.tui.drive import install_all, last_outcome, offline, press, settle
+from tests.tui.drive import install_all, last_outcome, offline, press, settle, show
 from tests.tui.scenario import GAME, NEWS
 from tui.screens.detail import DownloadDetail
 
@@ -27,7 +27,8 @@ async def test_offline_rows_wait_essential_first_then_finish_online(tui):
         assert {table.cell_text(key, STATE) for key in table.shown_keys} == {"waiting"}
         assert table.cell_text(f"{GAME}/tutorial", ESSENTIAL) == "yes"
         assert table.cell_text(f"{GAME}/level-1", PRIORITY) == "90"
-        await press(app, pilot, "3", "o", "2")
+        await show(app, pilot, "3")
+        await press(app, pilot, "o", "2")
         await install_all(app, pilot)
         assert {table.cell_text(key, STATE) for key in table.shown_keys} == {"finished"}
         assert table.cell_text(f"{NEWS}/archive", PROGRESS).endswith("100%")
@@ -62,7 +63,8 @@ async def test_pause_resume_and_cancel_from_keys(tui):
         assert last_outcome(app).message == f"{GAME}/level-2: cancelled"
         assert app.screen.table.cell_text(f"{GAME}/level-2", STATE) == "failed"
         assert app.screen.table.cell_text(f"{GAME}/level-2", ERROR).startswith("1040 cancelled")
-        await press(app, pilot, "3", "o", "2")
+        await show(app, pilot, "3")
+        await press(app, pilot, "o", "2")
         for app_id in (GAME, NEWS):
             await orchestrator.wait(app_id, "essential", timeout=20)
         await orchestrator.wait(GAME, "all", timeout=20)
@@ -82,7 +84,8 @@ async def test_sort_by_column_and_filter(tui):
     app, _ = tui
     async with app.run_test(size=SIZE) as pilot:
         await install_all(app, pilot)
-        await press(app, pilot, "2", "o")  # first column: id
+        await show(app, pilot, "2")
+        await press(app, pilot, "o")  # first column: id
         table = app.screen.table
         ids = [table.cell_text(key, ID) for key in table.shown_keys]
         assert ids == sorted(ids)

@@ -99,7 +99,12 @@ class DownloadsScreen(Screen[None]):
     def sort_by(self, column: str | None, reverse: bool = False) -> None:
         """Order the shown rows by ``column`` (None: by relevance)."""
         self.sort, self.reverse = column, reverse
+        self._redraw_now()
+
+    def _redraw_now(self) -> None:
+        """A person asked for something: draw it now rather than on the next tick."""
         self._drawn = -1
+        self.app.repaint()  # type: ignore[attr-defined]
 
     def action_filter(self) -> None:
         self.query_one("#download-filter", Input).focus()
@@ -109,7 +114,7 @@ class DownloadsScreen(Screen[None]):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value
-        self._drawn = -1
+        self._redraw_now()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.table.focus()
