@@ -158,8 +158,8 @@ class BgAssetsApp(App[int]):
         """The frame timer: the visible screen redraws what changed since its last frame."""
         screen = self.screen
         draw = getattr(screen, "refresh_from", None)
-        if draw is None or self.orchestrator is None:
-            return
+        if draw is None or self.orchestrator is None or not screen.is_mounted:
+            return  # a screen just pushed has no widgets yet
         started = time.perf_counter()
         if draw(self):
             self.frame_times.append(time.perf_counter() - started)
