@@ -94,3 +94,17 @@ spec:
   onFailure: {{essential: reenqueue-nonessential, retries: 1}}
 """)
         return manifests / "app.yaml"
+
+
+class Recorder(list):
+    """Collects events as dicts; subscribe it to ``Orchestrator.events``."""
+
+    def __call__(self, event):
+        self.append(event.as_dict())
+
+    @property
+    def events(self):
+        return self
+
+    def named(self, name):
+        return [e for e in self if e["event"] == name]

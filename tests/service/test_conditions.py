@@ -7,15 +7,7 @@ from dataclasses import replace
 from orchestrator.devserver import DevServer
 from orchestrator.model.device import Device, Network
 from orchestrator.service import Orchestrator
-from tests.service.scenario import APP_ID, GROUP, Asset, KiB, MiB, Scenario
-
-
-class Recorder(list):
-    def __call__(self, event):
-        self.append(event.as_dict())
-
-    def named(self, name):
-        return [e for e in self if e["event"] == name]
+from tests.service.scenario import APP_ID, GROUP, Asset, KiB, MiB, Recorder, Scenario
 
 
 async def started(tmp_path, assets, server, device=None, **scenario):

@@ -6,7 +6,7 @@ from orchestrator.devserver import DevServer
 from orchestrator.engine import Engine, RetryPolicy
 from orchestrator.model.device import Device
 from orchestrator.service import Orchestrator
-from tests.service.scenario import APP_ID, GROUP, Asset, KiB, Scenario
+from tests.service.scenario import APP_ID, GROUP, Asset, KiB, Recorder, Scenario
 
 HANDLERS = '''
 import time
@@ -36,16 +36,6 @@ class Hog(DownloaderExtension):
         return []
 '''
 
-
-class Recorder:
-    def __init__(self):
-        self.events = []
-
-    def __call__(self, event):
-        self.events.append(event.as_dict())
-
-    def named(self, name):
-        return [e for e in self.events if e["event"] == name]
 
 
 async def install_with(tmp_path, handler, assets, *, device=None, memory="32MiB", wait="all"):

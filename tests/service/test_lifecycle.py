@@ -8,18 +8,7 @@ from orchestrator.devserver import DevServer
 from orchestrator.engine import Engine, RetryPolicy
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.service import Orchestrator
-from tests.service.scenario import APP_ID, GROUP, Asset, KiB, MiB, Scenario
-
-
-class Recorder:
-    def __init__(self):
-        self.events = []
-
-    def __call__(self, event):
-        self.events.append(event.as_dict())
-
-    def named(self, name):
-        return [e for e in self.events if e["event"] == name]
+from tests.service.scenario import APP_ID, GROUP, Asset, KiB, MiB, Recorder, Scenario
 
 
 async def run_install(tmp_path, assets, *, faults=(), wait="all", **scenario):
