@@ -93,6 +93,7 @@ def nginx_server(root: Path, workdir: Path, *, limit_rate: str | None = None) ->
     taken between choosing and binding is retried on another port.
     """
     nginx = require_tool("nginx")
+    root, workdir = Path(root).resolve(), Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     for _ in range(_ATTEMPTS):
         port = _free_port()
