@@ -353,8 +353,7 @@ async def _finish_small(download: Download, body: bytes) -> DownloadResult:
     if request.sha256 is not None and digest != request.sha256.lower():
         raise DownloadError(f"{request.url}: sha256 {digest} does not match the expected "
                             f"{request.sha256.lower()}", ErrorCode.CHECKSUM_MISMATCH)
-    await asyncio.to_thread(staged.part.write_and_publish, body, request.destination)
-    await download.context.folder_sync.sync(request.destination.parent)
+    await download.context.group_commit.publish(staged.part, body, request.destination)
     staged.segments[0].done = len(body)
     return _finished(download, len(body), digest)
 

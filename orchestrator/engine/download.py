@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from orchestrator.engine.attempt import attempt, finish
+from orchestrator.engine.commit import GroupCommit
 from orchestrator.engine.http import CredentialCache
 from orchestrator.engine.request import DownloadRequest, DownloadResult, Progress, RetryPolicy
 from orchestrator.engine.retry import backoff_delay, classify_exception, disk_error, should_retry
@@ -72,6 +73,7 @@ class EngineContext:
     slots: HostSlots
     max_connections: int
     folder_sync: FolderSync = field(default_factory=lambda: FolderSync())
+    group_commit: GroupCommit = field(default_factory=lambda: GroupCommit())
     folders: set[Path] = field(default_factory=set)
 
 

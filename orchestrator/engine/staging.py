@@ -152,6 +152,20 @@ class StagingFile:
         except OSError as exc:
             raise disk_error(exc, destination) from exc
 
+    def write_whole(self, data: bytes) -> None:
+        """Create the staging file holding exactly ``data`` (a small file, in one write)."""
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except OSError as exc:
+            raise disk_error(exc, self.path) from exc
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd = fd
+        try:
+            self.write_at(data, 0)
+        finally:
+            self.close()
+
     def write_and_publish(self, data: bytes, destination: Path) -> None:
         """A whole small file in one go: write, fsync, rename (one thread hop).
 
