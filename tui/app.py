@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
@@ -156,7 +156,10 @@ class BgAssetsApp(App[int]):
 
     def repaint(self) -> None:
         """The frame timer: the visible screen redraws what changed since its last frame."""
-        screen = self.screen
+        try:
+            screen = self.screen
+        except ScreenStackError:
+            return  # between modes: the new mode's screen is not on its stack yet
         draw = getattr(screen, "refresh_from", None)
         if draw is None or self.orchestrator is None or not screen.is_mounted:
             return  # a screen just pushed has no widgets yet
