@@ -128,7 +128,7 @@ class LiveState:
             status.fraction, status.phases = data["fraction"], dict(data.get("phases") or {})
         elif name == ev.EVENT_REFUSED:
             self.apps.setdefault(event.app, AppStatus()).refused = data.get("name")
-        elif name.startswith("download.") and data.get("download") not in (None, "catalog"):
+        elif name.startswith("download.") and data.get("download") is not None:
             self._download(event.app, name, event.ts, data)
         elif name == ev.ASSET_PURGED:
             self._add_purgeable(event.app, -int(data.get("bytes") or 0))
