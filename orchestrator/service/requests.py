@@ -122,6 +122,7 @@ class ContentRequests:
         except BackgroundAssetsError as error:
             self.emit(ev.DOWNLOAD_FAILED, app.id, download=CATALOG_ID, essential=False,
                       bytes=0, total=None, **error.as_dict())
+            await self._catalog_failed(loaded, error)
             return None
         if not loaded.launched:
             self.journal.add_allowance_usage(app.id, download_bytes=fetched.size)
@@ -135,6 +136,18 @@ class ContentRequests:
         self.emit(ev.EXTENSION_REQUEST, app.id, request=context.request.name.lower(),
                   catalog=str(fetched.path), **info)
         return fetched
+
+    async def _catalog_failed(self, loaded: LoadedApp, error: BackgroundAssetsError) -> None:
+        """A handler hears of the catalog's failure as a failed download of the manifest."""
+        runner = self._runner(loaded)
+        if runner is None:
+            return
+        app = loaded.app
+        manifest = Download(id=CATALOG_ID, url=app.manifest_url, app_group=app.app_group)
+        retries, outcome = await runner.failed(manifest, error,
+                                               budget=self._runtime_left(loaded))
+        self._charge(loaded, "failed", outcome)
+        self._reschedule(loaded, retries, error)
 
     def _present(self, app: App) -> dict[str, PresentFile]:
         container = self.layout.container(app.app_group)

@@ -34,16 +34,24 @@ class Hog(DownloaderExtension):
     def downloads(self, request, manifest_path, info):
         self.kept = bytearray(256 * 2**20)
         return []
+
+
+class Notes(Downloader):
+    def failed(self, download, error):
+        (self.container / "failed.txt").write_text(f"{download.id} {int(error.code)}")
+        return []
 '''
 
 
-
-async def install_with(tmp_path, handler, assets, *, device=None, memory="32MiB", wait="all"):
+async def install_with(tmp_path, handler, assets, *, device=None, memory="32MiB", wait="all",
+                       catalog=True):
     scene = Scenario(tmp_path, assets)
     scene.write_content()
     recorder = Recorder()
     async with DevServer(scene.content) as server:
         manifest = scene.write_manifests(server.url)
+        if not catalog:
+            (scene.content / "game" / "catalog.json").unlink()
         extension = manifest.parent / "extension.yaml"
         text = extension.read_text().replace(
             "  rules:", f"  handler: handlers:{handler}\n  limits: {{memory: {memory}}}\n  rules:")
@@ -88,7 +96,6 @@ async def test_handler_over_its_memory_limit_is_terminated(tmp_path):
     assert terminated["reason"] == "memory limit"
 
 
-
 async def test_handler_failed_reenqueues_the_essential_download_as_non_essential(tmp_path):
     assets = [Asset("liar", 256 * KiB, essential=True, catalog_size=200 * KiB, sha256=False)]
     recorder, _ = await install_with(tmp_path, "Downloader", assets)
@@ -97,3 +104,12 @@ async def test_handler_failed_reenqueues_the_essential_download_as_non_essential
     assert recorder.named("download.finished")[-1]["essential"] is False
     container = tmp_path / "state" / "containers" / GROUP
     assert (container / "handled" / "liar").stat().st_size == 256 * KiB
+
+
+async def test_a_failed_catalog_reaches_the_handler_as_a_failed_manifest_download(tmp_path):
+    recorder, _ = await install_with(tmp_path, "Notes", [Asset("a", KiB)], catalog=False)
+    [failed] = recorder.named("download.failed")
+    assert (failed["download"], failed["code"]) == ("@catalog", 1020)
+    container = tmp_path / "state" / "containers" / GROUP
+    assert (container / "failed.txt").read_text() == "@catalog 1020"
+    assert recorder.named("app.launchable")
