@@ -70,6 +70,8 @@ async def test_periodic_update_and_reinstall_from_keys(tui):
         await press(app, pilot, "u")
         assert last_outcome(app).message == f"update {NEWS}: 1.0 -> 2.0 requested"
         assert orchestrator.journal.app(NEWS).version == "2.0"
+        await settle(app, pilot)
+        assert app.screen.table.cell_text(NEWS, 1) == "2.0"
         assert orchestrator.journal.app(GAME).version == "1.0"
 
 

@@ -117,3 +117,29 @@ async def test_detail_view_shows_the_download_and_closes(tui):
         assert "download.finished" in text and "essential    yes" in text
         await press(app, pilot, "escape")
         assert not isinstance(app.screen, DownloadDetail)
+
+
+async def test_promote_once_the_app_runs_moves_it_to_the_foreground(tui):
+    app, built = tui
+    orchestrator = built.orchestrator
+    offline(orchestrator)
+    async with app.run_test(size=SIZE) as pilot:
+        await press(app, pilot, "2")
+        await select(app, pilot, f"{GAME}/level-2")
+        await press(app, pilot, "z")
+        await show(app, pilot, "3")
+        await press(app, pilot, "o")
+        await orchestrator.wait(GAME, "essential", timeout=20)
+        await show(app, pilot, "1")
+        await press(app, pilot, "l")
+        assert orchestrator.apps[GAME].running
+        await show(app, pilot, "2")
+        await select(app, pilot, f"{GAME}/level-2")
+        await press(app, pilot, "p")
+        assert last_outcome(app).message == f"{GAME}/level-2: promoted to the foreground"
+        assert orchestrator.queue.tracked[f"group.{GAME}/level-2"].foreground
+        await press(app, pilot, "s")  # promotion keeps a download paused by request paused
+        await install_all(app, pilot)
+        assert app.screen.table.cell_text(f"{GAME}/level-2", STATE) == "finished"
+        assert app.state.downloads[f"{GAME}/level-2"].foreground
+        assert orchestrator.journal.download(f"group.{GAME}/level-2").delivered
