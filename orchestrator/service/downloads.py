@@ -200,7 +200,8 @@ class DownloadQueue:
 
     def _progress(self, tracked: Tracked, progress: Progress) -> None:
         tracked.bytes, tracked.speed = progress.bytes, progress.speed
-        self._on_progress(tracked)
+        if progress.state not in ("finished", "failed"):  # the ending event says it all
+            self._on_progress(tracked)
 
     async def _finish(self, tracked: Tracked) -> None:
         assert tracked.handle is not None

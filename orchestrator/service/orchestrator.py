@@ -48,7 +48,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
 
     def __init__(self, state_dir: str | Path, *, device: Device | None = None,
                  engine: Engine | None = None, clock: Callable[[], float] = time.time,
-                 bypass_allotment: bool = False, max_active: int = 8, max_per_host: int = 6,
+                 bypass_allotment: bool = False, max_active: int = 16, max_per_host: int = 16,
                  connections: int | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.layout = containers.Layout(self.state_dir)
