@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.model.units import format_size
+
 APP_PROGRESS = "app.progress"
 APP_LAUNCHABLE = "app.launchable"
 APP_INSTALLED = "app.installed"
@@ -27,6 +29,7 @@ DOWNLOAD_SCHEDULED = "download.scheduled"
 DOWNLOAD_STARTED = "download.started"
 DOWNLOAD_PROGRESS = "download.progress"
 DOWNLOAD_PAUSED = "download.paused"
+DOWNLOAD_RESUMED = "download.resumed"
 DOWNLOAD_FINISHED = "download.finished"
 DOWNLOAD_FAILED = "download.failed"
 DOWNLOAD_REENQUEUED = "download.reenqueued"
@@ -69,7 +72,7 @@ class EventBus:
 
     def queue(self, maxsize: int = 10_000) -> asyncio.Queue[Event]:
         """A queue that receives every event from now on."""
-        queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        queue: EventQueue = EventQueue(maxsize)
         self._queues.append(queue)
         return queue
 
@@ -82,8 +85,60 @@ class EventBus:
         for callback in list(self._callbacks):
             callback(event)
         for queue in self._queues:
-            if queue.full():
-                if event.event == DOWNLOAD_PROGRESS:
-                    continue
-                queue.get_nowait()
-            queue.put_nowait(event)
+            if isinstance(queue, EventQueue):
+                queue.put_evicting(event)
+            else:
+                queue.put_nowait(event)
+
+
+class EventQueue(asyncio.Queue[Event]):
+    """A subscriber's queue: when full, progress gives way first, then the oldest event."""
+
+    def put_evicting(self, event: Event) -> None:
+        if self.full():
+            if event.event == DOWNLOAD_PROGRESS:
+                return
+            buffer = self._queue  # type: ignore[attr-defined]
+            stale = next((e for e in buffer if e.event == DOWNLOAD_PROGRESS), None)
+            if stale is not None:
+                buffer.remove(stale)
+                self.put_nowait(event)
+                return
+            self.get_nowait()
+        self.put_nowait(event)
+
+
+def describe(event: Event) -> str | None:
+    """A short human line for ``event``, or None for events too chatty to print."""
+    d: dict[str, Any] = event.data
+    name = event.event
+    who = d.get("download")
+    size = f" ({format_size(d['total'])})" if d.get("total") else ""
+    tag = " essential" if d.get("essential") else ""
+    if name == "download.progress":
+        return None
+    if name == "app.progress":
+        phases = d.get("phases", {})
+        return (f"install progress {d['fraction']:.0%} (app {phases.get('app', 0):.0%}, "
+                f"install step {phases.get('install', 0):.0%}, essential "
+                f"{phases.get('essential', 0):.0%})")
+    if name in ("download.failed", "plan.rejected", "event.refused"):
+        target = f"{who}: " if who else ""
+        return f"{name:<20} {target}error {d.get('code')} {d.get('name')}: " \
+               f"{d.get('message') or d.get('reason')}"
+    if name == "download.scheduled":
+        return f"{name:<20} {who}{tag}{size} priority {d.get('priority')}"
+    if name == "download.finished":
+        where = f" -> {d['path']}" if d.get("path") else ""
+        return f"{name:<20} {who}{tag}{size}{where}"
+    if name.startswith("download.") or name == "asset.purged":
+        extra = f" [{d['reason']}]" if d.get("reason") else ""
+        return f"{name:<20} {who}{tag}{size}{extra}"
+    if name == "extension.request":
+        left = d.get("restrictedDownloadSizeRemaining")
+        essential_left = d.get("restrictedEssentialDownloadSizeRemaining")
+        limits = "unrestricted" if left is None else (
+            f"{format_size(left)} allowance left, {format_size(essential_left or 0)} essential")
+        return f"{name:<20} {d.get('request')} ({limits})"
+    details = ", ".join(f"{k}={v}" for k, v in d.items() if v is not None)
+    return f"{name:<20} {details}".rstrip()

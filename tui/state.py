@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator import events as ev
-from orchestrator.cli.timeline import describe
-from orchestrator.events import Event
+from orchestrator.events import Event, describe
 from orchestrator.service.containers import is_purgeable
 
 LOG_LIMIT = 5_000

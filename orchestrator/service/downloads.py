@@ -219,7 +219,9 @@ class DownloadQueue:
         tracked.foreground = True
         if tracked.handle is not None:
             tracked.handle.promote()
-        if key not in self.running and tracked.paused != BY_REQUEST:
+        if key not in self.running:
+            # startForegroundDownload starts it now, whatever paused it.
+            tracked.paused = None
             self._enqueue(tracked)
         self.poke()
 
@@ -242,12 +244,19 @@ class DownloadQueue:
         self._on_paused(tracked, tracked.paused)
         self.poke()
 
-    def resume(self, key: str) -> None:
+    def resume(self, key: str) -> bool:
+        """Resume a download paused by request; False when it was not paused that way."""
         tracked = self.tracked[key]
-        if tracked.paused == BY_REQUEST:
-            tracked.paused = None
-            self._enqueue(tracked)
+        if tracked.paused != BY_REQUEST:
+            return False
+        tracked.paused = None
+        self._enqueue(tracked)
         self.poke()
+        return True
+
+    def is_running(self, key: str) -> bool:
+        """Whether the download is transferring now (not waiting, not paused)."""
+        return key in self.running
 
 
 def _reason(candidate: Candidate, conditions: Conditions) -> str:

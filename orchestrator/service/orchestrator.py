@@ -112,6 +112,8 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         known = self.journal.app(app.id)
         if known is not None and known.version == app.version and app.id in self.apps:
             # Installed already: what was pending resumed when the journal was recovered.
+            self.emit(ev.APP_INSTALLED, app.id, version=app.version, request="none",
+                      reason="already installed at this version; pending downloads resumed")
             return app.id
         request = ContentRequest.INSTALL if known is None else ContentRequest.UPDATE
         await self._begin_install(app, extension, Path(manifest), request)
@@ -270,7 +272,13 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         self.queue.pause(self.find_download(key).key)
 
     def resume(self, key: str) -> None:
-        self.queue.resume(self.find_download(key).key)
+        tracked = self.find_download(key)
+        if self.queue.resume(tracked.key):
+            self._download_event(ev.DOWNLOAD_RESUMED, tracked)
+
+    def is_running(self, key: str) -> bool:
+        """Whether a download (by key or id) is transferring now."""
+        return self.queue.is_running(self.find_download(key).key)
 
     def cancel(self, key: str) -> None:
         tracked = self.find_download(key)

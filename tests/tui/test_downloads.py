@@ -137,8 +137,6 @@ async def test_promote_once_the_app_runs_moves_it_to_the_foreground(tui):
         await select(app, pilot, f"{GAME}/level-2")
         await press(app, pilot, "p")
         assert last_outcome(app).message == f"{GAME}/level-2: promoted to the foreground"
-        assert orchestrator.queue.tracked[f"group.{GAME}/level-2"].foreground
-        await press(app, pilot, "s")  # promotion keeps a download paused by request paused
         await install_all(app, pilot)
         assert app.screen.table.cell_text(f"{GAME}/level-2", STATE) == "finished"
         assert app.state.downloads[f"{GAME}/level-2"].foreground
