@@ -81,7 +81,8 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
-        self._deferred: list[tuple[str, float, int | None, int, str | None]] = []
+        self._deferred: list[tuple[str, float, int | None, int, str | None, int | None,
+                                   int | None]] = []
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
@@ -116,9 +117,7 @@ class Journal:
 
     def close(self) -> None:
         with self._lock:
-            if self._deferred:
-                with self.transaction():
-                    pass
+            self.flush()
             self._db.close()
 
     def __enter__(self) -> Journal:
@@ -292,7 +291,9 @@ class Journal:
             )
 
     def defer_download_state(self, key: str, state: DownloadState, *,
-                             from_state: DownloadState, reason: str, at: float) -> None:
+                             from_state: DownloadState, reason: str, at: float,
+                             bytes_on_disk: int | None = None,
+                             delivered: bool | None = None) -> None:
         """Record a transition with the next transaction instead of one of its own.
 
         For transitions a crash may lose without harm (a download that started is
@@ -300,16 +301,26 @@ class Journal:
         transaction each, not two.
         """
         with self._lock:
-            self._deferred.append((key, at, int(from_state), int(state), reason))
+            self._deferred.append((key, at, int(from_state), int(state), reason,
+                                   bytes_on_disk, None if delivered is None else int(delivered)))
 
     def _write_deferred(self) -> None:
         if not self._deferred:
             return
         rows, self._deferred = self._deferred, []
-        self._db.executemany("UPDATE downloads SET state = ?, updated_at = ? WHERE key = ?",
-                             [(to, at, key) for key, at, _, to, _ in rows])
+        self._db.executemany(
+            "UPDATE downloads SET state = ?, updated_at = ?,"
+            " bytes_on_disk = COALESCE(?, bytes_on_disk), delivered = COALESCE(?, delivered)"
+            " WHERE key = ?",
+            [(to, at, size, delivered, key) for key, at, _, to, _, size, delivered in rows])
         self._db.executemany("INSERT INTO transitions (key, at, from_state, to_state, reason)"
-                             " VALUES (?, ?, ?, ?, ?)", rows)
+                             " VALUES (?, ?, ?, ?, ?)", [row[:5] for row in rows])
+
+    def flush(self) -> None:
+        """Write the deferred transitions now, in one transaction."""
+        if self._deferred:
+            with self.transaction():
+                pass
 
     def update_download(self, key: str, **fields: Any) -> None:
         """Change plain columns (priority, essential, delivered, bytes_on_disk)."""

@@ -72,9 +72,14 @@ def downloads_to_start(
     *,
     max_active: int = 8,
     max_per_host: int = 6,
+    holding: frozenset[str] = frozenset(),
 ) -> list[Candidate]:
-    """The waiting downloads to start now, in the order to start them."""
-    pending_essential = {c.app_id for c in (*waiting, *running) if c.essential}
+    """The waiting downloads to start now, in the order to start them.
+
+    ``holding`` names apps with essential downloads that are neither waiting nor running
+    but not ended either (being handed over): their other downloads wait too.
+    """
+    pending_essential = {c.app_id for c in (*waiting, *running) if c.essential} | holding
     ranks = _ranks(waiting)
     ordered = sorted(
         waiting,

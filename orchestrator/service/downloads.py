@@ -100,6 +100,7 @@ class DownloadQueue:
         self._order = 0
         self._wake = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
+        self.on_settled: Callable[[Tracked], None] | None = None
 
     def start(self) -> None:
         self._pump = asyncio.create_task(self._run(), name="bgassets-queue")
@@ -143,13 +144,13 @@ class DownloadQueue:
                 del group[index]
                 return
 
-    def _forget(self, tracked: Tracked) -> None:
+    def _forget(self, tracked: Tracked, *, essential_too: bool = True) -> None:
         if self.tracked.pop(tracked.key, None) is None:
             return
         if self.running.pop(tracked.key, None) is None:
             self._dequeue(tracked)
         self.pending[tracked.app_id] -= 1
-        if tracked.download.essential:
+        if tracked.download.essential and essential_too:
             self.pending_essential[tracked.app_id] -= 1
 
     def poke(self) -> None:
@@ -180,8 +181,10 @@ class DownloadQueue:
         heads = [self.tracked[key].candidate() for group in self._groups.values()
                  for _, key in group[: self.max_active]]
         running = [t.candidate() for t in self.running.values()]
+        holding = frozenset(app for app, count in self.pending_essential.items() if count > 0)
         chosen = downloads_to_start(heads, running, self.conditions,
-                                    max_active=self.max_active, max_per_host=self.max_per_host)
+                                    max_active=self.max_active, max_per_host=self.max_per_host,
+                                    holding=holding)
         for candidate in chosen:
             self._launch(self.tracked[candidate.key])
 
@@ -206,9 +209,18 @@ class DownloadQueue:
     async def _finish(self, tracked: Tracked) -> None:
         assert tracked.handle is not None
         result = await tracked.handle.wait()
-        self._forget(tracked)
+        # Its slot is free at once; but an essential download still holds back its app's
+        # other downloads until it is handed over (or re-enqueued) by ``on_ended``.
+        self._forget(tracked, essential_too=False)
         self.poke()
-        await self._on_ended(tracked, result)
+        try:
+            await self._on_ended(tracked, result)
+        finally:
+            if tracked.download.essential:
+                self.pending_essential[tracked.app_id] -= 1
+                self.poke()
+            if self.on_settled is not None:
+                self.on_settled(tracked)
 
     # Control -----------------------------------------------------------------------
 

@@ -62,6 +62,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         self._queue_options = {"max_active": max_active, "max_per_host": max_per_host,
                                "connections": connections}
         self._changed = asyncio.Event()
+        self._journal_commit: asyncio.Future[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._handovers: Counter[str] = Counter()
         self._handovers_essential: Counter[str] = Counter()
@@ -78,6 +79,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
             on_paused=self._download_paused, on_ended=self._download_ended,
             **self._queue_options,  # type: ignore[arg-type]
         )
+        self.queue.on_settled = self._download_settled
         self.queue.set_conditions(self._conditions())
         await self._recover()
         self.queue.start()
