@@ -203,7 +203,8 @@ class DownloadQueue:
 
     def _progress(self, tracked: Tracked, progress: Progress) -> None:
         tracked.bytes, tracked.speed = progress.bytes, progress.speed
-        if progress.state not in ("finished", "failed"):  # the ending event says it all
+        # Nothing moved yet, or the ending event says it all: no progress event.
+        if progress.bytes and progress.state not in ("finished", "failed"):
             self._on_progress(tracked)
 
     async def _finish(self, tracked: Tracked) -> None:
