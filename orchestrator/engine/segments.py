@@ -190,13 +190,19 @@ class ConnectionRamp:
             self.wanted, self.growing = self.limit, False
 
     def observe(self, rate: float) -> int:
-        """Feed the total rate of the last tick (at full strength); the connections wanted."""
+        """Feed the total rate of the last tick (at full strength); the connections wanted.
+
+        A first connection below half of ``fast`` is throttled per connection: it jumps
+        straight to eight (what aria2c users pick by hand), then doubles as before.
+        """
         if self.growing:
             if self.previous is None:
                 self.growing = rate < self.fast
+                step = 8 if rate < self.fast / 2 else 2
             else:
                 self.growing = rate > self.previous * self.growth
+                step = 2
             if self.growing:
-                self.wanted = min(self.limit, self.wanted * 2)
+                self.wanted = min(self.limit, self.wanted * step)
             self.previous = rate
         return self.wanted

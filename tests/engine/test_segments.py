@@ -78,14 +78,19 @@ def test_claims_beyond_the_file_on_disk_are_forgotten():
     assert next_idle(segments) is segments[1]
 
 
+def test_a_throttled_first_connection_jumps_to_eight_then_doubles_to_the_limit():
+    ramp = ConnectionRamp(limit=16)
+    assert [ramp.observe(rate * MIB) for rate in (10, 80, 160, 320)] == [8, 16, 16, 16]
+
+
 def test_ramp_doubles_while_throughput_scales_and_stops_at_the_limit():
     ramp = ConnectionRamp(limit=16)
-    assert [ramp.observe(rate * MIB) for rate in (20, 40, 80, 160, 320)] == [2, 4, 8, 16, 16]
+    assert [ramp.observe(rate * MIB) for rate in (40, 80, 160, 320)] == [2, 4, 8, 16]
 
 
 def test_ramp_stops_when_another_connection_does_not_help():
     ramp = ConnectionRamp(limit=16)
-    assert [ramp.observe(rate * MIB) for rate in (20, 40, 44, 200)] == [2, 4, 4, 4]
+    assert [ramp.observe(rate * MIB) for rate in (40, 80, 88, 200)] == [2, 4, 4, 4]
 
 
 def test_a_fast_first_connection_stays_alone_and_fixed_counts_are_kept():
