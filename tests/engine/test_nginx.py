@@ -34,7 +34,8 @@ async def test_one_connection_and_segmented_downloads_from_nginx(served, out, tm
 async def test_throttled_nginx_resumes_after_the_engine_stops(served, out, tmp_path):
     asset = make_asset(served, "asset.bin", 8 * MIB, seed=73)
     with nginx_server(served, tmp_path / "nginx", limit_rate="8m") as base:
-        request = DownloadRequest(base + "asset.bin", out / "asset.bin", size=asset.size)
+        request = DownloadRequest(base + "asset.bin", out / "asset.bin", size=asset.size,
+                                  connections=1)
         reached = asyncio.Event()
         async with Engine(retry=FAST_RETRY) as engine:
             engine.start(request, on_progress=lambda p: p.bytes >= 3 * MIB and reached.set())
