@@ -1,8 +1,11 @@
 """Group commit: many small files published together, each landing whole or failing alone."""
 
 import asyncio
+import sys
 
-from orchestrator.engine.commit import GroupCommit
+import pytest
+
+from orchestrator.engine.commit import GroupCommit, sync_file_system
 from orchestrator.engine.staging import StagingFile
 from orchestrator.errors import DownloadError, ErrorCode
 
@@ -35,3 +38,10 @@ async def test_a_failing_rename_fails_only_its_own_file(tmp_path):
     assert results[0] is None and (tmp_path / "good").read_bytes() == b"fine"
     assert isinstance(results[1], DownloadError) and results[1].code == ErrorCode.DISK_ERROR
     assert "missing-folder" in results[1].message
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="syncfs is Linux's")
+def test_sync_file_system_on_a_real_folder(tmp_path):
+    assert sync_file_system(tmp_path) is True
+    with pytest.raises(OSError):
+        sync_file_system(tmp_path / "absent")
