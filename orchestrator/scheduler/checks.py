@@ -156,9 +156,11 @@ class _Checker:
             return None
         total, allowance = self.download_bytes + download.size, restrictions.download_allowance
         if total > allowance:
+            # Byte counts, not human sizes: a big catalog gets tens of thousands of these.
+            left = max(0, allowance - self.download_bytes)
             return (ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_ALLOWANCE,
-                    f"{format_size(download.size)} would bring bytes before the first launch "
-                    f"to {format_size(total)}, over downloadAllowance {self._allowance_text}")
+                    f"needs {download.size:,} bytes but only {left:,} of downloadAllowance "
+                    f"({self._allowance_text}) are left before the first launch")
         self.download_bytes = total
         return None
 
