@@ -31,7 +31,7 @@ from orchestrator.engine.segments import (
     from_runs,
     from_state,
 )
-from orchestrator.engine.staging import FolderSync, StagingFile, file_sha256
+from orchestrator.engine.staging import StagingFile, file_sha256
 from orchestrator.engine.state import SidecarStore, StateStore
 from orchestrator.engine.transfer import EndlessBody, Staged
 from orchestrator.errors import DownloadError, ErrorCode
@@ -72,7 +72,6 @@ class EngineContext:
     credentials: CredentialCache
     slots: HostSlots
     max_connections: int
-    folder_sync: FolderSync = field(default_factory=lambda: FolderSync())
     group_commit: GroupCommit = field(default_factory=lambda: GroupCommit())
     folders: set[Path] = field(default_factory=set)
 
