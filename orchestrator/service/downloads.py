@@ -47,6 +47,7 @@ class Tracked:
     bytes: int = 0
     speed: float = 0.0
     host: str = ""
+    _candidate: Candidate | None = field(default=None, repr=False)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -54,10 +55,15 @@ class Tracked:
         return self.download.key
 
     def candidate(self) -> Candidate:
-        if not self.host:
-            self.host = urlsplit(self.download.url).netloc
-        return Candidate(self.key, self.app_id, self.host, self.download.essential,
-                         self.download.priority, self.foreground, self.order)
+        """What the queue's decisions see; built once, again after a promotion."""
+        cached = self._candidate
+        if cached is None or cached.foreground != self.foreground or cached.order != self.order:
+            if not self.host:
+                self.host = urlsplit(self.download.url).netloc
+            cached = self._candidate = Candidate(
+                self.key, self.app_id, self.host, self.download.essential,
+                self.download.priority, self.foreground, self.order)
+        return cached
 
     def request(self, connections: int | None) -> DownloadRequest:
         download = self.download
