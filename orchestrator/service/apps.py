@@ -35,5 +35,6 @@ class LoadedApp:
     launchable: bool = False
     last_progress_event: float = 0.0
     essential_done: int = 0
+    catalog_failed: bool = False
 
 

@@ -38,6 +38,8 @@ from orchestrator.service.requests import ContentRequests
 
 __all__ = ["AppDelegate", "LoadedApp", "Orchestrator"]
 
+CATALOG_FAILED = "catalog-failed"
+
 
 class Orchestrator(ContentRequests, Handover, Recovery):
     """The system service of the seed talk, for one state dir.
@@ -112,12 +114,16 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         """
         app, extension = load_app(Path(manifest))
         known = self.journal.app(app.id)
-        if known is not None and known.version == app.version and app.id in self.apps:
+        retry = known is not None and known.state == CATALOG_FAILED
+        if known is not None and known.version == app.version and app.id in self.apps \
+                and not retry:
             # Installed already: what was pending resumed when the journal was recovered.
             self.emit(ev.APP_INSTALLED, app.id, version=app.version, request="none",
                       reason="already installed at this version; pending downloads resumed")
             return app.id
-        request = ContentRequest.INSTALL if known is None else ContentRequest.UPDATE
+        # A first install, or one whose catalog could not be fetched, asks for ``install``.
+        first = known is None or (retry and not known.launched)
+        request = ContentRequest.INSTALL if first else ContentRequest.UPDATE
         await self._begin_install(app, extension, Path(manifest), request)
         return app.id
 
@@ -145,6 +151,9 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         self._emit_progress(loaded, force=True)
         await self._content_request(loaded, request)
         self._check_launchable(loaded)
+        if loaded.catalog_failed:
+            # Installing again retries; the app stays usable meanwhile, as in the framework.
+            self.journal.set_app_state(app.id, CATALOG_FAILED)
 
     async def periodic(self, app_id: str) -> None:
         """A ``periodic`` content request, as the scheduler would send when it is due."""

@@ -46,6 +46,7 @@ class ContentRequests:
         if not self._within_allotment(loaded):
             return
         fetched = await self._fetch_catalog(loaded, context)
+        loaded.catalog_failed = fetched is None
         if fetched is None:
             return
         runner = self._runner(loaded)

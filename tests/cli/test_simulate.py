@@ -56,3 +56,25 @@ def test_unreachable_catalog_fails_with_its_code(tmp_path):
     failed = [e for e in events(result) if e["event"] == "download.failed"]
     assert failed and failed[0]["download"] == "@catalog" and failed[0]["code"] == 1021
     assert "Traceback" not in result.stderr
+
+
+def test_installing_again_retries_an_install_whose_catalog_failed(tmp_path):
+    scene = Scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True)])
+    scene.write_content()
+    state = tmp_path / "state"
+    with serve_in_thread(scene.content) as server:
+        manifest = scene.write_manifests(server.url)
+        catalog = scene.content / "game" / "catalog.json"
+        saved = catalog.read_bytes()
+        catalog.unlink()
+        failed = simulate(state, "install", manifest, "--json")
+        assert failed.returncode == 1
+        assert [e["code"] for e in events(failed) if e["event"] == "download.failed"] == [1020]
+        catalog.write_bytes(saved)
+        again = simulate(state, "install", manifest, "--json")
+        assert again.returncode == 0, again.stderr
+        finished = [e for e in events(again) if e["event"] == "download.finished"]
+        assert [(e["download"], e["essential"]) for e in finished] == [("tutorial", True)]
+        settled = simulate(state, "install", manifest, "--json")
+        assert settled.returncode == 0
+        assert any(e.get("request") == "none" for e in events(settled))
