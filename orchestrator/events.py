@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.model.units import format_size
+
+_log = logging.getLogger("bgassets.events")
 
 APP_PROGRESS = "app.progress"
 APP_LAUNCHABLE = "app.launchable"
@@ -83,7 +86,11 @@ class EventBus:
 
     def publish(self, event: Event) -> None:
         for callback in list(self._callbacks):
-            callback(event)
+            try:
+                callback(event)
+            except Exception:
+                # A reader's bug must not stop the orchestrator or the other readers.
+                _log.exception("an event subscriber failed on %s", event.event)
         for queue in self._queues:
             if isinstance(queue, EventQueue):
                 queue.put_evicting(event)
