@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,21 @@ def socket_path(state_dir: str | Path) -> Path:
         return path
     digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
     return Path("/tmp") / f"bgassets-{os.getuid()}-{digest}.sock"
+
+
+def someone_listens(path: Path) -> bool:
+    """Whether a live process accepts connections on the socket at ``path``."""
+    if not path.exists():
+        return False
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
 
 
 def _error(error: BackgroundAssetsError) -> web.Response:
@@ -58,10 +74,14 @@ class ControlServer:
             web.post("/v1/purge", self.purge),
             web.get("/v1/events", self.events),
         ])
+        if someone_listens(self.path):
+            raise BackgroundAssetsError(
+                f"another bgassets daemon already listens on {self.path}; stop it first "
+                "(or use another --state-dir)", ErrorCode.DOWNLOAD_ALREADY_SCHEDULED)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+            self.path.unlink()  # a socket left behind by a daemon that was killed
         old_umask = os.umask(0o177)
         try:
             await web.UnixSite(self._runner, str(self.path)).start()

@@ -110,3 +110,14 @@ def test_an_app_scoped_client_sees_and_changes_only_its_app(daemon):
             assert unknown.value.code == 1051
 
     asyncio.run(scenario())
+
+
+def test_a_second_daemon_on_the_same_state_dir_is_refused(daemon):
+    state, first = daemon
+    second = cli(state, "daemon")
+    assert second.returncode == 1
+    assert "another bgassets daemon already listens" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert first.poll() is None
+    status = cli(state, "status", "--json")
+    assert status.returncode == 0 and json.loads(status.stdout)["apps"]
