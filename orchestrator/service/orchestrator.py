@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -39,6 +41,22 @@ from orchestrator.service.requests import ContentRequests
 __all__ = ["AppDelegate", "LoadedApp", "Orchestrator"]
 
 CATALOG_FAILED = "catalog-failed"
+STATE_LOCK = "orchestrator.lock"
+
+
+def _lock_state_dir(state_dir: Path) -> int:
+    """One orchestrator per state dir: two would download the same files twice over."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state_dir / STATE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise BackgroundAssetsError(
+            f"{state_dir} is in use by another bgassets process (a daemon, run or simulate); "
+            "stop it, talk to it with status/downloads, or use another --state-dir",
+            ErrorCode.DOWNLOAD_ALREADY_SCHEDULED) from None
+    return fd
 
 
 class Orchestrator(ContentRequests, Handover, Recovery):
@@ -72,6 +90,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         self.queue: DownloadQueue
 
     async def __aenter__(self) -> Orchestrator:
+        self._state_lock = _lock_state_dir(self.state_dir)
         self.journal = Journal.in_state_dir(self.state_dir)
         if self._engine is None:
             self._engine = Engine(state_store=self.journal)
@@ -88,10 +107,13 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.queue.stop()
-        if self._own_engine and self._engine is not None:
-            await self._engine.__aexit__(None, None, None)
-        self.journal.close()
+        try:
+            await self.queue.stop()
+            if self._own_engine and self._engine is not None:
+                await self._engine.__aexit__(None, None, None)
+            self.journal.close()
+        finally:
+            os.close(self._state_lock)  # releases the flock
 
     # Events ------------------------------------------------------------------
 

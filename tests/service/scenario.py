@@ -61,6 +61,7 @@ class Scenario:
                 entry["sha256"] = hashlib.sha256(a.data()).hexdigest()
             entries.append(entry)
         catalog = json.dumps({"version": "1", "assets": entries})
+        (self.content / "game").mkdir(parents=True, exist_ok=True)
         (self.content / "game" / "catalog.json").write_text(catalog)
         manifests = self.root / "manifests"
         manifests.mkdir(exist_ok=True)
