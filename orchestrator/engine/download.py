@@ -143,8 +143,10 @@ class Download:
     # -- persisted state ------------------------------------------------------------------
     def state_record(self) -> dict:
         staged = self.files
+        # "bytes" lets a store (the journal) show progress without knowing segments.
         return {"url": self.request.url, "size": staged.size, "sha256": self.request.sha256,
                 "etag": self.etag, "last_modified": self.last_modified,
+                "bytes": bytes_done(staged.segments),
                 "segments": [segment.to_state() for segment in staged.segments]}
 
     async def _checkpoint(self) -> None:

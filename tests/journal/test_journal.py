@@ -1,5 +1,6 @@
 """The journal on a real SQLite file: schema, apps, downloads, engine state, crash safety."""
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -157,3 +158,29 @@ def test_deferred_transitions_land_with_the_next_transaction_or_on_close(tmp_pat
     journal.close()
     with Journal.in_state_dir(tmp_path / "state") as again:
         assert again.download(f"{GROUP}/b").download.state == DownloadState.DOWNLOADING
+
+
+async def test_an_engine_checkpoint_shows_as_bytes_on_disk(tmp_path):
+    from orchestrator.devserver import DevServer
+    from orchestrator.engine import DownloadRequest, Engine
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "a.bin").write_bytes(b"x" * 3_000_000)
+    journal = open_journal(tmp_path)
+    journal.add_downloads(APP, [dl("a")])
+    key = f"{GROUP}/a"
+    (tmp_path / "out").mkdir()
+    async with DevServer(served, rate_per_connection=2_000_000) as server, \
+            Engine(state_store=journal) as engine:
+        request = DownloadRequest(server.url + "a.bin", tmp_path / "out" / "a.bin",
+                                  size=3_000_000, connections=1, key=key)
+        handle = engine.start(request)
+        while handle.progress.bytes < 1_000_000:
+            await asyncio.sleep(0.02)
+        handle.pause()
+        await asyncio.sleep(0.1)
+        saved = journal.load(key)
+        assert saved is not None and saved["bytes"] >= 1_000_000
+        assert journal.download(key).bytes_on_disk == saved["bytes"]
+        handle.cancel()
