@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.engine.retry import disk_error
-from orchestrator.engine.staging import StagingFile, sync_folder
+from orchestrator.engine.staging import StagingFile, fsync_path
 from orchestrator.errors import DownloadError
 
 
@@ -64,21 +64,13 @@ def _one_folder_per_device(folders: set[Path]) -> list[Path]:
     return list(devices.values())
 
 
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _commit(batch: list[_Pending]) -> None:
     """Data durable, then renames, then renames durable; rename errors land on each item."""
     staging_folders = {item.staging.parent for item in batch}
     synced = all([sync_file_system(f) for f in _one_folder_per_device(staging_folders)])
     if not synced:
         for item in batch:
-            _fsync_path(item.staging)
+            fsync_path(item.staging)
     folders: set[Path] = set()
     for item in batch:
         try:
@@ -88,7 +80,7 @@ def _commit(batch: list[_Pending]) -> None:
             item.error = disk_error(exc, item.destination)
     if not (synced and all([sync_file_system(f) for f in _one_folder_per_device(folders)])):
         for folder in folders:
-            sync_folder(folder)
+            fsync_path(folder)
 
 
 class GroupCommit:

@@ -147,7 +147,7 @@ class StagingFile:
             self.close()
             os.replace(self.path, destination)
             if sync_folder_too:
-                sync_folder(destination.parent)
+                fsync_path(destination.parent)
         except OSError as exc:
             raise disk_error(exc, destination) from exc
 
@@ -172,9 +172,9 @@ class StagingFile:
             os.unlink(self.path)
 
 
-def sync_folder(folder: Path) -> None:
-    """fsync a directory so a rename inside it survives power loss."""
-    fd = os.open(folder, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """fsync a file, or a folder so that a rename inside it survives power loss."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
