@@ -150,13 +150,18 @@ class DownloadQueue:
                 del group[index]
                 return
 
-    def _forget(self, tracked: Tracked, *, essential_too: bool = True) -> None:
+    def _forget(self, tracked: Tracked, *, settled: bool = True) -> None:
+        """Drop a download; with ``settled=False`` it still counts as pending (see _finish)."""
         if self.tracked.pop(tracked.key, None) is None:
             return
         if self.running.pop(tracked.key, None) is None:
             self._dequeue(tracked)
+        if settled:
+            self._settle(tracked)
+
+    def _settle(self, tracked: Tracked) -> None:
         self.pending[tracked.app_id] -= 1
-        if tracked.download.essential and essential_too:
+        if tracked.download.essential:
             self.pending_essential[tracked.app_id] -= 1
 
     def poke(self) -> None:
@@ -216,16 +221,15 @@ class DownloadQueue:
     async def _finish(self, tracked: Tracked) -> None:
         assert tracked.handle is not None
         result = await tracked.handle.wait()
-        # Its slot is free at once; but an essential download still holds back its app's
-        # other downloads until it is handed over (or re-enqueued) by ``on_ended``.
-        self._forget(tracked, essential_too=False)
+        # Its slot is free at once, but it stays pending (an essential one holding back its
+        # app's other downloads and the launch gate) until ``on_ended`` has handed it over.
+        self._forget(tracked, settled=False)
         self.poke()
         try:
             await self._on_ended(tracked, result)
         finally:
-            if tracked.download.essential:
-                self.pending_essential[tracked.app_id] -= 1
-                self.poke()
+            self._settle(tracked)
+            self.poke()
             if self.on_settled is not None:
                 self.on_settled(tracked)
 

@@ -47,22 +47,13 @@ class Handover:
         loaded = self.apps.get(tracked.app_id)
         if loaded is None:
             return
-        # The queue has already forgotten the download: until the handler has been
-        # called back, the app is neither launchable nor settled.
-        app_id, essential = tracked.app_id, tracked.download.essential
-        self._handovers[app_id] += 1
-        self._handovers_essential[app_id] += essential
-        try:
-            if result.error is None:
-                tracked.bytes = result.size
-                await self._deliver(loaded, tracked, result.path or tracked.ephemeral)
-            else:
-                await self._failed(loaded, tracked, result.error)
-        finally:
-            self._handovers[app_id] -= 1
-            self._handovers_essential[app_id] -= essential
-        self._check_launchable(loaded)
-        self._changed.set()
+        # The download still counts as pending in the queue until this returns, so the
+        # launch gate and ``wait`` hold while the handler is being called back.
+        if result.error is None:
+            tracked.bytes = result.size
+            await self._deliver(loaded, tracked, result.path or tracked.ephemeral)
+        else:
+            await self._failed(loaded, tracked, result.error)
 
     def _download_settled(self, tracked: Tracked) -> None:
         """The queue no longer holds anything back for this download: re-check the gate."""
@@ -182,8 +173,7 @@ class Handover:
                   refined=progress.refined)
 
     def _check_launchable(self, loaded: LoadedApp) -> None:
-        if (loaded.launchable or self.queue.pending_essential[loaded.app.id] > 0
-                or self._handovers_essential[loaded.app.id] > 0):
+        if loaded.launchable or self.queue.pending_essential[loaded.app.id] > 0:
             return
         if loaded.progress is not None and not loaded.progress.step_done:
             loaded.progress = loaded.progress.answered(loaded.progress.essential_done)

@@ -13,7 +13,6 @@ import contextlib
 import fcntl
 import os
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -84,8 +83,6 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         self._changed = asyncio.Event()
         self._journal_commit: asyncio.Future[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
-        self._handovers: Counter[str] = Counter()
-        self._handovers_essential: Counter[str] = Counter()
         self.journal: Journal
         self.queue: DownloadQueue
 
@@ -334,8 +331,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
                 self._changed.clear()
                 loaded = self.apps.get(app_id)
                 if loaded is None or (loaded.launchable if until == "essential"
-                                      else self.queue.pending[app_id] == 0
-                                      and self._handovers[app_id] == 0):
+                                      else self.queue.pending[app_id] == 0):
                     return
                 await self._changed.wait()
 
