@@ -66,7 +66,7 @@ class EventBus:
 
     def __init__(self) -> None:
         self._callbacks: list[Callable[[Event], None]] = []
-        self._queues: list[asyncio.Queue[Event]] = []
+        self._queues: list[EventQueue] = []
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``callback`` for every event; returns a function that unsubscribes."""
@@ -75,7 +75,7 @@ class EventBus:
 
     def queue(self, maxsize: int = 10_000) -> asyncio.Queue[Event]:
         """A queue that receives every event from now on."""
-        queue: EventQueue = EventQueue(maxsize)
+        queue = EventQueue(maxsize)
         self._queues.append(queue)
         return queue
 
@@ -92,10 +92,7 @@ class EventBus:
                 # A reader's bug must not stop the orchestrator or the other readers.
                 _log.exception("an event subscriber failed on %s", event.event)
         for queue in self._queues:
-            if isinstance(queue, EventQueue):
-                queue.put_evicting(event)
-            else:
-                queue.put_nowait(event)
+            queue.put_evicting(event)
 
 
 class EventQueue(asyncio.Queue[Event]):

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
 @contextlib.asynccontextmanager
 async def _orchestrator(args: argparse.Namespace) -> Any:
-    from orchestrator.cli.session import demo_session
+    from orchestrator.cli.session import demo_session, periodic_runs
     from orchestrator.manifests import load_device
     from orchestrator.service import Orchestrator
 
@@ -54,14 +54,9 @@ async def _orchestrator(args: argparse.Namespace) -> Any:
             yield orchestrator
         return
     device = load_device(args.device) if args.device else None
-    async with Orchestrator(args.state_dir, device=device) as orchestrator:
-        periodic = asyncio.create_task(orchestrator.periodic_loop())
-        try:
-            yield orchestrator
-        finally:
-            periodic.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await periodic
+    async with Orchestrator(args.state_dir, device=device) as orchestrator, \
+            periodic_runs(orchestrator):
+        yield orchestrator
 
 
 async def _serve(args: argparse.Namespace) -> int:

@@ -39,7 +39,6 @@ class Summary:
         self.out = out
         self.apps: dict[str, AppLine] = {}
         self.timeline = Timeline(out)
-        self.failures = 0
         self._last_printed: list[str] = []
 
     def __call__(self, event: Event) -> None:

@@ -11,6 +11,7 @@ import contextlib
 import errno
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 
@@ -52,12 +53,17 @@ async def demo_session(args: argparse.Namespace) -> AsyncIterator[object]:
                     ErrorCode.NETWORK_ERROR) from None
         orchestrator = Orchestrator(state_dir, device=device, max_active=6)
         await stack.enter_async_context(orchestrator)
-        periodic = asyncio.create_task(orchestrator.periodic_loop(), name="bgassets-periodic")
-        stack.push_async_callback(_cancel, periodic)
+        await stack.enter_async_context(periodic_runs(orchestrator))
         yield orchestrator
 
 
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+@contextlib.asynccontextmanager
+async def periodic_runs(orchestrator: Any) -> AsyncIterator[None]:
+    """Send each app its periodic content request when due, while the block runs."""
+    task = asyncio.create_task(orchestrator.periodic_loop(), name="bgassets-periodic")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
