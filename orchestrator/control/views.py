@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from orchestrator.model.enums import DownloadState
-from orchestrator.scheduler.budget import daily_allotment, next_periodic_run
 
 RECENT = 50
 
@@ -15,14 +13,11 @@ def app_status(orchestrator: Any, app_id: str) -> dict[str, Any]:
     """One app: state, install progress, allowances, runtime today, next periodic run."""
     loaded = orchestrator.apps[app_id]
     app, record = loaded.app, orchestrator.journal.app(app_id)
-    now = orchestrator.clock()
-    launches = orchestrator.journal.launches(app_id)
     restricted = not loaded.launched
     restrictions = app.restrictions
     state = "launched" if loaded.launched else "launchable" if loaded.launchable \
         else "installing"
-    next_run = next_periodic_run(app_id, orchestrator.device, launches,
-                                 record.last_periodic_at if record else None, now)
+    spent, allotment = orchestrator.runtime_today(app_id)
     return {
         "app": app_id,
         "name": app.display_name,
@@ -35,11 +30,9 @@ def app_status(orchestrator: Any, app_id: str) -> dict[str, Any]:
         "essentialDownloadAllowance":
             restrictions.essential_download_allowance if restricted else None,
         "essentialBytesUsed": record.essential_bytes_used if record else 0,
-        "runtimeToday": orchestrator.journal.runtime_spent(
-            app_id, time.strftime("%Y-%m-%d", time.gmtime(now))),
-        "runtimeAllotment": daily_allotment(orchestrator.device.daily_allotment_seconds,
-                                            launches, now),
-        "nextPeriodicRun": next_run,
+        "runtimeToday": spent,
+        "runtimeAllotment": allotment,
+        "nextPeriodicRun": orchestrator.next_periodic(app_id),
     }
 
 

@@ -180,18 +180,19 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         self.journal.record_periodic(app_id, self.clock())
         await self._content_request(loaded, ContentRequest.PERIODIC)
 
+    def next_periodic(self, app_id: str) -> float | None:
+        """When the app's next periodic run is due (README's formula); None while forbidden."""
+        record = self.journal.app(app_id)
+        if record is None:
+            return None
+        return next_periodic_run(app_id, self.device, self.journal.launches(app_id),
+                                 record.last_periodic_at, self.clock())
+
     def due_periodic(self) -> list[str]:
-        """Apps whose periodic run is due now (see README's formula)."""
-        now, due = self.clock(), []
-        for app_id in self.apps:
-            record = self.journal.app(app_id)
-            if record is None:
-                continue
-            when = next_periodic_run(app_id, self.device, self.journal.launches(app_id),
-                                     record.last_periodic_at, now)
-            if when is not None and when <= now:
-                due.append(app_id)
-        return due
+        """Apps whose periodic run is due now."""
+        now = self.clock()
+        return [app_id for app_id in self.apps
+                if (when := self.next_periodic(app_id)) is not None and when <= now]
 
     async def periodic_loop(self, every: float = 60.0) -> None:
         """Send ``periodic`` to each app when it is due, checking every ``every`` seconds."""

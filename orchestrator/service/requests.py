@@ -66,13 +66,17 @@ class ContentRequests:
         plan = check_plan(replace(context, catalog_bytes=fetched.size), downloads)
         self._schedule(loaded, plan)
 
+    def runtime_today(self, app_id: str) -> tuple[float, float]:
+        """Seconds of extension runtime the app spent today, and today's allotment."""
+        allotment = daily_allotment(self.device.daily_allotment_seconds,
+                                    self.journal.launches(app_id), self.clock())
+        return self.journal.runtime_spent(app_id, self._day()), allotment
+
     def _within_allotment(self, loaded: LoadedApp) -> bool:
         if self.bypass_allotment:
             return True
         app_id = loaded.app.id
-        allotment = daily_allotment(self.device.daily_allotment_seconds,
-                                    self.journal.launches(app_id), self.clock())
-        spent = self.journal.runtime_spent(app_id, self._day())
+        spent, allotment = self.runtime_today(app_id)
         if spent < allotment:
             return True
         self.emit(ev.EXTENSION_TERMINATED, app_id, reason="daily runtime allotment exhausted",
@@ -90,10 +94,8 @@ class ContentRequests:
     def _runtime_left(self, loaded: LoadedApp) -> float | None:
         if self.bypass_allotment:
             return None
-        app_id = loaded.app.id
-        allotment = daily_allotment(self.device.daily_allotment_seconds,
-                                    self.journal.launches(app_id), self.clock())
-        return max(0.0, allotment - self.journal.runtime_spent(app_id, self._day()))
+        spent, allotment = self.runtime_today(loaded.app.id)
+        return max(0.0, allotment - spent)
 
     def _charge(self, loaded: LoadedApp, entry: str, outcome: HandlerOutcome) -> None:
         self.journal.add_runtime(loaded.app.id, self._day(), outcome.runtime)

@@ -12,7 +12,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from orchestrator.model.units import format_size
-from orchestrator.scheduler.budget import daily_allotment, next_periodic_run
 from tui.widgets.cells import duration, phase_bar
 from tui.widgets.table import LiveTable
 
@@ -38,9 +37,9 @@ def allowance(used: int, limit: int, launched: bool) -> str:
     return f"{format_size(used)} / {format_size(max(0, limit - used))}"
 
 
-def periodic_text(orchestrator: Any, app_id: str, last_run: float | None, now: float) -> str:
+def periodic_text(orchestrator: Any, app_id: str, now: float) -> str:
     device = orchestrator.device
-    when = next_periodic_run(app_id, device, orchestrator.journal.launches(app_id), last_run, now)
+    when = orchestrator.next_periodic(app_id)
     if when is None:
         return "off (low power)" if device.low_power_mode else "off (background refresh)"
     return "due now" if when <= now else f"in {duration(when - now)}"
@@ -59,17 +58,14 @@ def app_cells(orchestrator: Any, progress: Any, app_id: str) -> tuple[object, ..
     if loaded.progress is not None:
         fraction, phases = loaded.progress.fraction, loaded.progress.phases()
     bar = phase_bar(phases) + Text(f" {fraction:4.0%}")
-    day = time.strftime("%Y-%m-%d", time.gmtime(now))
-    spent = orchestrator.journal.runtime_spent(app_id, day)
-    allotted = daily_allotment(orchestrator.device.daily_allotment_seconds,
-                               orchestrator.journal.launches(app_id), now)
+    spent, allotted = orchestrator.runtime_today(app_id)
     return (app_id, loaded.app.version, app_state(loaded), bar,
             allowance(record.download_bytes_used, restrictions.download_allowance,
                       record.launched),
             allowance(record.essential_bytes_used, restrictions.essential_download_allowance,
                       record.launched),
             f"{duration(spent) or '0s'} / {duration(allotted)}",
-            periodic_text(orchestrator, app_id, record.last_periodic_at, now))
+            periodic_text(orchestrator, app_id, now))
 
 
 class AppsScreen(Screen[None]):
