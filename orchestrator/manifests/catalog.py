@@ -6,6 +6,7 @@ located, explained errors are computed only when that answer is no.
 
 from __future__ import annotations
 
+from orchestrator.bulk import without_collector
 from orchestrator.errors import ManifestError
 from orchestrator.manifests.documents import check_source
 from orchestrator.manifests.problems import Problem, raise_problems
@@ -23,11 +24,13 @@ def _read_catalog(data: bytes, name: str) -> Source:
     return source
 
 
+@without_collector
 def validate_catalog_bytes(data: bytes, name: str) -> list[Problem]:
     """Problems of a catalog given as bytes (JSON, or YAML when it is not JSON)."""
     return sorted(set(_read_catalog(data, name).problems))
 
 
+@without_collector
 def load_catalog(data: bytes, name: str, base_url: str | None = None) -> Catalog:
     """The catalog in ``data``; relative asset urls are joined to ``base_url``.
 

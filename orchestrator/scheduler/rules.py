@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from urllib.parse import unquote, urlsplit
 
+from orchestrator.bulk import without_collector
 from orchestrator.model.catalog import Catalog, CatalogAsset
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest
@@ -78,6 +79,7 @@ def _essential(rule: Rule, asset: CatalogAsset, request: ContentRequest) -> bool
     return asset.essential
 
 
+@without_collector
 def decide_downloads(
     extension: Extension,
     catalog: Catalog,

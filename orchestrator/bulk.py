@@ -1,0 +1,57 @@
+"""Building many small objects at once without paying the cyclic garbage collector.
+
+Loading a 100,000-asset catalog, deciding its downloads and checking the plan
+each allocate hundreds of thousands of dicts and dataclass instances that form
+no reference cycles. The collector still walks them again and again as they
+survive generation after generation: measured on the 100,000-asset plan
+benchmark, that is about a quarter of the time (1.28 s with the collector,
+0.99 s without). Reference counting frees everything these functions drop, so
+pausing the collector for their duration loses nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic collector inside the block; nested uses keep it paused to the end."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            _promote_to_oldest()
+            gc.enable()
+
+
+def _promote_to_oldest() -> None:
+    """Move every tracked object to the oldest generation without scanning it.
+
+    Otherwise the first collection after the pause walks everything the block
+    built, at once. ``freeze`` + ``unfreeze`` is that move; it is skipped when
+    someone else froze objects on purpose (``unfreeze`` would release them too).
+    """
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
+
+
+def without_collector(function: Callable[P, R]) -> Callable[P, R]:
+    """Run ``function`` with the cyclic collector paused (see :func:`collector_paused`)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with collector_paused():
+            return function(*args, **kwargs)
+
+    return wrapper

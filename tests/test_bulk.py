@@ -1,0 +1,54 @@
+"""Pausing the cyclic collector around bulk building loses nothing and nests."""
+
+import gc
+import weakref
+
+from orchestrator.bulk import collector_paused, without_collector
+
+
+class Node:
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+def test_the_collector_is_paused_inside_and_back_after():
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled(), "an inner block must not resume the collector early"
+    assert gc.isenabled()
+
+
+def test_a_paused_collector_stays_paused_after_the_block():
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_cycles_built_while_paused_are_still_collected_later():
+    @without_collector
+    def build_cycle() -> weakref.ref[Node]:
+        first, second = Node(), Node()
+        first.other, second.other = second, first
+        return weakref.ref(first)
+
+    ref = build_cycle()
+    assert ref() is not None  # only the collector can free a cycle
+    gc.collect()
+    assert ref() is None
+
+
+def test_the_wrapped_function_keeps_its_name_and_result():
+    @without_collector
+    def answer(value: int) -> int:
+        """The answer."""
+        return value * 2
+
+    assert answer(21) == 42
+    assert answer.__name__ == "answer" and answer.__doc__ == "The answer."
