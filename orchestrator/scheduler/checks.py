@@ -14,8 +14,10 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from urllib.parse import urlsplit
 
+from orchestrator.bulk import without_collector
 from orchestrator.errors import ErrorCode
 from orchestrator.model.app import App
 from orchestrator.model.device import Device
@@ -79,9 +81,20 @@ def event_refusal(context: PlanContext) -> Rejection | None:
     return None
 
 
+_priority = attrgetter("priority")
+
+
 def start_order(downloads: Iterable[Download]) -> list[Download]:
     """Essential first, then by priority (highest first); ties keep their order."""
-    return sorted(downloads, key=lambda d: (not d.essential, -d.priority))
+    essential: list[Download] = []
+    other: list[Download] = []
+    for download in downloads:
+        (essential if download.essential else other).append(download)
+    # Two sorts by one integer instead of one by a tuple per download; a reversed
+    # sort stays stable, so ties keep their order.
+    essential.sort(key=_priority, reverse=True)
+    other.sort(key=_priority, reverse=True)
+    return essential + other
 
 
 class _Checker:
@@ -95,7 +108,11 @@ class _Checker:
         self.seen: set[str] = set(context.scheduled_ids)
         self._hosts: dict[str, tuple[str, bool]] = {}
         restrictions = context.app.restrictions
-        self._allowance_text = format_size(restrictions.download_allowance)
+        self._allowance = restrictions.download_allowance
+        self._essential_allowance = restrictions.essential_download_allowance
+        allowance = format_size(restrictions.download_allowance)
+        self._allowance_left = (f" of downloadAllowance ({allowance}) are left before the "
+                                "first launch")
         self._essential_allowance_text = format_size(restrictions.essential_download_allowance)
 
     def _host(self, url: str) -> tuple[str, bool]:
@@ -135,7 +152,6 @@ class _Checker:
         return None
 
     def _restricted_refusal(self, download: Download) -> tuple[ErrorCode, str] | None:
-        restrictions = self.context.app.restrictions
         host, allowed = self._host(download.url)
         if not allowed:
             return (ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_DOMAIN,
@@ -146,21 +162,20 @@ class _Checker:
                     "allowance")
         if download.essential:
             total = self.essential_bytes + download.size
-            allowance = restrictions.essential_download_allowance
-            if total > allowance:
+            if total > self._essential_allowance:
                 return (ErrorCode.DOWNLOAD_WOULD_EXCEED_ALLOWANCE,
                         f"{format_size(download.size)} would bring essential bytes to "
                         f"{format_size(total)}, over essentialDownloadAllowance "
                         f"{self._essential_allowance_text}")
             self.essential_bytes = total
             return None
-        total, allowance = self.download_bytes + download.size, restrictions.download_allowance
+        total, allowance = self.download_bytes + download.size, self._allowance
         if total > allowance:
-            # Byte counts, not human sizes: a big catalog gets tens of thousands of these.
+            # Plain byte counts: a big catalog gets tens of thousands of these, and
+            # human sizes or thousands separators would triple the cost of each.
             left = max(0, allowance - self.download_bytes)
             return (ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_ALLOWANCE,
-                    f"needs {download.size:,} bytes but only {left:,} of downloadAllowance "
-                    f"({self._allowance_text}) are left before the first launch")
+                    f"needs {download.size} bytes but only {left}{self._allowance_left}")
         self.download_bytes = total
         return None
 
@@ -175,6 +190,7 @@ class _Checker:
         )
 
 
+@without_collector
 def check_plan(context: PlanContext, downloads: Sequence[Download]) -> Plan:
     """Accept or refuse each download, in start order.
 
