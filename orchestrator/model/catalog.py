@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,12 +14,12 @@ from orchestrator.model.units import parse_size
 
 # Relative URLs such as "sessions/a.mp4" are joined by concatenation, which is what urljoin
 # would do, at a fraction of its cost (100,000-asset catalogs; see benchmarks/plan.py).
-_NOT_SIMPLE = ("//", "/.", "?", "#", ":", "\\", " ")
-
-
-def _simple_relative(url: str) -> bool:
-    return bool(url) and url[0] not in "/.?#" and url.isprintable() and not any(
-        part in url for part in _NOT_SIMPLE)
+# "Simple": plain ASCII path segments, none empty or starting with a dot, no query or
+# fragment; anything else goes through urljoin. Simple absolute URLs stay as they are.
+_SEGMENT = r"[A-Za-z0-9\-_~!$&'()*+,=@%][A-Za-z0-9\-_~!$&'()*+,=@%.]*"
+_simple_relative = re.compile(f"{_SEGMENT}(?:/{_SEGMENT})*").fullmatch
+_simple_absolute = re.compile(r"https?://[A-Za-z0-9.\-]+(?::[0-9]+)?"
+                              r"(?:/[A-Za-z0-9\-_~!$&'()*+,=@%./]*)?").fullmatch
 
 
 def _base_prefix(base_url: str | None) -> str | None:
@@ -33,7 +34,9 @@ def _base_prefix(base_url: str | None) -> str | None:
 
 def join_url(base_url: str | None, url: str, prefix: str | None = None) -> str:
     """``url`` made absolute against ``base_url`` (as ``urllib.parse.urljoin`` does)."""
-    if not base_url or url.startswith(("http://", "https://")):
+    if not base_url:
+        return url
+    if _simple_absolute(url):
         return url
     if prefix is not None and _simple_relative(url):
         return prefix + url
