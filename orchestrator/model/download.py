@@ -16,7 +16,7 @@ def clamp_priority(priority: int) -> int:
     return max(int(Priority.MIN), min(int(Priority.MAX), int(priority)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Download:
     """An asset to download for one app group.
 
@@ -35,11 +35,21 @@ class Download:
     destination: str = ""
     state: DownloadState = DownloadState.CREATED
 
-    def __post_init__(self) -> None:
-        if type(self.priority) is not int or not 0 <= self.priority <= 100:
-            object.__setattr__(self, "priority", clamp_priority(self.priority))
-        if type(self.state) is not DownloadState:
-            object.__setattr__(self, "state", DownloadState(self.state))
+    def __init__(self, id: str, url: str, app_group: str, essential: bool = False,  # noqa: A002
+                 size: int | None = None, sha256: str | None = None,
+                 priority: int = int(Priority.DEFAULT), destination: str = "",
+                 state: DownloadState = DownloadState.CREATED) -> None:
+        if type(priority) is not int or not 0 <= priority <= 100:
+            priority = clamp_priority(priority)
+        if type(state) is not DownloadState:
+            state = DownloadState(state)
+        # One store of the whole attribute dict: the generated __init__ of a frozen
+        # dataclass pays an object.__setattr__ per field, 2.5 times as long, and a
+        # 100,000-asset plan builds a Download per asset (benchmarks/plan.py).
+        object.__setattr__(self, "__dict__", {
+            "id": id, "url": url, "app_group": app_group, "essential": essential,
+            "size": size, "sha256": sha256, "priority": priority,
+            "destination": destination, "state": state})
 
     @property
     def key(self) -> str:

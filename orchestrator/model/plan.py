@@ -9,13 +9,19 @@ from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Rejection:
     """A refused download (or, with ``download_id`` None, a refused event) with its code."""
 
     code: ErrorCode
     reason: str
     download_id: str | None = None
+
+    def __init__(self, code: ErrorCode, reason: str, download_id: str | None = None) -> None:
+        # One store of the attribute dict instead of a frozen dataclass's setattr per
+        # field: a 100,000-asset plan can refuse nearly every asset.
+        object.__setattr__(self, "__dict__",
+                           {"code": code, "reason": reason, "download_id": download_id})
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form used by ``plan --json`` and events."""
