@@ -144,18 +144,24 @@ def bench_simulate(runs: int, count: int) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one run, 2,000 files")
+    parser.add_argument("--only", choices=("plan", "simulate"), help="run one of the two")
     args, _ = parser.parse_known_args()
     runs, count = (1, 2_000) if args.quick else (3, 20_000)
-    plan_seconds = bench_plan(runs)
-    simulate_seconds, fetch_seconds = bench_simulate(runs, count)
-    ratio = simulate_seconds / fetch_seconds
+    met = True
     print(f"{'benchmark':<52} {'seconds':>8} {'goal':>10}")
-    print(f"{'plan: 100,000-asset catalog (load + rules + checks)':<52} {plan_seconds:8.3f} "
-          f"{'<= 1.0 s':>10} {'met' if plan_seconds <= 1.0 else 'MISSED'}")
-    print(f"{f'fetch -i: {count:,} files of 16 KiB':<52} {fetch_seconds:8.3f}")
-    print(f"{f'simulate install: the same {count:,} files':<52} {simulate_seconds:8.3f} "
-          f"{'<= 1.3 x':>10} {ratio:.2f} x fetch, {'met' if ratio <= 1.3 else 'MISSED'}")
-    return 0 if plan_seconds <= 1.0 and ratio <= 1.3 else 1
+    if args.only != "simulate":
+        plan_seconds = bench_plan(max(runs, 5))
+        met = plan_seconds <= 1.0
+        print(f"{'plan: 100,000-asset catalog (load + rules + checks)':<52} {plan_seconds:8.3f} "
+              f"{'<= 1.0 s':>10} {'met' if met else 'MISSED'}", flush=True)
+    if args.only != "plan":
+        simulate_seconds, fetch_seconds = bench_simulate(runs, count)
+        ratio = simulate_seconds / fetch_seconds
+        met = met and ratio <= 1.3
+        print(f"{f'fetch -i: {count:,} files of 16 KiB':<52} {fetch_seconds:8.3f}")
+        print(f"{f'simulate install: the same {count:,} files':<52} {simulate_seconds:8.3f} "
+              f"{'<= 1.3 x':>10} {ratio:.2f} x fetch, {'met' if ratio <= 1.3 else 'MISSED'}")
+    return 0 if met else 1
 
 
 if __name__ == "__main__":
