@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -40,16 +41,25 @@ class ControlClient:
         if self._session is not None:
             await self._session.close()
 
-    async def _call(self, method: str, route: str, body: Any = None) -> Any:
+    async def _call(self, method: str, route: str, body: Any = None,
+                    app: str | None = None) -> Any:
         assert self._session is not None
+        headers = {APP_HEADER: app} if app else None
         try:
             async with self._session.request(method, f"http://daemon/v1/{route}",
-                                             json=body) as response:
-                answer = await response.json()
-        except aiohttp.ClientConnectionError as error:
+                                             json=body, headers=headers) as response:
+                status, text = response.status, await response.text()
+        except aiohttp.ClientError as error:
             raise DaemonUnavailable(f"the daemon at {self.path} does not answer ({error}); "
                                     "is it still running?") from error
-        if response.status >= 400:
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            answer = {"message": f"the daemon answered {status}: {text.strip()[:200]}"}
+            if status < 400:
+                raise BackgroundAssetsError(answer["message"], ErrorCode.BAD_SERVER_ANSWER) \
+                    from None
+        if status >= 400:
             code = ErrorCode(answer.get("code", int(ErrorCode.DOWNLOAD_INVALID)))
             raise BackgroundAssetsError(answer.get("message", "refused"), code)
         return answer
@@ -60,8 +70,11 @@ class ControlClient:
     async def downloads(self) -> list[dict[str, Any]]:
         return await self._call("GET", "downloads")  # type: ignore[no-any-return]
 
-    async def act(self, download: str, action: str) -> dict[str, Any]:
-        return await self._call("POST", f"downloads/{download}/{action}")  # type: ignore[no-any-return]
+    async def act(self, download: str, action: str, app: str | None = None) -> dict[str, Any]:
+        """promote, cancel, pause or resume download ``download`` (an id), as ``app`` when
+        given: the daemon then looks the id up among that app's downloads first."""
+        return await self._call(  # type: ignore[no-any-return]
+            "POST", f"downloads/{download}/{action}", app=app)
 
     async def app_action(self, app: str, action: str) -> dict[str, Any]:
         return await self._call("POST", f"apps/{app}/{action}")  # type: ignore[no-any-return]
@@ -70,9 +83,35 @@ class ControlClient:
         answer = await self._call("POST", "purge", {"bytes": bytes_to_free})
         return int(answer["freed"])
 
-    async def events(self) -> AsyncIterator[dict[str, Any]]:
+    async def set_device(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Set the named device conditions (see ``views.changed_device``); the new device."""
+        return await self._call("POST", "device", changes)  # type: ignore[no-any-return]
+
+    @contextlib.asynccontextmanager
+    async def event_stream(self) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        """The daemon's events, subscribed once the block is entered (so a status read
+        inside the block misses nothing); iterating ends with DaemonUnavailable when the
+        daemon stops."""
         assert self._session is not None
-        async with self._session.get("http://daemon/v1/events") as response:
+        try:
+            response = await self._session.get("http://daemon/v1/events")
+        except aiohttp.ClientError as error:
+            raise DaemonUnavailable(f"the daemon at {self.path} does not answer ({error}); "
+                                    "is it still running?") from error
+        async with response:
+            yield self._lines(response)
+
+    async def _lines(self, response: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
+        try:
             async for line in response.content:
                 if line.strip():
                     yield json.loads(line)
+        except aiohttp.ClientError as error:
+            raise DaemonUnavailable(f"lost the daemon at {self.path} ({error})") from error
+        raise DaemonUnavailable(f"the daemon at {self.path} stopped")
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        """The daemon's events, one dict each, until it stops (then DaemonUnavailable)."""
+        async with self.event_stream() as events:
+            async for event in events:
+                yield event

@@ -18,12 +18,21 @@ from typing import Any
 
 from aiohttp import web
 
-from orchestrator.control.views import app_status, download_rows
+from orchestrator.control.views import (
+    app_status,
+    changed_device,
+    device_view,
+    download_rows,
+)
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 
 APP_HEADER = "X-BGAssets-App"
 SOCKET_NAME = "control.sock"
 _MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, less elsewhere
+# How often an idle event stream checks that its client is still there: aiohttp does not
+# cancel a handler whose client left, and a stream that waits forever would hold the
+# daemon's shutdown for aiohttp's whole shutdown timeout.
+STREAM_CHECK_SECONDS = 1.0
 
 
 def socket_path(state_dir: str | Path) -> Path:
@@ -63,6 +72,7 @@ class ControlServer:
         self.orchestrator = orchestrator
         self.path = path
         self._runner: web.AppRunner | None = None
+        self._streams: set[asyncio.Task[Any]] = set()
 
     async def __aenter__(self) -> ControlServer:
         app = web.Application(middlewares=[self._errors])
@@ -72,6 +82,7 @@ class ControlServer:
             web.post("/v1/downloads/{download}/{action}", self.act),
             web.post("/v1/apps/{app}/{action}", self.app_action),
             web.post("/v1/purge", self.purge),
+            web.post("/v1/device", self.device),
             web.get("/v1/events", self.events),
         ])
         if someone_listens(self.path):
@@ -91,6 +102,11 @@ class ControlServer:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        # Event streams never end on their own: end them so the clients see the daemon stop.
+        for task in self._streams:
+            task.cancel()
+        if self._streams:
+            await asyncio.wait(self._streams, timeout=STREAM_CHECK_SECONDS)
         if self._runner is not None:
             await self._runner.cleanup()
         with contextlib.suppress(FileNotFoundError):
@@ -112,12 +128,9 @@ class ControlServer:
     async def status(self, request: web.Request) -> web.Response:
         scope = self._scope(request)
         apps = [scope] if scope else sorted(self.orchestrator.apps)
-        device = self.orchestrator.device
         return web.json_response({
             "apps": [app_status(self.orchestrator, app) for app in apps],
-            "device": {"lowPowerMode": device.low_power_mode,
-                       "inAppContent": device.in_app_content,
-                       "online": device.network.online, "metered": device.network.metered},
+            "device": device_view(self.orchestrator.device),
         })
 
     async def downloads(self, request: web.Request) -> web.Response:
@@ -130,7 +143,7 @@ class ControlServer:
                    "pause": self.orchestrator.pause, "resume": self.orchestrator.resume}
         if action not in actions:
             raise web.HTTPNotFound(text=f"unknown action {action!r}")
-        tracked = self.orchestrator.find_download(download)
+        tracked = self._find(download, scope)
         if scope is not None and tracked.app_id != scope:
             raise BackgroundAssetsError(f"{download!r} is not a download of {scope}",
                                         ErrorCode.DOWNLOAD_NOT_SCHEDULED)
@@ -138,9 +151,21 @@ class ControlServer:
         return web.json_response({"download": tracked.download.id, "action": action,
                                   "app": tracked.app_id})
 
+    def _find(self, download: str, scope: str | None) -> Any:
+        """The pending download ``download`` (an id), looked up in ``scope``'s app first:
+        ids are unique within one app only."""
+        loaded = self.orchestrator.apps.get(scope) if scope else None
+        if loaded is not None:
+            tracked = self.orchestrator.queue.tracked.get(f"{loaded.app.app_group}/{download}")
+            if tracked is not None:
+                return tracked
+        return self.orchestrator.find_download(download)
+
     async def app_action(self, request: web.Request) -> web.Response:
         """``launch`` (the app starts running: foreground promotion becomes possible),
-        ``terminate`` and ``periodic``; an app-scoped client acts on its own app only."""
+        ``terminate``, ``periodic``, and ``install`` / ``update`` from the app manifest the
+        daemon installed it from (read again, so an edited version is an update); an
+        app-scoped client acts on its own app only."""
         scope, app_id = self._scope(request), request.match_info["app"]
         if scope is not None and scope != app_id:
             raise BackgroundAssetsError(f"a client of {scope} cannot act on {app_id}",
@@ -152,9 +177,30 @@ class ControlServer:
             self.orchestrator.terminate(app_id)
         elif action == "periodic":
             await self.orchestrator.periodic(app_id)
+        elif action in ("install", "update"):
+            loaded = self.orchestrator.apps.get(app_id)
+            if loaded is None:
+                raise BackgroundAssetsError(f"{app_id} is not installed",
+                                            ErrorCode.APP_NOT_INSTALLED)
+            await getattr(self.orchestrator, action)(loaded.manifest)
         else:
             raise web.HTTPNotFound(text=f"unknown action {action!r}")
-        return web.json_response({"app": app_id, "action": action})
+        loaded = self.orchestrator.apps.get(app_id)
+        return web.json_response({"app": app_id, "action": action,
+                                  "version": loaded.app.version if loaded else None})
+
+    async def device(self, request: web.Request) -> web.Response:
+        """Change device conditions (the body names the switches to set, see
+        :func:`changed_device`); the machine's owner only. Answers the new device."""
+        if request.headers.get(APP_HEADER) is not None:
+            raise BackgroundAssetsError("device conditions are for the machine's owner, "
+                                        "not an app", ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED)
+        changes = await request.json() if request.can_read_body else {}
+        if not isinstance(changes, dict):
+            raise BackgroundAssetsError("the body must be a JSON object of conditions",
+                                        ErrorCode.DOWNLOAD_INVALID)
+        self.orchestrator.set_device(changed_device(self.orchestrator.device, changes))
+        return web.json_response(device_view(self.orchestrator.device))
 
     async def purge(self, request: web.Request) -> web.Response:
         if request.headers.get(APP_HEADER) is not None:
@@ -168,15 +214,24 @@ class ControlServer:
         """The event stream as NDJSON, one event per line, until the client leaves."""
         scope = self._scope(request)
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-        await response.prepare(request)
+        # Subscribed before the headers go out: a client that reads /v1/status once it has
+        # them misses no event in between.
         queue = self.orchestrator.events.queue()
+        task = asyncio.current_task()
+        assert task is not None
+        self._streams.add(task)
         try:
-            while True:
-                event = await queue.get()
+            await response.prepare(request)
+            while request.transport is not None and not request.transport.is_closing():
+                try:
+                    event = await asyncio.wait_for(queue.get(), STREAM_CHECK_SECONDS)
+                except TimeoutError:
+                    continue
                 if scope is None or event.app in (scope, None):
                     await response.write((event.to_json() + "\n").encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
+            self._streams.discard(task)
             self.orchestrator.events.unqueue(queue)
         return response

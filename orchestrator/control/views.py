@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
+from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.model.device import BackgroundRefresh, Device, Network, Storage
 from orchestrator.model.enums import DownloadState
+from orchestrator.service.containers import is_purgeable
 
 RECENT = 50
 
@@ -23,7 +29,9 @@ def app_status(orchestrator: Any, app_id: str) -> dict[str, Any]:
         "name": app.display_name,
         "version": app.version,
         "state": state,
+        "running": loaded.running,
         "progress": loaded.progress.fraction if loaded.progress else 1.0,
+        "phases": loaded.progress.phases() if loaded.progress else {},
         "pending": orchestrator.queue.pending[app_id],
         "downloadAllowance": restrictions.download_allowance if restricted else None,
         "downloadBytesUsed": record.download_bytes_used if record else 0,
@@ -46,7 +54,8 @@ def download_rows(orchestrator: Any, app_id: str | None = None) -> list[dict[str
         rows.append({"app": tracked.app_id, "download": d.id, "essential": d.essential,
                      "priority": d.priority, "state": tracked.state.name.lower(),
                      "paused": tracked.paused, "foreground": tracked.foreground,
-                     "bytes": tracked.bytes, "total": d.size, "speed": tracked.speed})
+                     "bytes": tracked.bytes, "total": d.size, "speed": tracked.speed,
+                     **_where(d)})
     ended = {DownloadState.FINISHED, DownloadState.FAILED}
     for app in ([app_id] if app_id else list(orchestrator.apps)):
         for record in orchestrator.journal.downloads(app, ended)[-RECENT:]:
@@ -54,5 +63,84 @@ def download_rows(orchestrator: Any, app_id: str | None = None) -> list[dict[str
             rows.append({"app": app, "download": d.id, "essential": d.essential,
                          "priority": d.priority, "state": d.state.name.lower(),
                          "bytes": record.bytes_on_disk, "total": d.size,
-                         "error": record.error_code, "message": record.error_message})
+                         "error": record.error_code, "message": record.error_message,
+                         "purgeable": record.delivered and is_purgeable(d.destination),
+                         **_where(d)})
     return rows
+
+
+def _where(download: Any) -> dict[str, Any]:
+    """Where a download comes from and goes to, for a client's detail view."""
+    return {"url": download.url, "destination": download.destination,
+            "sha256": download.sha256}
+
+
+def device_view(device: Device) -> dict[str, Any]:
+    """Every condition of the device, in the Device manifest's camelCase names."""
+    refresh, network, storage = device.background_refresh, device.network, device.storage
+    return {"name": device.name, "lowPowerMode": device.low_power_mode,
+            "backgroundRefresh": {"enabled": refresh.enabled, "apps": dict(refresh.apps)},
+            "inAppContent": device.in_app_content,
+            "online": network.online, "metered": network.metered,
+            "storage": {"capacity": storage.capacity, "reserve": storage.reserve,
+                        "used": storage.used},
+            "dailyAllotmentSeconds": device.daily_allotment_seconds}
+
+
+def device_from_view(view: Mapping[str, Any]) -> Device:
+    """The :class:`Device` that :func:`device_view` described (a client's mirror of it)."""
+    refresh, storage = view.get("backgroundRefresh") or {}, view.get("storage") or {}
+    return Device(
+        low_power_mode=bool(view.get("lowPowerMode", False)),
+        background_refresh=BackgroundRefresh(
+            enabled=bool(refresh.get("enabled", True)),
+            apps=MappingProxyType({str(k): bool(v)
+                                   for k, v in (refresh.get("apps") or {}).items()})),
+        in_app_content=bool(view.get("inAppContent", True)),
+        network=Network(online=bool(view.get("online", True)),
+                        metered=bool(view.get("metered", False))),
+        storage=Storage(**{k: int(v) for k, v in storage.items()
+                           if k in ("capacity", "reserve", "used")}),
+        daily_allotment_seconds=int(view.get("dailyAllotmentSeconds", 600)),
+        name=view.get("name"))
+
+
+def _flag(changes: Mapping[str, Any], name: str, current: bool) -> bool:
+    value = changes.get(name, current)
+    if not isinstance(value, bool):
+        raise BackgroundAssetsError(f"device change {name!r}: expected true or false, "
+                                    f"got {value!r}", ErrorCode.DOWNLOAD_INVALID)
+    return value
+
+
+def changed_device(device: Device, changes: Mapping[str, Any]) -> Device:
+    """``device`` with the switches named in ``changes`` set (a ``POST /v1/device`` body).
+
+    Accepted: ``lowPowerMode``, ``inAppContent``, ``online``, ``metered`` and
+    ``backgroundRefresh`` (``enabled`` and/or ``apps``: app id -> on/off); any
+    other key is refused, so a typo does not pass for a change.
+    """
+    known = {"lowPowerMode", "inAppContent", "online", "metered", "backgroundRefresh"}
+    unknown = sorted(set(changes) - known)
+    if unknown:
+        raise BackgroundAssetsError(f"unknown device condition(s) {', '.join(unknown)}; "
+                                    f"known: {', '.join(sorted(known))}",
+                                    ErrorCode.DOWNLOAD_INVALID)
+    refresh = device.background_refresh
+    refresh_changes = changes.get("backgroundRefresh") or {}
+    if not isinstance(refresh_changes, Mapping) \
+            or not isinstance(refresh_changes.get("apps") or {}, Mapping):
+        raise BackgroundAssetsError("device change 'backgroundRefresh': expected "
+                                    '{"enabled": true|false, "apps": {APP_ID: true|false}}',
+                                    ErrorCode.DOWNLOAD_INVALID)
+    apps = {**refresh.apps, **{str(app): _flag(refresh_changes.get("apps") or {}, app, True)
+                               for app in (refresh_changes.get("apps") or {})}}
+    network = Network(online=_flag(changes, "online", device.network.online),
+                      metered=_flag(changes, "metered", device.network.metered))
+    return replace(
+        device, low_power_mode=_flag(changes, "lowPowerMode", device.low_power_mode),
+        in_app_content=_flag(changes, "inAppContent", device.in_app_content),
+        network=network,
+        background_refresh=BackgroundRefresh(
+            enabled=_flag(refresh_changes, "enabled", refresh.enabled),
+            apps=MappingProxyType(apps)))
