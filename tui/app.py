@@ -14,7 +14,7 @@ import contextlib
 import gc
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from orchestrator.errors import BackgroundAssetsError
 from orchestrator.events import Event
 from tui.commands import system_commands
 from tui.control import Controller, Outcome, refused
+from tui.remote import DAEMON_LOST
 from tui.screens.apps import AppsScreen
 from tui.screens.device import DeviceScreen
 from tui.screens.downloads import DownloadsScreen
@@ -38,13 +39,17 @@ from tui.screens.help import HelpScreen
 from tui.state import LiveState
 
 Session = Callable[[], AbstractAsyncContextManager[Any]]
+# Builds the actions object from what the session yielded: Controller for an in-process
+# orchestrator, RemoteController for a daemon's mirror.
+ControllerFactory = Callable[[Any, LiveState, dict[str, Path]], Any]
 FRAME_SECONDS = 0.1
 BRIDGE_QUEUE = 100_000
-NOTABLE = frozenset({ev.APP_LAUNCHABLE, ev.EXTENSION_TERMINATED})
+NOTABLE = frozenset({ev.APP_LAUNCHABLE, ev.EXTENSION_TERMINATED, DAEMON_LOST})
 
 
 class BgAssetsApp(App[int]):
-    """bgassets' live status and control; ``session`` yields a running Orchestrator."""
+    """bgassets' live status and control; ``session`` yields a running Orchestrator
+    (or, with ``controller=RemoteController``, the mirror of a daemon's)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "bgassets"
@@ -68,15 +73,17 @@ class BgAssetsApp(App[int]):
             self.event = event
 
     def __init__(self, session: Session, manifests: Sequence[Path] = (), *,
-                 install: bool = True, freeze_gc: bool = False) -> None:
+                 install: bool = True, freeze_gc: bool = False,
+                 controller: ControllerFactory = Controller) -> None:
         super().__init__()
         self.session = session
+        self.controller_factory = controller
         self.manifest_paths = list(manifests)
         self.install_on_start = install
         self.freeze_gc = freeze_gc
         self.state = LiveState()
         self.orchestrator: Any = None
-        self.control: Controller | None = None
+        self.control: Any = None
         self.outcomes: deque[Outcome] = deque(maxlen=200)
         self.ready = asyncio.Event()
         self.selection: dict[str, str | None] = {"download": None}
@@ -97,8 +104,9 @@ class BgAssetsApp(App[int]):
                 self.orchestrator = orchestrator
                 self.bridge_queue = orchestrator.events.queue(BRIDGE_QUEUE)
                 self.bridge(self.bridge_queue)
-                self.control = Controller(orchestrator, self.state, self._manifest_ids())
-                self.state.seed(orchestrator)
+                self.control = self.controller_factory(orchestrator, self.state,
+                                                       self._manifest_ids())
+                self.control.seed()
                 if self.install_on_start:
                     await self._install_all()
                 if self.freeze_gc:
@@ -150,6 +158,10 @@ class BgAssetsApp(App[int]):
         event = message.event
         if event.event == ev.APP_LAUNCHABLE:
             self.notify(f"{event.app} is launchable", timeout=4)
+        elif event.event == DAEMON_LOST:
+            self.sub_title = f"daemon gone ({event.data.get('socket')}): showing its last state"
+            self.notify(str(event.data.get("message")), title="daemon gone", severity="error",
+                        timeout=30)
         else:
             reason = event.data.get("reason") or event.data.get("message")
             self.notify(f"{event.app}: {event.event}: {reason}", severity="warning", timeout=6)
@@ -180,8 +192,8 @@ class BgAssetsApp(App[int]):
         if self.control is None or not app_id:
             self.notify("no app selected", severity="warning")
             return
-        if verb == "launch":
-            self.report(self.control.launch(app_id))
+        if verb in ("launch", "terminate"):
+            self.report_when_done(getattr(self.control, verb)(app_id))
         else:
             self._run_app_request(verb, app_id)
 
@@ -195,16 +207,27 @@ class BgAssetsApp(App[int]):
         if self.control is None or not row_key:
             self.notify("no download selected", severity="warning")
             return
-        self.report(getattr(self.control, verb)(row_key))
+        self.report_when_done(getattr(self.control, verb)(row_key))
+
+    def report_when_done(self, outcome: Outcome | Awaitable[Outcome]) -> None:
+        """Report an outcome now, or once a request to a daemon has answered (in a worker)."""
+        if isinstance(outcome, Outcome):
+            self.report(outcome)
+        else:
+            self._await_outcome(outcome)
+
+    @work(group="requests", exit_on_error=False)
+    async def _await_outcome(self, outcome: Awaitable[Outcome]) -> None:
+        self.report(await outcome)
 
     def device_action(self, condition: str, app_id: str | None = None) -> None:
         """Toggle one device condition, or purge (``condition == "purge"``)."""
         if self.control is None:
             return
         if condition == "purge":
-            self.report(self.control.purge())
+            self.report_when_done(self.control.purge())
         else:
-            self.report(self.control.toggle(condition, app_id))
+            self.report_when_done(self.control.toggle(condition, app_id))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -216,6 +239,24 @@ def run_tui(args: argparse.Namespace) -> int:
     from orchestrator.cli.session import app_manifests, demo_session
 
     app = BgAssetsApp(lambda: demo_session(args), app_manifests(args.directory), freeze_gc=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        app.run()
+    return app.return_code or 0
+
+
+def attached_app(path: Path) -> BgAssetsApp:
+    """The app attached to the daemon listening on ``path``: it installs nothing itself."""
+    from tui.remote import attach
+    from tui.remote_control import RemoteController
+
+    app = BgAssetsApp(lambda: attach(path), install=False, controller=RemoteController)
+    app.sub_title = f"attached to {path}"
+    return app
+
+
+def run_attached(path: Path) -> int:
+    """``bgassets tui``: the app attached to a daemon; 0 on quit, the daemon keeps running."""
+    app = attached_app(path)
     with contextlib.suppress(KeyboardInterrupt):
         app.run()
     return app.return_code or 0

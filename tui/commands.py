@@ -14,7 +14,8 @@ from tui.control import DEVICE_TOGGLES
 APP_VERBS = (("install", "Install", "install the app (an install content request)"),
              ("update", "Update", "apply a new app version (an update content request)"),
              ("periodic", "Periodic run", "send a periodic content request now"),
-             ("launch", "Launch", "launch the app (refused while essential downloads pend)"))
+             ("launch", "Launch", "launch the app (refused while essential downloads pend)"),
+             ("terminate", "Terminate", "the app stops running (promotion is refused again)"))
 DOWNLOAD_VERBS = (("promote", "Promote", "resume in the foreground (running app only)"),
                   ("pause", "Pause", "pause the download"),
                   ("resume", "Resume", "resume a paused download"),

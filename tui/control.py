@@ -44,6 +44,20 @@ def refused(action: str, error: BackgroundAssetsError) -> Outcome:
 
 
 REFUSALS = frozenset({ev.EVENT_REFUSED, ev.EXTENSION_TERMINATED})
+
+
+def refusal_seen(action: str, app_id: str, seen: list[Event]) -> Outcome | None:
+    """A refusal published about ``app_id`` while ``action`` ran, as its outcome; else None."""
+    for event in seen:
+        if event.event in REFUSALS and event.app == app_id:
+            data = event.data
+            reason = data.get("message") or data.get("reason")
+            code = data.get("code")
+            cause = f"{code} {data.get('name')}" if code is not None else event.event
+            return Outcome(action, f"{action} refused: {cause}: {reason}",
+                           None if code is None else int(code), failed=True)
+    return None
+
 DEVICE_TOGGLES = {
     "low_power": "low power mode",
     "background_refresh": "background refresh",
@@ -62,6 +76,10 @@ class Controller:
         self.state = state
         self.manifests: dict[str, Path] = dict(manifests or {})
 
+    def seed(self) -> None:
+        """Fill the live state from what the journal holds, before any event."""
+        self.state.seed(self.orchestrator)
+
     def manifest(self, app_id: str) -> Path:
         loaded = self.orchestrator.apps.get(app_id)
         return self.manifests.get(app_id) or loaded.manifest
@@ -78,14 +96,9 @@ class Controller:
             return refused(action, error)
         finally:
             unsubscribe()
-        for event in seen:
-            if event.event in REFUSALS and event.app == action.split()[-1]:
-                data = event.data
-                reason = data.get("message") or data.get("reason")
-                code = data.get("code")
-                cause = f"{code} {data.get('name')}" if code is not None else event.event
-                return Outcome(action, f"{action} refused: {cause}: {reason}",
-                               None if code is None else int(code), failed=True)
+        outcome = refusal_seen(action, action.split()[-1], seen)
+        if outcome is not None:
+            return outcome
         rejected = sum(1 for event in seen if event.event == ev.PLAN_REJECTED)
         return Outcome(action, done + (f"; {rejected} download(s) rejected" if rejected else ""))
 
@@ -127,6 +140,15 @@ class Controller:
         except BackgroundAssetsError as error:
             return refused(action, error)
         return Outcome(action, f"{app_id} launched")
+
+    def terminate(self, app_id: str) -> Outcome:
+        """The app stops running: callbacks go to its extension, promotion is refused."""
+        action = f"terminate {app_id}"
+        try:
+            self.orchestrator.terminate(app_id)
+        except BackgroundAssetsError as error:
+            return refused(action, error)
+        return Outcome(action, f"{app_id} terminated")
 
     # Downloads --------------------------------------------------------------
 
@@ -170,30 +192,40 @@ class Controller:
 
     def toggle(self, condition: str, app_id: str | None = None) -> Outcome:
         """Flip one device condition (per app for background refresh when ``app_id``)."""
-        device: Device = self.orchestrator.device
-        refresh, network = device.background_refresh, device.network
-        if condition == "low_power":
-            device = replace(device, low_power_mode=not device.low_power_mode)
-            value = device.low_power_mode
-        elif condition == "background_refresh" and app_id is not None:
-            value = not refresh.allows(app_id)
-            apps = MappingProxyType({**refresh.apps, app_id: value})
-            device = replace(device, background_refresh=replace(refresh, apps=apps))
-        elif condition == "background_refresh":
-            value = not refresh.enabled
-            device = replace(device, background_refresh=replace(refresh, enabled=value))
-        elif condition == "in_app_content":
-            device = replace(device, in_app_content=not device.in_app_content)
-            value = device.in_app_content
-        elif condition == "online":
-            value = not network.online
-            device = replace(device, network=replace(network, online=value))
-        elif condition == "metered":
-            value = not network.metered
-            device = replace(device, network=replace(network, metered=value))
-        else:
-            raise ValueError(f"unknown device condition {condition!r}")
+        device, value = toggled(self.orchestrator.device, condition, app_id)
         self.orchestrator.set_device(device)
-        name = DEVICE_TOGGLES[condition] + (f" for {app_id}" if app_id else "")
-        return Outcome(f"toggle {condition}", f"{name}: {'on' if value else 'off'}")
+        return toggle_outcome(condition, value, app_id)
 
+
+def toggled(device: Device, condition: str, app_id: str | None = None) -> tuple[Device, bool]:
+    """``device`` with one condition flipped, and that condition's new value.
+
+    Pure, so the in-process UI and the one attached to a daemon flip the same way.
+    """
+    refresh, network = device.background_refresh, device.network
+    if condition == "low_power":
+        value = not device.low_power_mode
+        return replace(device, low_power_mode=value), value
+    if condition == "background_refresh" and app_id is not None:
+        value = not refresh.allows(app_id)
+        apps = MappingProxyType({**refresh.apps, app_id: value})
+        return replace(device, background_refresh=replace(refresh, apps=apps)), value
+    if condition == "background_refresh":
+        value = not refresh.enabled
+        return replace(device, background_refresh=replace(refresh, enabled=value)), value
+    if condition == "in_app_content":
+        value = not device.in_app_content
+        return replace(device, in_app_content=value), value
+    if condition == "online":
+        value = not network.online
+        return replace(device, network=replace(network, online=value)), value
+    if condition == "metered":
+        value = not network.metered
+        return replace(device, network=replace(network, metered=value)), value
+    raise ValueError(f"unknown device condition {condition!r}")
+
+
+def toggle_outcome(condition: str, value: bool, app_id: str | None = None) -> Outcome:
+    """What flipping ``condition`` to ``value`` reads like in the UI."""
+    name = DEVICE_TOGGLES[condition] + (f" for {app_id}" if app_id else "")
+    return Outcome(f"toggle {condition}", f"{name}: {'on' if value else 'off'}")

@@ -206,3 +206,31 @@ class LiveState:
                 pending.reason, pending.bytes = tracked.paused, tracked.bytes
         self.version += 1
         self.apps_version += 1
+
+    def seed_rows(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Rows for what a daemon reported (``GET /v1/downloads``), before any event.
+
+        Ended rows come first so that a download pending again wins over its old end.
+        """
+        names = {"failed": FAILED, "created": WAITING, "waiting": WAITING,
+                 "downloading": DOWNLOADING, "finished": FINISHED}
+        for data in sorted(rows, key=lambda data: "paused" in data):
+            row = DownloadRow(data["app"], data["download"], bool(data.get("essential")),
+                              int(data.get("priority", 50)), names.get(data["state"], WAITING),
+                              int(data.get("bytes") or 0), data.get("total"))
+            if data.get("paused"):
+                row.state, row.reason = PAUSED, data["paused"]
+            row.foreground = bool(data.get("foreground"))
+            if data.get("error") is not None:
+                row.error = f"{data['error']}: {data.get('message')}"
+            if data.get("purgeable"):
+                self._add_purgeable(row.app, row.bytes)
+            self.downloads[row.key] = row
+        self.version += 1
+        self.apps_version += 1
+
+    def seed_progress(self, app: str, fraction: float, phases: dict[str, float]) -> None:
+        """An app's install progress as a daemon reported it."""
+        status = self.apps.setdefault(app, AppStatus())
+        status.fraction, status.phases = fraction, dict(phases)
+        self.install_version += 1
