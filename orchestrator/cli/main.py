@@ -26,6 +26,7 @@ COMMANDS = (
     "orchestrator.cli.simulate",
     "orchestrator.cli.run",
     "orchestrator.cli.daemon",
+    "orchestrator.cli.tui",
     "orchestrator.cli.remote",
 )
 
