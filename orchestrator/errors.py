@@ -50,8 +50,14 @@ class ErrorCode(IntEnum):
     @property
     def title(self) -> str:
         """The camelCase name the original framework uses, e.g. ``downloadInvalid``."""
-        head, *rest = self.name.lower().split("_")
-        return head + "".join(word.capitalize() for word in rest)
+        return self._title  # type: ignore[no-any-return]
+
+
+# Each code's title computed once: a plan of a big catalog prints one per rejection.
+for _code in ErrorCode:
+    _head, *_rest = _code.name.lower().split("_")
+    _code._title = _head + "".join(word.capitalize() for word in _rest)  # type: ignore[attr-defined]
+del _code, _head, _rest
 
 
 class BackgroundAssetsError(Exception):

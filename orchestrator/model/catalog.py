@@ -36,10 +36,10 @@ def join_url(base_url: str | None, url: str, prefix: str | None = None) -> str:
     """``url`` made absolute against ``base_url`` (as ``urllib.parse.urljoin`` does)."""
     if not base_url:
         return url
-    if _simple_absolute(url):
-        return url
     if prefix is not None and _simple_relative(url):
         return prefix + url
+    if _simple_absolute(url):
+        return url
     return urljoin(base_url, url)
 
 
@@ -104,7 +104,7 @@ class Catalog:
         prefix = _base_prefix(base_url)
         return cls(
             version=str(data["version"]),
-            assets=tuple(CatalogAsset.from_document(a, base_url, prefix)
-                         for a in data.get("assets", ())),
+            assets=tuple([CatalogAsset.from_document(a, base_url, prefix)
+                          for a in data.get("assets", ())]),
             url=base_url,
         )
