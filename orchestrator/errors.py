@@ -50,14 +50,16 @@ class ErrorCode(IntEnum):
     @property
     def title(self) -> str:
         """The camelCase name the original framework uses, e.g. ``downloadInvalid``."""
-        return self._title  # type: ignore[no-any-return]
+        return _TITLES[self.value]
 
 
-# Each code's title computed once: a plan of a big catalog prints one per rejection.
-for _code in ErrorCode:
-    _head, *_rest = _code.name.lower().split("_")
-    _code._title = _head + "".join(word.capitalize() for word in _rest)  # type: ignore[attr-defined]
-del _code, _head, _rest
+def _camel_case(name: str) -> str:
+    head, *rest = name.lower().split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+# Computed once per code: a plan of a big catalog prints one title per rejection.
+_TITLES = {code.value: _camel_case(code.name) for code in ErrorCode}
 
 
 class BackgroundAssetsError(Exception):
