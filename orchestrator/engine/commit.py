@@ -1,10 +1,12 @@
 """Group commit for small files: one ``syncfs`` for many files instead of an fsync each.
 
-A small file is written at once from the event loop (one write of at most
-``SMALL_FILE`` bytes into the page cache), then queued. A single worker takes
-everything queued so far and, in a thread: makes the data durable (``syncfs``
-once per file system), renames every file onto its destination, and makes the
-renames durable (``syncfs`` again). Only then are the downloads reported done,
+A small file's bytes (at most ``SMALL_FILE``) are queued with it. A single worker
+takes everything queued so far and, in a thread: writes each staging file, makes
+the data durable (``syncfs`` once per file system), renames every file onto its
+destination, and makes the renames durable (``syncfs`` again). Creating files
+stays off the event loop too: while a sync runs, ``open(O_CREAT)`` waits on the
+file system's journal (0.2-0.8 ms per file measured here), which stalled every
+other download when the loop created them. Only then are the downloads reported done,
 so the guarantee is the same as fsync, rename, fsync folder per file — measured
 on 20,000 files of 16 KiB it replaces 40,000 fsyncs and as many thread hand-offs
 with a few hundred batches. Where ``syncfs`` is missing, each file is fsynced.
@@ -51,7 +53,8 @@ def sync_file_system(folder: Path) -> bool:
 
 @dataclass
 class _Pending:
-    staging: Path
+    part: StagingFile
+    data: bytes
     destination: Path
     done: asyncio.Future[None]
     error: DownloadError | None = field(default=None)
@@ -65,16 +68,24 @@ def _one_folder_per_device(folders: set[Path]) -> list[Path]:
 
 
 def _commit(batch: list[_Pending]) -> None:
-    """Data durable, then renames, then renames durable; rename errors land on each item."""
-    staging_folders = {item.staging.parent for item in batch}
-    synced = all([sync_file_system(f) for f in _one_folder_per_device(staging_folders)])
-    if not synced:
-        for item in batch:
-            fsync_path(item.staging)
-    folders: set[Path] = set()
+    """Files written, data durable, renames, renames durable; errors land on each item."""
+    written = []
     for item in batch:
         try:
-            os.replace(item.staging, item.destination)
+            item.part.write_whole(item.data)
+            written.append(item)
+        except DownloadError as error:
+            item.error = error
+        item.data = b""
+    staging_folders = {item.part.path.parent for item in written}
+    synced = all([sync_file_system(f) for f in _one_folder_per_device(staging_folders)])
+    if not synced:
+        for item in written:
+            fsync_path(item.part.path)
+    folders: set[Path] = set()
+    for item in written:
+        try:
+            os.replace(item.part.path, item.destination)
             folders.add(item.destination.parent)
         except OSError as exc:
             item.error = disk_error(exc, item.destination)
@@ -92,8 +103,7 @@ class GroupCommit:
 
     async def publish(self, part: StagingFile, data: bytes, destination: Path) -> None:
         """Write ``data`` as the staging file and return once it is durably at ``destination``."""
-        part.write_whole(data)
-        item = _Pending(part.path, destination, asyncio.get_running_loop().create_future())
+        item = _Pending(part, data, destination, asyncio.get_running_loop().create_future())
         self._queue.append(item)
         if self._worker is None or self._worker.done():
             self._worker = asyncio.ensure_future(self._run())
@@ -107,7 +117,7 @@ class GroupCommit:
             try:
                 await asyncio.to_thread(_commit, batch)
             except OSError as exc:
-                error = disk_error(exc, batch[0].staging)
+                error = disk_error(exc, batch[0].part.path)
                 for item in batch:
                     item.error = item.error or error
             for item in batch:

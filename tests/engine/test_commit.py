@@ -45,3 +45,17 @@ def test_sync_file_system_on_a_real_folder(tmp_path):
     assert sync_file_system(tmp_path) is True
     with pytest.raises(OSError):
         sync_file_system(tmp_path / "absent")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/dev/full is Linux's")
+async def test_a_failing_write_fails_only_its_own_file(tmp_path):
+    commit = GroupCommit()
+    (tmp_path / "full.part").symlink_to("/dev/full")
+    results = await asyncio.gather(
+        commit.publish(StagingFile(tmp_path / "good.part"), b"fine", tmp_path / "good"),
+        commit.publish(StagingFile(tmp_path / "full.part"), b"x" * 4096, tmp_path / "full"),
+        return_exceptions=True)
+    assert results[0] is None and (tmp_path / "good").read_bytes() == b"fine"
+    assert isinstance(results[1], DownloadError) and results[1].code == ErrorCode.DISK_ERROR
+    assert "full.part" in results[1].message
+    assert not (tmp_path / "full").exists()
