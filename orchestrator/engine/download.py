@@ -84,7 +84,8 @@ class Download:
         self.request = request
         self.key = request.state_key
         # A sidecar lives next to the .part whatever the key is; other stores use the key.
-        self.store_key = (str(request.destination) if isinstance(context.store, SidecarStore)
+        staging = str(request.staging_path)
+        self.store_key = (staging.removesuffix(".part") if isinstance(context.store, SidecarStore)
                           else self.key)
         self.context = context
         self.on_progress = on_progress
@@ -282,14 +283,15 @@ class Download:
     def _open(self) -> None:
         if self.staged is not None and not self.staged.part.closed:
             return
-        folder = self.request.destination.parent
-        if folder not in self.context.folders:
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise disk_error(exc, folder) from exc
-            self.context.folders.add(folder)
-        part = StagingFile(self.request.staging_path)
+        staging = self.request.staging_path
+        for folder in {self.request.destination.parent, staging.parent}:
+            if folder not in self.context.folders:
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise disk_error(exc, folder) from exc
+                self.context.folders.add(folder)
+        part = StagingFile(staging)
         if self.staged is None:
             self.staged = self._restore(part)
         else:

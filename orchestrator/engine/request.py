@@ -27,6 +27,7 @@ class DownloadRequest:
     connections: int | None = None
     allowed_hosts: tuple[str, ...] | None = None
     key: str | None = None
+    staging: Path | None = None
 
     @property
     def state_key(self) -> str:
@@ -35,7 +36,13 @@ class DownloadRequest:
 
     @property
     def staging_path(self) -> Path:
-        """The ``.part`` file next to the destination (same folder, so rename is atomic)."""
+        """The ``.part`` file: ``staging`` when given, else next to the destination.
+
+        A given ``staging`` must be on the destination's file system (the rename that
+        publishes the file is atomic only there).
+        """
+        if self.staging is not None:
+            return self.staging
         return self.destination.with_name(self.destination.name + ".part")
 
 
