@@ -41,15 +41,38 @@ class Layout:
     def container(self, app_group: str) -> Path:
         return self.containers / app_group
 
+    def staging_dir(self, app_group: str) -> Path:
+        return self.staging / app_group
+
     def ephemeral_path(self, app_group: str, download_id: str, url: str) -> Path:
         """Where the engine puts a finished download before it is handed over."""
         name = PurePosixPath(unquote(urlsplit(url).path)).name or "download"
         key = hashlib.sha256(download_id.encode()).hexdigest()[:16]
-        return self.staging / app_group / f"{key}-{name}"
+        return self.staging_dir(app_group) / f"{key}-{name}"
+
+
+_DEVICES: dict[Path, int] = {}
+
+
+def same_file_system(folder: Path, staging: Path) -> bool:
+    """Whether a file staged in ``staging`` can be renamed into ``folder`` (both created).
+
+    Asked once per folder: deliveries of 20,000 files into one folder stat it once.
+    """
+    devices = []
+    for path in (folder, staging):
+        device = _DEVICES.get(path)
+        if device is None:
+            path.mkdir(parents=True, exist_ok=True)
+            device = _DEVICES[path] = os.stat(path).st_dev
+        devices.append(device)
+    return devices[0] == devices[1]
 
 
 def is_purgeable(destination: str) -> bool:
     """Files under the container's ``Library/Caches`` may be removed under storage pressure."""
+    if "Caches" not in destination:
+        return False  # the common case, without building a path
     return PurePosixPath(destination).is_relative_to(CACHES)
 
 
@@ -104,6 +127,20 @@ def move_into(source: Path, container: Path, destination: str) -> Path:
         target = container_path(container, destination)
         os.replace(source, target)
     return target
+
+
+def move_out(source: Path, ephemeral: Path) -> Path:
+    """Move a file the engine published at its destination back to ``ephemeral``.
+
+    For a delegate or handler that appeared after the download was scheduled: they get
+    the file at an ephemeral path, as the framework hands it over.
+    """
+    try:
+        os.replace(source, ephemeral)
+    except OSError as error:
+        raise BackgroundAssetsError(f"cannot hand over {source}: {error.strerror}",
+                                    ErrorCode.DISK_ERROR) from error
+    return ephemeral
 
 
 STAGING_SUFFIXES = (".part.json.tmp", ".part.json", ".part")

@@ -32,7 +32,12 @@ BY_REQUEST = "paused by request"
 
 @dataclass
 class Tracked:
-    """One scheduled download while it is not finished."""
+    """One scheduled download while it is not finished.
+
+    ``direct`` is set when the engine publishes the file at its destination in the
+    container itself (see ``Orchestrator._direct_destination``); otherwise the file is
+    handed over at ``ephemeral``.
+    """
 
     download: Download
     app_id: str
@@ -40,6 +45,7 @@ class Tracked:
     ephemeral: Path
     allowed_hosts: tuple[str, ...] | None = None
     exact_size: bool = True
+    direct: Path | None = None
     foreground: bool = False
     state: DownloadState = DownloadState.WAITING
     handle: DownloadHandle | None = None
@@ -66,12 +72,13 @@ class Tracked:
         return cached
 
     def request(self, connections: int | None) -> DownloadRequest:
-        download = self.download
+        download, ephemeral = self.download, self.ephemeral
         return DownloadRequest(
-            url=download.url, destination=self.ephemeral,
+            url=download.url, destination=self.direct or ephemeral,
             size=download.size if (self.exact_size or download.essential) else None,
             sha256=download.sha256, priority=download.priority, foreground=self.foreground,
             connections=connections, allowed_hosts=self.allowed_hosts, key=self.key,
+            staging=ephemeral.with_name(ephemeral.name + ".part") if self.direct else None,
         )
 
 

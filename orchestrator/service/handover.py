@@ -69,8 +69,13 @@ class Handover:
         final: Path | None = None
         try:
             runner = self._runner(loaded)
-            if loaded.running and loaded.delegate is not None:
-                loaded.delegate.finished(download, path)
+            delegate = loaded.delegate if loaded.running else None
+            if path == tracked.direct and (delegate is not None or runner is not None):
+                path = containers.move_out(path, tracked.ephemeral)
+            if path == tracked.direct:
+                final = path  # the engine published it at its destination already
+            elif delegate is not None:
+                delegate.finished(download, path)
             elif runner is not None:
                 outcome = await runner.finished(download, path,
                                                 budget=self._runtime_left(loaded))
