@@ -77,35 +77,47 @@ async def _simulate(args: argparse.Namespace) -> int:
     printer = JsonLines(sys.stdout) if args.json else Timeline(sys.stdout)
     if not args.enforce_allotment and not args.json:
         print("simulate: runtime allotment bypassed (as the debug tool does)", file=sys.stderr)
-    async with Orchestrator(args.state_dir, device=device,
-                            bypass_allotment=not args.enforce_allotment) as orchestrator:
-        orchestrator.events.subscribe(printer)
-        orchestrator.events.subscribe(watch)
-        await _act(orchestrator, args, app.id)
-        if args.wait != "none" and args.event != "uninstall" and app.id in orchestrator.apps:
-            try:
-                await orchestrator.wait(app.id, args.wait, timeout=args.timeout)
-            except TimeoutError:
-                print(f"simulate: still waiting after {args.timeout:g} s", file=sys.stderr)
-                return 1
+    try:
+        async with Orchestrator(args.state_dir, device=device,
+                                bypass_allotment=not args.enforce_allotment) as orchestrator:
+            orchestrator.events.subscribe(printer)
+            orchestrator.events.subscribe(watch)
+            await _act(orchestrator, args, app.id)
+            if args.wait != "none" and args.event != "uninstall" and app.id in orchestrator.apps:
+                try:
+                    await orchestrator.wait(app.id, args.wait, timeout=args.timeout)
+                except TimeoutError:
+                    print(f"simulate: still waiting after {args.timeout:g} s", file=sys.stderr)
+                    return 1
+    finally:
+        if isinstance(printer, JsonLines):
+            printer.flush()
     sys.stdout.flush()
     return 1 if failures else 0
 
 
 class JsonLines:
-    """Events as JSON lines, flushed at most every 50 ms and at the end, not once per line
-    (20,000 downloads make 60,000 events)."""
+    """Events as JSON lines, written out at most every 50 ms and at the end, not once
+    per line (20,000 downloads make 60,000 events; with PYTHONUNBUFFERED each line
+    would be a write of its own)."""
 
     def __init__(self, out: Any) -> None:
         self.out = out
+        self.pending: list[str] = []
         self.flushed = 0.0
 
     def __call__(self, event: Any) -> None:
-        self.out.write(event.to_json() + "\n")
+        self.pending.append(event.to_json())
         now = time.monotonic()
         if now - self.flushed >= 0.05:
-            self.out.flush()
+            self.flush()
             self.flushed = now
+
+    def flush(self) -> None:
+        if self.pending:
+            self.out.write("\n".join(self.pending) + "\n")
+            self.pending.clear()
+        self.out.flush()
 
 
 async def _act(orchestrator: Any, args: argparse.Namespace, app_id: str) -> None:
