@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -113,6 +114,10 @@ spec:
 
 
 def timed(command: list[str]) -> float:
+    """Seconds ``command`` takes, started on a quiet disk (the previous run's files and
+    deletions written out first, so that no run pays for another's writeback)."""
+    os.sync()
+    time.sleep(0.5)
     start = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
     return time.perf_counter() - start
