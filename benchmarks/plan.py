@@ -14,7 +14,6 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from quiet_disk import delete_many, wait_for_free_inodes  # noqa: E402
 
 from tests.support.nginx import nginx_server  # noqa: E402
 
@@ -129,20 +130,22 @@ def bench_simulate(runs: int, count: int) -> tuple[float, float]:
     catalog = json.loads((root / "app" / "catalog.json").read_text())
     total = sum(a["size"] for a in catalog["assets"])
     ours, theirs = [], []
+    wait_for_free_inodes()
+    outputs: list[Path] = []
     with nginx_server(root, BENCH / "nginx") as base_url:
         listing = work / "list.txt"
         work.mkdir(parents=True, exist_ok=True)
         listing.write_text("".join(f"{base_url}app/{a['url']} sha256={a['sha256']} "
                                    f"size={a['size']}\n" for a in catalog["assets"]))
         app = manifests(work / "manifests", base_url, total)
-        for _ in range(runs):
-            shutil.rmtree(work / "fetched", ignore_errors=True)
+        # Every run on fresh folders, all deleted at the end (see quiet_disk.py).
+        for run in range(runs):
+            outputs += [work / f"fetched-{run}", work / f"state-{run}"]
             theirs.append(timed([sys.executable, "-m", "orchestrator", "fetch", "-q", "-i",
-                                 str(listing), "-d", str(work / "fetched")]))
-            shutil.rmtree(work / "state", ignore_errors=True)
+                                 str(listing), "-d", str(outputs[-2])]))
             ours.append(timed([sys.executable, "-m", "orchestrator", "--state-dir",
-                               str(work / "state"), "simulate", "install", str(app), "--json"]))
-    shutil.rmtree(work, ignore_errors=True)
+                               str(outputs[-1]), "simulate", "install", str(app), "--json"]))
+    delete_many([*outputs, work])
     return statistics.median(ours), statistics.median(theirs)
 
 
