@@ -53,7 +53,12 @@ class Event:
         return {"ts": round(self.ts, 6), "event": self.event, "app": self.app, **self.data}
 
     def to_json(self) -> str:
-        return json.dumps(self.as_dict(), separators=(",", ":"), default=str)
+        return _ENCODER.encode(self.as_dict())
+
+
+# One encoder for every event: json.dumps with options builds a new one per call, which
+# was a third of the cost of each line (60,000 lines for 20,000 downloads).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
 class EventBus:
