@@ -98,11 +98,14 @@ class DownloadError(BackgroundAssetsError):
     """A download ended without a verified file.
 
     ``transient`` says whether trying again later may succeed (a reset, a
-    timeout, a 5xx) or not (a 404, a size or checksum mismatch).
+    timeout, a 5xx) or not (a 404, a size or checksum mismatch). ``unreachable``
+    says the server could not be connected to at all (refused, no route, no such
+    host): other files from the same server will likely fail the same way.
     """
 
     def __init__(self, message: str, code: ErrorCode, *, transient: bool = False,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, unreachable: bool = False) -> None:
         super().__init__(message, code)
         self.transient = transient
         self.retry_after = retry_after
+        self.unreachable = unreachable

@@ -32,6 +32,8 @@ def register(subparsers: Any) -> None:
         epilog=(
             "List files (-i): one URL per line, optionally followed by sha256=HEX size=N "
             "out=PATH (relative to -d); blank lines and # comments are skipped. "
+            "Failures are retried with backoff; once a server has refused every connection "
+            "of one file's retries, its remaining files are not tried in this run. "
             "Exit codes: 0 all files verified, 1 some failed (one line each on stderr), "
             "2 usage error, 130 interrupted by Ctrl-C (143 by SIGTERM; state saved)."
         ),

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from orchestrator.cli.fetch_list import FetchItem, FetchOptions
 from orchestrator.cli.progress import FetchView
 from orchestrator.engine import CredentialProvider, DownloadRequest, Engine, SidecarStore
-from orchestrator.errors import UsageError
+from orchestrator.errors import DownloadError, ErrorCode, UsageError
 
 
 @dataclass
@@ -72,14 +72,51 @@ def already_complete(item: FetchItem) -> int | None:
     return status.st_size
 
 
+class Unreachable:
+    """Servers this run could not connect to at all, after a file's full retry policy.
+
+    The other files from such a server fail at once instead of each waiting through
+    its own retries (20,000 files from a server that is down would take hours); a
+    file from it that succeeds meanwhile clears the mark. Running the command again
+    retries them all.
+    """
+
+    def __init__(self) -> None:
+        self.first_failure: dict[str, str] = {}
+
+    @staticmethod
+    def server(url: str) -> str:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def refusal(self, url: str) -> DownloadError | None:
+        server = self.server(url)
+        first = self.first_failure.get(server)
+        if first is None:
+            return None
+        return DownloadError(f"not tried: {server} could not be reached ({first}); run the "
+                             "command again to retry", ErrorCode.NETWORK_ERROR, unreachable=True)
+
+    def record(self, url: str, error: DownloadError | None) -> None:
+        if error is None:
+            self.first_failure.pop(self.server(url), None)
+        elif error.unreachable:
+            self.first_failure.setdefault(self.server(url), error.message)
+
+
 async def fetch_one(engine: Engine, item: FetchItem, options: FetchOptions,
-                    view: FetchView) -> str | None:
+                    view: FetchView, unreachable: Unreachable | None = None) -> str | None:
     """Fetch one item; the failure line for it, or None when it is verified in place."""
     key = str(item.destination)
     size = already_complete(item)
     if size is not None:
         view.finished(key, item.url, path=key, size=size, sha256=None, skipped=True)
         return None
+    unreachable = unreachable or Unreachable()
+    refused = unreachable.refusal(item.url)
+    if refused is not None:
+        view.failed(key, item.url, refused, 0, item.size)
+        return _failure_line(item.url, refused)
     request = DownloadRequest(url=item.url, destination=item.destination, size=item.size,
                               sha256=item.sha256, connections=options.connections,
                               allowed_hosts=options.allowed_hosts)
@@ -87,13 +124,18 @@ async def fetch_one(engine: Engine, item: FetchItem, options: FetchOptions,
     result = await engine.fetch(
         request, on_progress=lambda p: view.progress(key, item.url, p.bytes, p.total))
     error = result.error
+    unreachable.record(item.url, error)
     if error is None:
         in_place = result.bytes_transferred == 0 and result.resumed_from == result.size
         view.finished(key, item.url, path=str(result.path), size=result.size,
                       sha256=result.sha256, skipped=in_place)
         return None
     view.failed(key, item.url, error, result.resumed_from + result.bytes_transferred, item.size)
-    return f"{item.url}: error {int(error.code)} {error.code.title}: {error.message}"
+    return _failure_line(item.url, error)
+
+
+def _failure_line(url: str, error: DownloadError) -> str:
+    return f"{url}: error {int(error.code)} {error.code.title}: {error.message}"
 
 
 async def _run_workers(items: Sequence[FetchItem], options: FetchOptions, view: FetchView,
@@ -102,10 +144,11 @@ async def _run_workers(items: Sequence[FetchItem], options: FetchOptions, view: 
                     max_connections_per_host=max(16, options.jobs, options.connections or 0))
     queue = iter(enumerate(items))
     failures: dict[int, str] = {}
+    unreachable = Unreachable()
 
     async def worker() -> None:
         for index, item in queue:  # one shared iterator: each item goes to exactly one worker
-            line = await fetch_one(engine, item, options, view)
+            line = await fetch_one(engine, item, options, view, unreachable)
             if line is not None:
                 failures[index] = line
 

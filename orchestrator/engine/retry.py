@@ -43,7 +43,8 @@ def classify_exception(exc: BaseException, url: str, *, foreground: bool) -> Dow
         return exc
     if isinstance(exc, aiohttp.ClientConnectorError):
         return DownloadError(f"cannot connect to {url}: {exc.os_error or exc}",
-                             ErrorCode.NETWORK_ERROR, transient=not foreground)
+                             ErrorCode.NETWORK_ERROR, transient=not foreground,
+                             unreachable=True)
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
         return DownloadError(f"timed out reading {url}", ErrorCode.NETWORK_ERROR, transient=True)
     if isinstance(exc, aiohttp.InvalidURL):

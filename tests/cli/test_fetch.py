@@ -9,6 +9,7 @@ import json
 import os
 import pty
 import select
+import socket
 import subprocess
 import sys
 import threading
@@ -225,3 +226,21 @@ def test_netrc_answers_a_401_challenge_and_without_it_the_fetch_fails(password_s
     allowed = bgassets_fetch(url, "-d", str(tmp_path / "b"), "--netrc", str(netrc))
     assert allowed.returncode == 0, allowed.stderr
     assert (tmp_path / "b" / "secret.bin").read_bytes() == body
+
+
+def test_a_server_that_refuses_connections_is_tried_once_per_run(server, assets, tmp_path):
+    """After one file used up its retries on a refusing server, its other files fail at
+    once, and files from other servers still arrive."""
+    with socket.socket() as closed:  # bound, never listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/"
+        listing = tmp_path / "list.txt"
+        listing.write_text("".join(f"{dead}f{i}.bin\n" for i in range(12))
+                           + f"{server.url}small.bin\n")
+        result = bgassets_fetch("-i", str(listing), "-d", str(tmp_path / "out"), "--jobs", "1")
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if "error 1021" in line]
+    assert len(lines) == 12 and "cannot connect to" in lines[0]
+    assert all(f"not tried: {dead[:-1]} could not be reached" in line for line in lines[1:])
+    assert (tmp_path / "out" / "small.bin").read_bytes() == assets["small.bin"]
+    assert "Traceback" not in result.stderr
