@@ -125,9 +125,11 @@ def container_path(container: Path, destination: str) -> Path:
 
 
 def forget_container(container: Path) -> None:
-    """Drop what is known of a removed container's folders."""
+    """Drop what is known of a removed container's (or staging folder's) folders."""
     for entry in [e for e in _VERIFIED_FOLDERS if e[0] == container]:
         _VERIFIED_FOLDERS.discard(entry)
+    for folder in [f for f in _DEVICES if f == container or container in f.parents]:
+        del _DEVICES[folder]
 
 
 def move_into(source: Path, container: Path, destination: str) -> Path:

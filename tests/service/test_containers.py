@@ -6,7 +6,7 @@ from urllib.parse import unquote, urlsplit
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.service.containers import Layout, same_file_system, url_file_name
+from orchestrator.service.containers import Layout, remove_tree, same_file_system, url_file_name
 
 STARTS = st.sampled_from(["http://h", "https://a.b:80", "http://127.0.0.1:8470", "", "HTTP://X"])
 PIECES = st.sampled_from(["a", "b.mp4", "/", ".", "..", "?", "#", "%20", "http://h", "//", ":",
@@ -34,5 +34,15 @@ def test_ephemeral_paths_are_distinct_per_download_and_inside_staging(tmp_path):
 
 def test_same_file_system_creates_both_folders(tmp_path):
     folder, staging = tmp_path / "containers" / "g" / "assets", tmp_path / "staging" / "g"
+    assert same_file_system(folder, staging)
+    assert folder.is_dir() and staging.is_dir()
+
+
+def test_a_removed_container_is_forgotten_and_made_again(tmp_path):
+    layout = Layout(tmp_path)
+    folder, staging = layout.container("g") / "assets", layout.staging_dir("g")
+    assert same_file_system(folder, staging)
+    remove_tree(layout.container("g"))
+    remove_tree(staging)
     assert same_file_system(folder, staging)
     assert folder.is_dir() and staging.is_dir()
