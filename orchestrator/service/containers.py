@@ -45,15 +45,15 @@ class Layout:
         return self.root / "staging"
 
     def container(self, app_group: str) -> Path:
-        folder = self._folders.get(("containers", app_group))
-        if folder is None:
-            folder = self._folders["containers", app_group] = self.containers / app_group
-        return folder
+        return self._folder("containers", app_group)
 
     def staging_dir(self, app_group: str) -> Path:
-        folder = self._folders.get(("staging", app_group))
+        return self._folder("staging", app_group)
+
+    def _folder(self, kind: str, app_group: str) -> Path:
+        folder = self._folders.get((kind, app_group))
         if folder is None:
-            folder = self._folders["staging", app_group] = self.staging / app_group
+            folder = self._folders[kind, app_group] = self.root / kind / app_group
         return folder
 
     def ephemeral_path(self, app_group: str, download_id: str, url: str) -> Path:

@@ -237,7 +237,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
                     await tracked.task
         group = loaded.app.app_group
         containers.remove_tree(self.layout.container(group))
-        containers.remove_tree(self.layout.staging / group)
+        containers.remove_tree(self.layout.staging_dir(group))
         self.journal.remove_app(app_id)
         del self.apps[app_id]
         self.emit(ev.APP_UNINSTALLED, app_id)
