@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from yarl import URL
+
 from orchestrator.cli.fetch_list import FetchItem, FetchOptions
 from orchestrator.cli.progress import FetchView
 from orchestrator.engine import CredentialProvider, DownloadRequest, Engine, SidecarStore
+from orchestrator.engine.http import origin_of
 from orchestrator.errors import DownloadError, ErrorCode, UsageError
 
 
@@ -86,8 +89,7 @@ class Unreachable:
 
     @staticmethod
     def server(url: str) -> str:
-        parts = urlsplit(url)
-        return f"{parts.scheme}://{parts.netloc}"
+        return origin_of(URL(url))
 
     def refusal(self, url: str) -> DownloadError | None:
         server = self.server(url)
