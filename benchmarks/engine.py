@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from quiet_disk import delete_many, wait_for_free_inodes  # noqa: E402
+from quiet_disk import delete_many, settle, wait_for_free_inodes  # noqa: E402
 
 from tests.support.nginx import nginx_server  # noqa: E402
 from tests.support.tools import find_tool  # noqa: E402
@@ -119,7 +119,7 @@ def clean(folder: Path) -> None:
 def time_command(command: list[str], out: Path) -> tuple[float, str | None]:
     """Wall seconds of ``command`` in a fresh ``out``; an error text when it failed."""
     clean(out)
-    os.sync()  # the previous run's writeback is not this run's cost
+    settle()
     start = time.perf_counter()
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     elapsed = time.perf_counter() - start

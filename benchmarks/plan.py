@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from quiet_disk import delete_many, wait_for_free_inodes  # noqa: E402
+from quiet_disk import delete_many, settle, wait_for_free_inodes  # noqa: E402
 
 from tests.support.nginx import nginx_server  # noqa: E402
 
@@ -115,10 +114,8 @@ spec:
 
 
 def timed(command: list[str]) -> float:
-    """Seconds ``command`` takes, started on a quiet disk (the previous run's files and
-    deletions written out first, so that no run pays for another's writeback)."""
-    os.sync()
-    time.sleep(0.5)
+    """Seconds ``command`` takes, started on a quiet disk (see quiet_disk.settle)."""
+    settle()
     start = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
     return time.perf_counter() - start

@@ -18,6 +18,12 @@ STAMP = Path(__file__).resolve().parents[1] / ".bench" / "mass-deletion"
 RECENT = 35.0  # seconds; the kernel's window is dirty_expire_centisecs, 30 s by default
 
 
+def settle() -> None:
+    """Write out what earlier runs left dirty, so no run pays for another's writeback."""
+    os.sync()
+    time.sleep(0.5)
+
+
 def delete_many(folders: list[Path]) -> None:
     """Delete ``folders`` and note when, for :func:`wait_for_free_inodes`."""
     if not folders:
