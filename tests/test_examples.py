@@ -96,7 +96,7 @@ def test_modeline_resolves_to_the_right_schema(path):
     assert target.is_file()
     kind = {"App": "app", "Extension": "extension", "Device": "device"}[
         re.search(r"^kind: (\w+)$", path.read_text(), re.M).group(1)]
-    assert target == ROOT / "schemas" / f"{kind}.schema.json"
+    assert target == (ROOT / "schemas" / f"{kind}.schema.json").resolve()
 
 
 def test_vscode_settings_cover_every_example():

@@ -20,6 +20,8 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 COMMANDS = (
     "orchestrator.cli.validate",
+    "orchestrator.cli.schema",
+    "orchestrator.cli.init",
     "orchestrator.cli.serve",
     "orchestrator.cli.fetch",
     "orchestrator.cli.plan",

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from orchestrator.bundled import manifests_dir
 from orchestrator.errors import UsageError
 
-BUNDLED = Path(__file__).resolve().parents[2] / "manifests"
 DEMO_PORT = 8470
 # Per connection: the ~570 MB of examples then play out in about a minute.
 DEMO_RATE = "640KiB"
@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
             "prints a compact live summary instead of the UI."
         ),
     )
-    parser.add_argument("directory", nargs="?", type=Path, default=BUNDLED, metavar="DIR",
+    parser.add_argument("directory", nargs="?", type=Path, default=None, metavar="DIR",
                         help="folder with <app>/app.yaml and <app>/catalog.json "
                         "(default: the bundled examples)")
     parser.add_argument("--headless", action="store_true",
@@ -53,6 +53,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from orchestrator.model.units import parse_size
 
+    args.directory = args.directory or manifests_dir()
     if not args.directory.is_dir():
         raise UsageError(f"{args.directory}: no such folder")
     if not sorted(args.directory.glob("*/app.yaml")):

@@ -18,10 +18,9 @@ import jsonschema
 import jsonschema_rs
 from referencing import Registry, Resource
 
+from orchestrator.bundled import KINDS, schema_path
 from orchestrator.manifests.problems import PathTuple, dotted
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
-KINDS = ("app", "extension", "device", "catalog")
 MAX_EXPLAINED = 100
 
 
@@ -35,8 +34,8 @@ class Locator(Protocol):
 
 @cache
 def load_schema(kind: str) -> dict[str, Any]:
-    """The schema of ``kind`` (app, extension, device, catalog) from the repo's schemas/."""
-    with open(SCHEMA_DIR / f"{kind}.schema.json", encoding="utf-8") as handle:
+    """The schema of ``kind`` (app, extension, device, catalog), shipped in the package."""
+    with open(schema_path(kind), encoding="utf-8") as handle:
         schema: dict[str, Any] = json.load(handle)
     return schema
 
