@@ -1,4 +1,4 @@
-"""Issue 3, benchmarks P1-P3: ``bgassets fetch`` side by side with curl and aria2c.
+"""Engine benchmarks P1-P3: ``bgassets fetch`` side by side with curl and aria2c.
 
 Every tool downloads the same files from the same nginx on 127.0.0.1 in the
 same run; runs are interleaved (ours, theirs, ours, ...) so that a busy

@@ -1,4 +1,4 @@
-"""Issue 4 benchmarks: planning a 100,000-asset catalog, and the orchestrator's overhead.
+"""Orchestrator benchmarks: planning a 100,000-asset catalog, and the orchestrator's overhead.
 
 - plan: load (validate + model) a 100,000-asset JSON catalog, run the declarative
   extension and the plan checks, in a fresh process each run. Goal <= 1 s.

@@ -1,4 +1,4 @@
-"""Issue 5, point 4: 10,000 downloads' events through the TUI, headless.
+"""TUI benchmark: 10,000 downloads' events through the TUI, headless.
 
 A real Orchestrator (no apps) publishes the event stream of 10,000 downloads
 on its bus, as the queue would: all scheduled up front, then ``--active`` at a

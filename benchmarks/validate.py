@@ -1,4 +1,4 @@
-"""Issue 2, point 5: validating a 100,000-asset JSON catalog in-process.
+"""Validation benchmark: validating a 100,000-asset JSON catalog in-process.
 
 Goal: at most 0.5 s and 300 MB peak memory. Printed next to the floor
 (``json.loads`` + the compiled jsonschema-rs validator alone) and, for
