@@ -11,14 +11,13 @@ import difflib
 import json
 from collections.abc import Iterator
 from functools import cache
-from pathlib import Path
 from typing import Any, Protocol
 
 import jsonschema
 import jsonschema_rs
 from referencing import Registry, Resource
 
-from orchestrator.bundled import KINDS, schema_path
+from orchestrator.bundled import schema_path
 from orchestrator.manifests.problems import PathTuple, dotted
 
 MAX_EXPLAINED = 100
