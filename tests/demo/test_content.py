@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,26 @@ def test_unreadable_catalog_is_named(tmp_path):
     (folder / "catalog.json").write_text("{not json")
     with pytest.raises(ManifestError, match="catalog.json"):
         generate_content(tmp_path / "manifests", tmp_path / "out")
+
+
+def _demo(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "orchestrator.demo", *arguments], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_demo_command_refuses_a_folder_without_catalogs(tmp_path):
+    result = _demo("out", "--manifests", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2 and "no <app>/catalog.json found" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_refresh_needs_an_explicit_folder(tmp_path):
+    result = _demo("--refresh", cwd=tmp_path)
+    assert result.returncode == 2 and "--manifests" in result.stderr
+
+
+def test_the_demo_command_names_an_unwritable_output(tmp_path):
+    (tmp_path / "taken").write_text("")
+    result = _demo("taken/out", cwd=tmp_path)
+    assert result.returncode == 2 and "cannot write there" in result.stderr
+    assert "Traceback" not in result.stderr
