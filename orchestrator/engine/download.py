@@ -354,7 +354,7 @@ class Download:
 
     def crashed(self, exc: Exception) -> DownloadResult:
         """The result for an unexpected exception (a bug): failed, with the .part kept."""
-        error = DownloadError(f"{self.request.url}: internal error {exc!r}",
+        error = DownloadError(f"{self.request.url}: internal error ({type(exc).__name__}: {exc})",
                               ErrorCode.DOWNLOAD_INVALID)
         return self._failed(error)
 

@@ -8,6 +8,7 @@ import random
 
 import aiohttp
 
+from orchestrator.engine.failures import describe_failure
 from orchestrator.engine.request import RetryPolicy
 from orchestrator.errors import DownloadError, ErrorCode
 
@@ -37,27 +38,22 @@ def classify_exception(exc: BaseException, url: str, *, foreground: bool) -> Dow
     """Turn a client/OS exception into a DownloadError with its code and transience.
 
     A refused connection or failed DNS lookup means the network (or server) is down: a
-    foreground download fails fast, a background one retries within its policy.
+    foreground download fails fast, a background one retries within its policy. The
+    message is one sentence for people (see ``failures.describe_failure``).
     """
     if isinstance(exc, DownloadError):
         return exc
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return DownloadError(f"cannot connect to {url}: {exc.os_error or exc}",
-                             ErrorCode.NETWORK_ERROR, transient=not foreground,
-                             unreachable=True)
-    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
-        return DownloadError(f"timed out reading {url}", ErrorCode.NETWORK_ERROR, transient=True)
+        return DownloadError(describe_failure(exc, url), ErrorCode.NETWORK_ERROR,
+                             transient=not foreground, unreachable=True)
     if isinstance(exc, aiohttp.InvalidURL):
-        return DownloadError(f"invalid URL {exc}", ErrorCode.DOWNLOAD_INVALID)
-    if isinstance(exc, aiohttp.ClientError):
-        detail = str(exc) or type(exc).__name__
-        return DownloadError(f"connection to {url} failed: {detail}", ErrorCode.NETWORK_ERROR,
-                             transient=True)
-    if isinstance(exc, OSError) and is_disk_errno(exc):
+        return DownloadError(describe_failure(exc, url), ErrorCode.DOWNLOAD_INVALID)
+    if isinstance(exc, OSError) and not isinstance(exc, aiohttp.ClientError) \
+            and is_disk_errno(exc):
         return disk_error(exc)
-    if isinstance(exc, OSError):
-        return DownloadError(f"connection to {url} failed: {exc.strerror or exc}",
-                             ErrorCode.NETWORK_ERROR, transient=True)
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError | aiohttp.ClientError | OSError):
+        return DownloadError(describe_failure(exc, url), ErrorCode.NETWORK_ERROR,
+                             transient=True)
     raise exc
 
 
