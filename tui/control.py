@@ -18,6 +18,7 @@ from orchestrator.errors import BackgroundAssetsError
 from orchestrator.events import Event
 from orchestrator.model.device import Device
 from orchestrator.model.units import format_size
+from orchestrator.service.catalogs import CATALOG_ID
 from tui.state import LiveState
 
 
@@ -44,19 +45,26 @@ def refused(action: str, error: BackgroundAssetsError) -> Outcome:
 
 
 REFUSALS = frozenset({ev.EVENT_REFUSED, ev.EXTENSION_TERMINATED})
-
-
 def refusal_seen(action: str, app_id: str, seen: list[Event]) -> Outcome | None:
-    """A refusal published about ``app_id`` while ``action`` ran, as its outcome; else None."""
+    """A refusal, or a failed catalog fetch, published about ``app_id`` while ``action``
+    ran, as its outcome; else None."""
     for event in seen:
-        if event.event in REFUSALS and event.app == app_id:
-            data = event.data
+        if event.app != app_id:
+            continue
+        data = event.data
+        code = data.get("code")
+        if event.event in REFUSALS:
             reason = data.get("message") or data.get("reason")
-            code = data.get("code")
             cause = f"{code} {data.get('name')}" if code is not None else event.event
             return Outcome(action, f"{action} refused: {cause}: {reason}",
                            None if code is None else int(code), failed=True)
+        if event.event == ev.DOWNLOAD_FAILED and data.get("download") == CATALOG_ID:
+            return Outcome(action, f"{action} failed: the catalog could not be fetched: "
+                           f"{code} {data.get('name')}: {data.get('message')}; "
+                           f"{action.split()[0]} again to retry",
+                           None if code is None else int(code), failed=True)
     return None
+
 
 DEVICE_TOGGLES = {
     "low_power": "low power mode",
