@@ -202,7 +202,7 @@ class Controller:
         """Flip one device condition (per app for background refresh when ``app_id``)."""
         device, value = toggled(self.orchestrator.device, condition, app_id)
         self.orchestrator.set_device(device)
-        return toggle_outcome(condition, value, app_id)
+        return toggle_outcome(condition, value, app_id, device)
 
 
 def toggled(device: Device, condition: str, app_id: str | None = None) -> tuple[Device, bool]:
@@ -215,7 +215,9 @@ def toggled(device: Device, condition: str, app_id: str | None = None) -> tuple[
         value = not device.low_power_mode
         return replace(device, low_power_mode=value), value
     if condition == "background_refresh" and app_id is not None:
-        value = not refresh.allows(app_id)
+        # The app's own switch, not the effective value: with the global switch off every
+        # app is off, and flipping that would set the app's switch on again and again.
+        value = not refresh.apps.get(app_id, True)
         apps = MappingProxyType({**refresh.apps, app_id: value})
         return replace(device, background_refresh=replace(refresh, apps=apps)), value
     if condition == "background_refresh":
@@ -233,7 +235,16 @@ def toggled(device: Device, condition: str, app_id: str | None = None) -> tuple[
     raise ValueError(f"unknown device condition {condition!r}")
 
 
-def toggle_outcome(condition: str, value: bool, app_id: str | None = None) -> Outcome:
-    """What flipping ``condition`` to ``value`` reads like in the UI."""
+def toggle_outcome(condition: str, value: bool, app_id: str | None = None,
+                   device: Device | None = None) -> Outcome:
+    """What flipping ``condition`` to ``value`` reads like in the UI.
+
+    An app's background refresh switched on while the global switch is off says that
+    it stays off until the global switch is on again.
+    """
     name = DEVICE_TOGGLES[condition] + (f" for {app_id}" if app_id else "")
-    return Outcome(f"toggle {condition}", f"{name}: {'on' if value else 'off'}")
+    text = f"{name}: {'on' if value else 'off'}"
+    if condition == "background_refresh" and app_id and value and device is not None \
+            and not device.background_refresh.enabled:
+        text += " (no effect while background refresh is off globally)"
+    return Outcome(f"toggle {condition}", text)

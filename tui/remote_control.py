@@ -154,4 +154,4 @@ class RemoteController:
         except BackgroundAssetsError as error:
             return refused(f"toggle {condition}", error)
         self.mirror.device = device_from_view(answer)
-        return toggle_outcome(condition, value, app_id)
+        return toggle_outcome(condition, value, app_id, self.mirror.device)

@@ -72,3 +72,37 @@ async def test_purge_removes_the_cache_file_and_the_count(tui):
         assert last_outcome(app).message == "purge: freed 32.0 KiB"
         assert not cache.exists()
         assert "storage used by purgeable assets: 0 B" in conditions_text(app)
+
+
+async def test_the_app_switch_shows_what_it_set_also_while_the_global_switch_is_off(tui):
+    app, built = tui
+
+    def refresh():
+        return built.orchestrator.device.background_refresh
+
+    async with app.run_test(size=SIZE) as pilot:
+        await install_all(app, pilot)
+        await show(app, pilot, "3")
+        table = app.screen.query_one("#device-apps")
+        await press(app, pilot, "b")
+        assert not refresh().enabled
+        assert table.cell_text(NEWS, 1) == "on"
+        assert table.cell_text(NEWS, 2) == "off (global switch off)"
+        await press(app, pilot, "down", "a")
+        assert last_outcome(app).message == f"background refresh for {NEWS}: off"
+        assert refresh().apps[NEWS] is False
+        assert table.cell_text(NEWS, 1) == "off"
+        assert table.cell_text(NEWS, 2) == "off (global switch off)"
+        await press(app, pilot, "a")
+        assert last_outcome(app).message == (
+            f"background refresh for {NEWS}: on (no effect while background refresh is off "
+            "globally)")
+        assert refresh().apps[NEWS] is True and not refresh().allows(NEWS)
+        assert table.cell_text(NEWS, 1) == "on"
+        assert table.cell_text(NEWS, 2) == "off (global switch off)"
+        await press(app, pilot, "b")
+        assert table.cell_text(NEWS, 1) == "on" and table.cell_text(NEWS, 2) == "on"
+        assert table.cell_text(GAME, 1) == "on" and table.cell_text(GAME, 2) == "on"
+        await press(app, pilot, "a")
+        assert table.cell_text(NEWS, 1) == "off" and table.cell_text(NEWS, 2) == "off"
+        assert table.cell_text(GAME, 2) == "on"

@@ -13,12 +13,27 @@ from textual.widgets import Footer, Header, Static
 from orchestrator.model.units import format_size
 from tui.widgets.table import LiveTable
 
-COLUMNS = (("app", "App"), ("refresh", "Background refresh"),
-           ("purgeable", "Purgeable assets on disk"))
+COLUMNS = (("app", "App"), ("refresh", "Background refresh (app)"),
+           ("effective", "In effect"), ("purgeable", "Purgeable assets on disk"))
 
 
 def on_off(value: bool) -> Text:
     return Text("on", "bold green") if value else Text("off", "bold red")
+
+
+def refresh_cells(refresh: Any, app_id: str) -> tuple[Text, Text]:
+    """The app's own background refresh switch, and whether refresh is on for it in effect.
+
+    They differ while the global switch is off: the app's switch keeps what was set.
+    """
+    own = refresh.apps.get(app_id, True)
+    if refresh.allows(app_id):
+        effective = on_off(True)
+    elif not refresh.enabled:
+        effective = Text("off (global switch off)", "bold red")
+    else:
+        effective = on_off(False)
+    return on_off(own), effective
 
 
 def conditions(device: Any, purgeable: int) -> Text:
@@ -91,7 +106,7 @@ class DeviceScreen(Screen[None]):
         self.query_one("#conditions", Static).update(
             conditions(device, sum(state.purgeable.values())))
         refresh = device.background_refresh
-        rows = [(app_id, (app_id, on_off(refresh.allows(app_id)),
+        rows = [(app_id, (app_id, *refresh_cells(refresh, app_id),
                           format_size(state.purgeable.get(app_id, 0))))
                 for app_id in sorted(orchestrator.apps)]
         self.query_one("#device-apps", LiveTable).show(rows)
