@@ -69,7 +69,45 @@ def check(kind: str, data: Any, locator: Locator) -> list[Finding]:
         findings.extend(_explain(error, locator))
         if len(findings) >= MAX_EXPLAINED:
             break
+    return findings or _compiled_findings(kind, data, locator)
+
+
+def _compiled_findings(kind: str, data: Any, locator: Locator) -> list[Finding]:
+    """The compiled validator's own findings, for when jsonschema sees nothing wrong.
+
+    The two disagree only where their regex engines do: Python's ``$`` also matches
+    before a final newline, Rust's (and an editor's JavaScript) does not. The
+    stricter answer wins, so that validate never accepts what an editor flags.
+    """
+    schema = load_schema(kind)
+    findings: list[Finding] = []
+    for error in compiled(kind).iter_errors(data):
+        path: PathTuple = tuple(error.instance_path)
+        hint = _error_message(schema, list(error.schema_path)[:-1])
+        message = _hinted(describe(error.instance), hint) if hint else str(error.message)
+        findings.append((path, locator.value(path), f"{_prefix(path)}{message}"))
+        if len(findings) >= MAX_EXPLAINED:
+            break
     return findings
+
+
+def _error_message(schema: Any, keywords: list[str | int]) -> str | None:
+    """The ``errorMessage`` of the schema node at ``keywords``, if there is one."""
+    node = schema
+    for keyword in keywords:
+        try:
+            node = node[keyword]
+        except (KeyError, IndexError, TypeError):
+            return None
+    message = node.get("errorMessage") if isinstance(node, dict) else None
+    return message if isinstance(message, str) else None
+
+
+def _hinted(shown: str, hint: str) -> str:
+    """``'x' is not a size: ...`` from an editor message such as ``Not a size: ...``."""
+    if hint.startswith("Not "):
+        return f"{shown} is not {hint.removeprefix('Not ')}"
+    return f"{shown}: {hint}"
 
 
 def _errors(kind: str, data: Any) -> Iterator[jsonschema.ValidationError]:
@@ -135,9 +173,11 @@ def _explain(error: jsonschema.ValidationError, locator: Locator) -> list[Findin
 def _message(error: jsonschema.ValidationError) -> str:
     keyword, value, instance = error.validator, error.validator_value, error.instance
     shown = describe(instance)
+    # errorMessage is yaml-language-server's keyword: the editor shows it as it is, and
+    # validate puts the value in front of it, so that both say the same.
     hint = error.schema.get("errorMessage") if isinstance(error.schema, dict) else None
-    if hint and keyword in {"pattern", "anyOf", "oneOf", "type", "const"}:
-        return f"{shown} {hint}"
+    if isinstance(hint, str) and keyword in {"pattern", "anyOf", "oneOf", "type", "const"}:
+        return _hinted(shown, hint)
     if keyword == "type":
         wanted = " or ".join(_json_type(_SAMPLES[name]) for name in _as_list(value))
         quote = value == "string" and isinstance(instance, int | float)

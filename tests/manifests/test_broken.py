@@ -46,7 +46,7 @@ CASES = [
         "size-not-a-size",
         sub("app.yaml", "downloadAllowance: 200MiB", "downloadAllowance: 12 parsecs"),
         "app.yaml:14:24",
-        "'12 parsecs' is not a size (use an integer of bytes or e.g. ",
+        "'12 parsecs' is not a size: write an integer number of bytes or a string like 600MiB",
     ),
     case(
         "unknown-field",
@@ -94,7 +94,7 @@ CASES = [
         "extension-absolute",
         sub("app.yaml", "extension: extension.yaml", "extension: /etc/extension.yaml"),
         "app.yaml:17:14",
-        "'/etc/extension.yaml' must be a path relative to this file",
+        "'/etc/extension.yaml' is not a relative path: write the extension manifest's path",
     ),
     case(
         "essential-enum",
@@ -106,7 +106,7 @@ CASES = [
         "priority-range",
         sub("extension.yaml", "priority: catalog", "priority: 150"),
         "extension.yaml:12:17",
-        "150 is not a priority (use catalog or an integer 0..100)",
+        "150 is above the maximum 100",
     ),
     case(
         "on-failure-enum",
@@ -124,7 +124,7 @@ CASES = [
         "device-bool",
         sub("device.yaml", "lowPowerMode: false", "lowPowerMode: yes please"),
         "device.yaml:6:17",
-        "'yes please' is text, expected a boolean",
+        "'yes please' is not a boolean: write true or false (yes, no, on and off are text",
     ),
     case(
         "device-app-key",
@@ -320,13 +320,13 @@ CASES = [
         "allow-entry-url",
         sub("app.yaml", '"cdn.example.com",', '"cdn.example.com", "https://cdn.example.com/",'),
         "app.yaml:16:42",
-        "'https://cdn.example.com/' is not a host name: give the host",
+        "'https://cdn.example.com/' is not a host: write a host name (cdn.example.com), an IP",
     ),
     case(
         "allow-entry-wildcard",
         sub("app.yaml", '"*.assets.example.com"', '"cdn.*.example.com"'),
         "app.yaml:16:42",
-        "'cdn.*.example.com': a wildcard is allowed only as a leading",
+        "'cdn.*.example.com' is not a host: write a host name (cdn.example.com), an IP",
     ),
     case(
         "destination-absolute",

@@ -37,8 +37,8 @@ def test_an_error_in_the_middle_is_located_exactly():
     line = text[: text.index('"12 parsecs"')].count("\n") + 1
     problems = validate_catalog_bytes(data, "catalog.json")
     assert [str(problem) for problem in problems] == [
-        f"catalog.json:{line}:15: assets[1234].size: '12 parsecs' is not a size "
-        "(use an integer of bytes or e.g. 600MiB, 1.5GB)"]
+        f"catalog.json:{line}:15: assets[1234].size: '12 parsecs' is not a size: "
+        "write an integer number of bytes or a string like 600MiB or 1.5GB"]
     assert problems[0].path == "assets[1234].size"
 
 
@@ -96,8 +96,8 @@ def test_yaml_catalogs_are_read_and_located():
             "    size: lots\n")
     problems = validate_catalog_bytes(text.encode(), "catalog.yaml")
     assert [str(problem) for problem in problems] == [
-        "catalog.yaml:9:11: assets[1].size: 'lots' is not a size "
-        "(use an integer of bytes or e.g. 600MiB, 1.5GB)"]
+        "catalog.yaml:9:11: assets[1].size: 'lots' is not a size: "
+        "write an integer number of bytes or a string like 600MiB or 1.5GB"]
     fixed = load_catalog(text.replace("lots", "1.5GB").encode(), "catalog.yaml", None)
     assert [asset.size for asset in fixed.assets] == [600 * 2**20, 1_500_000_000]
 
@@ -108,8 +108,7 @@ def test_load_catalog_raises_with_every_located_problem():
         load_catalog(data, "c.json", None)
     lines = str(caught.value).splitlines()
     assert lines == ["c.json:1:13: version: 1 is an integer, expected text (quote it in YAML)",
-                     "c.json:1:59: assets[0].size: -1 is not a size "
-                     "(use an integer of bytes or e.g. 600MiB, 1.5GB)"]
+                     "c.json:1:59: assets[0].size: -1 is below the minimum 0"]
 
 
 @pytest.mark.parametrize(("data", "fragment"), [

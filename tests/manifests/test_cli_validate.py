@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def broken_set(folder):
     """Three problems in two files: an unknown field, a bad size, a foreign extension team."""
     return write_set(folder, {
-        "app.yaml": APP.replace("  extension:", "  extenion:").replace("size: 10MiB",
-                                                                         "size: ten megs"),
+        "app.yaml": APP.replace("  maxInstallSize:", "  maxInstalSize:").replace(
+            "size: 10MiB", "size: ten megs"),
         "device.yaml": "apiVersion: bgassets/v1\nkind: Device\nmetadata:\n  name: x\n"
                        "spec:\n  lowPowerMode: maybe\n",
     })
@@ -25,10 +25,12 @@ def test_text_format_prints_one_located_line_per_problem_and_a_summary(tmp_path,
     assert main(["validate", str(broken_set(tmp_path))]) == 1
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [
-        f"{tmp_path}/app.yaml:10:9: spec.size: 'ten megs' is not a size "
-        "(use an integer of bytes or e.g. 600MiB, 1.5GB)",
-        f"{tmp_path}/app.yaml:17:3: spec: unknown field 'extenion' (did you mean 'extension'?)",
-        f"{tmp_path}/device.yaml:6:17: spec.lowPowerMode: 'maybe' is text, expected a boolean",
+        f"{tmp_path}/app.yaml:10:9: spec.size: 'ten megs' is not a size: "
+        "write an integer number of bytes or a string like 600MiB or 1.5GB",
+        f"{tmp_path}/app.yaml:11:3: spec: unknown field 'maxInstalSize' "
+        "(did you mean 'maxInstallSize'?)",
+        f"{tmp_path}/device.yaml:6:17: spec.lowPowerMode: 'maybe' is not a boolean: "
+        "write true or false (yes, no, on and off are text in YAML 1.2)",
     ]
     assert captured.err == "3 problems in 2 files\n"
 
@@ -38,7 +40,8 @@ def test_json_format_lists_problems_with_their_fields(tmp_path, capsys):
     problems = json.loads(capsys.readouterr().out)
     assert problems[2] == {"file": f"{tmp_path}/device.yaml", "line": 6, "column": 17,
                            "path": "spec.lowPowerMode",
-                           "message": "spec.lowPowerMode: 'maybe' is text, expected a boolean"}
+                           "message": "spec.lowPowerMode: 'maybe' is not a boolean: write "
+                                      "true or false (yes, no, on and off are text in YAML 1.2)"}
 
 
 def test_valid_files_exit_zero_and_say_so(tmp_path, capsys):

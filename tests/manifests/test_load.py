@@ -23,8 +23,8 @@ def test_load_app_lists_the_problems_of_both_files(tmp_path):
         load_app(tmp_path / "app.yaml")
     assert caught.value.code == ErrorCode.MANIFEST_INVALID
     assert str(caught.value).splitlines() == [
-        f"{tmp_path}/app.yaml:10:9: spec.size: 'big' is not a size "
-        "(use an integer of bytes or e.g. 600MiB, 1.5GB)",
+        f"{tmp_path}/app.yaml:10:9: spec.size: 'big' is not a size: "
+        "write an integer number of bytes or a string like 600MiB or 1.5GB",
         f"{tmp_path}/extension.yaml:6:9: metadata.team: 'nope' is not a team id "
         "(ten upper-case letters or digits, e.g. EXAMPLE123)",
     ]
