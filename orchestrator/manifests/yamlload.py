@@ -4,11 +4,21 @@ PyYAML silently keeps the last of two equal keys and expands aliases without
 limit (billion laughs); here both are located errors. The reader walks the
 parser's events itself (libyaml's C parser when available), so it never
 builds a node graph and never expands an alias.
+
+Plain scalars are read with the YAML 1.2 core schema, as yaml-language-server
+and other YAML 1.2 editors read them, not with PyYAML's YAML 1.1 rules: only
+true and false (also True, TRUE, False, FALSE) are booleans, so ``yes``, ``no``,
+``on`` and ``off`` are text; ``017`` is seventeen; ``1_000``, ``0b101``,
+``1:30`` and dates are text. An editor and ``bgassets validate`` then see the
+same values and report the same mistakes.
 """
 
 from __future__ import annotations
 
 import datetime
+import math
+import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -31,6 +41,28 @@ MAX_DEPTH = 64
 # Beyond this, messages could not even print the number (Python's 4300-digit limit).
 MAX_INT_BITS = 1024
 _JSON_TYPES = (str, int, float, bool, type(None))
+_CORE = "tag:yaml.org,2002:"
+# The YAML 1.2 core schema's tag resolution (YAML 1.2.2, section 10.3.2), in its order.
+CORE_SCALARS: tuple[tuple[str, re.Pattern[str], Callable[[str], Any]], ...] = (
+    ("null", re.compile(r"~|null|Null|NULL|"), lambda text: None),
+    ("bool", re.compile(r"true|True|TRUE"), lambda text: True),
+    ("bool", re.compile(r"false|False|FALSE"), lambda text: False),
+    ("int", re.compile(r"[-+]?[0-9]+"), int),
+    ("int", re.compile(r"0o[0-7]+"), lambda text: int(text[2:], 8)),
+    ("int", re.compile(r"0x[0-9a-fA-F]+"), lambda text: int(text[2:], 16)),
+    ("float", re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"), float),
+    ("float", re.compile(r"[-+]?\.(inf|Inf|INF)"), lambda text: float(text.replace(".", ""))),
+    ("float", re.compile(r"\.(nan|NaN|NAN)"), lambda text: math.nan),
+)
+
+
+def core_scalar(text: str) -> tuple[str, Any]:
+    """The core-schema tag (``null``, ``bool``, ``int``, ``float`` or ``str``) and value of
+    a plain scalar."""
+    for tag, pattern, convert in CORE_SCALARS:
+        if pattern.fullmatch(text):
+            return tag, convert(text)
+    return "str", text
 
 
 class YamlLocator:
@@ -123,23 +155,40 @@ class _Reader:
 
     def scalar(self, event: ScalarEvent, path: PathTuple) -> Any:
         tag = event.tag
-        if tag is None or tag == "!":
-            tag = self.loader.resolve(ScalarNode, event.value, event.implicit)
+        if tag == "!" or (tag is None and not event.implicit[0]):
+            return event.value  # quoted, block or '!'-tagged: text as written
+        if tag is None or tag.removeprefix(_CORE) in ("null", "bool", "int", "float", "str"):
+            return self.core(event, tag, path)
         node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         try:
             value = self.loader.construct_object(node, deep=True)
             self.loader.constructed_objects.pop(node, None)  # keep memory flat on long files
-        except ValueError:  # an integer of more than 4300 digits
-            raise self.fail("this number is too long", event.start_mark, path) from None
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError):
             raise self.fail(f"tag {tag} is not supported: use plain text, numbers or booleans",
                             event.start_mark, path) from None
-        if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
-            raise self.fail("this number is too long", event.start_mark, path)
         if isinstance(value, datetime.date):
             return event.value  # a date is text in a manifest: keep what was written
         if not isinstance(value, _JSON_TYPES):
             raise self.fail(f"tag {tag} is not supported: use plain text, numbers or booleans",
+                            event.start_mark, path)
+        return value
+
+    def core(self, event: ScalarEvent, tag: str | None, path: PathTuple) -> Any:
+        """A plain scalar, or one tagged !!null, !!bool, !!int, !!float or !!str."""
+        if tag == f"{_CORE}str":
+            return event.value
+        try:
+            found, value = core_scalar(event.value)
+        except ValueError:  # an integer of more than 4300 digits
+            raise self.fail("this number is too long", event.start_mark, path) from None
+        if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+            raise self.fail("this number is too long", event.start_mark, path)
+        wanted = found if tag is None else tag.removeprefix(_CORE)
+        if wanted == "float" and found == "int":
+            found, value = "float", float(value)
+        if found != wanted:
+            hint = " (the booleans are true and false)" if wanted == "bool" else ""
+            raise self.fail(f"{event.value!r} is not a YAML 1.2 {wanted}{hint}",
                             event.start_mark, path)
         return value
 
