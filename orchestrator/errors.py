@@ -40,12 +40,16 @@ class ErrorCode(IntEnum):
     INSECURE_REDIRECT = 1024
     AUTHENTICATION_FAILED = 1025
     BAD_SERVER_ANSWER = 1026
+    PORT_UNAVAILABLE = 1027
     DISK_ERROR = 1030
     CANCELLED = 1040
     APP_NOT_LAUNCHABLE = 1050
     APP_NOT_INSTALLED = 1051
     LOCK_TIMEOUT = 1052
     EXTENSION_FAILED = 1060
+    STATE_DIR_UNUSABLE = 1070
+    STATE_DIR_BUSY = 1071
+    DAEMON_NOT_RUNNING = 1072
 
     @property
     def title(self) -> str:
@@ -86,6 +90,13 @@ class BackgroundAssetsError(Exception):
 
 class UsageError(BackgroundAssetsError):
     """A command was called with arguments that cannot work (exit code 2)."""
+
+
+class StateDirUnusable(UsageError):
+    """The state dir cannot be made or used: a file in its path, a read-only or virtual
+    file system, no permission (exit code 2, like any argument that cannot work)."""
+
+    code = ErrorCode.STATE_DIR_UNUSABLE
 
 
 class ManifestError(BackgroundAssetsError):

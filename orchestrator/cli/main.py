@@ -43,21 +43,42 @@ def default_state_dir() -> str:
     return platformdirs.user_state_dir("bgassets")
 
 
+# Commands whose modules do not say which access to the state dir they need.
+STATE_DIR_ACCESS = {"simulate": "write"}
+STATE_DIR_HELP = ("where the journal, app containers and the daemon's control socket live "
+                  "(env BGASSETS_STATE_DIR; default: the platform's user state folder)")
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    """The options every command takes, before or after its name."""
+    group = parser.add_argument_group("global options")
+    group.add_argument("--state-dir", metavar="DIR", default=default, help=STATE_DIR_HELP)
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every sub-command parser under ``parser``, nested ones too, each once."""
+    found: dict[int, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                if id(child) not in found:
+                    found[id(child)] = child
+                    found.update((id(p), p) for p in _subparsers(child))
+    return list(found.values())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bgassets",
         description=(
             "Background Assets for any machine: validate app and extension manifests, "
-            "serve and fetch assets, and plan and simulate downloads."
+            "serve and fetch assets, plan and simulate downloads, run the orchestrator "
+            "with its live UI or as a daemon, and talk to that daemon."
         ),
-        epilog="Exit codes: 0 success, 1 validation or download failure, 2 usage error.",
+        epilog="Global options work before or after the command. Exit codes: 0 success, "
+        "1 validation or download failure, 2 usage error.",
     )
-    parser.add_argument(
-        "--state-dir",
-        default=None,
-        help="where the journal and app containers live (env BGASSETS_STATE_DIR; "
-        "default: the platform's user state folder)",
-    )
+    _add_global_options(parser, None)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -67,7 +88,25 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(subparsers)
+    # After the command, a global option must not reset what was given before it.
+    for child in _subparsers(parser):
+        if "--state-dir" not in child._option_string_actions:
+            _add_global_options(child, argparse.SUPPRESS)
     return parser
+
+
+def _state_dir(args: argparse.Namespace) -> None:
+    """Fill ``args.state_dir`` and check it for the access the command needs."""
+    from orchestrator.cli.state_dir import check_state_dir
+
+    label = "--state-dir"
+    if args.state_dir is None:
+        label = "BGASSETS_STATE_DIR" if os.environ.get("BGASSETS_STATE_DIR") \
+            else "the default state dir"
+        args.state_dir = default_state_dir()
+    access = getattr(args, "state_dir_access", None) or STATE_DIR_ACCESS.get(args.command)
+    if access is not None:
+        check_state_dir(args.state_dir, access, label)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,9 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    if args.state_dir is None:
-        args.state_dir = default_state_dir()
     try:
+        _state_dir(args)
         return int(args.handler(args))
     except UsageError as error:
         print(f"bgassets {args.command}: {error.message}", file=sys.stderr)

@@ -19,7 +19,12 @@ from typing import Any
 
 from orchestrator import events as ev
 from orchestrator.engine import Engine
-from orchestrator.errors import BackgroundAssetsError, DownloadError, ErrorCode
+from orchestrator.errors import (
+    BackgroundAssetsError,
+    DownloadError,
+    ErrorCode,
+    StateDirUnusable,
+)
 from orchestrator.events import Event, EventBus
 from orchestrator.journal import Journal
 from orchestrator.manifests import load_app
@@ -45,8 +50,12 @@ STATE_LOCK = "orchestrator.lock"
 
 def _lock_state_dir(state_dir: Path) -> int:
     """One orchestrator per state dir: two would download the same files twice over."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(state_dir / STATE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(state_dir / STATE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise StateDirUnusable(f"state dir {state_dir} cannot be used "
+                               f"({error.strerror or error}); choose another") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -54,7 +63,7 @@ def _lock_state_dir(state_dir: Path) -> int:
         raise BackgroundAssetsError(
             f"{state_dir} is in use by another bgassets process (a daemon, run or simulate); "
             "stop it, talk to it with status/downloads, or use another --state-dir",
-            ErrorCode.DOWNLOAD_ALREADY_SCHEDULED) from None
+            ErrorCode.STATE_DIR_BUSY) from None
     return fd
 
 
