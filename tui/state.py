@@ -213,13 +213,13 @@ class LiveState:
         Ended rows come first so that a download pending again wins over its old end.
         """
         names = {"failed": FAILED, "created": WAITING, "waiting": WAITING,
-                 "downloading": DOWNLOADING, "finished": FINISHED}
-        for data in sorted(rows, key=lambda data: "paused" in data):
+                 "downloading": DOWNLOADING, "paused": PAUSED, "finished": FINISHED}
+        for data in sorted(rows, key=lambda data: data["state"] not in (FINISHED, FAILED)):
             row = DownloadRow(data["app"], data["download"], bool(data.get("essential")),
                               int(data.get("priority", 50)), names.get(data["state"], WAITING),
                               int(data.get("bytes") or 0), data.get("total"))
-            if data.get("paused"):
-                row.state, row.reason = PAUSED, data["paused"]
+            if row.state == PAUSED:
+                row.reason = data.get("reason")
             row.foreground = bool(data.get("foreground"))
             if data.get("error") is not None:
                 row.error = f"{data['error']}: {data.get('message')}"

@@ -14,24 +14,29 @@ from orchestrator.errors import UsageError
 
 
 def register(subparsers: Any) -> None:
+    from orchestrator.cli.remote import CLIENT_COMMANDS
+
+    clients = ", ".join(CLIENT_COMMANDS)
     parser = subparsers.add_parser(
         "daemon",
-        help="run the orchestrator as a service; status, downloads, promote, cancel and purge "
-        "talk to it",
+        help=f"run the orchestrator as a service; {clients} and tui talk to it",
         description=(
             "Run the orchestrator on --state-dir with a control API on a Unix socket (mode "
             "0600) in that folder. Apps installed earlier resume; apps under DIR are installed. "
-            "With --serve-demo the demo content of DIR is served on --port as `run` does."
+            "With --serve-demo the content of DIR's catalogs is served on --port as `run` "
+            f"does. These commands talk to it (same --state-dir): {clients}, and tui for the "
+            "live UI."
         ),
-        epilog="Stop with Ctrl-C or SIGTERM (exit 0); pending downloads resume next time.",
+        epilog="Stop with Ctrl-C or SIGTERM (exit 0); pending downloads resume next time. "
+        "Exit 1 when another daemon or process uses the state dir, 2 on a usage error.",
     )
     parser.add_argument("directory", nargs="?", type=Path, metavar="DIR",
                         help="install every <app>/app.yaml found here")
     parser.add_argument("--serve-demo", action="store_true",
-                        help="generate and serve DIR's demo content (like `run`)")
+                        help="serve DIR's catalogs and their assets on --port (like `run`)")
     parser.add_argument("--port", type=int, default=8470, help="demo server port (default 8470)")
     parser.add_argument("--device", type=Path, metavar="FILE", help="a Device manifest")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, state_dir_access="write")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,7 +78,7 @@ async def _serve(args: argparse.Namespace) -> int:
     if someone_listens(path):  # before the orchestrator touches the state dir
         raise BackgroundAssetsError(
             f"another bgassets daemon already listens on {path}; stop it first (or use "
-            "another --state-dir)", ErrorCode.DOWNLOAD_ALREADY_SCHEDULED)
+            "another --state-dir)", ErrorCode.STATE_DIR_BUSY)
     async with _orchestrator(args) as orchestrator, ControlServer(orchestrator, path):
         print(f"bgassets daemon: listening on {path} (Ctrl-C to stop)", flush=True)
         if args.directory is not None:

@@ -1,85 +1,166 @@
-"""``status``, ``downloads``, ``promote``, ``cancel``, ``pause``, ``resume``, ``purge``:
-commands that talk to a running ``bgassets daemon`` on the same state dir."""
+"""The commands that talk to a running ``bgassets daemon`` on the same state dir.
+
+``status`` and ``downloads`` read its views; ``promote``, ``cancel``, ``pause``,
+``resume`` act on one download; ``launch``, ``terminate``, ``install``, ``update``
+and ``uninstall`` drive an app's lifecycle; ``purge`` evicts purgeable files.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
-ACTIONS = {"promote": "start a download in the foreground now (the app must be running)",
-           "cancel": "cancel a download", "pause": "pause a download",
-           "resume": "resume a paused download"}
+DOWNLOAD_ACTIONS = {"promote": "start a download in the foreground now (its app must be "
+                               "running: see launch)",
+                    "cancel": "cancel a download", "pause": "pause a download",
+                    "resume": "resume a download paused by request"}
+APP_ACTIONS = {"launch": "launch an app: it runs, and may promote its downloads",
+               "terminate": "terminate a running app: its callbacks go to its extension "
+                            "again",
+               "uninstall": "uninstall an app: its container, staging files and journal "
+                            "rows go"}
+MANIFEST_ACTIONS = {"install": "install the app of an app manifest (an update when its "
+                               "version changed)",
+                    "update": "update an installed app from its edited app manifest"}
+VIEWS = {"status": "apps and device as the daemon sees them",
+         "downloads": "pending and recent downloads"}
+# Every command of this module, for ``bgassets daemon --help``.
+CLIENT_COMMANDS = (*VIEWS, *DOWNLOAD_ACTIONS, "purge", *APP_ACTIONS, *MANIFEST_ACTIONS)
 
 
 def register(subparsers: Any) -> None:
-    for name, text in (("status", "apps and device as the daemon sees them"),
-                       ("downloads", "pending and recent downloads")):
-        parser = subparsers.add_parser(name, help=f"{text} (needs `bgassets daemon`)",
-                                       description=f"Show {text}.")
-        _common(parser)
-        parser.set_defaults(handler=run, remote=name)
-    for name, text in ACTIONS.items():
-        parser = subparsers.add_parser(name, help=f"{text} (needs `bgassets daemon`)",
-                                       description=f"{text.capitalize()}: ID is the "
-                                       "download id or key.")
+    for name, text in VIEWS.items():
+        parser = _parser(subparsers, name, text, f"Show {text}.")
+        parser.add_argument("--app", metavar="APP_ID", help="act as this app (see only its data)")
+    for name, text in DOWNLOAD_ACTIONS.items():
+        parser = _parser(subparsers, name, text,
+                         f"{text[0].upper()}{text[1:]}: ID is the download's id.")
         parser.add_argument("download", metavar="ID", help="the download's id")
-        _common(parser)
-        parser.set_defaults(handler=run, remote=name)
-    parser = subparsers.add_parser("purge", help="free space by evicting purgeable files "
-                                   "(needs `bgassets daemon`)",
-                                   description="Evict purgeable files (Library/Caches), "
-                                   "least recently used and apps not running first.")
+        parser.add_argument("--app", metavar="APP_ID",
+                            help="act as this app (the id is looked up among its downloads)")
+    for name, text in APP_ACTIONS.items():
+        parser = _parser(subparsers, name, text, f"{text[0].upper()}{text[1:]}.")
+        parser.add_argument("app_id", metavar="ID", help="the app's id (metadata.id)")
+    for name, text in MANIFEST_ACTIONS.items():
+        parser = _parser(subparsers, name, text,
+                         f"{text[0].upper()}{text[1:]}: the daemon reads APP.yaml and its "
+                         "extension manifest.")
+        parser.add_argument("manifest", type=Path, metavar="APP.yaml",
+                            help="the app manifest (kind: App)")
+    parser = _parser(subparsers, "purge", "free space by evicting purgeable files",
+                     "Evict purgeable files (those under Library/Caches of an app group "
+                     "container), apps not running and least recently used first; each "
+                     "evicted file is an asset.purged event.")
     parser.add_argument("--bytes", metavar="N", help="free at least N bytes (e.g. 500MiB; "
                         "default: every purgeable file)")
-    _common(parser)
-    parser.set_defaults(handler=run, remote="purge")
+    parser.add_argument("--app", metavar="APP_ID", help="evict only this app's files")
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--app", metavar="APP_ID", help="act as this app (see only its data)")
-    parser.add_argument("--json", action="store_true", help="print JSON")
+def _parser(subparsers: Any, name: str, text: str, description: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=f"{text} (needs `bgassets daemon`)", description=description,
+        epilog="Talks to the `bgassets daemon` of the same --state-dir. Exit codes: 0 done, "
+        "1 refused (the error names the code) or no daemon, 2 usage error.")
+    parser.add_argument("--json", action="store_true", help="print the daemon's answer as JSON")
+    parser.set_defaults(handler=run, remote=name, state_dir_access="read")
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(_remote(args))
+    from orchestrator.errors import UsageError
+    from orchestrator.model.units import parse_size
 
-
-async def _remote(args: argparse.Namespace) -> int:
-    from orchestrator.control import ControlClient, socket_path
-    from orchestrator.model.units import format_size, parse_size
-
-    async with ControlClient(socket_path(args.state_dir), app=args.app) as client:
-        if args.remote == "status":
-            answer: Any = await client.status()
-        elif args.remote == "downloads":
-            answer = await client.downloads()
-        elif args.remote == "purge":
-            try:
-                amount = parse_size(args.bytes) if args.bytes else None
-            except ValueError as error:
-                from orchestrator.errors import UsageError
-
-                raise UsageError(f"--bytes: {error}") from None
-            answer = {"freed": await client.purge(amount)}
-        else:
-            answer = await client.act(args.download, args.remote)
+    args.amount = None
+    if args.remote == "purge" and args.bytes:
+        try:
+            args.amount = parse_size(args.bytes)
+        except ValueError as error:
+            raise UsageError(f"--bytes: {error}") from None
+    if args.remote in MANIFEST_ACTIONS and not args.manifest.is_file():
+        raise UsageError(f"{args.manifest}: no such file")
+    answer = asyncio.run(_ask(args))
     if args.json:
         print(json.dumps(answer, indent=2))
-    elif args.remote == "status":
-        for app in answer["apps"]:
-            print(f"{app['app']:<32} {app['state']:<11} install {app['progress']:4.0%}  "
-                  f"{app['pending']} pending  runtime {app['runtimeToday']:.1f}/"
-                  f"{app['runtimeAllotment']:.0f} s")
-    elif args.remote == "downloads":
-        for row in answer:
-            total = format_size(row["total"]) if row.get("total") else "?"
-            print(f"{row['app']:<32} {row['download']:<28} {row['state']:<11} "
-                  f"{format_size(row['bytes'])} of {total}"
-                  + (f"  error {row['error']}" if row.get("error") else ""))
-    elif args.remote == "purge":
-        print(f"freed {format_size(answer['freed'])}")
     else:
-        print(f"{answer['action']}: {answer['download']} ({answer['app']})")
+        print(_text(args.remote, answer))
     return 0
+
+
+async def _ask(args: argparse.Namespace) -> Any:
+    from orchestrator.control import ControlClient, socket_path
+
+    scope = getattr(args, "app", None) if args.remote in (*VIEWS, *DOWNLOAD_ACTIONS) else None
+    async with ControlClient(socket_path(args.state_dir), app=scope) as client:
+        if args.remote == "status":
+            return await client.status()
+        if args.remote == "downloads":
+            return await client.downloads()
+        if args.remote == "purge":
+            return {"freed": await client.purge(args.amount, app=args.app), "app": args.app}
+        if args.remote in APP_ACTIONS:
+            return await client.app_action(args.app_id, args.remote)
+        if args.remote in MANIFEST_ACTIONS:
+            return await client.install(args.manifest, request=args.remote)
+        return await client.act(args.download, args.remote)
+
+
+def _text(command: str, answer: Any) -> str:
+    from orchestrator.model.units import format_size
+
+    if command == "status":
+        return "\n".join([*(_app_line(app) for app in answer["apps"]),
+                          _device_line(answer["device"])])
+    if command == "downloads":
+        return "\n".join(_download_line(row) for row in answer) or "no downloads"
+    if command == "purge":
+        return f"freed {format_size(answer['freed'])}" + \
+            (f" of {answer['app']}" if answer.get("app") else "")
+    if command in MANIFEST_ACTIONS:
+        return f"{answer['action']}: {answer['app']} {answer['version']}"
+    if command in APP_ACTIONS:
+        return f"{answer['action']}: {answer['app']}"
+    return f"{answer['action']}: {answer['download']} ({answer['app']})"
+
+
+def _app_line(app: dict[str, Any]) -> str:
+    running = ", running" if app.get("running") else ""
+    return (f"{app['app']:<32} {app['state'] + running:<20} install {app['progress']:4.0%}  "
+            f"{app['pending']} pending  runtime {app['runtimeToday']:.1f}/"
+            f"{app['runtimeAllotment']:.0f} s")
+
+
+def _device_line(device: dict[str, Any]) -> str:
+    from orchestrator.model.units import format_size
+
+    def on(flag: bool) -> str:
+        return "on" if flag else "off"
+
+    refresh, storage = device["backgroundRefresh"], device["storage"]
+    off_for = sorted(app for app, allowed in refresh["apps"].items() if not allowed)
+    network = ("online" if device["online"] else "offline") + \
+        (", metered" if device["metered"] else "")
+    return (f"device {device.get('name') or 'default'}: {network}; "
+            f"low power mode {on(device['lowPowerMode'])}; background refresh "
+            f"{on(refresh['enabled'])}" + (f" (off for {', '.join(off_for)})" if off_for else "")
+            + f"; in-app content {on(device['inAppContent'])}; storage "
+            f"{format_size(storage['used'])} used of {format_size(storage['capacity'])} "
+            f"(reserve {format_size(storage['reserve'])}); runtime allotment "
+            f"{device['dailyAllotmentSeconds']} s a day")
+
+
+def _download_line(row: dict[str, Any]) -> str:
+    from orchestrator.model.units import format_size
+
+    total = format_size(row["total"]) if row.get("total") else "?"
+    line = (f"{row['app']:<32} {row['download']:<28} {row['state']:<11} "
+            f"{format_size(row['bytes'])} of {total}")
+    if row.get("reason"):
+        line += f"  ({row['reason']})"
+    if row.get("speed"):
+        line += f"  {format_size(int(row['speed']))}/s"
+    if row.get("error"):
+        line += f"  error {row['error']}"
+    return line

@@ -96,7 +96,7 @@ async def _serve(args: argparse.Namespace, root: Path, rate: int | None,
             f"cannot be bound ({error.strerror or error})"
         raise BackgroundAssetsError(
             f"{args.host} port {args.port} {reason}: choose another with --port "
-            "(0 picks a free one)", ErrorCode.NETWORK_ERROR) from None
+            "(0 picks a free one)", ErrorCode.PORT_UNAVAILABLE) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-EXIT_FAILURE, EXIT_USAGE = 1, 2
+EXIT_USAGE = 2
 
 
 def register(subparsers: Any) -> None:
@@ -25,20 +25,17 @@ def register(subparsers: Any) -> None:
         epilog="Exit codes: 0 after quitting, 1 when no daemon listens on the state dir, "
         "2 without a terminal. Start the daemon first: bgassets --state-dir DIR daemon [APPS].",
     )
-    parser.add_argument("--state-dir", default=argparse.SUPPRESS,
-                        help="the daemon's state dir (same as the global --state-dir)")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, state_dir_access="read")
 
 
 def run(args: argparse.Namespace) -> int:
-    from orchestrator.control import socket_path
+    from orchestrator.control import DaemonUnavailable, socket_path
     from orchestrator.control.server import someone_listens
 
     path = socket_path(args.state_dir)
     if not someone_listens(path):
-        print(f"bgassets tui: no daemon listens on {path}; start it with `bgassets daemon` "
-              "(same --state-dir)", file=sys.stderr)
-        return EXIT_FAILURE
+        raise DaemonUnavailable(f"no daemon listens on {path}; start it with `bgassets "
+                                "daemon` (same --state-dir)")
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("bgassets tui: needs a terminal; without one, `bgassets status` and "
               "`bgassets downloads` show the daemon's state", file=sys.stderr)

@@ -15,9 +15,9 @@ from orchestrator.errors import BackgroundAssetsError, ErrorCode
 
 
 class DaemonUnavailable(BackgroundAssetsError):
-    """No daemon listens on the state dir's control socket."""
+    """No daemon listens on the state dir's control socket, or it stopped answering."""
 
-    code = ErrorCode.NETWORK_ERROR
+    code = ErrorCode.DAEMON_NOT_RUNNING
 
 
 class ControlClient:
@@ -60,7 +60,10 @@ class ControlClient:
                 raise BackgroundAssetsError(answer["message"], ErrorCode.BAD_SERVER_ANSWER) \
                     from None
         if status >= 400:
-            code = ErrorCode(answer.get("code", int(ErrorCode.DOWNLOAD_INVALID)))
+            try:
+                code = ErrorCode(answer.get("code", int(ErrorCode.DOWNLOAD_INVALID)))
+            except ValueError:  # a daemon of another version
+                code = ErrorCode.DOWNLOAD_INVALID
             raise BackgroundAssetsError(answer.get("message", "refused"), code)
         return answer
 
@@ -77,10 +80,22 @@ class ControlClient:
             "POST", f"downloads/{download}/{action}", app=app)
 
     async def app_action(self, app: str, action: str) -> dict[str, Any]:
+        """launch, terminate, periodic, uninstall, or install / update from the manifest
+        the daemon installed ``app`` from."""
         return await self._call("POST", f"apps/{app}/{action}")  # type: ignore[no-any-return]
 
-    async def purge(self, bytes_to_free: int | None) -> int:
-        answer = await self._call("POST", "purge", {"bytes": bytes_to_free})
+    async def install(self, manifest: Path, request: str = "install") -> dict[str, Any]:
+        """Install (``request="update"``: update) the app of ``manifest``, a path the daemon
+        reads; answers the app id, the action and the version."""
+        body = {"manifest": str(Path(manifest).resolve()), "request": request}
+        return await self._call("POST", "apps", body)  # type: ignore[no-any-return]
+
+    async def purge(self, bytes_to_free: int | None, app: str | None = None) -> int:
+        """Evict purgeable files (of ``app`` only when given); the bytes freed."""
+        body: dict[str, Any] = {"bytes": bytes_to_free}
+        if app is not None:
+            body["app"] = app
+        answer = await self._call("POST", "purge", body)
         return int(answer["freed"])
 
     async def set_device(self, changes: dict[str, Any]) -> dict[str, Any]:

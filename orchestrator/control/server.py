@@ -59,6 +59,19 @@ def someone_listens(path: Path) -> bool:
     return True
 
 
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body ({} without a body)."""
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise BackgroundAssetsError("the body must be a JSON object", ErrorCode.DOWNLOAD_INVALID)
+    return body
+
+
 def _error(error: BackgroundAssetsError) -> web.Response:
     status = {ErrorCode.APP_NOT_INSTALLED: 404, ErrorCode.DOWNLOAD_NOT_SCHEDULED: 404,
               ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED: 403}.get(error.code, 409)
@@ -80,6 +93,7 @@ class ControlServer:
             web.get("/v1/status", self.status),
             web.get("/v1/downloads", self.downloads),
             web.post("/v1/downloads/{download}/{action}", self.act),
+            web.post("/v1/apps", self.install),
             web.post("/v1/apps/{app}/{action}", self.app_action),
             web.post("/v1/purge", self.purge),
             web.post("/v1/device", self.device),
@@ -88,7 +102,7 @@ class ControlServer:
         if someone_listens(self.path):
             raise BackgroundAssetsError(
                 f"another bgassets daemon already listens on {self.path}; stop it first "
-                "(or use another --state-dir)", ErrorCode.DOWNLOAD_ALREADY_SCHEDULED)
+                "(or use another --state-dir)", ErrorCode.STATE_DIR_BUSY)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         with contextlib.suppress(FileNotFoundError):
@@ -163,9 +177,9 @@ class ControlServer:
 
     async def app_action(self, request: web.Request) -> web.Response:
         """``launch`` (the app starts running: foreground promotion becomes possible),
-        ``terminate``, ``periodic``, and ``install`` / ``update`` from the app manifest the
-        daemon installed it from (read again, so an edited version is an update); an
-        app-scoped client acts on its own app only."""
+        ``terminate``, ``periodic``, ``uninstall``, and ``install`` / ``update`` from the
+        app manifest the daemon installed it from (read again, so an edited version is an
+        update); an app-scoped client acts on its own app only."""
         scope, app_id = self._scope(request), request.match_info["app"]
         if scope is not None and scope != app_id:
             raise BackgroundAssetsError(f"a client of {scope} cannot act on {app_id}",
@@ -177,6 +191,8 @@ class ControlServer:
             self.orchestrator.terminate(app_id)
         elif action == "periodic":
             await self.orchestrator.periodic(app_id)
+        elif action == "uninstall":
+            await self.orchestrator.uninstall(app_id)
         elif action in ("install", "update"):
             loaded = self.orchestrator.apps.get(app_id)
             if loaded is None:
@@ -185,9 +201,33 @@ class ControlServer:
             await getattr(self.orchestrator, action)(loaded.manifest)
         else:
             raise web.HTTPNotFound(text=f"unknown action {action!r}")
+        return self._app_answer(app_id, action)
+
+    def _app_answer(self, app_id: str, action: str) -> web.Response:
         loaded = self.orchestrator.apps.get(app_id)
         return web.json_response({"app": app_id, "action": action,
                                   "version": loaded.app.version if loaded else None})
+
+    async def install(self, request: web.Request) -> web.Response:
+        """Install, or update, the app of a manifest the daemon has not seen yet: the body
+        is ``{"manifest": ABSOLUTE_PATH}``, with ``"request": "update"`` to refuse an app
+        that is not installed. The machine's owner only: an app does not install others."""
+        if request.headers.get(APP_HEADER) is not None:
+            raise BackgroundAssetsError("installing apps is for the machine's owner, not an "
+                                        "app", ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED)
+        body = await _json_object(request)
+        manifest, action = body.get("manifest"), body.get("request", "install")
+        if not isinstance(manifest, str) or not Path(manifest).is_absolute():
+            raise BackgroundAssetsError('the body must name the app manifest by its absolute '
+                                        'path: {"manifest": "/path/to/app.yaml"}',
+                                        ErrorCode.DOWNLOAD_INVALID)
+        if action not in ("install", "update"):
+            raise BackgroundAssetsError(f"request {action!r}: expected install or update",
+                                        ErrorCode.DOWNLOAD_INVALID)
+        if not Path(manifest).is_file():
+            raise BackgroundAssetsError(f"{manifest}: no such file", ErrorCode.MANIFEST_INVALID)
+        app_id = await getattr(self.orchestrator, action)(Path(manifest))
+        return self._app_answer(app_id, action)
 
     async def device(self, request: web.Request) -> web.Response:
         """Change device conditions (the body names the switches to set, see
@@ -195,20 +235,26 @@ class ControlServer:
         if request.headers.get(APP_HEADER) is not None:
             raise BackgroundAssetsError("device conditions are for the machine's owner, "
                                         "not an app", ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED)
-        changes = await request.json() if request.can_read_body else {}
-        if not isinstance(changes, dict):
-            raise BackgroundAssetsError("the body must be a JSON object of conditions",
-                                        ErrorCode.DOWNLOAD_INVALID)
+        changes = await _json_object(request)
         self.orchestrator.set_device(changed_device(self.orchestrator.device, changes))
         return web.json_response(device_view(self.orchestrator.device))
 
     async def purge(self, request: web.Request) -> web.Response:
+        """Evict purgeable files: ``{"bytes": N}`` frees at least N bytes, ``{"app": ID}``
+        looks at that app's files only; the machine's owner only."""
         if request.headers.get(APP_HEADER) is not None:
             raise BackgroundAssetsError("purge is for the machine's owner, not an app",
                                         ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED)
-        body = await request.json() if request.can_read_body else {}
-        freed = self.orchestrator.purge(body.get("bytes"))
-        return web.json_response({"freed": freed})
+        body = await _json_object(request)
+        amount, app_id = body.get("bytes"), body.get("app")
+        if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool)
+                                   or amount < 0):
+            raise BackgroundAssetsError(f"bytes: expected a number of bytes, got {amount!r}",
+                                        ErrorCode.DOWNLOAD_INVALID)
+        if app_id is not None and app_id not in self.orchestrator.apps:
+            raise BackgroundAssetsError(f"{app_id} is not installed", ErrorCode.APP_NOT_INSTALLED)
+        freed = self.orchestrator.purge(amount, app_id=app_id)
+        return web.json_response({"freed": freed, "app": app_id})
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """The event stream as NDJSON, one event per line, until the client leaves."""

@@ -51,10 +51,12 @@ def download_rows(orchestrator: Any, app_id: str | None = None) -> list[dict[str
         if app_id is not None and tracked.app_id != app_id:
             continue
         d = tracked.download
+        state, reason = pending_state(orchestrator, tracked)
         rows.append({"app": tracked.app_id, "download": d.id, "essential": d.essential,
-                     "priority": d.priority, "state": tracked.state.name.lower(),
-                     "paused": tracked.paused, "foreground": tracked.foreground,
-                     "bytes": tracked.bytes, "total": d.size, "speed": tracked.speed,
+                     "priority": d.priority, "state": state, "reason": reason,
+                     "foreground": tracked.foreground, "bytes": tracked.bytes,
+                     "total": d.size,
+                     "speed": tracked.speed if state == "downloading" else None,
                      **_where(d)})
     ended = {DownloadState.FINISHED, DownloadState.FAILED}
     for app in ([app_id] if app_id else list(orchestrator.apps)):
@@ -67,6 +69,22 @@ def download_rows(orchestrator: Any, app_id: str | None = None) -> list[dict[str
                          "purgeable": record.delivered and is_purgeable(d.destination),
                          **_where(d)})
     return rows
+
+
+def pending_state(orchestrator: Any, tracked: Any) -> tuple[str, str | None]:
+    """What a pending download is doing now, and why when it does not move.
+
+    ``paused`` (by request, or by the device: offline, low power mode, a metered
+    network) and ``waiting`` (for a slot, or to be resumed) are told apart from
+    ``downloading``, which only a transfer in progress is: a paused transfer keeps the
+    engine's ``downloading`` state and its last speed, neither of which is true then.
+    """
+    if tracked.paused:
+        return "paused", tracked.paused
+    if tracked.state == DownloadState.DOWNLOADING and not orchestrator.queue.is_running(
+            tracked.key):
+        return "waiting", None
+    return tracked.state.name.lower(), None
 
 
 def _where(download: Any) -> dict[str, Any]:

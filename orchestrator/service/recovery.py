@@ -69,16 +69,18 @@ class Recovery:
             if key not in keys:
                 self.journal.delete(key)
 
-    def purge(self, bytes_to_free: int | None = None) -> int:
+    def purge(self, bytes_to_free: int | None = None, *, app_id: str | None = None) -> int:
         """Evict purgeable files (apps not running first, least recently used first).
 
         Frees at least ``bytes_to_free`` when possible (all purgeable files when
-        None); returns the bytes freed. The next periodic run fetches them again.
+        None), of app ``app_id`` only when given; returns the bytes freed. The next
+        periodic run fetches them again.
         """
         candidates = []
-        for app_id, loaded in self.apps.items():
+        apps = self.apps if app_id is None else {app_id: self._loaded(app_id)}
+        for owner, loaded in apps.items():
             container = self.layout.container(loaded.app.app_group)
-            for record in self.journal.downloads(app_id, {DownloadState.FINISHED}):
+            for record in self.journal.downloads(owner, {DownloadState.FINISHED}):
                 destination = record.download.destination
                 if not record.delivered or not containers.is_purgeable(destination):
                     continue

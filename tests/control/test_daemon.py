@@ -87,6 +87,7 @@ def test_status_downloads_and_actions_through_the_socket(daemon):
     assert not socket_path(state).exists()
     gone = cli(state, "status")
     assert gone.returncode == 1 and "start one with `bgassets daemon`" in gone.stderr
+    assert "error 1072 daemonNotRunning" in gone.stderr
 
 
 def test_an_app_scoped_client_sees_and_changes_only_its_app(daemon):
@@ -116,7 +117,7 @@ def test_a_second_daemon_on_the_same_state_dir_is_refused(daemon):
     state, first = daemon
     second = cli(state, "daemon")
     assert second.returncode == 1
-    assert "another bgassets daemon already listens" in second.stderr
+    assert "error 1071 stateDirBusy: another bgassets daemon already listens" in second.stderr
     assert "Traceback" not in second.stderr
     assert first.poll() is None
     status = cli(state, "status", "--json")

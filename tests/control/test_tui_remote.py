@@ -116,7 +116,8 @@ async def test_pause_and_cancel_reach_the_daemon(daemon):
         await select(pilot, f"{NEWS}/archive")
         await press(app, pilot, "z")
         assert app.outcomes[-1].message == f"{NEWS}/archive: paused"
-        assert (await daemon.rows())[f"{NEWS}/archive"]["paused"] == "paused by request"
+        row = (await daemon.rows())[f"{NEWS}/archive"]
+        assert (row["state"], row["reason"], row["speed"]) == ("paused", "paused by request", None)
         await until(pilot, lambda: cell(app, f"{NEWS}/archive", STATE).startswith("paused"))
 
         await select(pilot, f"{GAME}/level-2")
@@ -211,5 +212,5 @@ def test_without_a_daemon_tui_says_how_to_start_one_and_exits_1(tmp_path):
                            str(tmp_path), "tui"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     path = socket_path(tmp_path)
-    assert done.stderr == (f"bgassets tui: no daemon listens on {path}; start it with "
-                           "`bgassets daemon` (same --state-dir)\n")
+    assert done.stderr == (f"bgassets tui: error 1072 daemonNotRunning: no daemon listens on "
+                           f"{path}; start it with `bgassets daemon` (same --state-dir)\n")
