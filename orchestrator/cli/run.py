@@ -1,9 +1,11 @@
 """``bgassets run``: the main job — asset server, orchestrator and UI in one process, offline.
 
-It generates the deterministic demo content for the example manifests,
-serves it on 127.0.0.1:8470 (where the example ``manifestURL``s point),
-installs every app found under DIR and shows everything live: the Textual UI
-on a terminal, or with ``--headless`` a compact summary that needs no TTY.
+It installs every app found under DIR (default: the bundled examples) and shows
+everything live: the Textual UI on a terminal, or with ``--headless`` a compact
+summary that needs no TTY. Apps whose ``manifestURL`` names the built-in server
+(127.0.0.1:8470 by default, as the examples do) get their catalogs and assets from
+DIR's own files (see ``served``); the bundled examples ship catalogs only, and
+their assets are generated.
 """
 
 from __future__ import annotations
@@ -27,9 +29,12 @@ def register(subparsers: Any) -> None:
         "run",
         help="the main job: local asset server + orchestrator + live UI, on manifests/",
         description=(
-            "Serve the demo content of the example catalogs on a local asset server, run the "
-            "orchestrator in the same process and install every app found under DIR (default: "
-            "the bundled manifests/). Works offline. Without a terminal, or with --headless, "
+            "Run the orchestrator with a built-in asset server in one process and install "
+            "every app found under DIR (default: the bundled examples). An app whose "
+            "manifestURL names the built-in server (http://127.0.0.1:PORT/PATH) gets DIR/PATH "
+            "as its catalog and each asset from DIR at its URL path, next to the catalog "
+            "(assets of the bundled examples are generated); other apps are fetched from "
+            "their own servers. Works offline. Without a terminal, or with --headless, "
             "prints a compact live summary instead of the UI."
         ),
     )
@@ -46,8 +51,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--device", type=Path, metavar="FILE",
                         help="a Device manifest (default: manifests/devices/default.yaml)")
     parser.add_argument("--no-server", action="store_true",
-                        help="do not start the built-in server (the catalogs are elsewhere)")
-    parser.set_defaults(handler=run)
+                        help="do not start the built-in server (another server at the "
+                        "manifestURLs has the catalogs)")
+    parser.set_defaults(handler=run, state_dir_access="write")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
         args.rate = parse_size(args.rate_per_connection) or None
     except ValueError as error:
         raise UsageError(f"--rate-per-connection: {error}") from None
+    from orchestrator.cli.session import served_root
+
+    served_root(args)
     headless = args.headless or not sys.stdout.isatty()
     if not headless:
         try:

@@ -1,4 +1,4 @@
-"""What ``run`` sets up before any UI: demo content, the asset server, the orchestrator.
+"""What ``run`` sets up before any UI: the built-in asset server and the orchestrator.
 
 Shared by the headless summary and the Textual app so both drive the same job.
 """
@@ -26,11 +26,22 @@ def default_device(directory: Path) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def served_root(args: argparse.Namespace) -> Path | None:
+    """The folder the built-in server serves for DIR's apps (None: no server), prepared
+    once: ``run`` asks before its UI starts, so a missing file is a line on stderr."""
+    from orchestrator.cli.served import prepare_content
+
+    if not hasattr(args, "served_root"):
+        args.served_root = None if args.no_server else prepare_content(
+            args.directory, app_manifests(args.directory), args.port,
+            Path(args.state_dir) / "demo-content")
+    return args.served_root  # type: ignore[no-any-return]
+
+
 @contextlib.asynccontextmanager
 async def demo_session(args: argparse.Namespace) -> AsyncIterator[object]:
-    """Generate content, serve it, and yield a running Orchestrator (not yet installing)."""
-    from orchestrator.demo.content import generate_content
-    from orchestrator.devserver import DevServer
+    """Serve what DIR's apps fetch from the built-in server (see ``served``), and yield
+    a running Orchestrator (not yet installing)."""
     from orchestrator.manifests import load_device
     from orchestrator.service import Orchestrator
 
@@ -38,23 +49,34 @@ async def demo_session(args: argparse.Namespace) -> AsyncIterator[object]:
     device_path = args.device or default_device(args.directory)
     device = load_device(device_path) if device_path else None
     async with contextlib.AsyncExitStack() as stack:
-        if not args.no_server:
-            content = state_dir / "demo-content"
-            generate_content(args.directory, content)
-            server = DevServer(content, port=args.port, rate_per_connection=args.rate)
-            try:
-                await stack.enter_async_context(server)
-            except OSError as error:
-                if error.errno != errno.EADDRINUSE:
-                    raise
-                raise BackgroundAssetsError(
-                    f"port {args.port} is already in use (another bgassets run?); stop it or "
-                    "pass --port (the example manifestURLs expect 8470)",
-                    ErrorCode.NETWORK_ERROR) from None
+        root = served_root(args)
+        if root is not None:
+            await stack.enter_async_context(_server(root, args))
         orchestrator = Orchestrator(state_dir, device=device, max_active=6)
         await stack.enter_async_context(orchestrator)
         await stack.enter_async_context(periodic_runs(orchestrator))
         yield orchestrator
+
+
+@contextlib.asynccontextmanager
+async def _server(root: Path, args: argparse.Namespace) -> AsyncIterator[None]:
+    from orchestrator.devserver import DevServer
+
+    server = DevServer(root, port=args.port, rate_per_connection=args.rate)
+    try:
+        await server.start()
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise BackgroundAssetsError(
+            f"port {args.port} of the built-in server is already in use (another bgassets "
+            "run?): stop that server, pass --port (where the manifestURLs point), or add "
+            "--no-server if it already serves these catalogs", ErrorCode.PORT_UNAVAILABLE) \
+            from None
+    try:
+        yield
+    finally:
+        await server.stop()
 
 
 @contextlib.asynccontextmanager
