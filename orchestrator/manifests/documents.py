@@ -132,8 +132,6 @@ def load_app(path: str | Path) -> tuple[App, Extension]:
     """The app at ``path`` and the extension it names; ManifestError lists every problem."""
     app = _load(path, "app")
     extension = extension_of(app, {}) if app.kind == "app" else None
-    if app.valid and app.get("spec", "extension") is None:
-        app.report(("spec",), "spec: missing 'extension': the app needs an extension manifest")
     problems = sorted(app.problems + (extension.problems if extension else []))
     raise_problems(problems)
     if extension is None:

@@ -78,3 +78,25 @@ def test_installing_again_retries_an_install_whose_catalog_failed(tmp_path):
         settled = simulate(state, "install", manifest, "--json")
         assert settled.returncode == 0
         assert any(e.get("request") == "none" for e in events(settled))
+
+
+def test_validate_plan_and_simulate_refuse_an_app_without_extension_alike(tmp_path):
+    """One rule for all three: an App names its extension, or none of them accepts it."""
+    from tests.manifests.bases import APP, write_set
+
+    write_set(tmp_path, {"app.yaml": APP.replace("  extension: extension.yaml\n", "")})
+    app = tmp_path / "app.yaml"
+    expected = f"{app}:7:3: spec: missing required field 'extension'"
+    commands = {
+        "validate": ["validate", str(app)],
+        "plan": ["plan", str(app), "--event", "install", "--catalog",
+                 str(tmp_path / "catalog.json")],
+        "simulate": ["--state-dir", str(tmp_path / "state"), "simulate", "install", str(app)],
+    }
+    for name, arguments in commands.items():
+        result = subprocess.run([sys.executable, "-m", "orchestrator", *arguments],
+                                capture_output=True, text=True, timeout=60)
+        shown = result.stdout + result.stderr
+        assert result.returncode == 1, (name, shown)
+        assert any(line.endswith(expected) for line in shown.splitlines()), (name, shown)
+        assert "Traceback" not in shown, name

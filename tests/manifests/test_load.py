@@ -32,7 +32,8 @@ def test_load_app_lists_the_problems_of_both_files(tmp_path):
 
 def test_load_app_needs_an_extension(tmp_path):
     write_set(tmp_path, {"app.yaml": APP.replace("  extension: extension.yaml\n", "")})
-    with pytest.raises(ManifestError, match=r"app.yaml:\d+:\d+: spec: missing 'extension'"):
+    with pytest.raises(ManifestError, match=r"app.yaml:7:3: spec: missing required field "
+                       r"'extension'$"):
         load_app(tmp_path / "app.yaml")
 
 
