@@ -1,6 +1,5 @@
 """The example manifests, schemas and editor settings are valid and agree with each other."""
 
-import fnmatch
 import json
 import re
 import subprocess
@@ -10,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from orchestrator.bundled.editor import vscode_settings
 from orchestrator.cli.main import main
 from orchestrator.manifests import load_app, load_catalog, load_device, validate_paths
 from orchestrator.model.units import parse_size
@@ -79,12 +79,27 @@ def _properties(node, where):
 
 @pytest.mark.parametrize("schema_path", SCHEMAS, ids=names(SCHEMAS))
 def test_every_property_has_a_title_and_description(schema_path):
+    """Editors show them on hover.
+
+    yaml-language-server resolves a ``$ref`` by copying only the keys a property
+    lacks, so a property's own title wins over its definition's (nothing is joined);
+    a definition's title shows where a reference has none (list items, map keys).
+    """
     schema = json.loads(schema_path.read_text())
     missing = [where for where, prop in _properties(schema, "") if
                not (prop.get("title") and prop.get("description"))]
     assert missing == []
     for name, definition in schema["$defs"].items():
         assert definition.get("title") and definition.get("description"), name
+
+
+@pytest.mark.parametrize("schema_path", SCHEMAS, ids=names(SCHEMAS))
+def test_every_value_property_has_an_example(schema_path):
+    """Editors offer examples in completion; the manifest reference shows one per field."""
+    schema = json.loads(schema_path.read_text())
+    missing = [where for where, prop in _properties(schema, "")
+               if prop.get("type") != "object" and "examples" not in prop]
+    assert missing == []
 
 
 @pytest.mark.parametrize("path", YAMLS, ids=names(YAMLS))
@@ -99,19 +114,54 @@ def test_modeline_resolves_to_the_right_schema(path):
     assert target == (ROOT / "schemas" / f"{kind}.schema.json").resolve()
 
 
-def test_vscode_settings_cover_every_example():
+def glob_regex(glob):
+    """A VS Code / yaml-language-server glob as a regex: ``**/`` is any folders, even none."""
+    parts = re.split(r"(\*\*/|\*\*|\*|\?)", glob)
+    wild = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
+    return re.compile("".join(wild.get(part, re.escape(part)) for part in parts))
+
+
+def schemas_for(settings, relative):
+    """The schema file names that the settings give to the workspace file ``relative``."""
+    found = {Path(schema).name for schema, globs in settings["yaml.schemas"].items()
+             if relative.endswith((".yaml", ".yml"))
+             and any(glob_regex(glob).fullmatch(relative) for glob in globs)}
+    found |= {Path(entry["url"]).name for entry in settings["json.schemas"]
+              if relative.endswith(".json")
+              and any(glob_regex(glob).fullmatch(relative) for glob in entry["fileMatch"])}
+    return found
+
+
+def test_vscode_settings_are_those_that_init_writes():
     settings = json.loads((ROOT / ".vscode" / "settings.json").read_text())
-    globs = {Path(schema).name: patterns for schema, patterns in settings["yaml.schemas"].items()}
-    for schema in globs:
-        assert (ROOT / "schemas" / schema).is_file()
+    assert settings == vscode_settings("./schemas")
+    assert settings["yaml.yamlVersion"] == "1.2"
+    for schema in settings["yaml.schemas"]:
+        assert (ROOT / schema).is_file()
+
+
+def test_vscode_settings_give_every_example_its_schema():
+    settings = json.loads((ROOT / ".vscode" / "settings.json").read_text())
     for path in YAMLS:
         relative = str(path.relative_to(ROOT))
         kind = path.read_text().split("\nkind: ")[1].split()[0].lower()
-        assert any(fnmatch.fnmatch(relative, glob) for glob in globs[f"{kind}.schema.json"]), \
-            relative
-    json_globs = [glob for entry in settings["json.schemas"] for glob in entry["fileMatch"]]
+        assert schemas_for(settings, relative) == {f"{kind}.schema.json"}, relative
     for path in CATALOGS:
-        assert any(fnmatch.fnmatch(str(path.relative_to(ROOT)), glob) for glob in json_globs)
+        assert schemas_for(settings, str(path.relative_to(ROOT))) == {"catalog.schema.json"}
+
+
+@pytest.mark.parametrize(("relative", "schema"), [
+    ("app.yaml", "app"), ("games/chess/app.yaml", "app"), ("chess.app.yaml", "app"),
+    ("deep/er/extension.yaml", "extension"), ("x/chess.extension.yaml", "extension"),
+    ("devices/phone.yaml", "device"), ("lab/devices/phone.yaml", "device"),
+    ("phone.device.yaml", "device"), ("catalog.json", "catalog"),
+    ("server/v2/catalog.json", "catalog"), ("big.catalog.json", "catalog"),
+    ("server/catalog.yaml", "catalog"),
+])
+def test_vscode_settings_match_by_file_name_wherever_the_file_is(relative, schema):
+    settings = json.loads((ROOT / ".vscode" / "settings.json").read_text())
+    assert schemas_for(settings, relative) == {f"{schema}.schema.json"}
+    assert schemas_for(settings, f"notes/{Path(relative).stem}.txt") == set()
 
 
 @pytest.mark.parametrize("app_path", APPS, ids=names(APPS))
