@@ -27,7 +27,8 @@ DEMO_RATE = "640KiB"
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "run",
-        help="the main job: local asset server + orchestrator + live UI, on manifests/",
+        help="the main job: orchestrator + live UI + built-in asset server, on DIR's apps "
+        "(default: the bundled examples)",
         description=(
             "Run the orchestrator with a built-in asset server in one process and install "
             "every app found under DIR (default: the bundled examples). An app whose "
