@@ -50,6 +50,7 @@ class ErrorCode(IntEnum):
     STATE_DIR_UNUSABLE = 1070
     STATE_DIR_BUSY = 1071
     DAEMON_NOT_RUNNING = 1072
+    REQUEST_INVALID = 1073
 
     @property
     def title(self) -> str:

@@ -61,9 +61,9 @@ class ControlClient:
                     from None
         if status >= 400:
             try:
-                code = ErrorCode(answer.get("code", int(ErrorCode.DOWNLOAD_INVALID)))
+                code = ErrorCode(answer.get("code", int(ErrorCode.BAD_SERVER_ANSWER)))
             except ValueError:  # a daemon of another version
-                code = ErrorCode.DOWNLOAD_INVALID
+                code = ErrorCode.BAD_SERVER_ANSWER
             raise BackgroundAssetsError(answer.get("message", "refused"), code)
         return answer
 

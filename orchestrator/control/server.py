@@ -68,7 +68,7 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        raise BackgroundAssetsError("the body must be a JSON object", ErrorCode.DOWNLOAD_INVALID)
+        raise BackgroundAssetsError("the body must be a JSON object", ErrorCode.REQUEST_INVALID)
     return body
 
 
@@ -220,10 +220,10 @@ class ControlServer:
         if not isinstance(manifest, str) or not Path(manifest).is_absolute():
             raise BackgroundAssetsError('the body must name the app manifest by its absolute '
                                         'path: {"manifest": "/path/to/app.yaml"}',
-                                        ErrorCode.DOWNLOAD_INVALID)
+                                        ErrorCode.REQUEST_INVALID)
         if action not in ("install", "update"):
             raise BackgroundAssetsError(f"request {action!r}: expected install or update",
-                                        ErrorCode.DOWNLOAD_INVALID)
+                                        ErrorCode.REQUEST_INVALID)
         if not Path(manifest).is_file():
             raise BackgroundAssetsError(f"{manifest}: no such file", ErrorCode.MANIFEST_INVALID)
         app_id = await getattr(self.orchestrator, action)(Path(manifest))
@@ -250,7 +250,7 @@ class ControlServer:
         if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool)
                                    or amount < 0):
             raise BackgroundAssetsError(f"bytes: expected a number of bytes, got {amount!r}",
-                                        ErrorCode.DOWNLOAD_INVALID)
+                                        ErrorCode.REQUEST_INVALID)
         if app_id is not None and app_id not in self.orchestrator.apps:
             raise BackgroundAssetsError(f"{app_id} is not installed", ErrorCode.APP_NOT_INSTALLED)
         freed = self.orchestrator.purge(amount, app_id=app_id)

@@ -127,7 +127,7 @@ def _flag(changes: Mapping[str, Any], name: str, current: bool) -> bool:
     value = changes.get(name, current)
     if not isinstance(value, bool):
         raise BackgroundAssetsError(f"device change {name!r}: expected true or false, "
-                                    f"got {value!r}", ErrorCode.DOWNLOAD_INVALID)
+                                    f"got {value!r}", ErrorCode.REQUEST_INVALID)
     return value
 
 
@@ -143,14 +143,14 @@ def changed_device(device: Device, changes: Mapping[str, Any]) -> Device:
     if unknown:
         raise BackgroundAssetsError(f"unknown device condition(s) {', '.join(unknown)}; "
                                     f"known: {', '.join(sorted(known))}",
-                                    ErrorCode.DOWNLOAD_INVALID)
+                                    ErrorCode.REQUEST_INVALID)
     refresh = device.background_refresh
     refresh_changes = changes.get("backgroundRefresh") or {}
     if not isinstance(refresh_changes, Mapping) \
             or not isinstance(refresh_changes.get("apps") or {}, Mapping):
         raise BackgroundAssetsError("device change 'backgroundRefresh': expected "
                                     '{"enabled": true|false, "apps": {APP_ID: true|false}}',
-                                    ErrorCode.DOWNLOAD_INVALID)
+                                    ErrorCode.REQUEST_INVALID)
     apps = {**refresh.apps, **{str(app): _flag(refresh_changes.get("apps") or {}, app, True)
                                for app in (refresh_changes.get("apps") or {})}}
     network = Network(online=_flag(changes, "online", device.network.online),

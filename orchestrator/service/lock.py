@@ -54,7 +54,7 @@ def lock_path(state_dir: Path, app_group: str) -> Path:
     if not app_group or "/" in app_group or "\\" in app_group or app_group.startswith("."):
         raise BackgroundAssetsError(
             f"app group {app_group!r} cannot name a lock file (no '/', no leading '.')",
-            ErrorCode.DOWNLOAD_INVALID,
+            ErrorCode.MANIFEST_INVALID,
         )
     return Path(state_dir) / "locks" / f"{app_group}.lock"
 

@@ -16,6 +16,7 @@ import pytest
 
 from orchestrator.control import ControlClient, socket_path
 from orchestrator.devserver.thread import serve_in_thread
+from orchestrator.errors import BackgroundAssetsError
 from tests.control.daemon_apps import (
     Asset,
     KiB,
@@ -178,6 +179,22 @@ def test_purge_app_evicts_only_that_apps_purgeable_files(served, daemon, tmp_pat
 
     unknown = daemon.cli("purge", "--app", "com.example.nobody")
     assert unknown.returncode == 1 and "error 1051 appNotInstalled" in unknown.stderr
+
+
+def test_a_malformed_request_is_request_invalid(daemon):
+    async def ask():
+        async with ControlClient(socket_path(daemon.state)) as client:
+            refusals = []
+            for call in (client.purge(-1), client.set_device({"airplane": True}),
+                         client.app_action(GAME, "launch")):
+                try:
+                    await call
+                except BackgroundAssetsError as error:
+                    refusals.append((int(error.code), error.code.title))
+            return refusals
+
+    assert asyncio.run(ask()) == [(1073, "requestInvalid"), (1073, "requestInvalid"),
+                                  (1051, "appNotInstalled")]
 
 
 def test_status_prints_the_apps_and_the_device(served, daemon):

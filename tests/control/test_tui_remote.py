@@ -197,7 +197,7 @@ async def test_device_changes_are_checked_and_for_the_owner_only(daemon):
         for bad in ({"lowPowerMode": "yes"}, {"airplane": True}, {"backgroundRefresh": True}):
             with pytest.raises(BackgroundAssetsError) as refused:
                 await client.set_device(bad)
-            assert refused.value.code == 0, bad
+            assert (refused.value.code, refused.value.code.title) == (1073, "requestInvalid"), bad
         answer = await client.set_device({"backgroundRefresh": {"apps": {NEWS: False}}})
     assert answer["backgroundRefresh"] == {"enabled": True, "apps": {NEWS: False}}
     assert not daemon.orchestrator.device.background_refresh.allows(NEWS)
