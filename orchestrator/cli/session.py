@@ -69,10 +69,10 @@ async def _server(root: Path, args: argparse.Namespace) -> AsyncIterator[None]:
         if error.errno != errno.EADDRINUSE:
             raise
         raise BackgroundAssetsError(
-            f"port {args.port} of the built-in server is already in use (another bgassets "
-            "run?): stop that server, pass --port (where the manifestURLs point), or add "
-            "--no-server if it already serves these catalogs", ErrorCode.PORT_UNAVAILABLE) \
-            from None
+            f"port {args.port} is already in use (another bgassets run?), so the built-in "
+            "server cannot start: stop that server, pass --port (where the manifestURLs "
+            "point), or add --no-server if it already serves these catalogs",
+            ErrorCode.PORT_UNAVAILABLE) from None
     try:
         yield
     finally:
