@@ -11,7 +11,7 @@ from typing import Any
 from orchestrator.manifests.jsonlocate import JsonLocator
 from orchestrator.manifests.problems import LocatedError, PathTuple, Problem, dotted
 from orchestrator.manifests.schema import Locator, describe
-from orchestrator.manifests.yamlload import decode, load_yaml
+from orchestrator.manifests.yamlload import decode, load_yaml, number
 
 API_VERSION = "bgassets/v1"
 KINDS = {"App": "app", "Extension": "extension", "Device": "device"}
@@ -69,8 +69,9 @@ def _parse_json(text: str) -> tuple[Any, Locator]:
     """JSON text with a lazy locator; duplicate keys found only in small files."""
     try:
         if len(text) <= DUPLICATE_CHECK_LIMIT:
-            return json.loads(text, object_pairs_hook=_pairs), JsonLocator(text)
-        return json.loads(text), JsonLocator(text)
+            return json.loads(text, object_pairs_hook=_pairs, parse_float=number), \
+                JsonLocator(text)
+        return json.loads(text, parse_float=number), JsonLocator(text)
     except _DuplicateKey:
         return load_yaml(text)  # JSON is YAML: this locates the duplicate key, and raises
     except json.JSONDecodeError as error:

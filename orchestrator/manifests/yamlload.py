@@ -16,6 +16,7 @@ same values and report the same mistakes.
 from __future__ import annotations
 
 import datetime
+import decimal
 import math
 import re
 from collections.abc import Callable
@@ -42,6 +43,23 @@ MAX_DEPTH = 64
 MAX_INT_BITS = 1024
 _JSON_TYPES = (str, int, float, bool, type(None))
 _CORE = "tag:yaml.org,2002:"
+
+
+def number(text: str) -> int | float:
+    """The value of a float literal; an integral one with an exponent is that integer.
+
+    An editor's numbers are JavaScript's, in which ``1e9`` is an integer; here it is too,
+    so that ``size: 1e9`` means 10**9 bytes to the model as to the schema. ``1.0`` stays
+    a float, so a version written as a number is still shown as it was written.
+    """
+    value = float(text)
+    if "e" in text.lower() and math.isfinite(value) and value.is_integer():
+        exact = decimal.Decimal(text)
+        if exact == exact.to_integral_value():
+            return int(exact)
+    return value
+
+
 # The YAML 1.2 core schema's tag resolution (YAML 1.2.2, section 10.3.2), in its order.
 CORE_SCALARS: tuple[tuple[str, re.Pattern[str], Callable[[str], Any]], ...] = (
     ("null", re.compile(r"~|null|Null|NULL|"), lambda text: None),
@@ -50,7 +68,7 @@ CORE_SCALARS: tuple[tuple[str, re.Pattern[str], Callable[[str], Any]], ...] = (
     ("int", re.compile(r"[-+]?[0-9]+"), int),
     ("int", re.compile(r"0o[0-7]+"), lambda text: int(text[2:], 8)),
     ("int", re.compile(r"0x[0-9a-fA-F]+"), lambda text: int(text[2:], 16)),
-    ("float", re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"), float),
+    ("float", re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"), number),
     ("float", re.compile(r"[-+]?\.(inf|Inf|INF)"), lambda text: float(text.replace(".", ""))),
     ("float", re.compile(r"\.(nan|NaN|NAN)"), lambda text: math.nan),
 )

@@ -10,10 +10,10 @@ import math
 import pytest
 
 from orchestrator.errors import ManifestError
-from orchestrator.manifests import load_catalog, validate_paths
+from orchestrator.manifests import load_app, load_catalog, validate_paths
 from orchestrator.manifests.problems import LocatedError
 from orchestrator.manifests.yamlload import load_yaml
-from tests.manifests.bases import DEVICE, write_set
+from tests.manifests.bases import APP, DEVICE, write_set
 
 AS_EDITORS_READ_THEM = [
     ("yes", "yes"), ("no", "no"), ("on", "on"), ("off", "off"), ("y", "y"), ("n", "n"),
@@ -23,8 +23,8 @@ AS_EDITORS_READ_THEM = [
     ("017", 17), ("0o17", 15), ("0x1F", 31), ("0X1F", "0X1F"), ("-0x1F", "-0x1F"),
     ("+12", 12), ("-7", -7), ("00", 0), ("1_000", "1_000"), ("0b101", "0b101"),
     ("1:30", "1:30"), ("0o8", "0o8"),
-    ("1e3", 1000.0), ("1E-2", 0.01), (".5", 0.5), ("+.5", 0.5), ("1.", 1.0),
-    ("1.5e+3", 1500.0), ("-.inf", -math.inf), (".Inf", math.inf),
+    ("1e3", 1000), ("1E-2", 0.01), (".5", 0.5), ("+.5", 0.5), ("1.", 1.0), ("1.0", 1.0),
+    ("1.5e+3", 1500), ("2.5e0", 2.5), ("1e400", math.inf), ("-.inf", -math.inf), (".Inf", math.inf),
     ("~", None), ("null", None), ("Null", None), ("NULL", None), ("", None),
     ("2023-06-05", "2023-06-05"), ("12 kb", "12 kb"),
     ("'yes'", "yes"), ('"true"', "true"), ("! 123", "123"), ("!!str 12", "12"),
@@ -37,6 +37,16 @@ AS_EDITORS_READ_THEM = [
 def test_scalars_read_as_yaml_1_2_core(text, expected):
     value = load_yaml(f"a: {text}\n")[0]["a"]
     assert value == expected and type(value) is type(expected)
+
+
+def test_a_size_written_with_an_exponent_is_bytes_to_validate_and_the_model(tmp_path):
+    """Editors read 1e9 as an integer (JavaScript has one kind of number); so do we."""
+    app = APP.replace("maxInstallSize: 1GiB", "maxInstallSize: 1e20")
+    write_set(tmp_path, {"app.yaml": app})
+    assert validate_paths([tmp_path]) == []
+    assert load_app(tmp_path / "app.yaml")[0].max_install_size == 10**20
+    data = b'{"version": "1", "assets": [{"id": "a", "url": "a", "size": 1.5e9}]}'
+    assert load_catalog(data, "catalog.json").assets[0].size == 1_500_000_000
 
 
 def test_nan_is_a_float():
