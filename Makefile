@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench lint typecheck clean
+.PHONY: install demo test bench lint typecheck docs clean
 
 install: $(STAMP)
 
@@ -28,6 +28,9 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy orchestrator/model orchestrator/scheduler
+
+docs: $(STAMP)
+	$(PY) -m orchestrator.manifests.reference > docs/manifests.md
 
 clean:
 	rm -rf .demo .bench .pytest_cache .ruff_cache .mypy_cache

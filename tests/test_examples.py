@@ -156,7 +156,9 @@ def test_vscode_settings_give_every_example_its_schema():
     ("devices/phone.yaml", "device"), ("lab/devices/phone.yaml", "device"),
     ("phone.device.yaml", "device"), ("catalog.json", "catalog"),
     ("server/v2/catalog.json", "catalog"), ("big.catalog.json", "catalog"),
-    ("server/catalog.yaml", "catalog"),
+    ("server/catalog.yaml", "catalog"), ("games/chess/app.yml", "app"),
+    ("extension.yml", "extension"), ("devices/phone.yml", "device"),
+    ("server/catalog.yml", "catalog"),
 ])
 def test_vscode_settings_match_by_file_name_wherever_the_file_is(relative, schema):
     settings = json.loads((ROOT / ".vscode" / "settings.json").read_text())

@@ -22,10 +22,12 @@ MODELINE_PREFIX = "# yaml-language-server: $schema="
 
 # File names that editors map to each schema without a modeline.
 FILE_MATCH: dict[str, tuple[str, ...]] = {
-    "app": ("**/app.yaml", "**/*.app.yaml"),
-    "extension": ("**/extension.yaml", "**/*.extension.yaml"),
-    "device": ("**/devices/*.yaml", "**/*.device.yaml"),
-    "catalog": ("**/catalog.json", "**/*.catalog.json", "**/catalog.yaml", "**/*.catalog.yaml"),
+    "app": ("**/app.yaml", "**/app.yml", "**/*.app.yaml", "**/*.app.yml"),
+    "extension": ("**/extension.yaml", "**/extension.yml", "**/*.extension.yaml",
+                  "**/*.extension.yml"),
+    "device": ("**/devices/*.yaml", "**/devices/*.yml", "**/*.device.yaml", "**/*.device.yml"),
+    "catalog": ("**/catalog.json", "**/*.catalog.json", "**/catalog.yaml", "**/catalog.yml",
+                "**/*.catalog.yaml", "**/*.catalog.yml"),
 }
 
 
