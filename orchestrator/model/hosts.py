@@ -12,7 +12,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
 def normalise_host(host: str) -> str:
@@ -32,7 +32,7 @@ def _is_ip(host: str) -> bool:
 
 
 def _is_host_name(host: str) -> bool:
-    return 0 < len(host) <= 253 and all(_LABEL.match(label) for label in host.split("."))
+    return 0 < len(host) <= 253 and all(_LABEL.fullmatch(label) for label in host.split("."))
 
 
 def allow_entry_problem(entry: str) -> str | None:

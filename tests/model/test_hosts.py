@@ -47,6 +47,7 @@ def test_valid_entries(entry):
         ("*.com", "wildcard"),
         ("a.*.example.com", "leading"),
         ("-bad-.example", "neither"),
+        ("cdn\n.example.com", "neither"),
         ("", "non-empty"),
     ],
 )
