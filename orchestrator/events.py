@@ -25,6 +25,9 @@ APP_LAUNCHED = "app.launched"
 APP_UNINSTALLED = "app.uninstalled"
 CATALOG_FETCHED = "catalog.fetched"
 EXTENSION_REQUEST = "extension.request"
+# A content request that waits for the network: its catalog is fetched once the device
+# is online again (``request``: install, update or periodic).
+REQUEST_WAITING = "request.waiting"
 EXTENSION_TERMINATED = "extension.terminated"
 PLAN_REJECTED = "plan.rejected"
 EVENT_REFUSED = "event.refused"
@@ -143,6 +146,8 @@ def describe(event: Event) -> str | None:
     if name.startswith("download.") or name == "asset.purged":
         extra = f" [{d['reason']}]" if d.get("reason") else ""
         return f"{name:<20} {who}{tag}{size}{extra}"
+    if name == REQUEST_WAITING:
+        return f"{name:<20} {d.get('request')}: {d.get('reason')}"
     if name == "extension.request":
         left = d.get("restrictedDownloadSizeRemaining")
         essential_left = d.get("restrictedEssentialDownloadSizeRemaining")

@@ -9,6 +9,7 @@ from typing import Protocol
 from orchestrator.errors import BackgroundAssetsError
 from orchestrator.model.app import App
 from orchestrator.model.download import Download
+from orchestrator.model.enums import ContentRequest
 from orchestrator.model.extension import Extension
 from orchestrator.service.progress import InstallProgress
 
@@ -23,7 +24,13 @@ class AppDelegate(Protocol):
 
 @dataclass
 class LoadedApp:
-    """An installed app in memory: its manifests and what this process knows of it."""
+    """An installed app in memory: its manifests and what this process knows of it.
+
+    ``unplanned`` holds while its install or update has not been planned yet (the
+    catalog is being fetched, the extension asked, or the network awaited): it is not
+    launchable meanwhile. ``waiting_request`` is a content request waiting for the
+    network.
+    """
 
     app: App
     extension: Extension
@@ -36,5 +43,7 @@ class LoadedApp:
     last_progress_event: float = 0.0
     essential_done: int = 0
     catalog_failed: bool = False
+    unplanned: bool = False
+    waiting_request: ContentRequest | None = None
 
 

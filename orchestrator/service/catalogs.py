@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,8 @@ async def fetch_catalog(engine: Engine, layout: Layout, app: App, *, launched: b
 
     Raises ``BackgroundAssetsError`` with the framework's code: 202 for a host
     outside the allow list, 203 when the catalog alone exceeds the allowance,
-    the engine's code for a failed transfer, 1001 for an invalid catalog.
+    the engine's code for a failed transfer, 1001 for an invalid catalog. Cancelling
+    the caller stops the transfer.
     """
     destination = layout.ephemeral_path(app.app_group, CATALOG_ID, app.manifest_url)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -41,7 +43,12 @@ async def fetch_catalog(engine: Engine, layout: Layout, app: App, *, launched: b
     request = DownloadRequest(url=app.manifest_url, destination=destination, foreground=True,
                               connections=1, allowed_hosts=allowed,
                               key=f"{app.app_group}/{CATALOG_ID}")
-    result = await engine.fetch(request)
+    handle = engine.start(request)
+    try:
+        result = await handle.wait()
+    except asyncio.CancelledError:
+        handle.cancel()  # the wait is shielded: stop the transfer itself
+        raise
     if result.error is not None:
         raise result.error
     if allowance_remaining is not None and result.size > allowance_remaining:

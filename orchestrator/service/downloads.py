@@ -114,6 +114,7 @@ class DownloadQueue:
         self._wake = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
         self.on_settled: Callable[[Tracked], None] | None = None
+        self.on_resumed: Callable[[Tracked], None] | None = None
 
     def start(self) -> None:
         self._pump = asyncio.create_task(self._run(), name="bgassets-queue")
@@ -212,6 +213,8 @@ class DownloadQueue:
         if tracked.handle is not None:
             tracked.paused = None
             tracked.handle.resume()
+            if self.on_resumed is not None:
+                self.on_resumed(tracked)
             return
         request = tracked.request(self.connections)
         tracked.handle = self.engine.start(request, lambda p: self._progress(tracked, p))

@@ -43,6 +43,10 @@ class Handover:
     def _download_paused(self, tracked: Tracked, reason: str) -> None:
         self._download_event(ev.DOWNLOAD_PAUSED, tracked, reason=reason)
 
+    def _download_resumed(self, tracked: Tracked) -> None:
+        """A paused transfer moves again (resumed by request, or its condition lifted)."""
+        self._download_event(ev.DOWNLOAD_RESUMED, tracked, foreground=tracked.foreground)
+
     async def _download_ended(self, tracked: Tracked, result: DownloadResult) -> None:
         loaded = self.apps.get(tracked.app_id)
         if loaded is None:
@@ -178,7 +182,8 @@ class Handover:
                   refined=progress.refined)
 
     def _check_launchable(self, loaded: LoadedApp) -> None:
-        if loaded.launchable or self.queue.pending_essential[loaded.app.id] > 0:
+        if loaded.launchable or loaded.unplanned \
+                or self.queue.pending_essential[loaded.app.id] > 0:
             return
         if loaded.progress is not None and not loaded.progress.step_done:
             loaded.progress = loaded.progress.answered(loaded.progress.essential_done)

@@ -13,7 +13,7 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,9 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         self._queue_options = {"max_active": max_active, "max_per_host": max_per_host,
                                "connections": connections}
         self._changed = asyncio.Event()
+        self._offline = asyncio.Event()
+        if not self.device.network.online:
+            self._offline.set()
         self._journal_commit: asyncio.Future[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.journal: Journal
@@ -107,13 +110,18 @@ class Orchestrator(ContentRequests, Handover, Recovery):
             **self._queue_options,  # type: ignore[arg-type]
         )
         self.queue.on_settled = self._download_settled
-        self.queue.set_conditions(self._conditions())
+        self.queue.on_resumed = self._download_resumed
         await self._recover()
+        self.queue.set_conditions(self._conditions())  # with the recovered apps' policies
         self.queue.start()
+        self._resume_waiting()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         try:
+            for task in list(self._background):
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
             await self.queue.stop()
             if self._own_engine and self._engine is not None:
                 await self._engine.__aexit__(None, None, None)
@@ -171,17 +179,35 @@ class Orchestrator(ContentRequests, Handover, Recovery):
                              at=self.clock())
         # An install or update is the app's latest content request: periodic ones follow it.
         self.journal.record_periodic(app.id, self.clock())
-        loaded = LoadedApp(app, extension, manifest, launched=bool(known and known.launched))
+        loaded = LoadedApp(app, extension, manifest, launched=bool(known and known.launched),
+                           unplanned=True)
         loaded.progress = InstallProgress(app.size, app.restrictions.essential_download_allowance)
         self.apps[app.id] = loaded
+        self.queue.set_conditions(self._conditions())  # the app's network policy
         self.layout.container(app.app_group).mkdir(parents=True, exist_ok=True)
         self.emit(ev.APP_INSTALLED, app.id, version=app.version, request=request.name.lower())
         self._emit_progress(loaded, force=True)
-        await self._content_request(loaded, request)
+        await self._planned_install(loaded, request)
+
+    async def _planned_install(self, loaded: LoadedApp, request: ContentRequest) -> None:
+        """The install or update content request, then the launch gate.
+
+        Offline, the request waits for the network (see ``ContentRequests``) and the app
+        stays unplanned, so not launchable, until it has been made.
+        """
+        waiting = False
+        try:
+            await self._content_request(loaded, request)
+            waiting = loaded.waiting_request in (ContentRequest.INSTALL, ContentRequest.UPDATE)
+        finally:
+            loaded.unplanned = waiting
+            self._changed.set()
+        if waiting:
+            return
         self._check_launchable(loaded)
         if loaded.catalog_failed:
             # Installing again retries; the app stays usable meanwhile, as in the framework.
-            self.journal.set_app_state(app.id, CATALOG_FAILED)
+            self.journal.set_app_state(loaded.app.id, CATALOG_FAILED)
 
     async def periodic(self, app_id: str) -> None:
         """A ``periodic`` content request, as the scheduler would send when it is due."""
@@ -221,9 +247,11 @@ class Orchestrator(ContentRequests, Handover, Recovery):
                 f"{app_id} is not launchable yet: {len(pending)} essential download(s) pending "
                 f"({names})", ErrorCode.APP_NOT_LAUNCHABLE)
         if not loaded.launchable:
+            why = ("the device is offline: its catalog is fetched once the network is back"
+                   if loaded.waiting_request is not None else
+                   "the catalog is being fetched or the extension has not answered")
             raise BackgroundAssetsError(
-                f"{app_id} is not launchable yet: its install has not been planned (the "
-                "catalog is being fetched or the extension has not answered)",
+                f"{app_id} is not launchable yet: its install has not been planned ({why})",
                 ErrorCode.APP_NOT_LAUNCHABLE)
         self.journal.record_launch(app_id, self.clock())
         loaded.launched = loaded.running = True
@@ -262,12 +290,27 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         return exclusive_control(self.state_dir, self._loaded(app_id).app.app_group, deadline)
 
     def set_device(self, device: Device) -> None:
-        """New device conditions: pause or resume downloads accordingly."""
+        """New device conditions: pause or resume downloads accordingly.
+
+        Going offline stops catalog fetches and pauses every transfer; coming back
+        online makes the content requests that waited meanwhile.
+        """
         self.device = device
+        if device.network.online:
+            self._offline.clear()
+        else:
+            self._offline.set()
         self.queue.set_conditions(self._conditions())
         self.emit(ev.DEVICE_CHANGED, None, lowPowerMode=device.low_power_mode,
                   online=device.network.online, metered=device.network.metered,
                   inAppContent=device.in_app_content)
+        self._resume_waiting()
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` in a task of its own, cancelled when the orchestrator stops."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _conditions(self) -> Conditions:
         return Conditions(
@@ -299,12 +342,21 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         return tracked
 
     def promote(self, key: str) -> None:
-        """Foreground promotion, allowed to the running app only."""
+        """Foreground promotion, allowed to the running app only, and only while online.
+
+        Foreground downloads fail fast offline: the promotion is refused and the
+        download keeps waiting in the background, to start once the network is back.
+        """
         tracked = self.find_download(key)
         if not self._loaded(tracked.app_id).running:
             raise BackgroundAssetsError(
                 f"{tracked.app_id} is not running: only the running app may start a foreground "
                 "download", ErrorCode.CALL_FROM_INACTIVE_PROCESS_NOT_ALLOWED)
+        if not self.device.network.online:
+            raise BackgroundAssetsError(
+                f"{tracked.download.id} cannot start in the foreground: the device is offline; "
+                "it waits in the background and starts once the network is back",
+                ErrorCode.NETWORK_ERROR)
         self.queue.promote(tracked.key)
         self._download_event(ev.DOWNLOAD_STARTED, tracked, foreground=True, promoted=True)
 
@@ -312,9 +364,9 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         self.queue.pause(self.find_download(key).key)
 
     def resume(self, key: str) -> None:
-        tracked = self.find_download(key)
-        if self.queue.resume(tracked.key):
-            self._download_event(ev.DOWNLOAD_RESUMED, tracked)
+        """Resume a download paused by request; ``download.resumed`` (or ``download.started``
+        for one that never ran) follows once it transfers again, not while offline."""
+        self.queue.resume(self.find_download(key).key)
 
     def is_running(self, key: str) -> bool:
         """Whether a download (by key or id) is transferring now."""
@@ -330,18 +382,18 @@ class Orchestrator(ContentRequests, Handover, Recovery):
                 await self._failed(loaded, tracked, error)
                 self._check_launchable(loaded)
 
-            self._background.add(task := asyncio.get_running_loop().create_task(report()))
-            task.add_done_callback(self._background.discard)
+            self._in_background(report())
 
     async def wait(self, app_id: str, until: str = "essential",
                    timeout: float | None = None) -> None:
-        """Wait until the app is launchable (``essential``) or nothing is pending (``all``)."""
+        """Wait until the app is launchable (``essential``) or its install is planned and
+        nothing is pending (``all``)."""
         async def settled() -> None:
             while True:
                 self._changed.clear()
                 loaded = self.apps.get(app_id)
-                if loaded is None or (loaded.launchable if until == "essential"
-                                      else self.queue.pending[app_id] == 0):
+                if loaded is None or (loaded.launchable if until == "essential" else (
+                        not loaded.unplanned and self.queue.pending[app_id] == 0)):
                     return
                 await self._changed.wait()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from orchestrator import events as ev
 from orchestrator.errors import BackgroundAssetsError
 from orchestrator.manifests import load_app
-from orchestrator.model.enums import DownloadState
+from orchestrator.model.enums import ContentRequest, DownloadState
 from orchestrator.service import containers
 from orchestrator.service.apps import LoadedApp
 from orchestrator.service.downloads import Tracked
@@ -32,6 +32,15 @@ class Recovery:
                                launched=record.launched)
             self.apps[app.id] = loaded
             await self._recover_downloads(loaded)
+            if record.state == "installing" and not self.journal.downloads(app.id):
+                # Stopped before its install was planned (offline, or while the catalog was
+                # being fetched): the request is made again once the device is online.
+                loaded.unplanned = True
+                loaded.waiting_request = ContentRequest.UPDATE if record.launched \
+                    else ContentRequest.INSTALL
+                loaded.progress = InstallProgress(
+                    app.size, app.restrictions.essential_download_allowance)
+                continue
             essential = [t for t in self._pending(app.id, essential=True)]
             if record.state == "installing" and essential:
                 total = sum(t.download.size or 0 for t in essential)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from orchestrator import events as ev
 from orchestrator.errors import BackgroundAssetsError
@@ -22,9 +25,19 @@ from orchestrator.service.catalogs import CATALOG_ID, FetchedCatalog, fetch_cata
 from orchestrator.service.downloads import Tracked
 from orchestrator.service.handler import HandlerOutcome, HandlerRunner
 
+T = TypeVar("T")
+
+
+class WentOffline(Exception):
+    """The device went offline while a catalog was being fetched: the fetch was stopped."""
+
 
 class ContentRequests:
-    """Part of :class:`Orchestrator`; shares its attributes."""
+    """Part of :class:`Orchestrator`; shares its attributes.
+
+    While the device is offline no catalog is fetched: a content request then waits
+    (``LoadedApp.waiting_request``) and is made once the device is online again.
+    """
 
     # Content requests ------------------------------------------------------------
 
@@ -45,7 +58,14 @@ class ContentRequests:
             return
         if not self._within_allotment(loaded):
             return
-        fetched = await self._fetch_catalog(loaded, context)
+        if not self.device.network.online:
+            self._wait_for_network(loaded, request)
+            return
+        try:
+            fetched = await self._fetch_catalog(loaded, context)
+        except WentOffline:
+            self._wait_for_network(loaded, request)
+            return
         loaded.catalog_failed = fetched is None
         if fetched is None:
             return
@@ -65,6 +85,55 @@ class ContentRequests:
             containers.discard(fetched.path)
         plan = check_plan(replace(context, catalog_bytes=fetched.size), downloads)
         self._schedule(loaded, plan)
+
+    # Waiting for the network -----------------------------------------------------
+
+    def _wait_for_network(self, loaded: LoadedApp, request: ContentRequest) -> None:
+        """Offline: keep the request and make it once the device is online again.
+
+        One request waits per app; an install or update is not replaced by a periodic one.
+        """
+        waiting = loaded.waiting_request
+        if waiting is None or waiting == ContentRequest.PERIODIC \
+                or request != ContentRequest.PERIODIC:
+            loaded.waiting_request = request
+        self.emit(ev.REQUEST_WAITING, loaded.app.id, request=request.name.lower(),
+                  reason="offline: the catalog is fetched once the network is back")
+        self._resume_waiting()  # back online already while the fetch was being stopped
+
+    def _resume_waiting(self) -> None:
+        """Online: make every request that waited for the network, each in its own task."""
+        if not self.device.network.online:
+            return
+        for loaded in list(self.apps.values()):
+            request, loaded.waiting_request = loaded.waiting_request, None
+            if request is not None:
+                self._in_background(self._make_request(loaded, request))
+
+    async def _make_request(self, loaded: LoadedApp, request: ContentRequest) -> None:
+        if self.apps.get(loaded.app.id) is not loaded:
+            return  # uninstalled or installed again meanwhile
+        if request == ContentRequest.PERIODIC:
+            await self._content_request(loaded, request)
+        else:
+            await self._planned_install(loaded, request)
+
+    async def _while_online(self, work: Awaitable[T]) -> T:
+        """``work``'s result; raises :class:`WentOffline` (and stops ``work``) when the
+        device goes offline first."""
+        task = asyncio.ensure_future(work)
+        offline = asyncio.ensure_future(self._offline.wait())
+        try:
+            await asyncio.wait({task, offline}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            offline.cancel()
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if task.cancelled():
+            raise WentOffline
+        return task.result()
 
     def runtime_today(self, app_id: str) -> tuple[float, float]:
         """Seconds of extension runtime the app spent today, and today's allotment."""
@@ -119,9 +188,9 @@ class ContentRequests:
         remaining = None if loaded.launched else max(
             0, app.restrictions.download_allowance - context.download_bytes_used)
         try:
-            fetched = await fetch_catalog(self._engine, self.layout, app,  # type: ignore[arg-type]
-                                          launched=loaded.launched,
-                                          allowance_remaining=remaining)
+            fetched = await self._while_online(fetch_catalog(
+                self._engine, self.layout, app,  # type: ignore[arg-type]
+                launched=loaded.launched, allowance_remaining=remaining))
         except BackgroundAssetsError as error:
             self.emit(ev.DOWNLOAD_FAILED, app.id, download=CATALOG_ID, essential=False,
                       bytes=0, total=None, **error.as_dict())
