@@ -41,12 +41,22 @@ class Recovery:
                 loaded.progress = InstallProgress(
                     app.size, app.restrictions.essential_download_allowance)
                 continue
-            essential = [t for t in self._pending(app.id, essential=True)]
-            if record.state == "installing" and essential:
-                total = sum(t.download.size or 0 for t in essential)
-                loaded.progress = InstallProgress(app.size, total, step_done=True, refined=True)
-            loaded.launchable = not essential
+            loaded.progress = self._recovered_progress(loaded)
+            loaded.launchable = self.queue.pending_essential[app.id] == 0
         self._remove_orphans()
+
+    def _recovered_progress(self, loaded: LoadedApp) -> InstallProgress:
+        """Install progress as the journal tells it: complete once no essential download
+        is pending, else the essential bytes delivered over those of the whole plan."""
+        essential = [r for r in self.journal.downloads(loaded.app.id) if r.download.essential]
+        total = sum(r.download.size or r.bytes_on_disk for r in essential)
+        delivered = sum(r.download.size or r.bytes_on_disk for r in essential
+                        if r.download.state == DownloadState.FINISHED)
+        if self.queue.pending_essential[loaded.app.id] == 0:
+            delivered = total
+        loaded.essential_done = delivered
+        return InstallProgress(loaded.app.size, total, essential_done=delivered,
+                               step_done=True, refined=True)
 
     async def _recover_downloads(self, loaded: LoadedApp) -> None:
         active = {DownloadState.CREATED, DownloadState.WAITING, DownloadState.DOWNLOADING}
