@@ -22,6 +22,7 @@ from typing import Any
 from textual import work
 from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 
@@ -176,7 +177,11 @@ class BgAssetsApp(App[int]):
         if draw is None or self.orchestrator is None or not screen.is_mounted:
             return  # a screen just pushed has no widgets yet
         started = time.perf_counter()
-        if draw(self):
+        try:
+            drawn = draw(self)
+        except NoMatches:
+            return  # mounted, but its widgets are not composed yet: the next frame draws
+        if drawn:
             self.frame_times.append(time.perf_counter() - started)
 
     # Actions ---------------------------------------------------------------------
