@@ -66,6 +66,13 @@ def refusal_seen(action: str, app_id: str, seen: list[Event]) -> Outcome | None:
     return None
 
 
+def waiting_note(app_id: str, seen: list[Event]) -> str:
+    """``; waiting for the network ...`` when a request of ``app_id`` waits offline, else ""."""
+    if any(event.event == ev.REQUEST_WAITING and event.app == app_id for event in seen):
+        return "; waiting for the network: the catalog is fetched once the device is online"
+    return ""
+
+
 DEVICE_TOGGLES = {
     "low_power": "low power mode",
     "background_refresh": "background refresh",
@@ -108,7 +115,8 @@ class Controller:
         if outcome is not None:
             return outcome
         rejected = sum(1 for event in seen if event.event == ev.PLAN_REJECTED)
-        return Outcome(action, done + (f"; {rejected} download(s) rejected" if rejected else ""))
+        return Outcome(action, done + (f"; {rejected} download(s) rejected" if rejected else "")
+                       + waiting_note(action.split()[-1], seen))
 
     def _installed_version(self, app_id: str) -> str | None:
         record = self.orchestrator.journal.app(app_id)
@@ -183,10 +191,8 @@ class Controller:
     def resume(self, row_key: str) -> Outcome:
         outcome = self._download("resume", row_key, "resumed")
         if outcome.ok:
-            tracked = self.orchestrator.queue.tracked.get(self.download_key(row_key))
-            running = tracked is not None and tracked.handle is not None \
-                and tracked.paused is None
-            self.state.resumed(row_key, running)
+            # Waiting until download.resumed (or started) says it moves: not while offline.
+            self.state.resumed(row_key)
         return outcome
 
     def cancel(self, row_key: str) -> Outcome:

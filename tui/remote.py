@@ -75,6 +75,8 @@ class MirroredApp:
     running: bool
     launchable: bool
     progress: InstallView
+    # The daemon's status does not say; the TUI reads it from ``request.waiting`` events.
+    waiting_request: str | None = None
 
 
 @dataclass(frozen=True)

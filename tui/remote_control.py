@@ -17,7 +17,14 @@ from orchestrator.control.views import device_from_view
 from orchestrator.errors import BackgroundAssetsError
 from orchestrator.events import Event
 from orchestrator.model.units import format_size
-from tui.control import Outcome, refusal_seen, refused, toggle_outcome, toggled
+from tui.control import (
+    Outcome,
+    refusal_seen,
+    refused,
+    toggle_outcome,
+    toggled,
+    waiting_note,
+)
 from tui.remote import DaemonMirror
 from tui.state import LiveState
 
@@ -87,7 +94,8 @@ class RemoteController:
                    "spec.version in the daemon's app manifest to update"
         else:
             text = f"{verb} {app_id}: {before} -> {after} requested"
-        return Outcome(action, text + (f"; {rejected} download(s) rejected" if rejected else ""))
+        return Outcome(action, text + (f"; {rejected} download(s) rejected" if rejected else "")
+                       + waiting_note(app_id, seen))
 
     async def install(self, app_id: str) -> Outcome:
         """Install again from the manifest the daemon installed the app from."""
@@ -131,7 +139,7 @@ class RemoteController:
     async def resume(self, row_key: str) -> Outcome:
         outcome = await self._download("resume", row_key, "resumed")
         if outcome.ok:
-            self.state.resumed(row_key, downloading=False)  # progress events say when it runs
+            self.state.resumed(row_key)
         return outcome
 
     async def cancel(self, row_key: str) -> Outcome:

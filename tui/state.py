@@ -15,11 +15,15 @@ from typing import Any
 
 from orchestrator import events as ev
 from orchestrator.events import Event, describe
+from orchestrator.service.catalogs import CATALOG_ID
 from orchestrator.service.containers import is_purgeable
 
 LOG_LIMIT = 5_000
 HISTORY_LIMIT = 30
 QUIET = frozenset({ev.DOWNLOAD_PROGRESS, ev.APP_PROGRESS})
+# After these an app's content request no longer waits for the network.
+WAIT_ENDS = frozenset({ev.CATALOG_FETCHED, ev.EVENT_REFUSED, ev.EXTENSION_TERMINATED,
+                       ev.APP_UNINSTALLED})
 
 WAITING, DOWNLOADING, PAUSED, FINISHED, FAILED = (
     "waiting", "downloading", "paused", "finished", "failed")
@@ -68,11 +72,15 @@ class DownloadRow:
 
 @dataclass
 class AppStatus:
-    """What the events said about one app's install."""
+    """What the events said about one app's install.
+
+    ``waiting`` names a content request waiting for the network (``install``, ...).
+    """
 
     fraction: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
     refused: str | None = None
+    waiting: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,12 +129,17 @@ class LiveState:
             self.log.append(LogLine(self.seq, event.ts, name, event.app, text))
         if event.app is None:
             return
+        if event.app in self.apps and (name in WAIT_ENDS or (
+                name == ev.DOWNLOAD_FAILED and data.get("download") == CATALOG_ID)):
+            self.apps[event.app].waiting = None
         if name == ev.APP_PROGRESS:
             self.install_version += 1
             status = self.apps.setdefault(event.app, AppStatus())
             status.fraction, status.phases = data["fraction"], dict(data.get("phases") or {})
         elif name == ev.EVENT_REFUSED:
             self.apps.setdefault(event.app, AppStatus()).refused = data.get("name")
+        elif name == ev.REQUEST_WAITING:
+            self.apps.setdefault(event.app, AppStatus()).waiting = data.get("request")
         elif name.startswith("download.") and data.get("download") is not None:
             self._download(event.app, name, event.ts, data)
         elif name == ev.ASSET_PURGED:
@@ -155,7 +168,7 @@ class LiveState:
         elif name in (ev.DOWNLOAD_SCHEDULED, ev.DOWNLOAD_REENQUEUED):
             row.state, row.error, row.speed, row.reason = WAITING, None, 0.0, None
             row.priority = int(data.get("priority", row.priority))
-        elif name == ev.DOWNLOAD_STARTED:
+        elif name in (ev.DOWNLOAD_STARTED, ev.DOWNLOAD_RESUMED):
             row.state, row.reason = DOWNLOADING, None
             row.foreground = bool(data.get("foreground", row.foreground))
         elif name == ev.DOWNLOAD_PAUSED:
@@ -172,12 +185,13 @@ class LiveState:
     def _add_purgeable(self, app: str, size: int) -> None:
         self.purgeable[app] = max(0, self.purgeable.get(app, 0) + size)
 
-    def resumed(self, key: str, downloading: bool) -> None:
-        """No event says a paused download resumed; the UI marks it when it asks."""
+    def resumed(self, key: str) -> None:
+        """A paused download asked to resume waits until an event says it transfers."""
         row = self.downloads.get(key)
         if row is not None and row.state == PAUSED:
-            row.state, row.reason = (DOWNLOADING if downloading else WAITING), None
+            row.state, row.reason = WAITING, None
             self.version += 1
+            self.apps_version += 1  # not progress: drawn on the next frame
             row.changed = self.version
 
     def log_lines(self, app: str = "", kind: str = "", after: int = 0) -> list[LogLine]:

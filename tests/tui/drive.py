@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+from orchestrator import events as ev
 from tests.tui.scenario import APPS
 from tui.app import BgAssetsApp
 
@@ -43,9 +44,50 @@ async def show(app: BgAssetsApp, pilot, screen_key: str) -> None:
 
 
 def offline(orchestrator) -> None:
-    """Take the device offline before the app starts: every download waits."""
+    """Take the device offline: no catalog is fetched and no download starts."""
     device = orchestrator.device
     orchestrator.set_device(replace(device, network=replace(device.network, online=False)))
+
+
+async def installed_offline(orchestrator, manifests) -> None:
+    """Install every app, then go offline with none of their downloads started.
+
+    Offline, an install waits for the network; so each download is paused the moment it
+    is scheduled (before the queue can start it), and resumed once the device is offline:
+    every download then waits, as after installing on a network that went away.
+    """
+    held: list[str] = []
+
+    def hold(event) -> None:
+        if event.event == ev.DOWNLOAD_SCHEDULED:
+            loaded = orchestrator.apps[event.app]
+            key = f"{loaded.app.app_group}/{event.data['download']}"
+            orchestrator.pause(key)
+            held.append(key)
+
+    unsubscribe = orchestrator.events.subscribe(hold)
+    try:
+        for manifest in manifests:
+            await orchestrator.install(manifest)
+    finally:
+        unsubscribe()
+    offline(orchestrator)
+    for key in held:
+        orchestrator.resume(key)
+
+
+def offline_after_first_catalog(orchestrator) -> None:
+    """Go offline the moment the first catalog is in (game's: the apps install in order).
+
+    Events reach callbacks before the catalog's downloads are scheduled, so game's
+    downloads all wait, and news's install waits for the network.
+    """
+    def on_event(event) -> None:
+        if event.event == ev.CATALOG_FETCHED:
+            unsubscribe()
+            offline(orchestrator)
+
+    unsubscribe = orchestrator.events.subscribe(on_event)
 
 
 def last_outcome(app: BgAssetsApp):

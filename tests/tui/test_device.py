@@ -57,7 +57,7 @@ async def test_background_refresh_per_app_refuses_its_periodic_run(tui):
         await press(app, pilot, "down", "r")
         refusal = last_outcome(app)
         assert refusal.code == 111 and "background refresh is off" in refusal.message
-        assert app.screen.table.cell_text(NEWS, 7) == "off (background refresh)"
+        assert app.screen.table.cell_text(NEWS, 8) == "off (no refresh)"
 
 
 async def test_purge_removes_the_cache_file_and_the_count(tui):

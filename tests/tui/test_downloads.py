@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from tests.tui.drive import install_all, last_outcome, offline, press, settle, show
+from tests.tui.drive import (
+    install_all,
+    installed_offline,
+    last_outcome,
+    offline_after_first_catalog,
+    press,
+    settle,
+    show,
+)
 from tests.tui.scenario import GAME, NEWS
 from tui.screens.detail import DownloadDetail
 
@@ -18,15 +26,17 @@ async def select(app, pilot, key: str) -> None:
 
 async def test_offline_rows_wait_essential_first_then_finish_online(tui):
     app, built = tui
-    offline(built.orchestrator)
+    offline_after_first_catalog(built.orchestrator)
     async with app.run_test(size=SIZE) as pilot:
         await press(app, pilot, "2")
         table = app.screen.table
-        assert table.shown_keys == [f"{GAME}/tutorial", f"{GAME}/level-1", f"{NEWS}/front-page",
-                                    f"{GAME}/thumbs", f"{NEWS}/archive", f"{GAME}/level-2"]
+        assert table.shown_keys == [f"{GAME}/tutorial", f"{GAME}/level-1", f"{GAME}/thumbs",
+                                    f"{GAME}/level-2"]
         assert {table.cell_text(key, STATE) for key in table.shown_keys} == {"waiting"}
         assert table.cell_text(f"{GAME}/tutorial", ESSENTIAL) == "yes"
         assert table.cell_text(f"{GAME}/level-1", PRIORITY) == "90"
+        assert built.server.stats.requests_by_path["/game/tutorial.bin"] == 0
+        assert built.server.stats.requests_by_path["/news/catalog.json"] == 0
         await show(app, pilot, "3")
         await press(app, pilot, "o", "2")
         await install_all(app, pilot)
@@ -38,9 +48,14 @@ async def test_offline_rows_wait_essential_first_then_finish_online(tui):
 
 async def test_promote_is_refused_until_the_app_runs(tui):
     app, built = tui
-    offline(built.orchestrator)
+    await installed_offline(built.orchestrator, built.manifests)
     async with app.run_test(size=SIZE) as pilot:
         await press(app, pilot, "2")
+        table = app.screen.table
+        # Priority orders one app's downloads: across apps the rows interleave by rank.
+        assert table.shown_keys == [f"{GAME}/tutorial", f"{GAME}/level-1", f"{NEWS}/front-page",
+                                    f"{GAME}/thumbs", f"{NEWS}/archive", f"{GAME}/level-2"]
+        assert {table.cell_text(key, STATE) for key in table.shown_keys} == {"waiting"}
         await select(app, pilot, f"{GAME}/level-1")
         await press(app, pilot, "p")
         refusal = last_outcome(app)
@@ -51,31 +66,35 @@ async def test_promote_is_refused_until_the_app_runs(tui):
 async def test_pause_resume_and_cancel_from_keys(tui):
     app, built = tui
     orchestrator = built.orchestrator
-    offline(orchestrator)
+    offline_after_first_catalog(orchestrator)
     async with app.run_test(size=SIZE) as pilot:
         await press(app, pilot, "2")
-        await select(app, pilot, f"{NEWS}/archive")
+        await select(app, pilot, f"{GAME}/level-1")
         await press(app, pilot, "z")
-        assert last_outcome(app).message == f"{NEWS}/archive: paused"
-        assert app.screen.table.cell_text(f"{NEWS}/archive", STATE) == "paused: paused by request"
+        assert last_outcome(app).message == f"{GAME}/level-1: paused"
+        assert app.screen.table.cell_text(f"{GAME}/level-1", STATE) == "paused: paused by request"
         await select(app, pilot, f"{GAME}/level-2")
         await press(app, pilot, "c")
         assert last_outcome(app).message == f"{GAME}/level-2: cancelled"
         assert app.screen.table.cell_text(f"{GAME}/level-2", STATE) == "failed"
         assert app.screen.table.cell_text(f"{GAME}/level-2", ERROR).startswith("1040 cancelled")
+        await select(app, pilot, f"{GAME}/level-1")
+        await press(app, pilot, "s")
+        assert last_outcome(app).message == f"{GAME}/level-1: resumed"
+        assert app.screen.table.cell_text(f"{GAME}/level-1", STATE) == "waiting"  # offline
+        await press(app, pilot, "z")
         await show(app, pilot, "3")
         await press(app, pilot, "o", "2")
-        for app_id in (GAME, NEWS):
-            await orchestrator.wait(app_id, "essential", timeout=20)
-        await orchestrator.wait(GAME, "all", timeout=20)
+        await orchestrator.wait(GAME, "essential", timeout=20)
+        await orchestrator.wait(NEWS, "all", timeout=20)
         await settle(app, pilot)
-        assert f"group.{NEWS}/archive" in orchestrator.queue.tracked  # still paused
-        assert app.screen.table.cell_text(f"{NEWS}/archive", STATE) == "paused: paused by request"
-        await select(app, pilot, f"{NEWS}/archive")
+        assert f"group.{GAME}/level-1" in orchestrator.queue.tracked  # still paused
+        assert app.screen.table.cell_text(f"{GAME}/level-1", STATE) == "paused: paused by request"
+        await select(app, pilot, f"{GAME}/level-1")
         await press(app, pilot, "s")
-        assert last_outcome(app).message == f"{NEWS}/archive: resumed"
+        assert last_outcome(app).message == f"{GAME}/level-1: resumed"
         await install_all(app, pilot)
-        assert app.screen.table.cell_text(f"{NEWS}/archive", STATE) == "finished"
+        assert app.screen.table.cell_text(f"{GAME}/level-1", STATE) == "finished"
         failed = orchestrator.journal.download(f"group.{GAME}/level-2")
         assert failed.error_code == 1040
 
@@ -122,7 +141,7 @@ async def test_detail_view_shows_the_download_and_closes(tui):
 async def test_promote_once_the_app_runs_moves_it_to_the_foreground(tui):
     app, built = tui
     orchestrator = built.orchestrator
-    offline(orchestrator)
+    offline_after_first_catalog(orchestrator)
     async with app.run_test(size=SIZE) as pilot:
         await press(app, pilot, "2")
         await select(app, pilot, f"{GAME}/level-2")
@@ -133,6 +152,18 @@ async def test_promote_once_the_app_runs_moves_it_to_the_foreground(tui):
         await show(app, pilot, "1")
         await press(app, pilot, "l")
         assert orchestrator.apps[GAME].running
+        await show(app, pilot, "3")
+        await press(app, pilot, "o")
+        assert not orchestrator.device.network.online
+        await show(app, pilot, "2")
+        await select(app, pilot, f"{GAME}/level-2")
+        await press(app, pilot, "p")
+        refusal = last_outcome(app)
+        assert refusal.code == 1021 and "the device is offline" in refusal.message
+        assert app.screen.table.cell_text(f"{GAME}/level-2", STATE) == "paused: paused by request"
+        assert not orchestrator.queue.tracked[f"group.{GAME}/level-2"].foreground
+        await show(app, pilot, "3")
+        await press(app, pilot, "o")
         await show(app, pilot, "2")
         await select(app, pilot, f"{GAME}/level-2")
         await press(app, pilot, "p")

@@ -15,55 +15,65 @@ from orchestrator.model.units import format_size
 from tui.widgets.cells import duration, phase_bar
 from tui.widgets.table import LiveTable
 
-COLUMNS = (("app", "App"), ("version", "Version"), ("state", "State"),
-           ("progress", "Install progress"), ("allowance", "Allowance used / left"),
-           ("essential", "Essential used / left"), ("runtime", "Runtime today"),
-           ("periodic", "Next periodic run"))
+# Sized so that the bundled examples (ids up to 26 characters) fit 160 columns.
+COLUMNS = (("app", "App"), ("name", "Name"), ("version", "Version"), ("state", "State"),
+           ("progress", "Progress"), ("allowance", "Allowance left"),
+           ("essential", "Essential left"), ("runtime", "Runtime today"),
+           ("periodic", "Next periodic"))
 CLOCK_REDRAW = 1.0
+LEGEND = "progress: app · install step · essential bytes"
 
 
-def app_state(loaded: Any) -> Text:
-    """installing, launchable or launched (and running), as the seed names them."""
+def app_state(loaded: Any, waiting: str | None = None) -> Text:
+    """installing, launchable or launched (and running), as the seed names them.
+
+    ``waiting`` names a content request waiting for the network: an install that
+    waits reads ``installing: offline``.
+    """
     if loaded is None:
         return Text("not installed", "dim")
     if loaded.launched:
         return Text("launched" + (", running" if loaded.running else ""), "bold cyan")
-    return Text("launchable", "green") if loaded.launchable else Text("installing", "yellow")
+    if loaded.launchable:
+        return Text("launchable", "green")
+    return Text("installing: offline" if waiting else "installing", "yellow")
 
 
-def allowance(used: int, limit: int, launched: bool) -> str:
+def allowance_left(used: int, limit: int, launched: bool) -> str:
+    """What remains of an initial allowance, as the extension is told it."""
     if launched:
         return "unrestricted"
-    return f"{format_size(used)} / {format_size(max(0, limit - used))}"
+    return format_size(max(0, limit - used))
 
 
 def periodic_text(orchestrator: Any, app_id: str, now: float) -> str:
     device = orchestrator.device
     when = orchestrator.next_periodic(app_id)
     if when is None:
-        return "off (low power)" if device.low_power_mode else "off (background refresh)"
+        return "off (low power)" if device.low_power_mode else "off (no refresh)"
     return "due now" if when <= now else f"in {duration(when - now)}"
 
 
-def app_cells(orchestrator: Any, progress: Any, app_id: str) -> tuple[object, ...]:
+def app_cells(orchestrator: Any, status: Any, app_id: str) -> tuple[object, ...]:
     """One row of the Apps table, read from the orchestrator, its journal and the events."""
     loaded = orchestrator.apps.get(app_id)
     record = orchestrator.journal.app(app_id)
     if loaded is None or record is None:
-        return (app_id, "", app_state(None), "", "", "", "", "")
+        return (app_id, "", "", app_state(None), "", "", "", "", "")
     now = orchestrator.clock()
     restrictions = loaded.app.restrictions
-    fraction = progress.fraction if progress else 0.0
-    phases = progress.phases if progress and progress.phases else {}
+    fraction = status.fraction if status else 0.0
+    phases = status.phases if status and status.phases else {}
     if loaded.progress is not None:
         fraction, phases = loaded.progress.fraction, loaded.progress.phases()
+    waiting = loaded.waiting_request or (status.waiting if status else None)
     bar = phase_bar(phases) + Text(f" {fraction:4.0%}")
     spent, allotted = orchestrator.runtime_today(app_id)
-    return (app_id, loaded.app.version, app_state(loaded), bar,
-            allowance(record.download_bytes_used, restrictions.download_allowance,
-                      record.launched),
-            allowance(record.essential_bytes_used, restrictions.essential_download_allowance,
-                      record.launched),
+    return (app_id, loaded.app.display_name, loaded.app.version, app_state(loaded, waiting), bar,
+            allowance_left(record.download_bytes_used, restrictions.download_allowance,
+                           record.launched),
+            allowance_left(record.essential_bytes_used,
+                           restrictions.essential_download_allowance, record.launched),
             f"{duration(spent) or '0s'} / {duration(allotted)}",
             periodic_text(orchestrator, app_id, now))
 
@@ -117,6 +127,6 @@ class AppsScreen(Screen[None]):
         waiting = sum(1 for row in state.downloads.values() if row.state != "finished"
                       and row.state != "failed")
         self.query_one("#apps-summary", Static).update(
-            f"{len(orchestrator.apps)} installed · {waiting} download(s) pending · "
+            f"{len(orchestrator.apps)} installed · {waiting} download(s) pending · {LEGEND} · "
             "n install  u update  r periodic  l launch")
         return True

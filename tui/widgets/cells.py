@@ -12,7 +12,9 @@ from orchestrator.model.units import format_size
 from tui.state import DownloadRow
 
 BLOCKS = " ▏▎▍▌▋▊▉█"
-PHASES = (("app", "app"), ("install", "install"), ("essential", "essential"))
+# The install progress's phases and the cells each gets: the base app and the install
+# step are done or not, the essential bytes move.
+PHASES = (("app", 1), ("install", 1), ("essential", 5))
 STATE_STYLES = {"downloading": "bold green", "paused": "yellow", "waiting": "dim",
                 "finished": "cyan", "failed": "bold red"}
 
@@ -26,15 +28,15 @@ def bar(fraction: float, width: int = 12, style: str = "green") -> Text:
     return Text.assemble((filled.ljust(width), style), (" ", ""), f"{fraction:4.0%}")
 
 
-def phase_bar(phases: dict[str, float], width: int = 4) -> Text:
-    """The install progress in its three phases: base app, install step, essential bytes."""
+def phase_bar(phases: dict[str, float]) -> Text:
+    """The install progress in its three phases, ``app``, ``install`` (the install step)
+    and ``essential`` (bytes), one short bar each: ``█ █ ███░░``."""
     text = Text()
-    for index, (key, label) in enumerate(PHASES):
+    for index, (key, width) in enumerate(PHASES):
         if index:
             text.append(" ")
         value = min(1.0, max(0.0, phases.get(key, 0.0)))
         filled = round(value * width)
-        text.append(f"{label} ", "dim")
         text.append("█" * filled + "░" * (width - filled), "green" if value >= 1 else "yellow")
     return text
 
