@@ -23,7 +23,7 @@ import pytest
 from orchestrator.control import ControlClient, ControlServer, socket_path
 from orchestrator.errors import BackgroundAssetsError
 from orchestrator.service import Orchestrator
-from tests.tui.drive import offline
+from tests.tui.drive import installed_offline
 from tests.tui.scenario import GAME, NEWS, scene
 from tui.app import BgAssetsApp, attached_app
 
@@ -50,9 +50,7 @@ class Daemon:
 async def daemon(tmp_path) -> AsyncIterator[Daemon]:
     """Both scenario apps installed while offline: every download waits in the daemon."""
     async with scene(tmp_path) as built:
-        offline(built.orchestrator)
-        for manifest in built.manifests:
-            await built.orchestrator.install(manifest)
+        await installed_offline(built.orchestrator, built.manifests)
         path = socket_path(tmp_path / "state")
         async with ControlServer(built.orchestrator, path) as server:
             yield Daemon(built.orchestrator, server, path)
@@ -99,7 +97,7 @@ async def test_a_late_ui_shows_the_daemons_apps_and_downloads(daemon):
     async with app.run_test(size=SIZE) as pilot:
         await attached(app, pilot)
         assert app.screen.table.shown_keys == [GAME, NEWS]
-        assert cell(app, GAME, 2) == "installing" and cell(app, NEWS, 2) == "launchable"
+        assert cell(app, GAME, 3) == "installing" and cell(app, NEWS, 3) == "launchable"
         await press(app, pilot, "2")
         keys = app.screen.table.shown_keys
         assert set(keys) == {f"{GAME}/tutorial", f"{GAME}/level-1", f"{GAME}/level-2",
@@ -166,11 +164,13 @@ async def test_launch_then_promote_and_terminate_from_the_ui(daemon):
         await press(app, pilot, "down", "l")  # news has no essential download: launchable
         assert app.outcomes[-1].message == f"{NEWS} launched"
         assert orchestrator.apps[NEWS].running
-        await until(pilot, lambda: cell(app, NEWS, 2) == "launched, running")
+        await until(pilot, lambda: cell(app, NEWS, 3) == "launched, running")
         await press(app, pilot, "2")
         await select(pilot, f"{NEWS}/archive")
-        await press(app, pilot, "p")
-        assert app.outcomes[-1].message == f"{NEWS}/archive: promoted to the foreground"
+        await press(app, pilot, "p")  # the device is offline: it keeps waiting in the background
+        refusal = app.outcomes[-1]
+        assert refusal.code == 1021 and "offline" in refusal.message
+        assert cell(app, f"{NEWS}/archive", STATE) == "waiting"
         app.app_action("terminate", NEWS)
         await press(app, pilot)
         assert app.outcomes[-1].message == f"{NEWS} terminated"
