@@ -67,6 +67,16 @@ class Summary:
         if name not in QUIET_EVENTS:
             self.timeline(event)
 
+    def known(self, app_id: str, loaded: Any) -> None:
+        """Start an app's line from what the journal says, for an app installed earlier."""
+        line = self.apps.setdefault(app_id, AppLine())
+        if loaded.progress is not None:
+            line.fraction = loaded.progress.fraction
+        if loaded.launched:
+            line.state = "launched"
+        elif loaded.launchable:
+            line.state = "launchable"
+
     def print(self, force: bool = False) -> None:
         """Print one line per app, unless nothing changed since the last time."""
         lines = []
@@ -95,8 +105,11 @@ async def run_headless(args: argparse.Namespace, out: TextIO = sys.stdout) -> in
             for manifest in app_manifests(args.directory):
                 app, _ = load_app(manifest)
                 apps.append(app.id)
-                if app.id not in orchestrator.apps:  # type: ignore[attr-defined]
+                loaded = orchestrator.apps.get(app.id)  # type: ignore[attr-defined]
+                if loaded is None:
                     await orchestrator.install(manifest)  # type: ignore[attr-defined]
+                else:
+                    summary.known(app.id, loaded)
             await asyncio.gather(*(_play(orchestrator, app_id) for app_id in apps))
         finally:
             printer.cancel()

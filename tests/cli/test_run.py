@@ -32,15 +32,21 @@ def test_headless_run_installs_launches_and_fetches_everything(tmp_path):
     examples.joinpath("catalog.json").write_text(json.dumps(catalog))
     refresh_catalog(examples / "catalog.json")
 
-    result = subprocess.run(
-        [sys.executable, "-m", "orchestrator", "--state-dir", str(tmp_path / "state"), "run",
-         str(tmp_path / "examples"), "--headless", "--port", str(port),
-         "--rate-per-connection", "0"],
-        capture_output=True, text=True, timeout=60)
+    command = [sys.executable, "-m", "orchestrator", "--state-dir", str(tmp_path / "state"),
+               "run", str(tmp_path / "examples"), "--headless", "--port", str(port),
+               "--rate-per-connection", "0"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "app.launchable" in result.stdout and "app.launched" in result.stdout
     assert "run: done in" in result.stdout and "0 failed download(s)" in result.stdout
     assert "2/2 downloads" in result.stdout
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    summary = [line for line in again.stdout.splitlines() if "com.example.game " in line
+               and " install " in line]
+    assert summary, again.stdout
+    assert all("launched" in line and "install 100%" in line for line in summary), summary
 
 
 def test_run_refuses_a_folder_without_apps(tmp_path):
