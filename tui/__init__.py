@@ -1,1 +1,1 @@
-"""The Textual terminal UI of bgassets (issue 5)."""
+"""The Textual terminal UI of bgassets."""

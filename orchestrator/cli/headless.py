@@ -121,7 +121,7 @@ async def run_headless(args: argparse.Namespace, out: TextIO = sys.stdout) -> in
 
 
 async def _play(orchestrator: Any, app_id: str) -> None:
-    """The seed's story for one app: launchable, launched, background fetches, periodic."""
+    """One app's life: launchable, launched, background fetches, periodic."""
     await orchestrator.wait(app_id, "essential")
     loaded = orchestrator.apps[app_id]
     if not loaded.running:

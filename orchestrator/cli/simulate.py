@@ -1,4 +1,4 @@
-"""``bgassets simulate``: drive one lifecycle event headless, as the seed's debug tool does.
+"""``bgassets simulate``: drive one lifecycle event headless, as the framework's debug tool does.
 
 The state dir keeps the journal between runs, so ``simulate install`` then
 ``simulate launch`` then ``simulate periodic`` play an app's life in steps.

@@ -71,7 +71,7 @@ class FailurePolicy:
     retries: int = DEFAULT_RETRIES
 
 
-# Without rules the extension behaves like the seed's sample: download every asset.
+# Without rules the extension downloads every asset, as the catalog says.
 DEFAULT_RULES = (Rule(),)
 
 

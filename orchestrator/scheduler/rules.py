@@ -1,6 +1,6 @@
 """The declarative extension: turn a catalog into downloads by the Extension's rules.
 
-This is what the seed's sample extension does in code (download every asset
+This is what a typical downloader extension does in code (download every asset
 not already present, essential as the catalog says when the request is
 ``install`` or ``update``, with the catalog's priority), generalised by the
 rules of an Extension manifest. Pure: what is already on disk comes in as a

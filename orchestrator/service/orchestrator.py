@@ -68,7 +68,7 @@ def _lock_state_dir(state_dir: Path) -> int:
 
 
 class Orchestrator(ContentRequests, Handover, Recovery):
-    """The system service of the seed talk, for one state dir.
+    """The Background Assets system service, for one state dir.
 
     Use as an async context manager. ``clock`` gives wall time for the journal
     and the budget formulas; tests pass their own.

@@ -1,6 +1,6 @@
 """Install progress: one fraction over base app size, the install step and essential bytes.
 
-As in the seed: the essential part's denominator starts from
+As in the framework: the essential part's denominator starts from
 ``essentialDownloadAllowance`` and is refined to the real essential total once
 the extension has answered. The install step (catalog fetched, extension
 answered) weighs ``max(1 MiB, base size / 20)``.

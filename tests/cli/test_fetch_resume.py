@@ -1,8 +1,8 @@
 """A killed or interrupted `bgassets fetch` resumes from the bytes on disk.
 
 The server is throttled so that a 256 MiB download takes a few seconds and the
-client keeps up with it (socket buffers stay nearly empty). Issue 3's goal is
-the strict one: body bytes the server had sent when the first run died, plus
+client keeps up with it (socket buffers stay nearly empty). The engine's goal
+is the strict one: body bytes the server had sent when the first run died, plus
 everything the second run fetched, exceed the file's size by at most 1 MiB;
 bytes the dead client had received but not yet written or checkpointed count
 against it. See ``check_resumed`` for what fails the test and what only xfails it.
@@ -145,13 +145,13 @@ async def interrupt_then_resume(big_file, tmp_path, stop: signal.Signals, rate: 
 
 
 def check_resumed(resumed: Resumed, may_lose: int) -> None:
-    """It resumed, within the engine's stated bound; then issue 3's goal of 1 MiB.
+    """It resumed, within the engine's stated bound; then the goal of 1 MiB.
 
     ``may_lose`` is what the engine says a stop may cost: nothing after Ctrl-C (the
     state is saved as it pauses), up to a checkpoint interval after ``kill -9``.
     Segmented downloads also waste a little when one connection takes over half of
     another's range (bytes already in flight to the first): STEAL_ALLOWANCE.
-    When only issue 3's 1 MiB goal is missed, the test is reported as xfailed with
+    When only the 1 MiB goal is missed, the test is reported as xfailed with
     the numbers, so the gap stays visible without failing every run of the suite.
     """
     assert resumed.on_disk >= SIZE // 4, resumed.excess()
@@ -160,7 +160,7 @@ def check_resumed(resumed: Resumed, may_lose: int) -> None:
     within_goal = (resumed.fetched_again <= SIZE - resumed.on_disk + SLACK
                    and resumed.sent_when_stopped + resumed.fetched_again <= SIZE + SLACK)
     if not within_goal:
-        pytest.xfail(f"issue 3 wants at most 1 MiB beyond the disk; {resumed.excess()}")
+        pytest.xfail(f"the goal is at most 1 MiB beyond the disk; {resumed.excess()}")
 
 
 @pytest.mark.parametrize(("connections", "rate"), [("1", 64 << 20), ("4", 16 << 20)])

@@ -25,7 +25,7 @@ LEGEND = "progress: app · install step · essential bytes"
 
 
 def app_state(loaded: Any, waiting: str | None = None) -> Text:
-    """installing, launchable or launched (and running), as the seed names them.
+    """installing, launchable or launched (and running), as the framework names them.
 
     ``waiting`` names a content request waiting for the network: an install that
     waits reads ``installing: offline``.
