@@ -1,4 +1,4 @@
-"""The declarative extension turns a catalog into downloads as a typical downloader extension does."""
+"""The declarative extension turns a catalog into downloads as a typical downloader does."""
 
 from orchestrator.model.enums import ContentRequest
 from orchestrator.model.extension import EssentialMode, Extension, Rule, RuleMatch
