@@ -16,6 +16,11 @@ from importlib import resources
 from pathlib import Path
 
 KINDS = ("app", "extension", "device", "catalog")
+# The port of the local asset server that the examples' manifestURLs name, and
+# the default of `bgassets serve`, `run` and `init`.
+EXAMPLES_PORT = 8470
+# Host names of this machine that the built-in asset server answers on.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 
 
 @cache

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from orchestrator.bundled import manifests_dir
+from orchestrator.bundled import LOOPBACK_HOSTS, manifests_dir
 from orchestrator.bundled.editor import (
     MODELINE_PREFIX,
     modeline,
@@ -26,7 +26,6 @@ from orchestrator.bundled.editor import (
     write_schemas,
 )
 
-DEMO_PORT = 8470
 WELCOME = "Hello from bgassets: this file was downloaded before the app's first launch.\n"
 _MODELINE = re.compile(rf"^{re.escape(MODELINE_PREFIX)}\S*?([a-z]+)\.schema\.json\s*$")
 
@@ -123,7 +122,7 @@ spec:
 def _serving_hint(identity: Identity) -> str:
     """Comment lines that say how manifestURL gets served."""
     url = urlsplit(identity.manifest_url)
-    if url.hostname not in ("127.0.0.1", "localhost"):
+    if url.hostname not in LOOPBACK_HOSTS:
         return (f"# {identity.name}: publish catalog.json and files/ so that manifestURL "
                 "serves them, then:\n#   bgassets simulate install app.yaml")
     return (f"# {identity.name}: serve the folder that holds this one on its port,\n"
@@ -134,7 +133,7 @@ def _serving_hint(identity: Identity) -> str:
 def _allowed_hosts(manifest_url: str) -> list[str]:
     """The catalog's host, plus localhost's other name when it is the loopback."""
     host = urlsplit(manifest_url).hostname or "127.0.0.1"
-    return ["127.0.0.1", "localhost"] if host in ("127.0.0.1", "localhost") else [host]
+    return list(LOOPBACK_HOSTS) if host in LOOPBACK_HOSTS else [host]
 
 
 def _extension_yaml(pointer: str, identity: Identity) -> str:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from orchestrator.bundled import EXAMPLES_PORT
 from orchestrator.errors import UsageError
 
 
@@ -34,7 +35,8 @@ def register(subparsers: Any) -> None:
                         help="install every <app>/app.yaml found here")
     parser.add_argument("--serve-demo", action="store_true",
                         help="serve DIR's catalogs and their assets on --port (like `run`)")
-    parser.add_argument("--port", type=int, default=8470, help="demo server port (default 8470)")
+    parser.add_argument("--port", type=int, default=EXAMPLES_PORT,
+                        help=f"demo server port (default {EXAMPLES_PORT})")
     parser.add_argument("--device", type=Path, metavar="FILE", help="a Device manifest")
     parser.set_defaults(handler=run, state_dir_access="write")
 

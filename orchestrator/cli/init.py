@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+from orchestrator.bundled import EXAMPLES_PORT
 from orchestrator.errors import UsageError
 
 _BUNDLE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9-]+)+$")
@@ -56,7 +57,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Write the scaffold; print what was written and what to do next."""
     from orchestrator.bundled.scaffold import (
-        DEMO_PORT,
         Identity,
         example_names,
         planned_files,
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         app_id=args.app_id or f"com.example.{short}",
         team=args.team,
         name=args.name or short.replace("-", " ").title(),
-        manifest_url=args.manifest_url or f"http://127.0.0.1:{DEMO_PORT}/{short}/catalog.json",
+        manifest_url=args.manifest_url or f"http://127.0.0.1:{EXAMPLES_PORT}/{short}/catalog.json",
     )
     if not _BUNDLE_ID.match(identity.app_id):
         raise UsageError(f"--id: {identity.app_id!r} is not a reverse-DNS id such as "

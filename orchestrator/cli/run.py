@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from orchestrator.bundled import manifests_dir
+from orchestrator.bundled import EXAMPLES_PORT, manifests_dir
 from orchestrator.errors import UsageError
 
-DEMO_PORT = 8470
+DEMO_PORT = EXAMPLES_PORT
 # Per connection: the ~570 MB of examples then play out in about a minute.
 DEMO_RATE = "640KiB"
 

@@ -10,11 +10,12 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from orchestrator.bundled import EXAMPLES_PORT
 from orchestrator.devserver.faults import FAULT_DESCRIPTIONS, FAULT_NAMES, Fault, parse_fault
 from orchestrator.errors import BackgroundAssetsError, ErrorCode, UsageError
 from orchestrator.model.units import parse_size
 
-DEFAULT_PORT = 8470
+DEFAULT_PORT = EXAMPLES_PORT
 
 
 def _fault_help() -> str:
