@@ -30,7 +30,8 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy orchestrator/model orchestrator/scheduler
 
 docs: $(STAMP)
-	$(PY) -m orchestrator.manifests.reference > docs/manifests.md
+	$(PY) -m orchestrator.manifests.reference > docs/manifests.md.new
+	mv docs/manifests.md.new docs/manifests.md
 
 clean:
 	rm -rf .demo .bench .pytest_cache .ruff_cache .mypy_cache

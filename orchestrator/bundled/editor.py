@@ -59,14 +59,21 @@ def index() -> dict[str, Any]:
             "schemas": entries}
 
 
+def schema_files(folder: Path) -> dict[Path, str]:
+    """The four schemas and ``index.json`` as they belong in ``folder``."""
+    files = {folder / schema_file_name(kind): schema_text(kind) for kind in KINDS}
+    files[folder / INDEX_NAME] = json.dumps(index(), indent=2) + "\n"
+    return files
+
+
 def write_schemas(folder: Path) -> list[Path]:
     """Write the four schemas and ``index.json`` into ``folder``; the paths written."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for kind in KINDS:
-        written.append(write_file(folder / schema_file_name(kind), schema_text(kind)))
-    written.append(write_file(folder / INDEX_NAME, json.dumps(index(), indent=2) + "\n"))
-    return written
+    return write_files(schema_files(folder))
+
+
+def write_files(files: dict[Path, str]) -> list[Path]:
+    """Write every file of ``files`` (path -> text) with :func:`write_file`; the paths."""
+    return [write_file(path, text) for path, text in files.items()]
 
 
 def relative_to(target: Path, start: Path) -> str:
@@ -102,15 +109,25 @@ def vscode_settings(schemas: str) -> dict[str, Any]:
 
 
 def write_file(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file, so no half-written file remains."""
+    """Write ``text`` to ``path`` durably: temporary file, fsync, rename, fsync the folder.
+
+    A crash leaves the old file or the new one, never half of one.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(descriptor, 0o644)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
     return path

@@ -14,17 +14,19 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from orchestrator.bundled import LOOPBACK_HOSTS, manifests_dir
+import yaml
+
+from orchestrator.bundled import EXAMPLES_PORT, LOOPBACK_HOSTS, manifests_dir, schema_path
 from orchestrator.bundled.editor import (
     MODELINE_PREFIX,
     modeline,
     relative_to,
+    schema_files,
     vscode_settings,
-    write_file,
-    write_schemas,
 )
+from orchestrator.model.hosts import allow_entry_problem
 
 WELCOME = "Hello from bgassets: this file was downloaded before the app's first launch.\n"
 _MODELINE = re.compile(rf"^{re.escape(MODELINE_PREFIX)}\S*?([a-z]+)\.schema\.json\s*$")
@@ -32,7 +34,7 @@ _MODELINE = re.compile(rf"^{re.escape(MODELINE_PREFIX)}\S*?([a-z]+)\.schema\.jso
 
 @dataclass(frozen=True)
 class Identity:
-    """Who the new app is: its bundle id, team and display name."""
+    """Who the new app is: its bundle id, team, display name and catalog URL."""
 
     app_id: str
     team: str
@@ -46,33 +48,76 @@ def slug(folder: Path) -> str:
     return text if text and text[0].isalpha() else f"app-{text}".rstrip("-")
 
 
+def default_manifest_url(folder: Path) -> str:
+    """Where ``bgassets serve`` of the folder's parent, on the examples' port, serves it."""
+    return f"http://127.0.0.1:{EXAMPLES_PORT}/{quote(folder.resolve().name)}/catalog.json"
+
+
 def example_names() -> list[str]:
     """The bundled examples that ``init --example`` can copy."""
     return sorted(path.parent.name for path in manifests_dir().glob("*/app.yaml"))
 
 
-def planned_files(folder: Path, schemas: Path, example: str | None) -> list[Path]:
-    """Every file a scaffold writes, so existing ones can be refused before any is written."""
-    names = ["app.yaml", "extension.yaml", "catalog.json", ".vscode/settings.json"]
-    if example is None:
-        names.append("files/welcome.txt")
-    return [folder / name for name in names] + [schemas / "index.json"]
+def example_identity(example: str) -> Identity:
+    """The identity a bundled example declares."""
+    app = yaml.safe_load((manifests_dir() / example / "app.yaml").read_text(encoding="utf-8"))
+    metadata, spec = app["metadata"], app["spec"]
+    return Identity(metadata["id"], metadata["team"], metadata.get("name", metadata["id"]),
+                    spec["manifestURL"])
 
 
-def scaffold(folder: Path, schemas: Path, identity: Identity, example: str | None) -> list[Path]:
-    """Write the new app into ``folder`` and the schemas into ``schemas``; the paths written."""
-    written = write_schemas(schemas)
+def identity_problem(identity: Identity) -> str | None:
+    """What in ``identity`` the App schema or the allow-list rules would refuse, if anything."""
+    schema = json.loads(schema_path("app").read_text(encoding="utf-8"))
+    definitions = schema["$defs"]
+    url_pattern = schema["properties"]["spec"]["properties"]["manifestURL"]["pattern"]
+    checks = (
+        ("--id", identity.app_id, definitions["bundleId"]["pattern"],
+         "is not a reverse-DNS id such as com.example.my-game"),
+        ("--team", identity.team, definitions["team"]["pattern"],
+         "is not ten upper-case letters or digits"),
+        ("--manifest-url", identity.manifest_url, url_pattern,
+         "is not an http(s) URL with a host and a path"),
+    )
+    for option, value, pattern, why in checks:
+        if "\n" in value or not re.search(pattern, value):
+            return f"{option}: {value!r} {why}"
+    if any(ord(character) < 32 for character in identity.name):
+        return f"--name: {identity.name!r} holds a control character"
+    host = urlsplit(identity.manifest_url).hostname or ""
+    problem = allow_entry_problem(host)
+    return f"--manifest-url: {problem}" if problem else None
+
+
+def scaffold_files(folder: Path, schemas: Path, identity: Identity,
+                   example: str | None) -> dict[Path, str]:
+    """Every file of the scaffold (path -> text): the app, its schemas, its editor settings."""
     pointer = relative_to(schemas, folder)
+    files = schema_files(schemas)
     if example is None:
-        written += _new_app(folder, pointer, identity)
+        files.update(_new_app(folder, pointer, identity))
     else:
-        written += _copy_example(folder, pointer, example)
+        files.update(_copied_example(folder, pointer, example, identity))
     settings = json.dumps(vscode_settings(pointer), indent=2) + "\n"
-    written.append(write_file(folder / ".vscode" / "settings.json", settings))
-    return written
+    files[folder / ".vscode" / "settings.json"] = settings
+    return files
 
 
-def _new_app(folder: Path, pointer: str, identity: Identity) -> list[Path]:
+def conflicts(files: dict[Path, str]) -> list[Path]:
+    """The files that exist with other content than the scaffold's (identical ones are fine)."""
+    found = []
+    for path, text in files.items():
+        try:
+            if path.read_text(encoding="utf-8") != text:
+                found.append(path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except (OSError, UnicodeDecodeError):
+            found.append(path)
+    return found
+
+
+def _new_app(folder: Path, pointer: str, identity: Identity) -> dict[Path, str]:
     welcome = WELCOME.encode()
     catalog = {
         "$schema": f"{pointer}/catalog.schema.json",
@@ -86,12 +131,12 @@ def _new_app(folder: Path, pointer: str, identity: Identity) -> list[Path]:
             "priority": 50,
         }],
     }
-    return [
-        write_file(folder / "app.yaml", _app_yaml(pointer, identity)),
-        write_file(folder / "extension.yaml", _extension_yaml(pointer, identity)),
-        write_file(folder / "catalog.json", json.dumps(catalog, indent=2) + "\n"),
-        write_file(folder / "files" / "welcome.txt", WELCOME),
-    ]
+    return {
+        folder / "app.yaml": _app_yaml(pointer, identity),
+        folder / "extension.yaml": _extension_yaml(pointer, identity),
+        folder / "catalog.json": json.dumps(catalog, indent=2) + "\n",
+        folder / "files" / "welcome.txt": WELCOME,
+    }
 
 
 def _app_yaml(pointer: str, identity: Identity) -> str:
@@ -162,16 +207,32 @@ spec:
 """
 
 
-def _copy_example(folder: Path, pointer: str, example: str) -> list[Path]:
+def _copied_example(folder: Path, pointer: str, example: str,
+                    identity: Identity) -> dict[Path, str]:
+    """The example's manifests with this app's identity, URL and modelines; its catalog."""
     source = manifests_dir() / example
-    written = []
+    own = example_identity(example)
+    files = {}
     for name in ("app.yaml", "extension.yaml"):
-        text = (source / name).read_text(encoding="utf-8")
-        written.append(write_file(folder / name, _repoint(text, pointer)))
+        text = _repoint((source / name).read_text(encoding="utf-8"), pointer)
+        text = text.replace(own.app_id, identity.app_id).replace(own.team, identity.team)
+        if name == "app.yaml":
+            text = _set_line(text, "manifestURL", identity.manifest_url)
+            text = _set_line(text, "domainAllowList",
+                             json.dumps(_allowed_hosts(identity.manifest_url)))
+            if identity.name != own.name:
+                text = _set_line(text, "name", json.dumps(identity.name))
+        files[folder / name] = text
     catalog = json.loads((source / "catalog.json").read_text(encoding="utf-8"))
     catalog = {"$schema": f"{pointer}/catalog.schema.json", **catalog}
-    written.append(write_file(folder / "catalog.json", json.dumps(catalog, indent=2) + "\n"))
-    return written
+    files[folder / "catalog.json"] = json.dumps(catalog, indent=2) + "\n"
+    return files
+
+
+def _set_line(text: str, key: str, value: str) -> str:
+    """``text`` with the value of its first ``key:`` line replaced by ``value``."""
+    pattern = re.compile(rf"^(\s*{key}:[ \t]*).*$", re.MULTILINE)
+    return pattern.sub(lambda match: match.group(1) + value, text, count=1)
 
 
 def _repoint(text: str, pointer: str) -> str:

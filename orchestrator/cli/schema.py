@@ -46,8 +46,9 @@ def run(args: argparse.Namespace) -> int:
                              f"({error.strerror or error})") from None
         for path in written:
             print(path)
-        print(f"{len(written)} files written; point modelines at "
-              f"{args.write}/<kind>.schema.json", file=sys.stderr)
+        print(f"{len(written)} files written; start each manifest with "
+              "'# yaml-language-server: $schema=<path from the manifest's folder to "
+              f"{args.write}>/<kind>.schema.json'", file=sys.stderr)
         return 0
     if args.kind is None:
         raise UsageError(f"name a kind ({', '.join(KINDS)}) or pass --write DIR")

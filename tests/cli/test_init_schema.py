@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -82,6 +86,7 @@ def test_init_with_shared_schemas_points_modelines_up(tmp_path):
 
 def test_init_refuses_to_overwrite_and_names_the_file(tmp_path):
     assert bgassets("init", "game", cwd=tmp_path).returncode == 0
+    assert bgassets("init", "game", cwd=tmp_path).returncode == 0  # the same files again
     before = (tmp_path / "game" / "app.yaml").read_text()
     again = bgassets("init", "game", "--id", "com.example.other", cwd=tmp_path)
     assert again.returncode == 2 and "game/app.yaml exists already" in again.stderr
@@ -96,6 +101,11 @@ def test_init_refuses_to_overwrite_and_names_the_file(tmp_path):
     (("--team", "small"), "--team: 'small'"),
     (("--example", "nothing"), "no bundled example 'nothing'"),
     (("--manifest-url", "ftp://x/catalog.json"), "is not an http(s) URL"),
+    (("--manifest-url", "http://"), "is not an http(s) URL"),
+    (("--manifest-url", "http://host/a catalog.json"), "is not an http(s) URL"),
+    (("--manifest-url", "http://-bad-/catalog.json"), "neither a host name"),
+    (("--name", "Two\nLines"), "control character"),
+    (("--team", "EXAMPLE123\n"), "--team"),
 ])
 def test_init_usage_errors(arguments, message, tmp_path):
     result = bgassets("init", "game", *arguments, cwd=tmp_path)
@@ -108,3 +118,66 @@ def test_init_into_a_path_through_a_file_is_a_usage_error(tmp_path):
     result = bgassets("init", "taken/game", cwd=tmp_path)
     assert result.returncode == 2 and "cannot write there" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_apps_of_one_project_share_a_schemas_folder(tmp_path):
+    for name in ("first", "second"):
+        made = bgassets("init", f"apps/{name}", "--schemas", "schemas", cwd=tmp_path)
+        assert made.returncode == 0, made.stderr
+    assert bgassets("validate", "apps", cwd=tmp_path).returncode == 0
+    (tmp_path / "schemas" / "app.schema.json").write_text("{}")
+    third = bgassets("init", "apps/third", "--schemas", "schemas", cwd=tmp_path)
+    assert third.returncode == 2 and "schemas/app.schema.json exists already" in third.stderr
+
+
+def test_a_folder_name_with_a_space_is_the_served_path(tmp_path):
+    made = bgassets("init", "apps/My Game", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert "next: bgassets validate 'apps/My Game'" in made.stderr
+    app = (tmp_path / "apps" / "My Game" / "app.yaml").read_text()
+    assert "manifestURL: http://127.0.0.1:8470/My%20Game/catalog.json" in app
+    assert "id: com.example.my-game" in app
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "orchestrator", "serve", "apps", "--port",
+                               str(port)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        body = fetch_when_up(f"http://127.0.0.1:{port}/My%20Game/catalog.json")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert json.loads(body) == json.loads(
+        (tmp_path / "apps" / "My Game" / "catalog.json").read_text())
+
+
+def test_a_copied_example_takes_the_new_identity_and_url(tmp_path):
+    made = bgassets("init", "apps/sessions", "--example", "wwdc-sessions", "--id",
+                    "org.acme.talks", "--team", "ACME000001", "--name", "Talks", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    folder = tmp_path / "apps" / "sessions"
+    app, extension = (folder / "app.yaml").read_text(), (folder / "extension.yaml").read_text()
+    assert "com.example.wwdc-sessions" not in app + extension and "EXAMPLE123" not in app
+    assert "appGroup: group.org.acme.talks" in app and "id: org.acme.talks.downloader" in extension
+    assert "manifestURL: http://127.0.0.1:8470/sessions/catalog.json" in app
+    assert 'name: "Talks"' in app
+    validated = bgassets("validate", "apps", cwd=tmp_path)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fetch_when_up(url: str) -> bytes:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with opener.open(url, timeout=5) as response:
+                return response.read()
+        except urllib.error.URLError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
