@@ -40,7 +40,7 @@ from orchestrator.service.downloads import DownloadQueue, Tracked
 from orchestrator.service.handover import Handover
 from orchestrator.service.progress import InstallProgress
 from orchestrator.service.recovery import Recovery
-from orchestrator.service.requests import ContentRequests
+from orchestrator.service.requests import ContentRequests, RequestOutcome
 
 __all__ = ["AppDelegate", "LoadedApp", "Orchestrator"]
 
@@ -192,17 +192,19 @@ class Orchestrator(ContentRequests, Handover, Recovery):
     async def _planned_install(self, loaded: LoadedApp, request: ContentRequest) -> None:
         """The install or update content request, then the launch gate.
 
-        Offline, the request waits for the network (see ``ContentRequests``) and the app
-        stays unplanned, so not launchable, until it has been made.
+        The app is unplanned, so not launchable, from the start of the request until it
+        has been made. Offline, the request waits for the network (see
+        ``ContentRequests``) and the call that makes it later opens the gate.
         """
-        waiting = False
+        loaded.unplanned = True
+        outcome = RequestOutcome.MADE
         try:
-            await self._content_request(loaded, request)
-            waiting = loaded.waiting_request in (ContentRequest.INSTALL, ContentRequest.UPDATE)
+            outcome = await self._content_request(loaded, request)
         finally:
-            loaded.unplanned = waiting
+            if outcome == RequestOutcome.MADE:
+                loaded.unplanned = False
             self._changed.set()
-        if waiting:
+        if outcome == RequestOutcome.WAITING:
             return
         self._check_launchable(loaded)
         if loaded.catalog_failed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import time
 from collections.abc import Awaitable
 from dataclasses import replace
@@ -32,6 +33,18 @@ class WentOffline(Exception):
     """The device went offline while a catalog was being fetched: the fetch was stopped."""
 
 
+class RequestOutcome(enum.Enum):
+    """What became of one content request, as its caller must know it.
+
+    ``MADE``: made, whether planned, refused or failed. ``WAITING``: it waits for the
+    network and is made by whoever brings the network back, perhaps already (a device
+    back online while the fetch was being stopped): the caller must leave it alone.
+    """
+
+    MADE = "made"
+    WAITING = "waiting"
+
+
 class ContentRequests:
     """Part of :class:`Orchestrator`; shares its attributes.
 
@@ -41,7 +54,8 @@ class ContentRequests:
 
     # Content requests ------------------------------------------------------------
 
-    async def _content_request(self, loaded: LoadedApp, request: ContentRequest) -> None:
+    async def _content_request(self, loaded: LoadedApp,
+                               request: ContentRequest) -> RequestOutcome:
         app = loaded.app
         record = self.journal.app(app.id)
         assert record is not None
@@ -55,20 +69,20 @@ class ContentRequests:
         if refusal is not None:
             self.emit(ev.EVENT_REFUSED, app.id, request=request.name.lower(),
                       **refusal.as_dict())
-            return
+            return RequestOutcome.MADE
         if not self._within_allotment(loaded):
-            return
+            return RequestOutcome.MADE
         if not self.device.network.online:
             self._wait_for_network(loaded, request)
-            return
+            return RequestOutcome.WAITING
         try:
             fetched = await self._fetch_catalog(loaded, context)
         except WentOffline:
             self._wait_for_network(loaded, request)
-            return
+            return RequestOutcome.WAITING
         loaded.catalog_failed = fetched is None
         if fetched is None:
-            return
+            return RequestOutcome.MADE
         runner = self._runner(loaded)
         started = time.monotonic()
         try:
@@ -85,6 +99,7 @@ class ContentRequests:
             containers.discard(fetched.path)
         plan = check_plan(replace(context, catalog_bytes=fetched.size), downloads)
         self._schedule(loaded, plan)
+        return RequestOutcome.MADE
 
     # Waiting for the network -----------------------------------------------------
 

@@ -140,3 +140,34 @@ async def test_an_install_stopped_offline_is_made_after_a_restart(tmp_path):
             await o.wait(APP_ID, "all", timeout=20)
             assert o.apps[APP_ID].launchable
         assert server.stats.requests_by_path[CATALOG] == 1
+
+
+async def test_an_offline_blip_during_the_catalog_fetch_keeps_the_app_unlaunchable(tmp_path):
+    # Offline and back online while the catalog comes in: the fetch stops and is made again;
+    # until that one is planned and its essential download has ended, nothing is launchable.
+    assets = [Asset("tutorial", 64 * KiB, essential=True),
+              *(Asset(f"a{i:03}", 1 * KiB) for i in range(300))]
+    scene = served(tmp_path, assets)
+    async with DevServer(scene.content, rate_per_connection=4 * KiB) as server:
+        manifest = scene.write_manifests(server.url)
+        async with Orchestrator(tmp_path / "state") as o:
+            events = Recorder()
+            o.events.subscribe(events)
+            install = asyncio.create_task(o.install(manifest))
+            await until(lambda: server.stats.requests_by_path[CATALOG] == 1)
+            o.set_device(online(o.device, False))
+            o.set_device(online(o.device))
+            server.rate_per_connection = None
+            await asyncio.wait_for(install, 20)
+            assert not o.apps[APP_ID].launchable
+            with pytest.raises(BackgroundAssetsError):
+                o.launch(APP_ID)
+
+            await o.wait(APP_ID, "all", timeout=20)
+            assert server.stats.requests_by_path[CATALOG] == 2
+            assert len(events.named("download.finished")) == len(assets)
+            names = [(e["event"], e.get("download")) for e in events]
+            assert names.count(("app.launchable", None)) == 1
+            assert names.index(("download.finished", "tutorial")) \
+                < names.index(("app.launchable", None))
+            o.launch(APP_ID)
