@@ -26,6 +26,7 @@ from orchestrator.control.views import device_from_view
 from orchestrator.errors import BackgroundAssetsError
 from orchestrator.events import Event, EventBus
 from orchestrator.model.device import Device
+from orchestrator.model.enums import ContentRequest
 
 DAEMON_LOST = "daemon.lost"
 # /v1/status is read again after app-level events, at most this often, and at least once
@@ -76,7 +77,7 @@ class MirroredApp:
     launchable: bool
     progress: InstallView
     # The daemon's status does not say; the TUI reads it from ``request.waiting`` events.
-    waiting_request: str | None = None
+    waiting_request: ContentRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,11 @@ class DaemonMirror:
     def runtime_today(self, app_id: str) -> tuple[float, float]:
         view = self._views.get(app_id) or {}
         return float(view.get("runtimeToday") or 0), float(view.get("runtimeAllotment") or 0)
+
+    def waiting_request(self, app_id: str) -> ContentRequest | None:
+        """The app's content request waiting for the network, if one does."""
+        app = self.apps.get(app_id)
+        return None if app is None else app.waiting_request
 
     def next_periodic(self, app_id: str) -> float | None:
         when = (self._views.get(app_id) or {}).get("nextPeriodicRun")

@@ -9,7 +9,6 @@ from typing import Protocol
 from orchestrator.errors import BackgroundAssetsError
 from orchestrator.model.app import App
 from orchestrator.model.download import Download
-from orchestrator.model.enums import ContentRequest
 from orchestrator.model.extension import Extension
 from orchestrator.service.progress import InstallProgress
 
@@ -28,8 +27,7 @@ class LoadedApp:
 
     ``unplanned`` holds while its install or update has not been planned yet (the
     catalog is being fetched, the extension asked, or the network awaited): it is not
-    launchable meanwhile. ``waiting_request`` is a content request waiting for the
-    network.
+    launchable meanwhile.
     """
 
     app: App
@@ -44,6 +42,5 @@ class LoadedApp:
     essential_done: int = 0
     catalog_failed: bool = False
     unplanned: bool = False
-    waiting_request: ContentRequest | None = None
 
 

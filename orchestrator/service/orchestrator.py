@@ -38,13 +38,13 @@ from orchestrator.service import containers
 from orchestrator.service.apps import AppDelegate, LoadedApp
 from orchestrator.service.downloads import DownloadQueue, Tracked
 from orchestrator.service.handover import Handover
+from orchestrator.service.network import NetworkWaits
 from orchestrator.service.progress import InstallProgress
 from orchestrator.service.recovery import Recovery
-from orchestrator.service.requests import ContentRequests, RequestOutcome
+from orchestrator.service.requests import CATALOG_FAILED, ContentRequests
 
 __all__ = ["AppDelegate", "LoadedApp", "Orchestrator"]
 
-CATALOG_FAILED = "catalog-failed"
 STATE_LOCK = "orchestrator.lock"
 
 
@@ -90,9 +90,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         self._queue_options = {"max_active": max_active, "max_per_host": max_per_host,
                                "connections": connections}
         self._changed = asyncio.Event()
-        self._offline = asyncio.Event()
-        if not self.device.network.online:
-            self._offline.set()
+        self.network = NetworkWaits(self.device.network.online)
         self._journal_commit: asyncio.Future[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.journal: Journal
@@ -189,28 +187,6 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         self._emit_progress(loaded, force=True)
         await self._planned_install(loaded, request)
 
-    async def _planned_install(self, loaded: LoadedApp, request: ContentRequest) -> None:
-        """The install or update content request, then the launch gate.
-
-        The app is unplanned, so not launchable, from the start of the request until it
-        has been made. Offline, the request waits for the network (see
-        ``ContentRequests``) and the call that makes it later opens the gate.
-        """
-        loaded.unplanned = True
-        outcome = RequestOutcome.MADE
-        try:
-            outcome = await self._content_request(loaded, request)
-        finally:
-            if outcome == RequestOutcome.MADE:
-                loaded.unplanned = False
-            self._changed.set()
-        if outcome == RequestOutcome.WAITING:
-            return
-        self._check_launchable(loaded)
-        if loaded.catalog_failed:
-            # Installing again retries; the app stays usable meanwhile, as in the framework.
-            self.journal.set_app_state(loaded.app.id, CATALOG_FAILED)
-
     async def periodic(self, app_id: str) -> None:
         """A ``periodic`` content request, as the scheduler would send when it is due."""
         loaded = self._loaded(app_id)
@@ -224,6 +200,10 @@ class Orchestrator(ContentRequests, Handover, Recovery):
             return None
         return next_periodic_run(app_id, self.device, self.journal.launches(app_id),
                                  record.last_periodic_at, self.clock())
+
+    def waiting_request(self, app_id: str) -> ContentRequest | None:
+        """The app's content request waiting for the network, if one does."""
+        return self.network.waiting(app_id)
 
     def due_periodic(self) -> list[str]:
         """Apps whose periodic run is due now."""
@@ -250,7 +230,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
                 f"({names})", ErrorCode.APP_NOT_LAUNCHABLE)
         if not loaded.launchable:
             why = ("the device is offline: its catalog is fetched once the network is back"
-                   if loaded.waiting_request is not None else
+                   if self.network.waiting(app_id) is not None else
                    "the catalog is being fetched or the extension has not answered")
             raise BackgroundAssetsError(
                 f"{app_id} is not launchable yet: its install has not been planned ({why})",
@@ -278,6 +258,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         containers.remove_tree(self.layout.container(group))
         containers.remove_tree(self.layout.staging_dir(group))
         self.journal.remove_app(app_id)
+        self.network.forget(app_id)
         del self.apps[app_id]
         self.emit(ev.APP_UNINSTALLED, app_id)
 
@@ -298,10 +279,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         online makes the content requests that waited meanwhile.
         """
         self.device = device
-        if device.network.online:
-            self._offline.clear()
-        else:
-            self._offline.set()
+        self.network.set_online(device.network.online)
         self.queue.set_conditions(self._conditions())
         self.emit(ev.DEVICE_CHANGED, None, lowPowerMode=device.low_power_mode,
                   online=device.network.online, metered=device.network.metered,

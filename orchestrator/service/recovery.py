@@ -36,8 +36,8 @@ class Recovery:
                 # Stopped before its install was planned (offline, or while the catalog was
                 # being fetched): the request is made again once the device is online.
                 loaded.unplanned = True
-                loaded.waiting_request = ContentRequest.UPDATE if record.launched \
-                    else ContentRequest.INSTALL
+                self.network.keep(app.id, ContentRequest.UPDATE if record.launched
+                                  else ContentRequest.INSTALL)
                 loaded.progress = InstallProgress(
                     app.size, app.restrictions.essential_download_allowance)
                 continue

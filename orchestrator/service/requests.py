@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import enum
 import time
-from collections.abc import Awaitable
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
 
 from orchestrator import events as ev
 from orchestrator.errors import BackgroundAssetsError
@@ -25,12 +22,9 @@ from orchestrator.service.apps import LoadedApp
 from orchestrator.service.catalogs import CATALOG_ID, FetchedCatalog, fetch_catalog
 from orchestrator.service.downloads import Tracked
 from orchestrator.service.handler import HandlerOutcome, HandlerRunner
+from orchestrator.service.network import NetworkWaits, WentOffline
 
-T = TypeVar("T")
-
-
-class WentOffline(Exception):
-    """The device went offline while a catalog was being fetched: the fetch was stopped."""
+CATALOG_FAILED = "catalog-failed"
 
 
 class RequestOutcome(enum.Enum):
@@ -49,8 +43,11 @@ class ContentRequests:
     """Part of :class:`Orchestrator`; shares its attributes.
 
     While the device is offline no catalog is fetched: a content request then waits
-    (``LoadedApp.waiting_request``) and is made once the device is online again.
+    (in ``self.network``, a :class:`NetworkWaits`) and is made once the device is online
+    again.
     """
+
+    network: NetworkWaits
 
     # Content requests ------------------------------------------------------------
 
@@ -72,7 +69,7 @@ class ContentRequests:
             return RequestOutcome.MADE
         if not self._within_allotment(loaded):
             return RequestOutcome.MADE
-        if not self.device.network.online:
+        if not self.network.online:
             self._wait_for_network(loaded, request)
             return RequestOutcome.WAITING
         try:
@@ -101,28 +98,42 @@ class ContentRequests:
         self._schedule(loaded, plan)
         return RequestOutcome.MADE
 
+    async def _planned_install(self, loaded: LoadedApp, request: ContentRequest) -> None:
+        """The install or update content request, then the launch gate.
+
+        The app is unplanned, so not launchable, from the start of the request until it
+        has been made. Offline, the request waits for the network and the call that
+        makes it later opens the gate.
+        """
+        loaded.unplanned = True
+        outcome = RequestOutcome.MADE
+        try:
+            outcome = await self._content_request(loaded, request)
+        finally:
+            if outcome == RequestOutcome.MADE:
+                loaded.unplanned = False
+            self._changed.set()
+        if outcome == RequestOutcome.WAITING:
+            return
+        self._check_launchable(loaded)
+        if loaded.catalog_failed:
+            # Installing again retries; the app stays usable meanwhile, as in the framework.
+            self.journal.set_app_state(loaded.app.id, CATALOG_FAILED)
+
     # Waiting for the network -----------------------------------------------------
 
     def _wait_for_network(self, loaded: LoadedApp, request: ContentRequest) -> None:
-        """Offline: keep the request and make it once the device is online again.
-
-        One request waits per app; an install or update is not replaced by a periodic one.
-        """
-        waiting = loaded.waiting_request
-        if waiting is None or waiting == ContentRequest.PERIODIC \
-                or request != ContentRequest.PERIODIC:
-            loaded.waiting_request = request
+        """Offline: keep the request and make it once the device is online again."""
+        self.network.keep(loaded.app.id, request)
         self.emit(ev.REQUEST_WAITING, loaded.app.id, request=request.name.lower(),
                   reason="offline: the catalog is fetched once the network is back")
         self._resume_waiting()  # back online already while the fetch was being stopped
 
     def _resume_waiting(self) -> None:
         """Online: make every request that waited for the network, each in its own task."""
-        if not self.device.network.online:
-            return
-        for loaded in list(self.apps.values()):
-            request, loaded.waiting_request = loaded.waiting_request, None
-            if request is not None:
+        for app_id, request in self.network.take().items():
+            loaded = self.apps.get(app_id)
+            if loaded is not None:
                 self._in_background(self._make_request(loaded, request))
 
     async def _make_request(self, loaded: LoadedApp, request: ContentRequest) -> None:
@@ -132,23 +143,6 @@ class ContentRequests:
             await self._content_request(loaded, request)
         else:
             await self._planned_install(loaded, request)
-
-    async def _while_online(self, work: Awaitable[T]) -> T:
-        """``work``'s result; raises :class:`WentOffline` (and stops ``work``) when the
-        device goes offline first."""
-        task = asyncio.ensure_future(work)
-        offline = asyncio.ensure_future(self._offline.wait())
-        try:
-            await asyncio.wait({task, offline}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            offline.cancel()
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if task.cancelled():
-            raise WentOffline
-        return task.result()
 
     def runtime_today(self, app_id: str) -> tuple[float, float]:
         """Seconds of extension runtime the app spent today, and today's allotment."""
@@ -203,7 +197,7 @@ class ContentRequests:
         remaining = None if loaded.launched else max(
             0, app.restrictions.download_allowance - context.download_bytes_used)
         try:
-            fetched = await self._while_online(fetch_catalog(
+            fetched = await self.network.while_online(fetch_catalog(
                 self._engine, self.layout, app,  # type: ignore[arg-type]
                 launched=loaded.launched, allowance_remaining=remaining))
         except BackgroundAssetsError as error:

@@ -66,7 +66,7 @@ def app_cells(orchestrator: Any, status: Any, app_id: str) -> tuple[object, ...]
     phases = status.phases if status and status.phases else {}
     if loaded.progress is not None:
         fraction, phases = loaded.progress.fraction, loaded.progress.phases()
-    waiting = loaded.waiting_request or (status.waiting if status else None)
+    waiting = orchestrator.waiting_request(app_id) or (status.waiting if status else None)
     bar = phase_bar(phases) + Text(f" {fraction:4.0%}")
     spent, allotted = orchestrator.runtime_today(app_id)
     return (app_id, loaded.app.display_name, loaded.app.version, app_state(loaded, waiting), bar,
