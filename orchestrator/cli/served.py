@@ -4,10 +4,12 @@ An app under DIR whose ``manifestURL`` names the built-in server (a loopback hos
 and run's ``--port``) gets its catalog from DIR at the URL's path, as a web server
 rooted at DIR would serve it, and each asset of that catalog from the file at the
 asset's URL path, next to the catalog. An asset with no such file is generated
-when the catalog pins the bytes of the demo generator (the bundled examples ship
-catalogs, not videos); any other missing file is an error that says where the
-file belongs. Apps whose ``manifestURL`` names another server are fetched from
-there, and when no app names the built-in server it is not started at all.
+when its size and sha256 are those of an asset of a bundled example (the examples
+ship catalogs, not videos), from that example's seed, so an example copied under
+another folder name gets the same bytes; any other missing file is an error that
+says where the file belongs, before anything is written. Apps whose
+``manifestURL`` names another server are fetched from there, and when no app
+names the built-in server it is not started at all.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from orchestrator.errors import ManifestError
+
+if TYPE_CHECKING:
+    from orchestrator.demo.content import ExampleAsset
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -81,11 +87,6 @@ def local_catalogs(directory: Path, manifests: list[Path], port: int) -> list[Lo
     return found
 
 
-def _missing(directory: Path, catalogs: list[LocalCatalog]) -> bool:
-    return any(not (directory / path).is_file()
-               for catalog in catalogs for _, _, _, path in catalog.assets)
-
-
 def _place(source: Path, target: Path) -> None:
     """The user's own file at ``target``: a hard link, or a copy across file systems."""
     with contextlib.suppress(FileNotFoundError):
@@ -103,44 +104,81 @@ def _place(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def _generate(directory: Path, catalog: LocalCatalog, out: Path) -> None:
-    """Each asset of ``catalog`` under ``out``: the user's file, else the demo's bytes."""
-    from orchestrator.demo.content import write_demo_asset
+@dataclass(frozen=True)
+class GeneratedAsset:
+    """An asset of DIR's catalogs without a file: the bundled example asset it is."""
 
-    source = directory / catalog.path
-    _place(source, out / catalog.path)
-    for asset_id, size, sha256, path in catalog.assets:
-        mine, target = directory / path, out / path
-        if mine.is_file():
-            _place(mine, target)
-            continue
-        if sha256 is None:
-            raise ManifestError(
-                f"{source}: asset {asset_id!r} has no file at {mine}; put it there, or, if "
-                f"another server has the catalog's files, run `bgassets run {directory} "
-                "--no-server`")
-        if target.is_file() and target.stat().st_size == size:
-            continue  # generated before: a cheap check, the run starts often
-        if write_demo_asset(target, source.parent.name, asset_id, size) != sha256:
+    catalog: Path
+    asset_id: str
+    size: int
+    sha256: str
+    path: PurePosixPath
+    mine: Path
+    example: ExampleAsset
+
+    def write(self, target: Path) -> None:
+        """Generate it at ``target``, unless a file of its size is there already."""
+        if target.is_file() and target.stat().st_size == self.size:
+            return  # generated before: a cheap check, the run starts often
+        if self.example.write(target, self.size) != self.sha256:
             target.unlink()
             raise ManifestError(
-                f"{source}: asset {asset_id!r} has no file at {mine} (and its sha256 is not "
-                f"the demo generator's); put the file there, or, if another server has the "
-                f"catalog's files, run `bgassets run {directory} --no-server`")
+                f"{self.catalog}: asset {self.asset_id!r}: the bytes generated for the bundled "
+                f"example's {self.example.folder}/{self.example.asset_id} do not match its "
+                f"sha256; put the file at {self.mine}")
 
 
-def prepare_content(directory: Path, manifests: list[Path], port: int,
-                    out: Path) -> Path | None:
-    """The folder the built-in server serves for ``manifests``, or None when no app needs it.
+@dataclass
+class ServedContent:
+    """What the built-in server serves for DIR's apps, decided before a file is written."""
 
-    DIR itself when every file is there; otherwise ``out``, filled with links to DIR's
-    files and the generated demo assets.
+    directory: Path
+    files: list[tuple[PurePosixPath, Path]] = field(default_factory=list)
+    generated: list[GeneratedAsset] = field(default_factory=list)
+
+    def root(self, out: Path) -> Path:
+        """The folder to serve: DIR itself when every file is there; otherwise ``out``,
+        filled with links to DIR's files and the generated assets. Writing in ``out``
+        is for the holder of its state dir only (see ``session``)."""
+        if not self.generated:
+            return self.directory
+        for path, source in self.files:
+            _place(source, out / path)
+        for asset in self.generated:
+            asset.write(out / asset.path)
+        return out
+
+
+def _missing_file(source: Path, asset_id: str, mine: Path, directory: Path) -> ManifestError:
+    return ManifestError(
+        f"{source}: asset {asset_id!r} has no file at {mine}; put it there, or, if another "
+        f"server has the catalog's files, run `bgassets run {directory} --no-server`")
+
+
+def plan_content(directory: Path, manifests: list[Path], port: int) -> ServedContent | None:
+    """What the built-in server must serve for ``manifests``, or None when no app needs it.
+
+    Raises :class:`ManifestError` for the first file that is neither in DIR nor an asset
+    of a bundled example, without writing anything.
     """
+    from orchestrator.bundled import manifests_dir
+    from orchestrator.demo.content import example_assets
+
     catalogs = local_catalogs(directory, manifests, port)
     if not catalogs:
         return None
-    if not _missing(directory, catalogs):
-        return directory
+    examples = example_assets(manifests_dir())
+    content = ServedContent(directory)
     for catalog in catalogs:
-        _generate(directory, catalog, out)
-    return out
+        source = directory / catalog.path
+        content.files.append((catalog.path, source))
+        for asset_id, size, sha256, path in catalog.assets:
+            mine = directory / path
+            if mine.is_file():
+                content.files.append((path, mine))
+                continue
+            if sha256 is None or (example := examples.get((size, sha256))) is None:
+                raise _missing_file(source, asset_id, mine, directory)
+            content.generated.append(GeneratedAsset(source, asset_id, size, sha256, path,
+                                                    mine, example))
+    return content

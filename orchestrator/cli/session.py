@@ -26,15 +26,20 @@ def default_device(directory: Path) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+SERVED_CONTENT = "demo-content"
+
+
 def served_root(args: argparse.Namespace) -> Path | None:
     """The folder the built-in server serves for DIR's apps (None: no server), prepared
-    once: ``run`` asks before its UI starts, so a missing file is a line on stderr."""
-    from orchestrator.cli.served import prepare_content
+    once: ``run`` asks before its UI starts, so a missing file is a line on stderr.
+    Every file is checked before anything is written."""
+    from orchestrator.cli.served import plan_content
 
     if not hasattr(args, "served_root"):
-        args.served_root = None if args.no_server else prepare_content(
-            args.directory, app_manifests(args.directory), args.port,
-            Path(args.state_dir) / "demo-content")
+        content = None if args.no_server else plan_content(
+            args.directory, app_manifests(args.directory), args.port)
+        args.served_root = None if content is None else content.root(
+            Path(args.state_dir) / SERVED_CONTENT)
     return args.served_root  # type: ignore[no-any-return]
 
 

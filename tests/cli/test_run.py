@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-from orchestrator.demo.content import refresh_catalog
 from tests.service.scenario import Asset, KiB, Scenario
 
 
@@ -22,15 +21,12 @@ def test_headless_run_installs_launches_and_fetches_everything(tmp_path):
     port = free_port()
     scene = Scenario(tmp_path / "work", [Asset("tutorial", 96 * KiB, essential=True),
                                          Asset("extra", 64 * KiB)])
-    scene.content.joinpath("game").mkdir(parents=True)
+    scene.write_content()
     scene.write_manifests(f"http://127.0.0.1:{port}/")
     examples = tmp_path / "examples" / "game"
-    examples.mkdir(parents=True)
+    shutil.copytree(scene.content / "game", examples)
     for name in ("app.yaml", "extension.yaml"):
         examples.joinpath(name).write_text((scene.root / "manifests" / name).read_text())
-    catalog = json.loads((scene.content / "game" / "catalog.json").read_text())
-    examples.joinpath("catalog.json").write_text(json.dumps(catalog))
-    refresh_catalog(examples / "catalog.json")
 
     command = [sys.executable, "-m", "orchestrator", "--state-dir", str(tmp_path / "state"),
                "run", str(tmp_path / "examples"), "--headless", "--port", str(port),
@@ -86,25 +82,6 @@ def test_run_serves_the_users_own_catalog_and_files_from_dir(tmp_path):
     assert not (tmp_path / "state" / "demo-content").exists()  # DIR itself was served
 
 
-def test_run_serves_own_files_beside_generated_example_assets(tmp_path):
-    from tests.control.daemon_apps import Asset
-
-    port, directory = free_port(), tmp_path / "content"
-    own_app(directory, "news", port, [Asset("front", 16 * KiB)])
-    example = tmp_path / "example"
-    own_app(example, "game", port, [Asset("level", 20 * KiB)])
-    shutil.copytree(example / "game", directory / "game",
-                    ignore=shutil.ignore_patterns("*.bin"))  # a catalog without its files
-    refresh_catalog(directory / "game" / "catalog.json")
-
-    result = run_headless(directory, tmp_path / "state", port)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 failed download(s)" in result.stdout
-    served = tmp_path / "state" / "demo-content"
-    assert (served / "news" / "front.bin").read_bytes() == Asset("front", 16 * KiB).data()
-    assert (served / "game" / "level.bin").stat().st_size == 20 * KiB
-
-
 def test_run_on_apps_of_another_server_starts_no_server_of_its_own(tmp_path):
     from orchestrator.devserver.thread import serve_in_thread
     from tests.control.daemon_apps import Asset, write_app, write_content
@@ -119,7 +96,7 @@ def test_run_on_apps_of_another_server_starts_no_server_of_its_own(tmp_path):
     assert "1/1 downloads" in result.stdout and "0 failed download(s)" in result.stdout
 
 
-@pytest.mark.parametrize("problem", ["no file", "not demo content", "no catalog"])
+@pytest.mark.parametrize("problem", ["no file", "a sha256 of no example", "no catalog"])
 def test_a_missing_file_of_the_users_own_app_says_where_it_belongs(tmp_path, problem):
     from tests.control.daemon_apps import Asset
 
@@ -130,10 +107,7 @@ def test_a_missing_file_of_the_users_own_app_says_where_it_belongs(tmp_path, pro
         catalog = json.loads((directory / "game" / "catalog.json").read_text())
         del catalog["assets"][1]["sha256"]
         (directory / "game" / "catalog.json").write_text(json.dumps(catalog))
-    elif problem == "not demo content":
-        expected = f"{directory / 'game' / 'outro.bin'} (and its sha256 is not the demo " \
-            "generator's); put the file there"
-    else:
+    elif problem == "no catalog":
         (directory / "game" / "catalog.json").unlink()
         expected = f"{directory / 'game' / 'catalog.json'}: no such file; put the catalog there"
     (directory / "game" / "outro.bin").unlink()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.demo import generate_content, refresh_catalog
+from orchestrator.demo.content import ExampleAsset, example_assets
 from orchestrator.errors import ManifestError
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
@@ -69,6 +70,25 @@ def test_refresh_writes_the_generated_sha256(tmp_path):
     generate_content(tmp_path / "manifests", tmp_path / "out")
     expected = json.loads(catalog.read_text())["assets"][0]["sha256"]
     assert sha256_of(tmp_path / "out" / "app" / "a.bin") == expected
+
+
+def test_an_example_asset_is_known_by_size_and_sha256_under_any_folder_name(tmp_path):
+    catalog = _small_catalog(tmp_path / "manifests" / "app")
+    refresh_catalog(catalog)
+    sha256 = json.loads(catalog.read_text())["assets"][0]["sha256"]
+
+    example = example_assets(tmp_path / "manifests")[(3000, sha256)]
+    assert example == ExampleAsset("app", "a")
+    assert example.write(tmp_path / "copy" / "renamed.bin", 3000) == sha256
+    assert (3000, "0" * 64) not in example_assets(tmp_path / "manifests")
+
+
+def test_every_bundled_example_asset_is_known(tmp_path):
+    known = example_assets(MANIFESTS)
+    for catalog in CATALOGS:
+        for asset in json.loads(catalog.read_text())["assets"]:
+            assert known[asset["size"], asset["sha256"]] == \
+                ExampleAsset(catalog.parent.name, asset["id"])
 
 
 @pytest.mark.parametrize("url", ["../escape.bin", "/etc/passwd", "http://elsewhere/a.bin"])

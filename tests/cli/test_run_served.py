@@ -1,0 +1,93 @@
+"""What `bgassets run DIR` serves: DIR's files, bundled example assets generated from the
+example's own seed, and nothing it would have to invent."""
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+from orchestrator.bundled import manifests_dir
+from tests.control.daemon_apps import Asset, KiB, write_app, write_content
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_command(directory, state, port, *extra):
+    return [sys.executable, "-m", "orchestrator", "run", str(directory), "--headless",
+            "--port", str(port), "--state-dir", str(state), *extra]
+
+
+def run_headless(directory, state, port, rate="0"):
+    return subprocess.run(run_command(directory, state, port, "--rate-per-connection", rate),
+                          capture_output=True, text=True, timeout=120)
+
+
+def bundled_entry(example, asset_id):
+    """The catalog entry of one asset of a bundled example, as its catalog has it."""
+    catalog = json.loads((manifests_dir() / example / "catalog.json").read_text())
+    return next(entry for entry in catalog["assets"] if entry["id"] == asset_id)
+
+
+def talks_app(directory, port, own, entries):
+    """DIR/talks/: an app of the user's with its own files and catalog ``entries`` that
+    have no file (an asset of a bundled example, or one it pins by sha256 only)."""
+    write_content(directory / "talks", own)
+    catalog = json.loads((directory / "talks" / "catalog.json").read_text())
+    catalog["assets"] += entries
+    (directory / "talks" / "catalog.json").write_text(json.dumps(catalog))
+    write_app(directory / "talks", "talks", f"http://127.0.0.1:{port}/talks/catalog.json")
+
+
+def test_an_asset_no_bundled_example_has_fails_at_once_and_writes_nothing(tmp_path):
+    port, directory, state = free_port(), tmp_path / "apps", tmp_path / "state"
+    huge = {"id": "huge", "url": "huge.bin", "size": 10 * 2**30, "sha256": "ab" * 32}
+    talks_app(directory, port, [Asset("intro", 8 * KiB)], [huge])
+
+    started = time.monotonic()
+    result = run_headless(directory, state, port)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert time.monotonic() - started < 20
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert f"asset 'huge' has no file at {directory / 'talks' / 'huge.bin'}; put it there" \
+        in result.stderr
+    assert f"run `bgassets run {directory} --no-server`" in result.stderr
+    assert not (state / "demo-content").exists()
+    assert sum(path.stat().st_size for path in state.rglob("*") if path.is_file()) < 2**20
+
+
+def test_a_bundled_example_copied_under_another_folder_name_installs(tmp_path):
+    port, directory, state = free_port(), tmp_path / "proj", tmp_path / "state"
+    example, copy = manifests_dir() / "wwdc-sessions", directory / "sessions"
+    copy.mkdir(parents=True)
+    for name in ("app.yaml", "extension.yaml", "catalog.json"):
+        shutil.copy(example / name, copy / name)
+    app = (copy / "app.yaml").read_text()
+    url = "http://127.0.0.1:8470/wwdc-sessions/catalog.json"
+    assert url in app
+    (copy / "app.yaml").write_text(
+        app.replace(url, f"http://127.0.0.1:{port}/sessions/catalog.json"))
+
+    result = run_headless(directory, state, port)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 failed download(s)" in result.stdout and "8/8 downloads" in result.stdout
+    served = state / "demo-content" / "sessions" / "sessions" / "wwdc23-10108.mp4"
+    assert served.stat().st_size == bundled_entry("wwdc-sessions", "wwdc23-10108")["size"]
+
+
+def test_own_files_are_served_beside_an_asset_of_a_bundled_example(tmp_path):
+    port, directory, state = free_port(), tmp_path / "apps", tmp_path / "state"
+    notes = Asset("notes", 16 * KiB)
+    talks_app(directory, port, [notes], [bundled_entry("wwdc-sessions", "wwdc15-711")])
+
+    result = run_headless(directory, state, port)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 failed download(s)" in result.stdout and "2/2 downloads" in result.stdout
+    served = state / "demo-content" / "talks"
+    assert (served / "notes.bin").read_bytes() == notes.data()
+    assert (served / "sessions" / "wwdc15-711.mp4").stat().st_size == 8 * 2**20
