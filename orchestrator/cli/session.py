@@ -9,6 +9,8 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import fcntl
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,21 +28,80 @@ def default_device(directory: Path) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+SERVED_LOCK = "demo-content.lock"
 SERVED_CONTENT = "demo-content"
+
+
+def _busy(state_dir: Path) -> BackgroundAssetsError:
+    return BackgroundAssetsError(
+        f"{state_dir} is in use by another bgassets process (a daemon, run or simulate); "
+        "stop it, talk to it with status/downloads, or use another --state-dir",
+        ErrorCode.STATE_DIR_BUSY)
+
+
+def _flock(path: Path) -> int | None:
+    """``path`` opened and locked (flock, exclusive), or None while another holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def hold_state_dir(state_dir: Path) -> int:
+    """Lock the state dir's served content for this process; returns the lock's fd.
+
+    The content folder is rewritten while it is prepared, so whoever serves it holds
+    its lock from before the first write until the server stops. The Orchestrator
+    takes its own lock only on enter, once the server is up (it resumes downloads at
+    once), so that lock is tried here too: a state dir held by a daemon or a simulate
+    is refused before a file is written or the port is taken.
+    """
+    from orchestrator.service.orchestrator import STATE_LOCK
+
+    served = _flock(state_dir / SERVED_LOCK)
+    if served is None:
+        raise _busy(state_dir)
+    orchestrator = _flock(state_dir / STATE_LOCK)
+    if orchestrator is None:
+        os.close(served)
+        raise _busy(state_dir)
+    os.close(orchestrator)  # the Orchestrator takes it on enter
+    return served
 
 
 def served_root(args: argparse.Namespace) -> Path | None:
     """The folder the built-in server serves for DIR's apps (None: no server), prepared
     once: ``run`` asks before its UI starts, so a missing file is a line on stderr.
-    Every file is checked before anything is written."""
+
+    Every file is checked before the state dir is locked and anything is written; the
+    lock (``args.served_lock``) is released when the session ends.
+    """
     from orchestrator.cli.served import plan_content
 
     if not hasattr(args, "served_root"):
         content = None if args.no_server else plan_content(
             args.directory, app_manifests(args.directory), args.port)
-        args.served_root = None if content is None else content.root(
-            Path(args.state_dir) / SERVED_CONTENT)
+        state_dir = Path(args.state_dir)
+        args.served_lock = None if content is None else hold_state_dir(state_dir)
+        try:
+            args.served_root = None if content is None else content.root(
+                state_dir / SERVED_CONTENT)
+        except BaseException:
+            _release(args)
+            raise
     return args.served_root  # type: ignore[no-any-return]
+
+
+def _release(args: argparse.Namespace) -> None:
+    """Unlock the served content; a later session prepares it again."""
+    lock = getattr(args, "served_lock", None)
+    if lock is not None:
+        os.close(lock)
+    with contextlib.suppress(AttributeError):
+        del args.served_lock, args.served_root
 
 
 @contextlib.asynccontextmanager
@@ -55,6 +116,7 @@ async def demo_session(args: argparse.Namespace) -> AsyncIterator[object]:
     device = load_device(device_path) if device_path else None
     async with contextlib.AsyncExitStack() as stack:
         root = served_root(args)
+        stack.callback(_release, args)
         if root is not None:
             await stack.enter_async_context(_server(root, args))
         orchestrator = Orchestrator(state_dir, device=device, max_active=6)

@@ -1,7 +1,8 @@
 """What `bgassets run DIR` serves: DIR's files, bundled example assets generated from the
-example's own seed, and nothing it would have to invent."""
+example's own seed, and nothing it would have to invent; one run per state dir."""
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -91,3 +92,43 @@ def test_own_files_are_served_beside_an_asset_of_a_bundled_example(tmp_path):
     served = state / "demo-content" / "talks"
     assert (served / "notes.bin").read_bytes() == notes.data()
     assert (served / "sessions" / "wwdc15-711.mp4").stat().st_size == 8 * 2**20
+
+
+def _stats(folder):
+    return {path: (path.stat().st_ino, path.stat().st_mtime_ns)
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_a_second_run_on_the_same_state_dir_is_busy_and_leaves_the_first_alone(tmp_path):
+    port, directory, state = free_port(), tmp_path / "apps", tmp_path / "state"
+    notes = Asset("notes", 16 * KiB)
+    talks_app(directory, port, [notes], [bundled_entry("wwdc-sessions", "wwdc15-711")])
+    generated = state / "demo-content" / "talks" / "sessions" / "wwdc15-711.mp4"
+    first = subprocess.Popen(run_command(directory, state, port, "--rate-per-connection",
+                                         "256KiB"), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not generated.exists() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert generated.exists(), first.stderr.read() if first.poll() is not None else ""
+        before = _stats(state / "demo-content")
+        # The user saves a file again (a new inode), which a second preparation would link.
+        fresh = directory / "talks" / "notes.bin.new"
+        fresh.write_bytes(notes.data())
+        os.replace(fresh, directory / "talks" / "notes.bin")
+
+        second = run_headless(directory, state, port)
+        assert first.poll() is None, "the first run ended before the second one was tried"
+        assert second.returncode == 1, second.stdout + second.stderr
+        assert second.stderr.startswith("bgassets run: error 1071 stateDirBusy: "), \
+            second.stderr
+        assert _stats(state / "demo-content") == before
+
+        out, err = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    assert first.returncode == 0, out + err
+    assert "0 failed download(s)" in out and "2/2 downloads" in out
