@@ -22,12 +22,11 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
+from orchestrator.bundled import LOOPBACK_HOSTS
 from orchestrator.errors import ManifestError
 
 if TYPE_CHECKING:
     from orchestrator.demo.content import ExampleAsset
-
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass
@@ -46,7 +45,7 @@ def served_path(url: str, port: int) -> PurePosixPath | None:
         url_port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     except ValueError:
         return None
-    if parts.scheme != "http" or parts.hostname not in LOOPBACK or url_port != port:
+    if parts.scheme != "http" or parts.hostname not in LOOPBACK_HOSTS or url_port != port:
         return None
     return PurePosixPath(unquote(parts.path).lstrip("/"))
 

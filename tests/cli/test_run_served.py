@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from orchestrator.bundled import manifests_dir
 from tests.control.daemon_apps import Asset, KiB, write_app, write_content
 
@@ -132,3 +134,28 @@ def test_a_second_run_on_the_same_state_dir_is_busy_and_leaves_the_first_alone(t
             first.communicate()
     assert first.returncode == 0, out + err
     assert "0 failed download(s)" in out and "2/2 downloads" in out
+
+
+@pytest.fixture
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+
+
+def test_an_ipv6_loopback_url_is_not_the_built_in_server(tmp_path, ipv6_loopback):
+    from orchestrator.devserver.thread import serve_in_thread
+
+    directory, state = tmp_path / "apps", tmp_path / "state"
+    write_content(tmp_path / "content" / "game", [Asset("intro", 32 * KiB, essential=True)])
+    with serve_in_thread(tmp_path / "content", host="::1") as server:
+        manifest = write_app(directory / "game", "game",
+                             f"http://[::1]:{server.port}/game/catalog.json")
+        manifest.write_text(manifest.read_text().replace('["127.0.0.1"]', '["::1"]'))
+        # The built-in server answers on 127.0.0.1 only, so it must not claim this URL
+        # (and DIR has no catalog to serve for it).
+        result = run_headless(directory, state, server.port)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1/1 downloads" in result.stdout and "0 failed download(s)" in result.stdout
