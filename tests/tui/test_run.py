@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,8 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from orchestrator.demo.content import refresh_catalog
-from tests.tui.scenario import APPS, short, write_manifests
+from tests.tui.scenario import APPS, short, write_content, write_manifests
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,14 +25,13 @@ def free_port() -> int:
 
 
 def demo_folder(root: Path, port: int) -> Path:
-    """The scenario's apps as ``bgassets run`` expects them: manifests beside demo catalogs."""
+    """The scenario's apps as ``bgassets run DIR`` serves them: manifests beside the
+    catalog and the asset files."""
     write_manifests(root, f"http://127.0.0.1:{port}/")
-    for app_id, assets in APPS.items():
-        catalog = root / "manifests" / short(app_id) / "catalog.json"
-        entries = [{"id": a.id, "url": f"{a.id}.bin", "size": a.size, "essential": a.essential,
-                    "priority": a.priority} for a in assets]
-        catalog.write_text(json.dumps({"version": "1", "assets": entries}))
-        refresh_catalog(catalog)
+    content = write_content(root)
+    for app_id in APPS:
+        shutil.copytree(content / short(app_id), root / "manifests" / short(app_id),
+                        dirs_exist_ok=True)
     return root / "manifests"
 
 
