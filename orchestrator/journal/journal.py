@@ -23,7 +23,7 @@ from typing import Any
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.journal.migrations import MIGRATIONS
 from orchestrator.model.download import Download
-from orchestrator.model.enums import DownloadState
+from orchestrator.model.enums import ContentRequest, DownloadState
 
 JOURNAL_NAME = "journal.sqlite"
 
@@ -36,7 +36,11 @@ class JournalError(BackgroundAssetsError):
 
 @dataclass(frozen=True)
 class AppRecord:
-    """One installed app as the journal knows it."""
+    """One installed app as the journal knows it.
+
+    ``pending_request`` is the content request not made yet: being made, or waiting
+    for the network.
+    """
 
     id: str
     version: str
@@ -48,6 +52,7 @@ class AppRecord:
     download_bytes_used: int
     essential_bytes_used: int
     last_periodic_at: float | None
+    pending_request: ContentRequest | None = None
 
     @property
     def launched(self) -> bool:
@@ -163,24 +168,40 @@ class Journal:
     # Apps ------------------------------------------------------------------
 
     def put_app(self, app_id: str, *, version: str, app_group: str, manifest_path: str,
-                state: str, at: float | None = None) -> None:
-        """Record an install or an update (usage counters are kept on update)."""
+                state: str, pending_request: ContentRequest | None = None,
+                at: float | None = None) -> None:
+        """Record an install or an update (usage counters are kept on update), with the
+        content request it makes pending in the same transaction."""
         now = time.time() if at is None else at
+        pending = None if pending_request is None else int(pending_request)
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO apps (id, version, app_group, manifest_path, state, installed_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET version=excluded.version,"
-                " app_group=excluded.app_group, manifest_path=excluded.manifest_path,"
-                " state=excluded.state",
-                (app_id, version, app_group, manifest_path, state, now),
+                "INSERT INTO apps (id, version, app_group, manifest_path, state, installed_at,"
+                " pending_request) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+                " version=excluded.version, app_group=excluded.app_group,"
+                " manifest_path=excluded.manifest_path, state=excluded.state,"
+                " pending_request=excluded.pending_request",
+                (app_id, version, app_group, manifest_path, state, now, pending),
             )
 
     def app(self, app_id: str) -> AppRecord | None:
         rows = self._query("SELECT * FROM apps WHERE id = ?", (app_id,))
-        return AppRecord(**dict(rows[0])) if rows else None
+        return _app_record(rows[0]) if rows else None
 
     def apps(self) -> list[AppRecord]:
-        return [AppRecord(**dict(row)) for row in self._query("SELECT * FROM apps ORDER BY id")]
+        return [_app_record(row) for row in self._query("SELECT * FROM apps ORDER BY id")]
+
+    def set_pending_request(self, app_id: str, request: ContentRequest) -> None:
+        """``request`` is pending until :meth:`request_made` says otherwise."""
+        with self.transaction() as db:
+            db.execute("UPDATE apps SET pending_request = ? WHERE id = ?",
+                       (int(request), app_id))
+
+    def request_made(self, app_id: str, request: ContentRequest) -> None:
+        """``request`` is no longer pending; another one pending instead is kept."""
+        with self.transaction() as db:
+            db.execute("UPDATE apps SET pending_request = NULL"
+                       " WHERE id = ? AND pending_request = ?", (app_id, int(request)))
 
     def set_app_state(self, app_id: str, state: str) -> None:
         with self.transaction() as db:
@@ -386,6 +407,13 @@ def _bytes_in_state(state: dict[str, Any]) -> int:
         return int(state["bytes"])
     segments = state.get("segments") or []
     return sum(int(s.get("done", 0)) for s in segments if isinstance(s, dict))
+
+
+def _app_record(row: sqlite3.Row) -> AppRecord:
+    fields = dict(row)
+    pending = fields.pop("pending_request")
+    return AppRecord(**fields, pending_request=None if pending is None
+                     else ContentRequest(pending))
 
 
 def _download_record(row: sqlite3.Row) -> DownloadRecord:

@@ -65,4 +65,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (app_id, day)
     );
     """,
+    # 2: the content request each app has pending (being made, or waiting for the
+    # network) as its ContentRequest value, NULL once made, so that a restart makes it
+    # again. An app still installing without a download had not been planned yet.
+    """
+    ALTER TABLE apps ADD COLUMN pending_request INTEGER;
+    UPDATE apps SET pending_request = CASE WHEN first_launched_at IS NULL THEN 1 ELSE 2 END
+        WHERE state = 'installing' AND id NOT IN (SELECT app_id FROM downloads)
+    """,
 )

@@ -174,7 +174,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         known = self.journal.app(app.id)
         self.journal.put_app(app.id, version=app.version, app_group=app.app_group,
                              manifest_path=str(manifest.resolve()), state="installing",
-                             at=self.clock())
+                             pending_request=request, at=self.clock())
         # An install or update is the app's latest content request: periodic ones follow it.
         self.journal.record_periodic(app.id, self.clock())
         loaded = LoadedApp(app, extension, manifest, launched=bool(known and known.launched),

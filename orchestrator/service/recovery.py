@@ -32,12 +32,13 @@ class Recovery:
                                launched=record.launched)
             self.apps[app.id] = loaded
             await self._recover_downloads(loaded)
-            if record.state == "installing" and not self.journal.downloads(app.id):
-                # Stopped before its install was planned (offline, or while the catalog was
-                # being fetched): the request is made again once the device is online.
+            pending = record.pending_request
+            if pending is not None:
+                # Stopped before it was made (offline, or while the catalog was being
+                # fetched or the extension asked): made again once the device is online.
+                self.network.keep(app.id, pending)
+            if pending in (ContentRequest.INSTALL, ContentRequest.UPDATE):
                 loaded.unplanned = True
-                self.network.keep(app.id, ContentRequest.UPDATE if record.launched
-                                  else ContentRequest.INSTALL)
                 loaded.progress = InstallProgress(
                     app.size, app.restrictions.essential_download_allowance)
                 continue

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from orchestrator import events as ev
 from orchestrator.errors import BackgroundAssetsError
+from orchestrator.journal import AppRecord
 from orchestrator.model.app import App
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest, DownloadState
@@ -22,7 +23,7 @@ from orchestrator.service.apps import LoadedApp
 from orchestrator.service.catalogs import CATALOG_ID, FetchedCatalog, fetch_catalog
 from orchestrator.service.downloads import Tracked
 from orchestrator.service.handler import HandlerOutcome, HandlerRunner
-from orchestrator.service.network import NetworkWaits, WentOffline
+from orchestrator.service.network import NetworkWaits, WentOffline, outranks
 
 CATALOG_FAILED = "catalog-failed"
 
@@ -53,9 +54,26 @@ class ContentRequests:
 
     async def _content_request(self, loaded: LoadedApp,
                                request: ContentRequest) -> RequestOutcome:
-        app = loaded.app
-        record = self.journal.app(app.id)
+        """Make ``request``: refusal and allotment checks, then (online) the catalog, the
+        extension and the plan.
+
+        The request is pending in the journal from its start until it is made, so that
+        a restart makes it again; a pending install or update is not replaced by a
+        periodic request.
+        """
+        app_id = loaded.app.id
+        record = self.journal.app(app_id)
         assert record is not None
+        if record.pending_request != request and outranks(request, record.pending_request):
+            self.journal.set_pending_request(app_id, request)
+        outcome = await self._try_request(loaded, request, record)
+        if outcome == RequestOutcome.MADE:
+            self.journal.request_made(app_id, request)
+        return outcome
+
+    async def _try_request(self, loaded: LoadedApp, request: ContentRequest,
+                           record: AppRecord) -> RequestOutcome:
+        app = loaded.app
         context = PlanContext(
             app, request, self.device, launched=loaded.launched,
             download_bytes_used=record.download_bytes_used,
@@ -78,8 +96,14 @@ class ContentRequests:
             self._wait_for_network(loaded, request)
             return RequestOutcome.WAITING
         loaded.catalog_failed = fetched is None
-        if fetched is None:
-            return RequestOutcome.MADE
+        if fetched is not None:
+            await self._plan(loaded, context, fetched)
+        return RequestOutcome.MADE
+
+    async def _plan(self, loaded: LoadedApp, context: PlanContext,
+                    fetched: FetchedCatalog) -> None:
+        """The extension's downloads for the fetched catalog, checked and scheduled."""
+        app, request = loaded.app, context.request
         runner = self._runner(loaded)
         started = time.monotonic()
         try:
@@ -96,7 +120,6 @@ class ContentRequests:
             containers.discard(fetched.path)
         plan = check_plan(replace(context, catalog_bytes=fetched.size), downloads)
         self._schedule(loaded, plan)
-        return RequestOutcome.MADE
 
     async def _planned_install(self, loaded: LoadedApp, request: ContentRequest) -> None:
         """The install or update content request, then the launch gate.

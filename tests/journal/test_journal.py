@@ -13,7 +13,7 @@ import pytest
 from orchestrator.journal import Journal, JournalError
 from orchestrator.journal.migrations import MIGRATIONS
 from orchestrator.model.download import Download
-from orchestrator.model.enums import DownloadState
+from orchestrator.model.enums import ContentRequest, DownloadState
 
 APP = "com.example.wwdc-sessions"
 GROUP = "group.com.example.wwdc-sessions"
@@ -60,6 +60,45 @@ def test_apps_launches_and_allowance_usage(tmp_path):
     journal.put_app(APP, version="2.0", app_group=GROUP, manifest_path="app.yaml",
                     state="updating")
     assert journal.app(APP).version == "2.0" and journal.app(APP).download_bytes_used == 6
+
+
+def test_the_pending_content_request_is_kept_until_it_is_made(tmp_path):
+    journal = open_journal(tmp_path)
+    assert journal.app(APP).pending_request is None
+    journal.put_app(APP, version="2.0", app_group=GROUP, manifest_path="app.yaml",
+                    state="installing", pending_request=ContentRequest.UPDATE)
+    assert journal.app(APP).pending_request == ContentRequest.UPDATE
+    journal.request_made(APP, ContentRequest.PERIODIC)  # not the one pending
+    assert journal.app(APP).pending_request == ContentRequest.UPDATE
+    journal.request_made(APP, ContentRequest.UPDATE)
+    assert journal.app(APP).pending_request is None
+    journal.set_pending_request(APP, ContentRequest.PERIODIC)
+    journal.close()
+    with Journal.in_state_dir(tmp_path / "state") as again:
+        assert again.apps()[0].pending_request == ContentRequest.PERIODIC
+
+
+def test_a_first_schema_journal_knows_which_installs_were_not_planned(tmp_path):
+    # Written before requests were journalled: an app still installing without a
+    # download had not been planned, and its request is pending once migrated.
+    path = tmp_path / "journal.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    rows = [("new", "installing", None), ("updated", "installing", 5.0),
+            ("planned", "installing", None), ("done", "launchable", None)]
+    for app_id, state, launched in rows:
+        db.execute("INSERT INTO apps (id, version, app_group, manifest_path, state,"
+                   " installed_at, first_launched_at) VALUES (?, '1', ?, 'app.yaml', ?, 1, ?)",
+                   (app_id, f"group.{app_id}", state, launched))
+    db.execute("INSERT INTO downloads (key, app_id, id, url, essential, priority, destination,"
+               " state, created_at, updated_at) VALUES ('group.planned/a', 'planned', 'a',"
+               " 'http://127.0.0.1/a', 1, 50, 'a', 1, 1, 1)")
+    db.commit()
+    db.close()
+    with Journal(path) as journal:
+        assert {r.id: r.pending_request for r in journal.apps()} == {
+            "new": ContentRequest.INSTALL, "updated": ContentRequest.UPDATE,
+            "planned": None, "done": None}
 
 
 def test_downloads_record_every_transition(tmp_path):

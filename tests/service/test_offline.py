@@ -10,6 +10,7 @@ import pytest
 from orchestrator.devserver import DevServer
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.model.device import Device, Network
+from orchestrator.model.enums import ContentRequest
 from orchestrator.service import Orchestrator
 from tests.service.scenario import APP_ID, Asset, KiB, Recorder, Scenario
 
@@ -171,3 +172,55 @@ async def test_an_offline_blip_during_the_catalog_fetch_keeps_the_app_unlaunchab
             assert names.index(("download.finished", "tutorial")) \
                 < names.index(("app.launchable", None))
             o.launch(APP_ID)
+
+
+async def test_an_update_waiting_offline_is_made_after_a_restart(tmp_path):
+    scene = served(tmp_path, [Asset("tutorial", 32 * KiB, essential=True)])
+    async with DevServer(scene.content) as server:
+        manifest = scene.write_manifests(server.url)
+        async with Orchestrator(tmp_path / "state") as o:
+            await o.install(manifest)
+            await o.wait(APP_ID, "all", timeout=20)
+            o.launch(APP_ID)
+            o.set_device(online(o.device, False))
+            scene.version = "2.0"
+            scene.assets.append(Asset("level-2", 16 * KiB, essential=True))
+            scene.write_content()
+            scene.write_manifests(server.url)
+            await o.update(manifest)
+            assert o.waiting_request(APP_ID) == ContentRequest.UPDATE
+        assert server.stats.requests_by_path[CATALOG] == 1
+
+        async with Orchestrator(tmp_path / "state") as o:
+            events = Recorder()
+            o.events.subscribe(events)
+            assert not o.apps[APP_ID].launchable
+            await o.wait(APP_ID, "all", timeout=20)
+            assert server.stats.requests_by_path[CATALOG] == 2
+            assert [e["request"] for e in events.named("extension.request")] == ["update"]
+            assert [e["download"] for e in events.named("download.finished")] == ["level-2"]
+            assert o.apps[APP_ID].app.version == "2.0" and o.apps[APP_ID].launchable
+            assert o.journal.app(APP_ID).pending_request is None
+            o.launch(APP_ID)
+
+
+async def test_a_periodic_request_waiting_offline_is_made_after_a_restart(tmp_path):
+    scene = served(tmp_path, [Asset("tutorial", 16 * KiB, essential=True)])
+    async with DevServer(scene.content) as server:
+        manifest = scene.write_manifests(server.url)
+        async with Orchestrator(tmp_path / "state") as o:
+            await o.install(manifest)
+            await o.wait(APP_ID, "all", timeout=20)
+            o.launch(APP_ID)
+            o.set_device(online(o.device, False))
+            await o.periodic(APP_ID)
+            assert o.waiting_request(APP_ID) == ContentRequest.PERIODIC
+
+        async with Orchestrator(tmp_path / "state") as o:
+            events = Recorder()
+            o.events.subscribe(events)
+            assert o.apps[APP_ID].launchable
+            await until(lambda: events.named("extension.request"))
+            assert [e["request"] for e in events.named("extension.request")] == ["periodic"]
+            await until(lambda: o.journal.app(APP_ID).pending_request is None)
+        assert server.stats.requests_by_path[CATALOG] == 2
