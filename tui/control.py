@@ -45,6 +45,8 @@ def refused(action: str, error: BackgroundAssetsError) -> Outcome:
 
 
 REFUSALS = frozenset({ev.EVENT_REFUSED, ev.EXTENSION_TERMINATED})
+
+
 def refusal_seen(action: str, app_id: str, seen: list[Event]) -> Outcome | None:
     """A refusal, or a failed catalog fetch, published about ``app_id`` while ``action``
     ran, as its outcome; else None."""
@@ -71,6 +73,22 @@ def waiting_note(app_id: str, seen: list[Event]) -> str:
     if any(event.event == ev.REQUEST_WAITING and event.app == app_id for event in seen):
         return "; waiting for the network: the catalog is fetched once the device is online"
     return ""
+
+
+def request_outcome(action: str, app_id: str, seen: list[Event], done: str) -> Outcome:
+    """The outcome of a content request of ``app_id`` that raised nothing, from the events
+    ``seen`` while it ran: a refusal published meanwhile, else ``done`` with the count of
+    rejected downloads and whether the request waits for the network.
+
+    One function for the in-process UI and the one attached to a daemon, so that both
+    read alike.
+    """
+    outcome = refusal_seen(action, app_id, seen)
+    if outcome is not None:
+        return outcome
+    rejected = sum(1 for event in seen if event.event == ev.PLAN_REJECTED)
+    return Outcome(action, done + (f"; {rejected} download(s) rejected" if rejected else "")
+                   + waiting_note(app_id, seen))
 
 
 DEVICE_TOGGLES = {
@@ -101,8 +119,10 @@ class Controller:
 
     # Apps -----------------------------------------------------------------
 
-    async def _run(self, action: str, call: Callable[[], Awaitable[Any]], done: str) -> Outcome:
-        """Await ``call``; a refusal raised, or published as an event meanwhile, is the outcome."""
+    async def _run(self, action: str, app_id: str, call: Callable[[], Awaitable[Any]],
+                   done: Callable[[], str]) -> Outcome:
+        """Await ``call`` (a content request of ``app_id``); a refusal raised, or published
+        as an event meanwhile, is the outcome, else ``done()`` (read once it returned)."""
         seen: list[Event] = []
         unsubscribe = self.orchestrator.events.subscribe(seen.append)
         try:
@@ -111,12 +131,7 @@ class Controller:
             return refused(action, error)
         finally:
             unsubscribe()
-        outcome = refusal_seen(action, action.split()[-1], seen)
-        if outcome is not None:
-            return outcome
-        rejected = sum(1 for event in seen if event.event == ev.PLAN_REJECTED)
-        return Outcome(action, done + (f"; {rejected} download(s) rejected" if rejected else "")
-                       + waiting_note(action.split()[-1], seen))
+        return request_outcome(action, app_id, seen, done())
 
     def _installed_version(self, app_id: str) -> str | None:
         record = self.orchestrator.journal.app(app_id)
@@ -134,20 +149,22 @@ class Controller:
     async def _request(self, verb: str, app_id: str,
                        call: Callable[[Path], Awaitable[Any]]) -> Outcome:
         path, before = self.manifest(app_id), self._installed_version(app_id)
-        outcome = await self._run(f"{verb} {app_id}", lambda: call(path),
-                                  f"{verb} {app_id}: requested")
-        after = self._installed_version(app_id)
-        if outcome.ok and before is not None and before == after:
-            return Outcome(outcome.action, f"{verb} {app_id}: version {after} is installed "
-                           "already; change spec.version to update")
-        if outcome.ok and before is not None:
-            return Outcome(outcome.action, f"{verb} {app_id}: {before} -> {after} requested")
-        return outcome
+
+        def done() -> str:
+            after = self._installed_version(app_id)
+            if before is None:
+                return f"{verb} {app_id}: requested"
+            if before == after:
+                return f"{verb} {app_id}: version {after} is installed already; change " \
+                       "spec.version to update"
+            return f"{verb} {app_id}: {before} -> {after} requested"
+
+        return await self._run(f"{verb} {app_id}", app_id, lambda: call(path), done)
 
     async def periodic(self, app_id: str) -> Outcome:
-        return await self._run(f"periodic {app_id}",
+        return await self._run(f"periodic {app_id}", app_id,
                                lambda: self.orchestrator.periodic(app_id),
-                               f"periodic {app_id}: content request sent")
+                               lambda: f"periodic {app_id}: content request sent")
 
     def launch(self, app_id: str) -> Outcome:
         action = f"launch {app_id}"

@@ -12,19 +12,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from orchestrator import events as ev
 from orchestrator.control.views import device_from_view
 from orchestrator.errors import BackgroundAssetsError
 from orchestrator.events import Event
 from orchestrator.model.units import format_size
-from tui.control import (
-    Outcome,
-    refusal_seen,
-    refused,
-    toggle_outcome,
-    toggled,
-    waiting_note,
-)
+from tui.control import Outcome, refused, request_outcome, toggle_outcome, toggled
 from tui.remote import DaemonMirror
 from tui.state import LiveState
 
@@ -82,10 +74,6 @@ class RemoteController:
         finally:
             unsubscribe()
         self.mirror.want_status()
-        outcome = refusal_seen(action, app_id, seen)
-        if outcome is not None:
-            return outcome
-        rejected = sum(1 for event in seen if event.event == ev.PLAN_REJECTED)
         after = answer.get("version")
         if verb == "periodic":
             text = f"periodic {app_id}: content request sent"
@@ -94,8 +82,7 @@ class RemoteController:
                    "spec.version in the daemon's app manifest to update"
         else:
             text = f"{verb} {app_id}: {before} -> {after} requested"
-        return Outcome(action, text + (f"; {rejected} download(s) rejected" if rejected else "")
-                       + waiting_note(app_id, seen))
+        return request_outcome(action, app_id, seen, text)
 
     async def install(self, app_id: str) -> Outcome:
         """Install again from the manifest the daemon installed the app from."""
