@@ -22,7 +22,7 @@ from typing import Any
 
 from orchestrator import events as ev
 from orchestrator.control import ControlClient, DaemonUnavailable
-from orchestrator.control.views import device_from_view
+from orchestrator.control.views import device_from_view, waiting_request_from_view
 from orchestrator.errors import BackgroundAssetsError
 from orchestrator.events import Event, EventBus
 from orchestrator.model.device import Device
@@ -76,7 +76,6 @@ class MirroredApp:
     running: bool
     launchable: bool
     progress: InstallView
-    # The daemon's status does not say; the TUI reads it from ``request.waiting`` events.
     waiting_request: ContentRequest | None = None
 
 
@@ -116,7 +115,8 @@ def mirrored_app(view: dict[str, Any]) -> tuple[MirroredApp, AppRecord]:
     phases = view.get("phases") or (FULL_PHASES if view["progress"] >= 1 else {})
     app = MirroredApp(info, launched, bool(view.get("running")),
                       launched or view["state"] == "launchable",
-                      InstallView(float(view["progress"]), dict(phases)))
+                      InstallView(float(view["progress"]), dict(phases)),
+                      waiting_request_from_view(view))
     record = AppRecord(view["version"], launched, int(view.get("downloadBytesUsed") or 0),
                        int(view.get("essentialBytesUsed") or 0))
     return app, record

@@ -15,15 +15,11 @@ from typing import Any
 
 from orchestrator import events as ev
 from orchestrator.events import Event, describe
-from orchestrator.service.catalogs import CATALOG_ID
 from orchestrator.service.containers import is_purgeable
 
 LOG_LIMIT = 5_000
 HISTORY_LIMIT = 30
 QUIET = frozenset({ev.DOWNLOAD_PROGRESS, ev.APP_PROGRESS})
-# After these an app's content request no longer waits for the network.
-WAIT_ENDS = frozenset({ev.CATALOG_FETCHED, ev.EVENT_REFUSED, ev.EXTENSION_TERMINATED,
-                       ev.APP_UNINSTALLED})
 
 WAITING, DOWNLOADING, PAUSED, FINISHED, FAILED = (
     "waiting", "downloading", "paused", "finished", "failed")
@@ -72,15 +68,11 @@ class DownloadRow:
 
 @dataclass
 class AppStatus:
-    """What the events said about one app's install.
-
-    ``waiting`` names a content request waiting for the network (``install``, ...).
-    """
+    """What the events said about one app's install."""
 
     fraction: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
     refused: str | None = None
-    waiting: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,17 +121,12 @@ class LiveState:
             self.log.append(LogLine(self.seq, event.ts, name, event.app, text))
         if event.app is None:
             return
-        if event.app in self.apps and (name in WAIT_ENDS or (
-                name == ev.DOWNLOAD_FAILED and data.get("download") == CATALOG_ID)):
-            self.apps[event.app].waiting = None
         if name == ev.APP_PROGRESS:
             self.install_version += 1
             status = self.apps.setdefault(event.app, AppStatus())
             status.fraction, status.phases = data["fraction"], dict(data.get("phases") or {})
         elif name == ev.EVENT_REFUSED:
             self.apps.setdefault(event.app, AppStatus()).refused = data.get("name")
-        elif name == ev.REQUEST_WAITING:
-            self.apps.setdefault(event.app, AppStatus()).waiting = data.get("request")
         elif name.startswith("download.") and data.get("download") is not None:
             self._download(event.app, name, event.ts, data)
         elif name == ev.ASSET_PURGED:

@@ -127,9 +127,11 @@ def _text(command: str, answer: Any) -> str:
 
 def _app_line(app: dict[str, Any]) -> str:
     running = ", running" if app.get("running") else ""
+    waiting = app.get("waitingRequest")
     return (f"{app['app']:<32} {app['state'] + running:<20} install {app['progress']:4.0%}  "
             f"{app['pending']} pending  runtime {app['runtimeToday']:.1f}/"
-            f"{app['runtimeAllotment']:.0f} s")
+            f"{app['runtimeAllotment']:.0f} s"
+            + (f"  ({waiting} request waiting for the network)" if waiting else ""))
 
 
 def _device_line(device: dict[str, Any]) -> str:

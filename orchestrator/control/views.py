@@ -9,14 +9,16 @@ from typing import Any
 
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.model.device import BackgroundRefresh, Device, Network, Storage
-from orchestrator.model.enums import DownloadState
+from orchestrator.model.enums import ContentRequest, DownloadState
 from orchestrator.service.containers import is_purgeable
 
 RECENT = 50
 
 
 def app_status(orchestrator: Any, app_id: str) -> dict[str, Any]:
-    """One app: state, install progress, allowances, runtime today, next periodic run."""
+    """One app: state, the content request waiting for the network (``install``,
+    ``update``, ``periodic`` or None), install progress, allowances, runtime today,
+    next periodic run."""
     loaded = orchestrator.apps[app_id]
     app, record = loaded.app, orchestrator.journal.app(app_id)
     restricted = not loaded.launched
@@ -24,12 +26,14 @@ def app_status(orchestrator: Any, app_id: str) -> dict[str, Any]:
     state = "launched" if loaded.launched else "launchable" if loaded.launchable \
         else "installing"
     spent, allotment = orchestrator.runtime_today(app_id)
+    waiting = orchestrator.waiting_request(app_id)
     return {
         "app": app_id,
         "name": app.display_name,
         "version": app.version,
         "state": state,
         "running": loaded.running,
+        "waitingRequest": None if waiting is None else waiting.name.lower(),
         "progress": loaded.progress.fraction if loaded.progress else 1.0,
         "phases": loaded.progress.phases() if loaded.progress else {},
         "pending": orchestrator.queue.pending[app_id],
@@ -42,6 +46,15 @@ def app_status(orchestrator: Any, app_id: str) -> dict[str, Any]:
         "runtimeAllotment": allotment,
         "nextPeriodicRun": orchestrator.next_periodic(app_id),
     }
+
+
+def waiting_request_from_view(view: Mapping[str, Any]) -> ContentRequest | None:
+    """The :class:`ContentRequest` an :func:`app_status` view says waits for the network."""
+    name = view.get("waitingRequest")
+    try:
+        return None if name is None else ContentRequest[str(name).upper()]
+    except KeyError:
+        return None  # a newer daemon's request: shown as not waiting rather than failing
 
 
 def download_rows(orchestrator: Any, app_id: str | None = None) -> list[dict[str, Any]]:

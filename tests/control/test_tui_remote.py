@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import pytest
 from orchestrator.control import ControlClient, ControlServer, socket_path
 from orchestrator.errors import BackgroundAssetsError
 from orchestrator.service import Orchestrator
-from tests.tui.drive import installed_offline
+from tests.tui.drive import installed_offline, offline
 from tests.tui.scenario import GAME, NEWS, scene
 from tui.app import BgAssetsApp, attached_app
 
@@ -104,6 +104,35 @@ async def test_a_late_ui_shows_the_daemons_apps_and_downloads(daemon):
                              f"{GAME}/thumbs", f"{NEWS}/front-page", f"{NEWS}/archive"}
         assert {cell(app, key, STATE) for key in keys} == {"waiting"}
         assert str(app.sub_title) == f"attached to {daemon.path}"
+
+
+async def test_a_late_ui_and_status_show_an_install_waiting_for_the_network(tmp_path):
+    # The UI attaches after request.waiting was published: only the daemon's view says it.
+    async with scene(tmp_path) as built:
+        orchestrator = built.orchestrator
+        offline(orchestrator)
+        await orchestrator.install(built.manifests[0])
+        path = socket_path(tmp_path / "state")
+        async with ControlServer(orchestrator, path):
+            status = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-m", "orchestrator", "--state-dir",
+                                 str(tmp_path / "state"), "status"],
+                capture_output=True, text=True, timeout=30)
+            assert status.returncode == 0, status.stderr
+            line = next(line for line in status.stdout.splitlines() if line.startswith(GAME))
+            assert line.split()[1] == "installing"
+            assert line.endswith("(install request waiting for the network)")
+
+            app = attached_app(path)
+            async with app.run_test(size=SIZE) as pilot:
+                await attached(app, pilot)
+                assert cell(app, GAME, 3) == "installing: offline"
+                orchestrator.set_device(replace(orchestrator.device, network=replace(
+                    orchestrator.device.network, online=True)))
+                await until(pilot, lambda: cell(app, GAME, 3) == "launchable", timeout=20)
+            async with ControlClient(path) as client:
+                views = {view["app"]: view for view in (await client.status())["apps"]}
+            assert views[GAME]["waitingRequest"] is None
 
 
 async def test_pause_and_cancel_reach_the_daemon(daemon):

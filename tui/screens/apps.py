@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from orchestrator.model.enums import ContentRequest
 from orchestrator.model.units import format_size
 from tui.widgets.cells import duration, phase_bar
 from tui.widgets.table import LiveTable
@@ -24,11 +25,11 @@ CLOCK_REDRAW = 1.0
 LEGEND = "progress: app · install step · essential bytes"
 
 
-def app_state(loaded: Any, waiting: str | None = None) -> Text:
+def app_state(loaded: Any, waiting: ContentRequest | None = None) -> Text:
     """installing, launchable or launched (and running), as the framework names them.
 
-    ``waiting`` names a content request waiting for the network: an install that
-    waits reads ``installing: offline``.
+    ``waiting`` is the app's content request waiting for the network: an install or
+    update that waits reads ``installing: offline``.
     """
     if loaded is None:
         return Text("not installed", "dim")
@@ -66,7 +67,7 @@ def app_cells(orchestrator: Any, status: Any, app_id: str) -> tuple[object, ...]
     phases = status.phases if status and status.phases else {}
     if loaded.progress is not None:
         fraction, phases = loaded.progress.fraction, loaded.progress.phases()
-    waiting = orchestrator.waiting_request(app_id) or (status.waiting if status else None)
+    waiting = orchestrator.waiting_request(app_id)
     bar = phase_bar(phases) + Text(f" {fraction:4.0%}")
     spent, allotted = orchestrator.runtime_today(app_id)
     return (app_id, loaded.app.display_name, loaded.app.version, app_state(loaded, waiting), bar,
