@@ -20,11 +20,14 @@ def find_tool(name: str) -> str | None:
     return shutil.which(name, path=_SEARCH_PATH)
 
 
-def require_tool(name: str) -> str:
-    """The path of ``name``; skip the test when missing, or fail it under ``CI=true``."""
+def require_tool(name: str, *, installer: str = "apt-get") -> str:
+    """The path of ``name``; skip the test when missing, or fail it under ``CI=true``.
+
+    ``installer`` names what ``.ci/run`` installs it with, for the message.
+    """
     path = find_tool(name)
     if path is None:
-        message = f"{name} is not installed (.ci/run installs it with apt-get)"
+        message = f"{name} is not installed (.ci/run installs it with {installer})"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
