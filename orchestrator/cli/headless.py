@@ -7,9 +7,11 @@ import asyncio
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
-from orchestrator.cli.session import app_manifests, demo_session
+from orchestrator.cli.offline import wait_unless_offline
+from orchestrator.cli.session import app_manifests, default_device, demo_session
 from orchestrator.cli.timeline import Timeline
 from orchestrator.errors import BackgroundAssetsError
 from orchestrator.events import Event
@@ -110,7 +112,14 @@ async def run_headless(args: argparse.Namespace, out: TextIO = sys.stdout) -> in
                     await orchestrator.install(manifest)  # type: ignore[attr-defined]
                 else:
                     summary.known(app.id, loaded)
-            await asyncio.gather(*(_play(orchestrator, app_id) for app_id in apps))
+            device_file = args.device or default_device(args.directory)
+            plays = [asyncio.ensure_future(_play(orchestrator, app_id, device_file))
+                     for app_id in apps]
+            try:
+                await asyncio.gather(*plays)
+            finally:
+                for play in plays:
+                    play.cancel()
         finally:
             printer.cancel()
         summary.print(force=True)
@@ -120,18 +129,21 @@ async def run_headless(args: argparse.Namespace, out: TextIO = sys.stdout) -> in
     return 1 if failed else 0
 
 
-async def _play(orchestrator: Any, app_id: str) -> None:
-    """One app's life: launchable, launched, background fetches, periodic."""
-    await orchestrator.wait(app_id, "essential")
+async def _play(orchestrator: Any, app_id: str, device_file: Path | None) -> None:
+    """One app's life: launchable, launched, background fetches, periodic.
+
+    Nothing in this process changes the device: offline, it stops (see ``offline``).
+    """
+    await wait_unless_offline(orchestrator, app_id, "essential", device_file)
     loaded = orchestrator.apps[app_id]
     if not loaded.running:
         try:
             orchestrator.launch(app_id)
         except BackgroundAssetsError:
             return
-    await orchestrator.wait(app_id, "all")
+    await wait_unless_offline(orchestrator, app_id, "all", device_file)
     await orchestrator.periodic(app_id)
-    await orchestrator.wait(app_id, "all")
+    await wait_unless_offline(orchestrator, app_id, "all", device_file)
 
 
 async def _print_every(summary: Summary) -> None:

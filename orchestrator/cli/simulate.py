@@ -27,7 +27,8 @@ def register(subparsers: Any) -> None:
             "The runtime allotment is bypassed, as the framework's debug tool does, unless "
             "--enforce-allotment is given. State (journal, containers) lives in --state-dir."
         ),
-        epilog="Exit codes: 0 done, 1 refused or a download failed, 2 usage error.",
+        epilog="Exit codes: 0 done, 1 refused, a download failed or the device is offline "
+        "(--device with network.online: false: nothing can be fetched), 2 usage error.",
     )
     parser.add_argument("event", choices=EVENTS, help="the lifecycle event")
     parser.add_argument("manifest", type=Path, metavar="APP.yaml", help="the App manifest")
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _simulate(args: argparse.Namespace) -> int:
+    from orchestrator.cli.offline import wait_unless_offline
     from orchestrator.cli.timeline import Timeline
     from orchestrator.manifests import load_app, load_device
     from orchestrator.service import Orchestrator
@@ -83,9 +85,12 @@ async def _simulate(args: argparse.Namespace) -> int:
             orchestrator.events.subscribe(printer)
             orchestrator.events.subscribe(watch)
             await _act(orchestrator, args, app.id)
-            if args.wait != "none" and args.event != "uninstall" and app.id in orchestrator.apps:
+            if args.event != "uninstall" and app.id in orchestrator.apps:
+                until = None if args.wait == "none" else args.wait
                 try:
-                    await orchestrator.wait(app.id, args.wait, timeout=args.timeout)
+                    # Nothing here changes the device: offline, this stops instead.
+                    await wait_unless_offline(orchestrator, app.id, until, args.device,
+                                              timeout=args.timeout)
                 except TimeoutError:
                     print(f"simulate: still waiting after {args.timeout:g} s", file=sys.stderr)
                     return 1

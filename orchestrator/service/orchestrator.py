@@ -364,6 +364,15 @@ class Orchestrator(ContentRequests, Handover, Recovery):
 
             self._in_background(report())
 
+    def settled(self, app_id: str, until: str = "essential") -> bool:
+        """Whether :meth:`wait` with ``until`` would return now (an app not installed is)."""
+        loaded = self.apps.get(app_id)
+        if loaded is None:
+            return True
+        if until == "essential":
+            return loaded.launchable
+        return not loaded.unplanned and self.queue.pending[app_id] == 0
+
     async def wait(self, app_id: str, until: str = "essential",
                    timeout: float | None = None) -> None:
         """Wait until the app is launchable (``essential``) or its install is planned and
@@ -371,11 +380,8 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         async def settled() -> None:
             while True:
                 self._changed.clear()
-                loaded = self.apps.get(app_id)
-                if loaded is None or (loaded.launchable if until == "essential" else (
-                        not loaded.unplanned and self.queue.pending[app_id] == 0)):
+                if self.settled(app_id, until):
                     return
                 await self._changed.wait()
 
         await asyncio.wait_for(settled(), timeout)
-

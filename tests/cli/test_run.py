@@ -132,3 +132,21 @@ def test_a_busy_port_for_the_built_in_server_is_port_unavailable(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("bgassets run: error 1027 portUnavailable: port ")
     assert "--no-server" in result.stderr
+
+
+def test_headless_run_on_an_offline_device_stops_instead_of_waiting_for_ever(tmp_path):
+    from tests.control.daemon_apps import Asset, write_app, write_content
+
+    port, directory = free_port(), tmp_path / "apps"
+    write_content(directory / "game", [Asset("intro", 16 * KiB, essential=True)])
+    write_app(directory / "game", "game", f"http://127.0.0.1:{port}/game/catalog.json")
+    device = tmp_path / "offline.yaml"
+    device.write_text("apiVersion: bgassets/v1\nkind: Device\nmetadata: {name: offline}\n"
+                      "spec:\n  network: {online: false, metered: false}\n")
+
+    result = run_headless(directory, tmp_path / "state", port, "--device", str(device))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"bgassets run: error 1021 networkError: the device is offline (network.online: "
+        f"false in {device}): nothing can be fetched"]
+    assert "request.waiting" in result.stdout and "app.launchable" not in result.stdout

@@ -100,3 +100,40 @@ def test_validate_plan_and_simulate_refuse_an_app_without_extension_alike(tmp_pa
         assert result.returncode == 1, (name, shown)
         assert any(line.endswith(expected) for line in shown.splitlines()), (name, shown)
         assert "Traceback" not in shown, name
+
+
+OFFLINE_DEVICE = """\
+apiVersion: bgassets/v1
+kind: Device
+metadata: {name: offline}
+spec:
+  network: {online: false, metered: false}
+"""
+
+
+def test_an_offline_device_stops_simulate_instead_of_waiting_for_ever(tmp_path):
+    scene = Scenario(tmp_path, [Asset("tutorial", 32 * KiB, essential=True)])
+    scene.write_content()
+    device = tmp_path / "offline.yaml"
+    device.write_text(OFFLINE_DEVICE)
+    state = tmp_path / "state"
+    line = (f"error 1021 networkError: the device is offline (network.online: false in "
+            f"{device}): nothing can be fetched")
+    with serve_in_thread(scene.content) as server:
+        manifest = scene.write_manifests(server.url)
+        install = simulate(state, "install", manifest, "--json", "--device", str(device))
+        assert install.returncode == 1
+        assert install.stderr.strip().splitlines() == [f"bgassets simulate: {line}"]
+        assert [e["request"] for e in events(install) if e["event"] == "request.waiting"] == [
+            "install"]
+        assert server.stats.requests == 0
+
+        online = simulate(state, "install", manifest, "--json")  # the waiting install is made
+        assert online.returncode == 0, online.stderr
+        assert "app.launchable" in [e["event"] for e in events(online)]
+
+        periodic = simulate(state, "periodic", manifest, "--json", "--device", str(device))
+        assert periodic.returncode == 1 and line in periodic.stderr
+        assert [e["request"] for e in events(periodic) if e["event"] == "request.waiting"] == [
+            "periodic"]
+        assert "Traceback" not in periodic.stderr
