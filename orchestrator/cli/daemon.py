@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.bundled import EXAMPLES_PORT
+from orchestrator.cli.state_dir import StateDirAccess
 from orchestrator.errors import UsageError
 
 
@@ -38,7 +39,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=EXAMPLES_PORT,
                         help=f"demo server port (default {EXAMPLES_PORT})")
     parser.add_argument("--device", type=Path, metavar="FILE", help="a Device manifest")
-    parser.set_defaults(handler=run, state_dir_access="write")
+    parser.set_defaults(handler=run, state_dir_access=StateDirAccess.WRITE)
 
 
 def run(args: argparse.Namespace) -> int:

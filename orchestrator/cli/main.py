@@ -43,8 +43,6 @@ def default_state_dir() -> str:
     return platformdirs.user_state_dir("bgassets")
 
 
-# Commands whose modules do not say which access to the state dir they need.
-STATE_DIR_ACCESS = {"simulate": "write"}
 STATE_DIR_HELP = ("where the journal, app containers and the daemon's control socket live "
                   "(env BGASSETS_STATE_DIR; default: the platform's user state folder)")
 
@@ -104,7 +102,7 @@ def _state_dir(args: argparse.Namespace) -> None:
         label = "BGASSETS_STATE_DIR" if os.environ.get("BGASSETS_STATE_DIR") \
             else "the default state dir"
         args.state_dir = default_state_dir()
-    access = getattr(args, "state_dir_access", None) or STATE_DIR_ACCESS.get(args.command)
+    access = getattr(args, "state_dir_access", None)
     if access is not None:
         check_state_dir(args.state_dir, access, label)
 

@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from orchestrator.cli.state_dir import StateDirAccess
+
 DOWNLOAD_ACTIONS = {"promote": "start a download in the foreground now (its app must be "
                                "running: see launch)",
                     "cancel": "cancel a download", "pause": "pause a download",
@@ -65,7 +67,7 @@ def _parser(subparsers: Any, name: str, text: str, description: str) -> argparse
         epilog="Talks to the `bgassets daemon` of the same --state-dir. Exit codes: 0 done, "
         "1 refused (the error names the code) or no daemon, 2 usage error.")
     parser.add_argument("--json", action="store_true", help="print the daemon's answer as JSON")
-    parser.set_defaults(handler=run, remote=name, state_dir_access="read")
+    parser.set_defaults(handler=run, remote=name, state_dir_access=StateDirAccess.READ)
     return parser
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.bundled import EXAMPLES_PORT, manifests_dir
+from orchestrator.cli.state_dir import StateDirAccess
 from orchestrator.errors import UsageError
 
 DEMO_PORT = EXAMPLES_PORT
@@ -54,7 +55,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-server", action="store_true",
                         help="do not start the built-in server (another server at the "
                         "manifestURLs has the catalogs)")
-    parser.set_defaults(handler=run, state_dir_access="write")
+    parser.set_defaults(handler=run, state_dir_access=StateDirAccess.WRITE)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from orchestrator.cli.state_dir import StateDirAccess
 from orchestrator.errors import UsageError
 
 EVENTS = ("install", "update", "periodic", "launch", "uninstall")
@@ -43,7 +44,7 @@ def register(subparsers: Any) -> None:
                         help="apply the daily runtime allotment instead of bypassing it")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON event per line instead of a timeline")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, state_dir_access=StateDirAccess.WRITE)
 
 
 def run(args: argparse.Namespace) -> int:

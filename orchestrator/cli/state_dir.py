@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import os
 import tempfile
+from enum import Enum
 from pathlib import Path
 
 from orchestrator.errors import StateDirUnusable
 
-READ, WRITE = "read", "write"
+
+class StateDirAccess(Enum):
+    """What a command does with its state dir."""
+
+    READ = "read"    # talks to the daemon that runs there
+    WRITE = "write"  # runs an orchestrator there
 
 
 def _blocker(path: Path) -> Path | None:
@@ -25,7 +31,8 @@ def _blocker(path: Path) -> Path | None:
     return None
 
 
-def check_state_dir(path: str | Path, access: str, label: str = "--state-dir") -> None:
+def check_state_dir(path: str | Path, access: StateDirAccess,
+                    label: str = "--state-dir") -> None:
     """Refuse, with :class:`StateDirUnusable`, a state dir that ``access`` cannot use.
 
     ``READ`` (commands that talk to a daemon) needs only a path that is, or could be,
@@ -39,7 +46,7 @@ def check_state_dir(path: str | Path, access: str, label: str = "--state-dir") -
         detail = "is the state dir itself" if blocker == where else "is in its path"
         raise StateDirUnusable(f"{label} {path}: {blocker} is a file, not a folder, and "
                                f"{detail}; choose another {label}")
-    if access == READ:
+    if access is StateDirAccess.READ:
         if where.is_dir() and not os.access(where, os.R_OK | os.X_OK):
             raise StateDirUnusable(f"{label} {path}: no permission to read this folder")
         return

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from orchestrator.cli.state_dir import StateDirAccess
+
 EXIT_USAGE = 2
 
 
@@ -25,7 +27,7 @@ def register(subparsers: Any) -> None:
         epilog="Exit codes: 0 after quitting, 1 when no daemon listens on the state dir, "
         "2 without a terminal. Start the daemon first: bgassets --state-dir DIR daemon [APPS].",
     )
-    parser.set_defaults(handler=run, state_dir_access="read")
+    parser.set_defaults(handler=run, state_dir_access=StateDirAccess.READ)
 
 
 def run(args: argparse.Namespace) -> int:

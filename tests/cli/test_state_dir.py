@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.cli.state_dir import READ, WRITE, check_state_dir
+from orchestrator.cli.state_dir import StateDirAccess, check_state_dir
 from orchestrator.errors import ErrorCode, StateDirUnusable
 
 # Commands that run an orchestrator on the state dir, and commands that talk to its daemon.
@@ -65,25 +65,25 @@ def test_the_state_dir_itself_being_a_file_is_named(tmp_path):
     plain = tmp_path / "state"
     plain.write_text("")
     with pytest.raises(StateDirUnusable, match="is the state dir itself") as refused:
-        check_state_dir(plain, READ)
+        check_state_dir(plain, StateDirAccess.READ)
     assert refused.value.code == ErrorCode.STATE_DIR_UNUSABLE
     assert refused.value.code.title == "stateDirUnusable"
 
 
 def test_readers_accept_a_state_dir_that_does_not_exist_yet(tmp_path):
-    check_state_dir(tmp_path / "not" / "yet", READ)
+    check_state_dir(tmp_path / "not" / "yet", StateDirAccess.READ)
     assert not (tmp_path / "not").exists()
 
 
 def test_writers_create_the_folder_and_leave_no_probe_behind(tmp_path):
-    check_state_dir(tmp_path / "new" / "state", WRITE)
+    check_state_dir(tmp_path / "new" / "state", StateDirAccess.WRITE)
     assert (tmp_path / "new" / "state").is_dir()
     assert list((tmp_path / "new" / "state").iterdir()) == []
 
 
 def test_sysfs_refuses_writes_even_to_root():
     with pytest.raises(StateDirUnusable, match="cannot create this folder"):
-        check_state_dir("/sys/bgassets-state", WRITE)
+        check_state_dir("/sys/bgassets-state", StateDirAccess.WRITE)
 
 
 def test_other_commands_ignore_the_state_dir(file_in_the_way, tmp_path):
