@@ -89,6 +89,8 @@ def extension_of(app: Source, known: dict[str, Source]) -> Source | None:
             return None
         known[key] = read_source(path, os.path.normpath(Path(app.file).parent / relative))
     extension = known[key]
+    if extension.kind is None:
+        return None  # unreadable: its own problems say why
     if extension.kind != "extension":
         app.report(("spec", "extension"), f"spec.extension: {relative!r} is not an "
                    "Extension document")

@@ -40,8 +40,11 @@ class LocatedError(Exception):
         self.message, self.line, self.column, self.path = message, line, column, path
 
     def problem(self, file: str) -> Problem:
-        """This error as a :class:`Problem` in ``file``."""
-        return Problem(file, self.line, self.column, self.path, self.message)
+        """This error as a :class:`Problem` in ``file``, its message led by its path."""
+        message = self.message
+        if self.path and not message.startswith(f"{self.path}:"):
+            message = f"{self.path}: {message}"
+        return Problem(file, self.line, self.column, self.path, message)
 
 
 def dotted(path: PathTuple) -> str:

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from orchestrator.cli.main import main
-from tests.manifests.bases import APP, write_set
+from tests.manifests.bases import APP, EXTENSION, write_set
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,3 +86,12 @@ def test_help_explains_the_command():
 def test_a_device_file_is_a_problem_not_a_hang(capsys):
     assert main(["validate", "/dev/zero"]) == 1
     assert capsys.readouterr().out == "/dev/zero:1:1: not a regular file\n"
+
+
+def test_an_unreadable_extension_is_reported_once_where_it_is(tmp_path, capsys):
+    extension = EXTENSION.replace("  rules:", "  skipPresent: !!bool yes\n  rules:")
+    folder = write_set(tmp_path, {"extension.yaml": extension})
+    assert main(["validate", str(folder)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{tmp_path}/extension.yaml:9:16: spec.skipPresent: 'yes' is not a YAML 1.2 bool "
+        "(the booleans are true and false)"]
