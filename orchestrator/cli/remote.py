@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.cli.state_dir import StateDirAccess
+from orchestrator.model.enums import ContentRequest
 
 DOWNLOAD_ACTIONS = {"promote": "start a download in the foreground now (its app must be "
                                "running: see launch)",
@@ -105,7 +106,8 @@ async def _ask(args: argparse.Namespace) -> Any:
         if args.remote in APP_ACTIONS:
             return await client.app_action(args.app_id, args.remote)
         if args.remote in MANIFEST_ACTIONS:
-            return await client.install(args.manifest, request=args.remote)
+            return await client.install(args.manifest,
+                                        request=ContentRequest[args.remote.upper()])
         return await client.act(args.download, args.remote)
 
 

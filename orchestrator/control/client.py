@@ -12,6 +12,7 @@ import aiohttp
 
 from orchestrator.control.server import APP_HEADER
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.model.enums import ContentRequest
 
 
 class DaemonUnavailable(BackgroundAssetsError):
@@ -84,10 +85,11 @@ class ControlClient:
         the daemon installed ``app`` from."""
         return await self._call("POST", f"apps/{app}/{action}")  # type: ignore[no-any-return]
 
-    async def install(self, manifest: Path, request: str = "install") -> dict[str, Any]:
-        """Install (``request="update"``: update) the app of ``manifest``, a path the daemon
-        reads; answers the app id, the action and the version."""
-        body = {"manifest": str(Path(manifest).resolve()), "request": request}
+    async def install(self, manifest: Path,
+                      request: ContentRequest = ContentRequest.INSTALL) -> dict[str, Any]:
+        """Install (``ContentRequest.UPDATE``: update) the app of ``manifest``, a path the
+        daemon reads; answers the app id, the action and the version."""
+        body = {"manifest": str(Path(manifest).resolve()), "request": request.name.lower()}
         return await self._call("POST", "apps", body)  # type: ignore[no-any-return]
 
     async def purge(self, bytes_to_free: int | None, app: str | None = None) -> int:
