@@ -5,8 +5,9 @@ far. Every refusal carries the original framework's code: essential only for
 install and update (109), exact size for essential (0), allowances before the
 first launch (112 for essential bytes, 203 for other bytes, the catalog's own
 bytes included), hosts before the first launch (202), destinations inside the
-container (1012), no duplicate ids (100); for the event itself, low power or
-background refresh off (111) and in-app content off before launch (206).
+container (1012), no duplicate ids (100), no two downloads into one file (1013);
+for the event itself, low power or background refresh off (111) and in-app
+content off before launch (206).
 """
 
 from __future__ import annotations
@@ -66,6 +67,19 @@ def destination_problem(destination: str) -> str | None:
     return None
 
 
+def destination_key(destination: str) -> str:
+    """The file a destination names inside the container, whatever its spelling.
+
+    ``a/./b``, ``a//b`` and ``a\\b`` name the same file as ``a/b``.
+    """
+    if "\\" in destination:
+        destination = destination.replace("\\", "/")
+    if "//" in destination or "/./" in destination or destination.startswith("./") \
+            or destination.endswith(("/", "/.")):
+        return posixpath.normpath(destination)
+    return destination  # the common case, without normalising
+
+
 def event_refusal(context: PlanContext) -> Rejection | None:
     """Why the extension may not run at all for this event, or None."""
     device, app = context.device, context.app
@@ -106,6 +120,7 @@ class _Checker:
         self.download_bytes = context.download_bytes_used + context.catalog_bytes
         self.essential_bytes = context.essential_bytes_used
         self.seen: set[str] = set(context.scheduled_ids)
+        self.destinations: dict[str, str] = {}
         self._hosts: dict[str, tuple[str, bool]] = {}
         restrictions = context.app.restrictions
         self._allowance = restrictions.download_allowance
@@ -131,6 +146,7 @@ class _Checker:
         if reason is None and self.restricted:
             reason = self._restricted_refusal(download)
         if reason is None:
+            self.destinations[destination_key(download.destination)] = download.id
             return None
         code, text = reason
         return Rejection(code, text, download.id)
@@ -143,6 +159,11 @@ class _Checker:
         problem = destination_problem(download.destination)
         if problem:
             return ErrorCode.PATH_OUTSIDE_CONTAINER, problem
+        first = self.destinations.get(destination_key(download.destination))
+        if first is not None:
+            return (ErrorCode.DESTINATION_CONFLICT,
+                    f"{download.destination!r} is also the destination of {first!r}: give "
+                    "each download its own destination")
         if download.essential:
             if self.context.request not in ESSENTIAL_REQUESTS:
                 return (ErrorCode.DOWNLOAD_ESSENTIAL_DOWNLOAD_NOT_PERMITTED,

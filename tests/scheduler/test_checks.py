@@ -95,3 +95,27 @@ def test_destination_problems():
     assert destination_problem("Library/Caches/x") is None
     for bad in ("", "/abs", "a/../../b", "..", "C:\\x", "."):
         assert destination_problem(bad) is not None, bad
+
+
+def test_two_downloads_into_one_file_keep_the_first_in_start_order():
+    plan = check_plan(PlanContext(make_app(), INSTALL), [
+        download("first", priority=90, destination="packs/same.bin"),
+        download("second", priority=10, destination="packs/same.bin"),
+        download("dotted", priority=20, destination="packs/./same.bin"),
+        download("doubled", priority=30, destination="packs//same.bin"),
+        download("other", destination="packs/other.bin"),
+    ])
+    assert [d.id for d in plan.accepted] == ["first", "other"]
+    assert codes(plan) == {"second": ErrorCode.DESTINATION_CONFLICT,
+                           "dotted": ErrorCode.DESTINATION_CONFLICT,
+                           "doubled": ErrorCode.DESTINATION_CONFLICT}
+    assert "'first'" in plan.rejections[0].reason
+
+
+def test_a_refused_download_does_not_take_its_destination():
+    plan = check_plan(PlanContext(make_app(allowance=2 * MiB), INSTALL), [
+        download("big", 4 * MiB, priority=90, destination="packs/same.bin"),
+        download("small", priority=10, destination="packs/same.bin"),
+    ])
+    assert [d.id for d in plan.accepted] == ["small"]
+    assert codes(plan) == {"big": ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_ALLOWANCE}
