@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.manifests.jsonlocate import JsonLocator
-from orchestrator.manifests.problems import LocatedError, PathTuple, Problem, dotted
+from orchestrator.manifests.problems import LocatedError, PathTuple, Problem, dotted, position
 from orchestrator.manifests.schema import Locator, describe
 from orchestrator.manifests.yamlload import decode, load_yaml, number
 
@@ -65,15 +65,38 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+class _NotANumber(Exception):
+    pass
+
+
+def _constant(name: str) -> Any:
+    raise _NotANumber(name)
+
+
+# NaN, Infinity and -Infinity outside strings: Python's json reads them, JSON has none.
+_CONSTANT = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)')
+
+
+def _constant_error(text: str) -> LocatedError:
+    for match in _CONSTANT.finditer(text):
+        if match.group(1):
+            line, column = position(text, match.start(1))
+            return LocatedError(f"JSON has no {match.group(1)}: write a number", line, column)
+    return LocatedError("JSON has no NaN or Infinity: write a number")
+
+
 def _parse_json(text: str) -> tuple[Any, Locator]:
     """JSON text with a lazy locator; duplicate keys found only in small files."""
     try:
         if len(text) <= DUPLICATE_CHECK_LIMIT:
-            return json.loads(text, object_pairs_hook=_pairs, parse_float=number), \
-                JsonLocator(text)
-        return json.loads(text, parse_float=number), JsonLocator(text)
+            return json.loads(text, object_pairs_hook=_pairs, parse_float=number,
+                              parse_constant=_constant), JsonLocator(text)
+        return json.loads(text, parse_float=number, parse_constant=_constant), \
+            JsonLocator(text)
     except _DuplicateKey:
         return load_yaml(text)  # JSON is YAML: this locates the duplicate key, and raises
+    except _NotANumber:
+        raise _constant_error(text) from None
     except json.JSONDecodeError as error:
         raise LocatedError(f"JSON syntax: {error.msg}", error.lineno, error.colno) from None
     except RecursionError:
@@ -99,11 +122,55 @@ def parse(file: str, data: bytes, *, json_first: bool) -> Source:
             source.data, source.locator = _parse_json(text)
         else:
             source.data, source.locator = load_yaml(text)
+        if "\\u" in text or "\\U" in text:
+            _refuse_surrogates(source.data, source.locator)
     except LocatedError as error:
         source.problems.append(error.problem(file))
         return source
     source.kind = classify(source)
     return source
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_at(node: Any, path: PathTuple) -> tuple[PathTuple, bool] | None:
+    """The path of the first text (or, with True, key) holding a lone surrogate."""
+    if isinstance(node, str):
+        return (path, False) if _SURROGATE.search(node) else None
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            found = _surrogate_at(item, (*path, index))
+            if found:
+                return found
+    elif isinstance(node, dict):
+        for key, item in node.items():
+            if isinstance(key, str) and _SURROGATE.search(key):
+                return (*path, key), True
+            found = _surrogate_at(item, (*path, key))
+            if found:
+                return found
+    return None
+
+
+def _refuse_surrogates(data: Any, locator: Locator) -> None:
+    """A located error for a lone surrogate escape such as ``"\\ud800"``.
+
+    Such a string is no Unicode text: it cannot be written as UTF-8, and the schema
+    validator (which needs UTF-8) would fail on it. Only escapes make one, so only
+    files with a ``\\u`` are walked.
+    """
+    found = _surrogate_at(data, ())
+    if found is None:
+        return
+    path, is_key = found
+    line, column = locator.key(path) if is_key else locator.value(path)
+    what = "key" if is_key else "text"
+    shown = tuple(_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", part)
+                  if isinstance(part, str) else part for part in path)
+    raise LocatedError(f"this {what} holds a lone UTF-16 surrogate (an escape such as \\ud800 "
+                       "without its pair), which is not Unicode text: remove it or write the "
+                       "full character", line, column, dotted(shown))
 
 
 def classify(source: Source) -> str | None:

@@ -181,7 +181,9 @@ class _Reader:
         try:
             value = self.loader.construct_object(node, deep=True)
             self.loader.constructed_objects.pop(node, None)  # keep memory flat on long files
-        except (yaml.YAMLError, ValueError):
+        except (yaml.YAMLError, ValueError, TypeError, AttributeError, KeyError, OverflowError):
+            # PyYAML's constructors fail in their own ways on text that their tag does not
+            # fit (``!!timestamp x`` is an AttributeError): all of them mean the same here.
             raise self.fail(f"tag {tag} is not supported: use plain text, numbers or booleans",
                             event.start_mark, path) from None
         if isinstance(value, datetime.date):

@@ -1,0 +1,87 @@
+"""Hostile content (lone surrogates, NaN, odd YAML tags) is a located problem, never a crash."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.manifests import validate_paths
+from tests.manifests.bases import APP, CATALOG, write_set
+
+ROOT = Path(__file__).resolve().parents[2]
+YAML_CATALOG = 'version: "1"\nassets:\n  - id: a\n    url: a.bin\n    size: {size}\n'
+
+
+def validate_cli(*paths):
+    return subprocess.run([sys.executable, "-m", "orchestrator", "validate", *map(str, paths)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+
+
+def only_problem(path):
+    problems = validate_paths([path])
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+@pytest.mark.parametrize(("old", "new", "where", "path"), [
+    ('"level-1"', '"\\ud800"', (4, 12), "assets[0].id"),
+    ('"essential": true', '"title": "a\\udfffb"', (4, 69), "assets[0].title"),
+    ('"essential": true', '"\\ud800": true', (4, 60), "assets[0].\\ud800"),
+])
+def test_a_lone_surrogate_in_a_json_catalog_is_located(tmp_path, old, new, where, path):
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(CATALOG.replace(old, new))
+    problem = only_problem(catalog)
+    assert (problem.line, problem.column, problem.path) == (*where, path)
+    assert "lone UTF-16 surrogate" in problem.message
+    result = validate_cli(catalog)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.startswith(f"{catalog}:{where[0]}:{where[1]}: {path}: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_lone_surrogate_escape_in_yaml_is_located(tmp_path):
+    write_set(tmp_path, {"app.yaml": APP.replace("team: EXAMPLE123", 'team: "\\ud800"')})
+    problem = only_problem(tmp_path / "app.yaml")
+    assert (problem.line, problem.column) == (5, 12)
+
+
+def test_a_surrogate_pair_escape_is_one_character_and_fine(tmp_path):
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(CATALOG.replace('"essential": true', '"title": "\\ud83d\\ude00"'))
+    assert validate_paths([catalog]) == []
+
+
+@pytest.mark.parametrize(("old", "new", "column", "name"), [
+    ("1024", "NaN", 54, "NaN"), ("1024", "-Infinity", 54, "-Infinity"),
+    ('"priority": 10', '"priority": Infinity', 91, "Infinity"),
+])
+def test_json_nan_and_infinity_are_refused_where_they_are(tmp_path, old, new, column, name):
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(CATALOG.replace('"version": "1"', '"version": "NaN"').replace(old, new))
+    problem = only_problem(catalog)
+    assert (problem.line, problem.column) == (4 if column == 54 else 5, column)
+    assert problem.message == f"JSON has no {name}: write a number"
+
+
+@pytest.mark.parametrize(("tagged", "message"), [
+    ("!!timestamp x", "tag tag:yaml.org,2002:timestamp is not supported"),
+    ("!!timestamp 2001-99-99", "tag tag:yaml.org,2002:timestamp is not supported"),
+    ("!!bool maybe", "'maybe' is not a YAML 1.2 bool"),
+    ("!!binary AAAA", "tag tag:yaml.org,2002:binary is not supported"),
+    ("!!float abc", "'abc' is not a YAML 1.2 float"),
+    ("!!int 0x", "'0x' is not a YAML 1.2 int"),
+    ("!!int 12.5", "'12.5' is not a YAML 1.2 int"),
+    ("!!str {a: 1}", "a mapping is not a size"),
+    ("!!map x", "tag tag:yaml.org,2002:map is not supported"),
+    ("!!seq x", "tag tag:yaml.org,2002:seq is not supported"),
+    ("!foo x", "tag !foo is not supported"),
+    ("!<tag:yaml.org,2002:int> x", "'x' is not a YAML 1.2 int"),
+])
+def test_a_tag_that_does_not_fit_is_a_located_problem(tmp_path, tagged, message):
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(YAML_CATALOG.format(size=tagged))
+    problem = only_problem(catalog)
+    assert (problem.line, problem.column, problem.path) == (5, 11, "assets[0].size")
+    assert message in problem.message
