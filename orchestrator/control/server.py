@@ -13,12 +13,14 @@ import contextlib
 import hashlib
 import os
 import socket
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from orchestrator.control.views import (
+    DEVICE_CONDITIONS,
     app_status,
     changed_device,
     device_view,
@@ -59,22 +61,56 @@ def someone_listens(path: Path) -> bool:
     return True
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object body ({} without a body)."""
+# A body names a manifest path or a few switches: anything larger is not a request of
+# this API, and is refused before it is read whole.
+MAX_BODY_BYTES = 64 * 1024
+_MAX_BYTE_COUNT = 2**63 - 1  # what the journal's integers hold
+
+
+def _invalid(message: str) -> BackgroundAssetsError:
+    return BackgroundAssetsError(message, ErrorCode.REQUEST_INVALID)
+
+
+async def _json_object(request: web.Request, fields: Collection[str] = ()) -> dict[str, Any]:
+    """The request's JSON object body ({} without a body), refused (1073
+    ``requestInvalid``) unless every key is one of ``fields``."""
     if not request.can_read_body:
         return {}
     try:
         body = await request.json()
-    except ValueError:
+    except web.HTTPRequestEntityTooLarge:
+        raise _invalid(f"the body is over {MAX_BODY_BYTES} bytes") from None
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         body = None
     if not isinstance(body, dict):
-        raise BackgroundAssetsError("the body must be a JSON object", ErrorCode.REQUEST_INVALID)
+        raise _invalid("the body must be a JSON object")
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        expected = ", ".join(sorted(fields)) if fields else "no body"
+        raise _invalid(f"unknown field(s) {', '.join(unknown)} in the body; expected "
+                       f"{expected}")
     return body
+
+
+def _optional_text(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise _invalid(f"{name}: expected a string, got {value!r}")
+    return value
+
+
+def _optional_byte_count(body: dict[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                              or not 0 <= value <= _MAX_BYTE_COUNT):
+        raise _invalid(f"{name}: expected a number of bytes, got {value!r}")
+    return value
 
 
 def _error(error: BackgroundAssetsError) -> web.Response:
     status = {ErrorCode.APP_NOT_INSTALLED: 404, ErrorCode.DOWNLOAD_NOT_SCHEDULED: 404,
-              ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED: 403}.get(error.code, 409)
+              ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED: 403,
+              ErrorCode.REQUEST_INVALID: 400}.get(error.code, 409)
     return web.json_response(error.as_dict(), status=status)
 
 
@@ -88,7 +124,7 @@ class ControlServer:
         self._streams: set[asyncio.Task[Any]] = set()
 
     async def __aenter__(self) -> ControlServer:
-        app = web.Application(middlewares=[self._errors])
+        app = web.Application(middlewares=[self._errors], client_max_size=MAX_BODY_BYTES)
         app.add_routes([
             web.get("/v1/status", self.status),
             web.get("/v1/downloads", self.downloads),
@@ -151,6 +187,7 @@ class ControlServer:
         return web.json_response(download_rows(self.orchestrator, self._scope(request)))
 
     async def act(self, request: web.Request) -> web.Response:
+        await _json_object(request)
         scope = self._scope(request)
         download, action = request.match_info["download"], request.match_info["action"]
         actions = {"promote": self.orchestrator.promote, "cancel": self.orchestrator.cancel,
@@ -180,6 +217,7 @@ class ControlServer:
         ``terminate``, ``periodic``, ``uninstall``, and ``install`` / ``update`` from the
         app manifest the daemon installed it from (read again, so an edited version is an
         update); an app-scoped client acts on its own app only."""
+        await _json_object(request)
         scope, app_id = self._scope(request), request.match_info["app"]
         if scope is not None and scope != app_id:
             raise BackgroundAssetsError(f"a client of {scope} cannot act on {app_id}",
@@ -215,13 +253,13 @@ class ControlServer:
         if request.headers.get(APP_HEADER) is not None:
             raise BackgroundAssetsError("installing apps is for the machine's owner, not an "
                                         "app", ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED)
-        body = await _json_object(request)
-        manifest, action = body.get("manifest"), body.get("request", "install")
-        if not isinstance(manifest, str) or not Path(manifest).is_absolute():
+        body = await _json_object(request, ("manifest", "request"))
+        manifest, action = _optional_text(body, "manifest"), body.get("request", "install")
+        if manifest is None or not Path(manifest).is_absolute():
             raise BackgroundAssetsError('the body must name the app manifest by its absolute '
                                         'path: {"manifest": "/path/to/app.yaml"}',
                                         ErrorCode.REQUEST_INVALID)
-        if action not in ("install", "update"):
+        if not isinstance(action, str) or action not in ("install", "update"):
             raise BackgroundAssetsError(f"request {action!r}: expected install or update",
                                         ErrorCode.REQUEST_INVALID)
         if not Path(manifest).is_file():
@@ -235,7 +273,7 @@ class ControlServer:
         if request.headers.get(APP_HEADER) is not None:
             raise BackgroundAssetsError("device conditions are for the machine's owner, "
                                         "not an app", ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED)
-        changes = await _json_object(request)
+        changes = await _json_object(request, DEVICE_CONDITIONS)
         self.orchestrator.set_device(changed_device(self.orchestrator.device, changes))
         return web.json_response(device_view(self.orchestrator.device))
 
@@ -245,12 +283,8 @@ class ControlServer:
         if request.headers.get(APP_HEADER) is not None:
             raise BackgroundAssetsError("purge is for the machine's owner, not an app",
                                         ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED)
-        body = await _json_object(request)
-        amount, app_id = body.get("bytes"), body.get("app")
-        if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool)
-                                   or amount < 0):
-            raise BackgroundAssetsError(f"bytes: expected a number of bytes, got {amount!r}",
-                                        ErrorCode.REQUEST_INVALID)
+        body = await _json_object(request, ("bytes", "app"))
+        amount, app_id = _optional_byte_count(body, "bytes"), _optional_text(body, "app")
         if app_id is not None and app_id not in self.orchestrator.apps:
             raise BackgroundAssetsError(f"{app_id} is not installed", ErrorCode.APP_NOT_INSTALLED)
         freed = self.orchestrator.purge(amount, app_id=app_id)

@@ -13,6 +13,9 @@ from orchestrator.model.enums import ContentRequest, DownloadState
 from orchestrator.service.containers import is_purgeable
 
 RECENT = 50
+# The switches a ``POST /v1/device`` body may set.
+DEVICE_CONDITIONS = frozenset({"lowPowerMode", "inAppContent", "online", "metered",
+                               "backgroundRefresh"})
 
 
 def app_status(orchestrator: Any, app_id: str) -> dict[str, Any]:
@@ -151,15 +154,14 @@ def changed_device(device: Device, changes: Mapping[str, Any]) -> Device:
     ``backgroundRefresh`` (``enabled`` and/or ``apps``: app id -> on/off); any
     other key is refused, so a typo does not pass for a change.
     """
-    known = {"lowPowerMode", "inAppContent", "online", "metered", "backgroundRefresh"}
-    unknown = sorted(set(changes) - known)
+    unknown = sorted(set(changes) - DEVICE_CONDITIONS)
     if unknown:
         raise BackgroundAssetsError(f"unknown device condition(s) {', '.join(unknown)}; "
-                                    f"known: {', '.join(sorted(known))}",
+                                    f"known: {', '.join(sorted(DEVICE_CONDITIONS))}",
                                     ErrorCode.REQUEST_INVALID)
     refresh = device.background_refresh
     refresh_changes = changes.get("backgroundRefresh") or {}
-    if not isinstance(refresh_changes, Mapping) \
+    if not isinstance(refresh_changes, Mapping) or set(refresh_changes) - {"enabled", "apps"} \
             or not isinstance(refresh_changes.get("apps") or {}, Mapping):
         raise BackgroundAssetsError("device change 'backgroundRefresh': expected "
                                     '{"enabled": true|false, "apps": {APP_ID: true|false}}',
