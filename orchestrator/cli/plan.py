@@ -33,7 +33,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--event", choices=REQUESTS, required=True,
                         help="the content request to plan for")
     parser.add_argument("--catalog", metavar="FILE|URL",
-                        help="the catalog to plan from (default: fetch spec.manifestURL)")
+                        help="the catalog to plan from (default: fetch spec.manifestURL; unless "
+                             "--launched, every redirect must stay within domainAllowList)")
     parser.add_argument("--device", type=Path, metavar="FILE", help="a Device manifest")
     parser.add_argument("--launched", action="store_true",
                         help="plan as if the app had been launched (no initial restrictions)")
@@ -52,7 +53,11 @@ def run(args: argparse.Namespace) -> int:
     app, extension = load_app(args.manifest)
     device = load_device(args.device) if args.device else None
     source = args.catalog or app.manifest_url
-    data = _read(source)
+    # The catalog at manifestURL is fetched as the orchestrator fetches it: before the
+    # first launch every redirect hop must stay within domainAllowList (202 otherwise).
+    allowed_hosts = None if args.catalog or args.launched \
+        else app.restrictions.domain_allow_list
+    data = _read(source, allowed_hosts)
     base_url = source if "://" in source else app.manifest_url
     catalog = load_catalog(data, source, base_url)
     request = ContentRequest[args.event.upper()]
@@ -66,8 +71,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read(source: str) -> bytes:
-    """The catalog's bytes from a file or an http(s) URL (through the engine's client)."""
+def _read(source: str, allowed_hosts: tuple[str, ...] | None = None) -> bytes:
+    """The catalog's bytes from a file or an http(s) URL (through the engine's client,
+    which checks every hop against ``allowed_hosts`` when given)."""
     if "://" not in source:
         try:
             return Path(source).read_bytes()
@@ -80,16 +86,16 @@ def _read(source: str) -> bytes:
         target = Path(folder) / "catalog"
         # The bytes are read after the loop ends: in Python 3.11 asyncio.run formats its
         # main task's repr on the way out, result included (0.15 s for a 19 MB catalog).
-        asyncio.run(_fetch(source, target))
+        asyncio.run(_fetch(source, target, allowed_hosts))
         return target.read_bytes()
 
 
-async def _fetch(source: str, target: Path) -> None:
+async def _fetch(source: str, target: Path, allowed_hosts: tuple[str, ...] | None) -> None:
     from orchestrator.engine import DownloadRequest, Engine, MemoryStore
 
     async with Engine(state_store=MemoryStore()) as engine:
         result = await engine.fetch(DownloadRequest(source, target, foreground=True,
-                                                    connections=1))
+                                                    connections=1, allowed_hosts=allowed_hosts))
     if result.error is not None:
         raise result.error
 

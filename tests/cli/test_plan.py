@@ -58,3 +58,27 @@ def test_bad_inputs_exit_cleanly(tmp_path):
     assert result.returncode == 1 and "catalog.json:1:" in result.stderr
     for output in (missing, invalid, result):
         assert "Traceback" not in output.stderr
+
+
+def test_plan_and_simulate_refuse_a_catalog_redirected_off_the_allow_list(tmp_path):
+    """Before the first launch every hop of the catalog fetch stays within
+    domainAllowList (127.0.0.1 here): plan fetches manifestURL as the orchestrator does."""
+    from orchestrator.devserver.thread import serve_in_thread
+    from tests.service.scenario import Asset, KiB, Scenario
+
+    scene = Scenario(tmp_path, [Asset("tutorial", 4 * KiB, essential=True)])
+    scene.write_content()
+    with serve_in_thread(scene.content, faults=["redirect-offsite:1"]) as server:
+        manifest = scene.write_manifests(server.url)
+        plan = bgassets("plan", str(manifest), "--event", "install")
+        simulate = bgassets("--state-dir", str(tmp_path / "state"), "simulate", "install",
+                            str(manifest), "--json")
+        launched = bgassets("plan", str(manifest), "--event", "periodic", "--launched")
+    assert plan.returncode == 1 and "error 202" in plan.stderr, plan.stdout + plan.stderr
+    assert "host localhost is not in the allowed domains" in plan.stderr
+    failed = [json.loads(line) for line in simulate.stdout.splitlines()
+              if json.loads(line)["event"] == "download.failed"]
+    assert simulate.returncode == 1 and [e["code"] for e in failed] == [202]
+    assert "Traceback" not in plan.stderr + simulate.stderr
+    # Once launched there is no allow list: the redirect is followed (or fails to connect).
+    assert "error 202" not in launched.stderr
