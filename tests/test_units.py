@@ -41,3 +41,21 @@ def test_integers_and_their_strings_agree(value):
 )
 def test_format_size(size, text):
     assert format_size(size) == text
+
+
+@pytest.mark.parametrize("value", [2**63, 10**400, "9" * 400 + "MiB", "8589934592GiB",
+                                   "9999999999TiB", 1e300])
+def test_parse_size_refuses_more_than_a_64_bit_size_without_overflowing(value):
+    with pytest.raises(ValueError, match="too large a size"):
+        parse_size(value)
+
+
+def test_parse_size_takes_the_largest_size_and_integral_floats():
+    assert parse_size(2**63 - 1) == parse_size("8589934591.99999999999GiB") == 2**63 - 1
+    assert (parse_size(1024.0), parse_size(-0.0)) == (1024, 0)
+    assert parse_size("1." + "9" * 400 + "MiB") == 2 * 2**20 - 1
+
+
+def test_format_size_shows_any_integer_without_overflowing():
+    assert format_size(2**63 - 1) == "8388608.0 TiB"
+    assert format_size(10**400).endswith(" TiB")

@@ -48,7 +48,11 @@ def check_source(source: Source) -> None:
     findings = check(source.kind, source.data, source.locator)
     for path, (line, column), message in findings:
         source.problems.append(Problem(source.file, line, column, dotted(path), message))
-    source.valid = not findings
+    if findings:
+        return
+    before = len(source.problems)
+    crosscheck.check_numbers(source)
+    source.valid = len(source.problems) == before
     if source.valid and source.kind in _PER_KIND:
         _PER_KIND[source.kind](source)
 

@@ -85,3 +85,50 @@ def test_a_tag_that_does_not_fit_is_a_located_problem(tmp_path, tagged, message)
     problem = only_problem(catalog)
     assert (problem.line, problem.column, problem.path) == (5, 11, "assets[0].size")
     assert message in problem.message
+
+
+BIG = "1" + "0" * 400
+
+
+@pytest.mark.parametrize(("name", "text", "where", "message"), [
+    ("catalog.json", CATALOG.replace("1024", BIG), (4, 54),
+     "assets[0].size: a 401-digit number is too large a size"),
+    ("catalog.json", CATALOG.replace('"2MiB"', f'"{"9" * 400}MiB"'), (5, 71),
+     "assets[1].size: '99999"),
+    ("catalog.json", CATALOG.replace("1024", "1e300"), (4, 54),
+     "assets[0].size: a 301-digit number is too large a size"),
+    ("catalog.json", CATALOG.replace("1024", "-0.0"), (4, 54),
+     "assets[0].size: -0.0 is a negative zero: write 0"),
+    ("catalog.json", CATALOG.replace('"priority": 10', f'"priority": {BIG}'), (5, 91),
+     "assets[1].priority: 1000"),
+    ("catalog.json", CATALOG.replace('"priority": 10', '"priority": 1e400'), (5, 91),
+     "assets[1].priority: inf is a number, expected an integer"),
+    ("catalog.yaml", YAML_CATALOG.format(size=BIG), (5, 11), "assets[0].size: this number is "
+     "too long"),
+    ("catalog.yaml", YAML_CATALOG.format(size=f'"{"9" * 400}MiB"'), (5, 11),
+     "assets[0].size: '99999"),
+    ("catalog.yaml", YAML_CATALOG.format(size="9223372036854775808"), (5, 11),
+     "assets[0].size: 9223372036854775808 is too large a size: at most 9223372036854775807"),
+    ("app.yaml", APP.replace("maxInstallSize: 1GiB", f"maxInstallSize: {'9' * 400}MiB"),
+     (11, 19), "spec.maxInstallSize: '99999"),
+])
+def test_a_number_too_large_for_64_bits_is_a_located_problem(tmp_path, name, text, where,
+                                                              message):
+    write_set(tmp_path, {name: text})
+    problems = validate_paths([tmp_path / name])
+    assert [(p.line, p.column) for p in problems][:1] == [where], problems
+    assert problems[0].message.startswith(message)
+    result = validate_cli(tmp_path / name)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+
+
+def test_plan_reports_a_catalog_size_too_large_instead_of_overflowing(tmp_path):
+    write_set(tmp_path, {"catalog.json": CATALOG.replace("1024", "9" * 400)})
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "plan", "--event", "install", "--catalog",
+         str(tmp_path / "catalog.json"), "--state-dir", str(tmp_path / "state"),
+         str(tmp_path / "app.yaml")], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    assert f"{tmp_path / 'catalog.json'}:4:54: assets[0].size: a 400-digit number is too large" \
+        in result.stderr
