@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from orchestrator.errors import BackgroundAssetsError, UsageError
 
@@ -94,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _state_dir(args: argparse.Namespace) -> None:
-    """Fill ``args.state_dir`` and check it for the access the command needs."""
+    """Fill ``args.state_dir``, check it for the access the command needs, and make it
+    absolute: the paths derived from it travel to handler processes, which run in their
+    extension's folder, and to a daemon's clients."""
     from orchestrator.cli.state_dir import check_state_dir
 
     label = "--state-dir"
@@ -104,7 +107,8 @@ def _state_dir(args: argparse.Namespace) -> None:
         args.state_dir = default_state_dir()
     access = getattr(args, "state_dir_access", None)
     if access is not None:
-        check_state_dir(args.state_dir, access, label)
+        check_state_dir(args.state_dir, access, label)  # its messages name the dir as given
+    args.state_dir = str(Path(args.state_dir).expanduser().absolute())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -181,6 +181,10 @@ async def call_handler(handler: str, base_dir: Path, call: Mapping[str, Any], *,
     written in another language. Never raises for anything the handler does;
     cancelling the caller kills the handler.
     """
+    # The child runs in ``base_dir``: a path relative to our working directory means
+    # nothing there.
+    base_dir = Path(base_dir).absolute()
+    state_dir = Path(state_dir).absolute() if state_dir is not None else None
     request = {"protocol": 1, **call, "handler": handler, "baseDir": str(base_dir),
                "stateDir": str(state_dir) if state_dir else None, "memoryLimit": memory_limit}
     began = time.monotonic()

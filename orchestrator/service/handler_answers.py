@@ -31,22 +31,27 @@ class HandlerAnswerError(BackgroundAssetsError):
     code = ErrorCode.EXTENSION_FAILED
 
 
+def _absolute(path: Path) -> str:
+    """``path`` as the handler must see it: the handler runs in its own folder."""
+    return str(Path(path).absolute())
+
+
 def downloads_call(request: ContentRequest, catalog_path: Path, info: AppExtensionInfo,
                    app_group: str, container: Path, *,
                    catalog_url: str | None = None) -> dict[str, Any]:
     """The call of ``downloads(for:manifestURL:extensionInfo:)``."""
     return {"entry": "downloads", "request": request.name.lower(),
-            "manifestPath": str(catalog_path), "catalogURL": catalog_url,
+            "manifestPath": _absolute(catalog_path), "catalogURL": catalog_url,
             "info": {"restrictedDownloadSizeRemaining": info.restricted_download_size_remaining,
                      "restrictedEssentialDownloadSizeRemaining":
                          info.restricted_essential_download_size_remaining},
-            "appGroup": app_group, "container": str(container)}
+            "appGroup": app_group, "container": _absolute(container)}
 
 
 def finished_call(download: Download, path: Path, container: Path) -> dict[str, Any]:
     """The call of ``backgroundDownload(_:finishedWithFileURL:)``: move ``path`` or lose it."""
-    return {"entry": "finished", "download": encode_download(download), "path": str(path),
-            "appGroup": download.app_group, "container": str(container)}
+    return {"entry": "finished", "download": encode_download(download), "path": _absolute(path),
+            "appGroup": download.app_group, "container": _absolute(container)}
 
 
 def failed_call(download: Download, error: BackgroundAssetsError,
@@ -56,7 +61,7 @@ def failed_call(download: Download, error: BackgroundAssetsError,
             "error": {"code": int(error.code), "name": error.code.title,
                       "message": error.message},
             "appGroup": download.app_group,
-            "container": str(container) if container is not None else None}
+            "container": _absolute(container) if container is not None else None}
 
 
 def parse_downloads(answer: Mapping[str, Any] | None, app_group: str) -> list[Download]:
