@@ -44,6 +44,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from orchestrator.manifests import load_app, load_catalog, load_device
+    from orchestrator.model.device import Device
     from orchestrator.model.enums import ContentRequest
     from orchestrator.scheduler.checks import PlanContext, check_plan
     from orchestrator.scheduler.rules import decide_downloads
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.manifest.is_file():
         raise UsageError(f"{args.manifest}: no such App manifest")
     app, extension = load_app(args.manifest)
-    device = load_device(args.device) if args.device else None
+    device = load_device(args.device) if args.device else Device()
     source = args.catalog or app.manifest_url
     # The catalog at manifestURL is fetched as the orchestrator fetches it: before the
     # first launch every redirect hop must stay within domainAllowList (202 otherwise).
@@ -61,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
     base_url = source if "://" in source else app.manifest_url
     catalog = load_catalog(data, source, base_url)
     request = ContentRequest[args.event.upper()]
-    context = PlanContext(app, request, launched=args.launched, catalog_bytes=len(data),
-                          **({"device": device} if device else {}))
+    context = PlanContext(app, request, device=device, launched=args.launched,
+                          catalog_bytes=len(data))
     plan = check_plan(context, decide_downloads(extension, catalog, request))
     if args.json:
         sys.stdout.write(json_document(plan_document(app.id, plan)))
