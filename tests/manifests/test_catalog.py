@@ -131,3 +131,32 @@ def test_bad_catalog_bytes_give_problems_not_tracebacks(data, fragment):
         assert problems == []
     else:
         assert any(fragment in problem.message for problem in problems), problems
+
+
+@pytest.mark.parametrize("in_pairs", [False, True])
+@pytest.mark.parametrize("encode", [pretty, lambda document: json.dumps(document).encode()])
+def test_thousands_of_duplicate_ids_are_each_reported_in_one_pass(in_pairs, encode):
+    """Each duplicate is located from what was found for the one before it, not from scratch."""
+    document = {"version": "7", "assets": assets(8000)}
+    for index, asset in enumerate(document["assets"]):
+        asset["id"] = f"asset-{index // 2:05d}" if in_pairs else "asset-00000"
+    problems = validate_catalog_bytes(encode(document), "c.json")
+    assert len(problems) == (4000 if in_pairs else 7999)
+    first = problems[0]
+    assert first.path == "assets[1].id"
+    assert first.message == "assets[1].id: duplicate asset id 'asset-00000', already used by " \
+        "assets[0]"
+    if encode is pretty:
+        assert (first.line, first.column) == (13, 13)
+    last = max(problems, key=lambda problem: (problem.line, problem.column))
+    assert last.path == "assets[7999].id"
+    assert last.message.endswith(f"already used by assets[{7998 if in_pairs else 0}]")
+
+
+def test_thousands_of_duplicate_ids_in_a_yaml_catalog_are_each_reported():
+    lines = ["version: '7'", "assets:"] + [
+        f"  - {{id: same, url: a/{index}.bin, size: 1}}" for index in range(8000)]
+    problems = validate_catalog_bytes("\n".join(lines).encode(), "c.yaml")
+    assert len(problems) == 7999
+    assert (problems[0].line, problems[0].column, problems[0].path) == (4, 10, "assets[1].id")
+    assert (problems[-1].line, problems[-1].path) == (8002, "assets[7999].id")
