@@ -10,6 +10,9 @@ other download when the loop created them. Only then are the downloads reported 
 so the guarantee is the same as fsync, rename, fsync folder per file — measured
 on 20,000 files of 16 KiB it replaces 40,000 fsyncs and as many thread hand-offs
 with a few hundred batches. Where ``syncfs`` is missing, each file is fsynced.
+
+A confined destination's folder is walked (without following symlinks) once per batch,
+just before the renames, and the renames and syncs go through that folder's fd.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ import asyncio
 import ctypes
 import ctypes.util
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestrator.engine.confined import Confinement, confinement_of, open_folder
 from orchestrator.engine.retry import disk_error
 from orchestrator.engine.staging import StagingFile, fsync_path
 from orchestrator.errors import DownloadError
@@ -37,17 +42,21 @@ def _load_syncfs() -> object | None:
 _SYNCFS = _load_syncfs()
 
 
-def sync_file_system(folder: Path) -> bool:
-    """``syncfs`` the file system holding ``folder``; False when the call is not available."""
+def sync_file_system(folder: Path | int) -> bool:
+    """``syncfs`` the file system holding ``folder`` (a path or an open fd).
+
+    False when the call is not available.
+    """
     if _SYNCFS is None:
         return False
-    fd = os.open(folder, os.O_RDONLY)
+    fd = os.open(folder, os.O_RDONLY) if isinstance(folder, Path) else folder
     try:
         if _SYNCFS(fd) != 0:  # type: ignore[operator]
             error = ctypes.get_errno()
             raise OSError(error, os.strerror(error), str(folder))
     finally:
-        os.close(fd)
+        if fd is not folder:
+            os.close(fd)
     return True
 
 
@@ -60,8 +69,8 @@ class _Pending:
     error: DownloadError | None = field(default=None)
 
 
-def _one_folder_per_device(folders: set[Path]) -> list[Path]:
-    devices: dict[int, Path] = {}
+def _one_folder_per_device(folders: Iterable[Path | int]) -> list[Path | int]:
+    devices: dict[int, Path | int] = {}
     for folder in folders:
         devices.setdefault(os.stat(folder).st_dev, folder)
     return list(devices.values())
@@ -83,15 +92,52 @@ def _commit(batch: list[_Pending]) -> None:
         for item in written:
             fsync_path(item.part.path)
     folders: set[Path] = set()
+    confined: dict[tuple[Path, tuple[str, ...]], list[_Pending]] = {}
     for item in written:
+        confinement = confinement_of(item.destination)
+        if confinement is not None:
+            confined.setdefault(confinement.folder_key, []).append(item)
+            continue
         try:
             os.replace(item.part.path, item.destination)
             folders.add(item.destination.parent)
         except OSError as exc:
             item.error = disk_error(exc, item.destination)
-    if not (synced and all([sync_file_system(f) for f in _one_folder_per_device(folders)])):
-        for folder in folders:
-            fsync_path(folder)
+    fds = [fd for items in confined.values() if (fd := _rename_confined(items)) >= 0]
+    try:
+        if not (synced and all([sync_file_system(f)
+                                for f in _one_folder_per_device([*folders, *fds])])):
+            for folder in folders:
+                fsync_path(folder)
+            for fd in fds:
+                os.fsync(fd)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _rename_confined(items: list[_Pending]) -> int:
+    """Rename items that share a confined folder through one walk of it; its fd, or -1."""
+    first: Confinement | None = confinement_of(items[0].destination)
+    assert first is not None
+    try:
+        fd = open_folder(first, create=True)
+    except DownloadError as error:
+        for item in items:
+            item.error = error
+        return -1
+    except OSError as exc:
+        for item in items:
+            item.error = disk_error(exc, item.destination)
+        return -1
+    for item in items:
+        confinement = confinement_of(item.destination)
+        assert confinement is not None
+        try:
+            os.replace(item.part.path, confinement.name, dst_dir_fd=fd)
+        except OSError as exc:
+            item.error = disk_error(exc, item.destination)
+    return fd
 
 
 class GroupCommit:

@@ -21,6 +21,7 @@ import aiohttp
 
 from orchestrator.engine.attempt import attempt, finish
 from orchestrator.engine.commit import GroupCommit
+from orchestrator.engine.confined import confinement_of, open_file
 from orchestrator.engine.http import CredentialCache
 from orchestrator.engine.request import DownloadRequest, DownloadResult, Progress, RetryPolicy
 from orchestrator.engine.retry import backoff_delay, classify_exception, disk_error, should_retry
@@ -265,14 +266,24 @@ class Download:
         request = self.request
         if request.sha256 is None:
             return None
+        confinement = confinement_of(request.destination)
         try:
-            found = os.stat(request.destination)
+            # A confined destination is read through its walked folder, never a symlink.
+            found: Path | int = (request.destination if confinement is None
+                                 else open_file(confinement))
+        except (OSError, DownloadError):
+            return None
+        try:
+            info = os.stat(found)
         except OSError:
+            info = None
+        if info is None or not stat.S_ISREG(info.st_mode) or request.size not in (
+                None, info.st_size):
+            if isinstance(found, int):
+                os.close(found)
             return None
-        size = found.st_size
-        if not stat.S_ISREG(found.st_mode) or request.size not in (None, size):
-            return None
-        digest = await asyncio.to_thread(file_sha256, request.destination)
+        size = info.st_size
+        digest = await asyncio.to_thread(file_sha256, found)
         if digest != request.sha256.lower():
             return None
         self.state = "finished"
@@ -284,7 +295,10 @@ class Download:
         if self.staged is not None and not self.staged.part.closed:
             return
         staging = self.request.staging_path
-        for folder in {self.request.destination.parent, staging.parent}:
+        folders = {staging.parent}
+        if confinement_of(self.request.destination) is None:  # else made when published
+            folders.add(self.request.destination.parent)
+        for folder in folders:
             if folder not in self.context.folders:
                 try:
                     folder.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from orchestrator.engine.confined import confinement_of, rename_into
 from orchestrator.engine.retry import disk_error
 
 HASH_BLOCK = 1 << 20
@@ -140,11 +141,16 @@ class StagingFile:
     def publish(self, destination: Path, sync_folder_too: bool = True) -> None:
         """fsync, rename onto ``destination``, fsync the folder; the file is closed after.
 
-        ``sync_folder_too=False`` leaves the folder fsync to the caller, who batches it.
+        ``sync_folder_too=False`` leaves the folder fsync to the caller, who batches it. A
+        confined destination is walked now, without following symlinks.
         """
         try:
             os.fsync(self.fd)
             self.close()
+            confinement = confinement_of(destination)
+            if confinement is not None:
+                rename_into(self.path, confinement, sync_folder=sync_folder_too)
+                return
             os.replace(self.path, destination)
             if sync_folder_too:
                 fsync_path(destination.parent)
@@ -181,8 +187,8 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def file_sha256(path: Path) -> str | None:
-    """The sha256 of a whole file, or None when it cannot be read."""
+def file_sha256(path: Path | int) -> str | None:
+    """The sha256 of a whole file (a path, or an fd it closes), or None when unreadable."""
     hasher = hashlib.sha256()
     try:
         with open(path, "rb") as handle:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+from orchestrator.engine.confined import confined_path, confinement_of, rename_into
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.scheduler.checks import destination_problem
 
@@ -76,18 +77,34 @@ _DEVICES: dict[Path, int] = {}
 
 
 def same_file_system(folder: Path, staging: Path) -> bool:
-    """Whether a file staged in ``staging`` can be renamed into ``folder`` (both created).
+    """Whether a file staged in ``staging`` can be renamed into ``folder``.
 
-    Asked once per folder: deliveries of 20,000 files into one folder stat it once.
+    The staging folder is created; a container's folder is not (it is made when a file is
+    published into it, without following symlinks), so the nearest existing folder above
+    it stands for it. Asked once per folder: deliveries of 20,000 files into one folder
+    stat it once.
     """
-    devices = []
-    for path in (folder, staging):
-        device = _DEVICES.get(path)
-        if device is None:
-            path.mkdir(parents=True, exist_ok=True)
-            device = _DEVICES[path] = os.stat(path).st_dev
-        devices.append(device)
-    return devices[0] == devices[1]
+    device = _DEVICES.get(staging)
+    if device is None:
+        staging.mkdir(parents=True, exist_ok=True)
+        device = _DEVICES[staging] = os.stat(staging).st_dev
+    return _device(folder) == device
+
+
+def _device(folder: Path) -> int:
+    device = _DEVICES.get(folder)
+    if device is None:
+        probe = folder
+        while True:
+            try:
+                device = os.stat(probe).st_dev
+                break
+            except FileNotFoundError:
+                if probe.parent == probe:
+                    raise
+                probe = probe.parent
+        _DEVICES[folder] = device
+    return device
 
 
 def is_purgeable(destination: str) -> bool:
@@ -97,37 +114,24 @@ def is_purgeable(destination: str) -> bool:
     return PurePosixPath(destination).is_relative_to(CACHES)
 
 
-_VERIFIED_FOLDERS: set[tuple[Path, Path]] = set()
-
-
 def container_path(container: Path, destination: str) -> Path:
-    """The absolute path of ``destination`` inside ``container``, refusing any escape.
+    """The path of ``destination`` inside ``container``, refusing ``..`` and absolute paths.
 
-    Besides ``..`` and absolute paths, a symlinked folder pointing out of the
-    container is refused: the resolved parent must stay inside. Folders are
-    resolved once per process (20,000 deliveries into one folder resolve it once).
+    The path is confined: it is published by walking its folders from the state dir
+    (``container``'s grandparent) without following symlinks, at the moment the file
+    arrives, so a folder swapped for a symlink after this call leads nowhere. Nothing is
+    created here.
     """
     problem = destination_problem(destination)
     if problem:
         raise BackgroundAssetsError(problem, ErrorCode.PATH_OUTSIDE_CONTAINER)
-    target = container / destination
-    folder = target.parent
-    if (container, folder) in _VERIFIED_FOLDERS:
-        return target
-    folder.mkdir(parents=True, exist_ok=True)
-    if not folder.resolve().is_relative_to(container.resolve()):
-        raise BackgroundAssetsError(
-            f"destination {destination!r} leads out of the container through a symlink",
-            ErrorCode.PATH_OUTSIDE_CONTAINER,
-        )
-    _VERIFIED_FOLDERS.add((container, folder))
-    return target
+    *folders, name = [part for part in destination.split("/") if part not in ("", ".")]
+    return confined_path(container.parent.parent, (container.parent.name, container.name,
+                                                   *folders), name)
 
 
 def forget_container(container: Path) -> None:
     """Drop what is known of a removed container's (or staging folder's) folders."""
-    for entry in [e for e in _VERIFIED_FOLDERS if e[0] == container]:
-        _VERIFIED_FOLDERS.discard(entry)
     for folder in [f for f in _DEVICES if f == container or container in f.parents]:
         del _DEVICES[folder]
 
@@ -135,20 +139,16 @@ def forget_container(container: Path) -> None:
 def move_into(source: Path, container: Path, destination: str) -> Path:
     """Move a handed-over file to its destination with an atomic rename.
 
-    The folder is not fsynced: a rename survives a crash of the process, and after a
-    power loss the journal (``synchronous=NORMAL``) forgets the delivery too, so the
-    next run fetches the file again. This keeps 20,000 small deliveries cheap.
+    The destination's folders are walked without following symlinks (a symlink on the
+    way refuses the file with ``PATH_OUTSIDE_CONTAINER``). The folder is not fsynced: a
+    rename survives a crash of the process, and after a power loss the journal
+    (``synchronous=NORMAL``) forgets the delivery too, so the next run fetches the file
+    again. This keeps 20,000 small deliveries cheap.
     """
     target = container_path(container, destination)
-    try:
-        os.replace(source, target)
-    except FileNotFoundError:
-        if not source.exists():
-            raise
-        # The folder went away after it was checked (an app cleaned up): check again.
-        _VERIFIED_FOLDERS.discard((container, target.parent))
-        target = container_path(container, destination)
-        os.replace(source, target)
+    confinement = confinement_of(target)
+    assert confinement is not None
+    rename_into(source, confinement, sync_folder=False)
     return target
 
 
