@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-from orchestrator.engine.confined import confined_path, confinement_of, rename_into
+from orchestrator.engine.confined import (
+    confined_path,
+    confinement_of,
+    open_folder,
+    rename_into,
+)
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.scheduler.checks import destination_problem
 
@@ -158,8 +163,16 @@ def move_out(source: Path, ephemeral: Path) -> Path:
     For a delegate or handler that appeared after the download was scheduled: they get
     the file at an ephemeral path, as the framework hands it over.
     """
+    confinement = confinement_of(source)
     try:
-        os.replace(source, ephemeral)
+        if confinement is None:
+            os.replace(source, ephemeral)
+        else:  # taken from the folder the engine published into, never through a symlink
+            folder = open_folder(confinement, create=False)
+            try:
+                os.replace(confinement.name, ephemeral, src_dir_fd=folder)
+            finally:
+                os.close(folder)
     except OSError as error:
         raise BackgroundAssetsError(f"cannot hand over {source}: {error.strerror}",
                                     ErrorCode.DISK_ERROR) from error
@@ -179,9 +192,18 @@ def staged_name(path: Path) -> str:
 
 
 def discard(path: Path) -> None:
-    """Delete what nobody moved after a callback."""
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    """Delete what nobody moved after a callback (a confined path never through a symlink)."""
+    confinement = confinement_of(path)
+    if confinement is None:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return
+    with contextlib.suppress(OSError, BackgroundAssetsError):
+        folder = open_folder(confinement, create=False)
+        try:
+            os.unlink(confinement.name, dir_fd=folder)
+        finally:
+            os.close(folder)
 
 
 def remove_tree(path: Path) -> None:

@@ -12,7 +12,9 @@ from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.service.containers import (
     Layout,
     container_path,
+    discard,
     move_into,
+    move_out,
     remove_tree,
     same_file_system,
     url_file_name,
@@ -105,3 +107,17 @@ def test_a_symlinked_container_or_containers_folder_is_refused(tmp_path):
     with pytest.raises(BackgroundAssetsError):
         move_into(handed_over(tmp_path), layout.container("g"), "packs/a.bin")
     assert list(outside.iterdir()) == []
+
+
+def test_a_published_file_is_never_taken_back_or_deleted_through_a_symlink(tmp_path):
+    container, outside = Layout(tmp_path / "state").container("g"), tmp_path / "outside"
+    outside.mkdir()
+    published = move_into(handed_over(tmp_path), container, "sessions/a.bin")
+    (container / "sessions").rename(tmp_path / "moved-aside")
+    (container / "sessions").symlink_to(outside)
+    (outside / "a.bin").write_bytes(b"not ours")
+    with pytest.raises(BackgroundAssetsError) as refused:
+        move_out(published, tmp_path / "staging" / "ephemeral")
+    assert refused.value.code == ErrorCode.PATH_OUTSIDE_CONTAINER
+    discard(published)
+    assert (outside / "a.bin").read_bytes() == b"not ours"
