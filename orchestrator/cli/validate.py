@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -40,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     """Validate ``args.paths``; print the problems; 0 when there is none, else 1."""
     from orchestrator.manifests import validate_paths
 
-    missing = [path for path in args.paths if not Path(path).exists()]
+    # A dangling link is the link's problem, reported with the others, not a usage error.
+    missing = [path for path in args.paths if not os.path.lexists(path)]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
     try:

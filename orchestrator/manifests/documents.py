@@ -27,7 +27,7 @@ def read_source(path: Path, name: str | None = None) -> Source:
     name = name or str(path)
     try:
         if not path.is_file():
-            return Source(name, problems=[Problem(name, 1, 1, "", "not a regular file")])
+            return Source(name, problems=[Problem(name, 1, 1, "", _not_a_file(path))])
         if path.stat().st_size > MAX_FILE_SIZE:
             return Source(name, problems=[Problem(name, 1, 1, "", f"larger than "
                                                   f"{MAX_FILE_SIZE >> 20} MiB: not a manifest")])
@@ -39,6 +39,19 @@ def read_source(path: Path, name: str | None = None) -> Source:
     source.directory = str(path.parent)
     check_source(source)
     return source
+
+
+def _not_a_file(path: Path) -> str:
+    """Why ``path``, which is no regular file, cannot be read (without opening it)."""
+    if path.is_symlink():
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return f"a symbolic link to {target!r}, which is missing or not a regular file"
+    if path.is_fifo() or path.is_socket() or path.is_char_device() or path.is_block_device():
+        return "not a regular file (a pipe, socket or device): not read"
+    return "not a regular file"
 
 
 def check_source(source: Source) -> None:

@@ -85,7 +85,8 @@ def test_help_explains_the_command():
 
 def test_a_device_file_is_a_problem_not_a_hang(capsys):
     assert main(["validate", "/dev/zero"]) == 1
-    assert capsys.readouterr().out == "/dev/zero:1:1: not a regular file\n"
+    assert capsys.readouterr().out == ("/dev/zero:1:1: not a regular file (a pipe, socket "
+                                       "or device): not read\n")
 
 
 def test_an_unreadable_extension_is_reported_once_where_it_is(tmp_path, capsys):
@@ -95,3 +96,35 @@ def test_an_unreadable_extension_is_reported_once_where_it_is(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines() == [
         f"{tmp_path}/extension.yaml:9:16: spec.skipPresent: 'yes' is not a YAML 1.2 bool "
         "(the booleans are true and false)"]
+
+
+def test_one_hostile_file_in_a_batch_never_hides_the_problems_of_the_others(tmp_path):
+    """Pipes, dangling links, folders, garbage and hostile values: each is its own problem."""
+    import os
+
+    from tests.manifests.bases import CATALOG
+
+    hostile = {
+        "surrogate.json": CATALOG.replace('"level-1"', '"\\ud800"'),
+        "huge.json": CATALOG.replace("1024", "9" * 400),
+        "nan.json": CATALOG.replace("1024", "NaN"),
+        "tagged.yaml": 'version: "1"\nassets:\n  - {id: a, url: a, size: !!timestamp x}\n',
+        "garbage.json": bytes(range(256)) * 4,
+    }
+    write_set(tmp_path, {"app.yaml": APP.replace("size: 10MiB", "size: ten megs"), **hostile})
+    os.mkfifo(tmp_path / "pipe.yaml")
+    (tmp_path / "dangling.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    (tmp_path / "folder.yaml").mkdir()
+    (tmp_path / "folder.yaml" / "inside.yaml").write_text("kind: Ap\n")
+    names = ["app.yaml", *hostile, "pipe.yaml", "dangling.yaml", "folder.yaml", "device.yaml"]
+    result = subprocess.run([sys.executable, "-m", "orchestrator", "validate",
+                             *(str(tmp_path / name) for name in names)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    files = {line.split(":")[0].removeprefix(f"{tmp_path}/") for line in result.stdout.splitlines()}
+    assert files == {"app.yaml", *hostile, "pipe.yaml", "dangling.yaml", "folder.yaml/inside.yaml"}
+    assert f"{tmp_path}/app.yaml:10:9: spec.size: 'ten megs' is not a size" in result.stdout
+    assert f"{tmp_path}/pipe.yaml:1:1: not a regular file (a pipe" in result.stdout
+    assert f"{tmp_path}/dangling.yaml:1:1: a symbolic link to" in result.stdout
+    assert result.stderr == "9 problems in 9 files\n"
