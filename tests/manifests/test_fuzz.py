@@ -117,3 +117,25 @@ def test_arbitrary_bytes_never_raise(capsys, data, suffix):
 def test_catalog_bytes_never_raise(data):
     for problem in validate_catalog_bytes(data, "catalog.json"):
         assert problem.line >= 1 and problem.column >= 1
+
+
+CORE_TAGS = ["!!null", "!!bool", "!!int", "!!float", "!!str", "!!binary", "!!timestamp",
+             "!!map", "!!seq", "!!set", "!!omap", "!!pairs", "!!merge", "!!value", "!!yaml",
+             "!!python/object:os.system", "!", "!<tag:yaml.org,2002:int>",
+             "!<tag:yaml.org,2002:timestamp>"]
+tag_names = st.sampled_from(CORE_TAGS) | st.from_regex(r"!!?[a-z][a-z0-9:/.]{0,12}",
+                                                        fullmatch=True)
+scalars = st.sampled_from(["x", "maybe", "AAAA", "0x", "12.5", "1e400", "-0", ".nan", "",
+                           "2001-99-99", "2001-01-01", "~", "{a: 1}", "[1]", "9" * 400])
+
+
+@FUZZ
+@given(tags=st.lists(st.tuples(st.sampled_from(["size", "id", "priority", "title"]),
+                               tag_names, scalars), min_size=1, max_size=3))
+def test_tagged_values_of_any_tag_are_problems_not_tracebacks(capsys, tags):
+    fields = {"id": "a", "url": "a.bin", "size": "1"}
+    for name, tag, value in tags:
+        fields[name] = f"{tag} {value}"
+    asset = "\n".join(f"    {name}: {value}" for name, value in fields.items())
+    validate_in_process(capsys, {"catalog.yaml": f'version: "1"\nassets:\n  -{asset[3:]}\n'
+                                 .encode()})
