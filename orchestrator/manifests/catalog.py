@@ -40,5 +40,5 @@ def load_catalog(data: bytes, name: str, base_url: str | None = None) -> Catalog
     raise_problems(sorted(set(source.problems)))
     try:
         return Catalog.from_document(source.data, base_url)
-    except (ValueError, TypeError, KeyError) as error:
+    except (ValueError, TypeError, KeyError, OverflowError) as error:
         raise ManifestError(f"{name}: {error}") from None

@@ -64,7 +64,16 @@ def position(text: str, offset: int) -> tuple[int, int]:
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
+# An error listing thousands of problems (a catalog of duplicate ids) would travel in
+# every event and log line; validate lists them all.
+MAX_LISTED = 50
+
+
 def raise_problems(problems: list[Problem]) -> None:
-    """Raise :class:`ManifestError` listing ``problems`` when there is any."""
+    """Raise :class:`ManifestError` listing ``problems`` (the first MAX_LISTED) if any."""
     if problems:
-        raise ManifestError("\n".join(str(problem) for problem in problems))
+        lines = [str(problem) for problem in problems[:MAX_LISTED]]
+        if len(problems) > MAX_LISTED:
+            lines.append(f"... and {len(problems) - MAX_LISTED} more problems: run bgassets "
+                         "validate to see them all")
+        raise ManifestError("\n".join(lines))
