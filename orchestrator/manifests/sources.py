@@ -73,16 +73,31 @@ def _constant(name: str) -> Any:
     raise _NotANumber(name)
 
 
-# NaN, Infinity and -Infinity outside strings: Python's json reads them, JSON has none.
+# Skipping strings, NaN, Infinity and -Infinity (Python's json reads them, JSON has
+# none) and integers longer than Python reads (4300 digits).
 _CONSTANT = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)')
+_LONG_NUMBER = re.compile(r'"(?:[^"\\]|\\.)*"|(-?[0-9]{4000,})')
+
+
+def _outside_strings(text: str, pattern: re.Pattern[str]) -> tuple[int, int, str] | None:
+    """The line, column and text of the first match of ``pattern``'s group outside strings."""
+    for match in pattern.finditer(text):
+        if match.group(1):
+            return (*position(text, match.start(1)), match.group(1))
+    return None
 
 
 def _constant_error(text: str) -> LocatedError:
-    for match in _CONSTANT.finditer(text):
-        if match.group(1):
-            line, column = position(text, match.start(1))
-            return LocatedError(f"JSON has no {match.group(1)}: write a number", line, column)
-    return LocatedError("JSON has no NaN or Infinity: write a number")
+    found = _outside_strings(text, _CONSTANT)
+    if found is None:
+        return LocatedError("JSON has no NaN or Infinity: write a number")
+    line, column, name = found
+    return LocatedError(f"JSON has no {name}: write a number", line, column)
+
+
+def _long_number_error(text: str) -> LocatedError:
+    line, column, _ = _outside_strings(text, _LONG_NUMBER) or (1, 1, "")
+    return LocatedError("JSON: a number has too many digits to be read", line, column)
 
 
 def _parse_json(text: str) -> tuple[Any, Locator]:
@@ -102,7 +117,7 @@ def _parse_json(text: str) -> tuple[Any, Locator]:
     except RecursionError:
         raise LocatedError("the document is nested too deeply") from None
     except ValueError:  # Python refuses integers of more than 4300 digits
-        raise LocatedError("JSON: a number has too many digits to be read") from None
+        raise _long_number_error(text) from None
 
 
 _JSON_START = re.compile(r"[ \t\r\n]*[\[{]")

@@ -132,3 +132,12 @@ def test_plan_reports_a_catalog_size_too_large_instead_of_overflowing(tmp_path):
     assert "Traceback" not in result.stderr, result.stderr
     assert f"{tmp_path / 'catalog.json'}:4:54: assets[0].size: a 400-digit number is too large" \
         in result.stderr
+
+
+def test_a_json_number_longer_than_python_reads_is_located_past_long_digit_strings(tmp_path):
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(CATALOG.replace('"version": "1"', f'"version": "{"7" * 5000}"')
+                       .replace("1024", "9" * 5000))
+    problem = only_problem(catalog)
+    assert (problem.line, problem.column) == (4, 54)
+    assert problem.message == "JSON: a number has too many digits to be read"
