@@ -12,10 +12,10 @@ import string
 from collections.abc import Iterable, Iterator
 from functools import cache
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from orchestrator.manifests.problems import dotted
-from orchestrator.manifests.schema import load_schema
+from orchestrator.manifests.schema import describe, load_schema
 from orchestrator.manifests.sources import Source
 from orchestrator.model.hosts import host_allowed
 from orchestrator.model.units import MAX_SIZE, parse_size
@@ -199,6 +199,19 @@ def check_unique_ids(sources: Iterable[Source]) -> None:
             line, column = first.locator.value(path) if first.locator else (1, 1)
             source.report(path, f"{'.'.join(path)}: duplicate {source.kind} "
                           f"{path[1]} {key[1]!r}, already used in {first.file}:{line}:{column}")
+
+
+def check_catalog(catalog: Source) -> None:
+    """Unique asset ids, and urls that can be split (the schema's pattern allows ``[``)."""
+    check_asset_ids(catalog)
+    assets = catalog.get("assets") or []
+    for index in [i for i, asset in enumerate(assets) if "[" in asset["url"] or "]" in asset[
+            "url"]]:
+        try:
+            urlsplit(urljoin("https://host/", assets[index]["url"]))
+        except ValueError as error:
+            catalog.report(("assets", index, "url"), f"assets[{index}].url: "
+                           f"{describe(assets[index]['url'])} is not a URL: {error}")
 
 
 def check_asset_ids(catalog: Source) -> None:

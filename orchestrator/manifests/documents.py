@@ -19,7 +19,7 @@ SUFFIXES = (".yaml", ".yml", ".json")
 # A 100,000-asset catalog is about 20 MB; anything this large is a mistake, not a manifest.
 MAX_FILE_SIZE = 512 << 20
 _PER_KIND = {"app": crosscheck.check_app, "extension": crosscheck.check_extension,
-             "catalog": crosscheck.check_asset_ids}
+             "catalog": crosscheck.check_catalog}
 
 
 def read_source(path: Path, name: str | None = None) -> Source:

@@ -141,3 +141,12 @@ def test_a_json_number_longer_than_python_reads_is_located_past_long_digit_strin
     problem = only_problem(catalog)
     assert (problem.line, problem.column) == (4, 54)
     assert problem.message == "JSON: a number has too many digits to be read"
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://[zz]/a", "http://x]/a"])
+def test_an_asset_url_that_cannot_be_split_is_a_located_problem(tmp_path, url):
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(CATALOG.replace("levels/1.bin", url))
+    problem = only_problem(catalog)
+    assert (problem.line, problem.column, problem.path) == (4, 30, "assets[0].url")
+    assert problem.message.startswith(f"assets[0].url: {url!r} is not a URL: ")
