@@ -143,6 +143,8 @@ class _Reader:
             raise self.fail(f"nesting deeper than {MAX_DEPTH} levels", event.start_mark, path)
         if isinstance(event, ScalarEvent):
             return self.scalar(event, path)
+        if isinstance(event, SequenceStartEvent | MappingStartEvent):
+            self.collection_tag(event, path)
         if isinstance(event, SequenceStartEvent):
             items: list[Any] = []
             while not self.loader.check_event(SequenceEndEvent):
@@ -153,12 +155,23 @@ class _Reader:
             return self.mapping(path, depth)
         raise self.fail(f"unexpected YAML event {type(event).__name__}", event.start_mark, path)
 
+    def collection_tag(self, event: Any, path: PathTuple) -> None:
+        """Only !!map on a mapping and !!seq on a list: !!str {a: 1} or !!set is a mistake."""
+        fitting = f"{_CORE}{'map' if isinstance(event, MappingStartEvent) else 'seq'}"
+        if event.tag not in (None, "!", fitting):
+            what = "mapping" if isinstance(event, MappingStartEvent) else "list"
+            raise self.fail(f"tag {event.tag} is not supported on a {what}: remove it",
+                            event.start_mark, path)
+
     def mapping(self, path: PathTuple, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         while not self.loader.check_event(MappingEndEvent):
             event = self.loader.peek_event()
             if not isinstance(event, ScalarEvent) or event.anchor is not None:
                 raise self.fail("mapping keys must be plain text", event.start_mark, path)
+            if event.tag not in (None, "!", f"{_CORE}str"):
+                raise self.fail(f"tag {event.tag} is not supported on a key: remove it",
+                                event.start_mark, path)
             self.loader.get_event()
             key = event.value
             if key in result:

@@ -73,7 +73,10 @@ def test_json_nan_and_infinity_are_refused_where_they_are(tmp_path, old, new, co
     ("!!float abc", "'abc' is not a YAML 1.2 float"),
     ("!!int 0x", "'0x' is not a YAML 1.2 int"),
     ("!!int 12.5", "'12.5' is not a YAML 1.2 int"),
-    ("!!str {a: 1}", "a mapping is not a size"),
+    ("!!str {a: 1}", "tag tag:yaml.org,2002:str is not supported on a mapping"),
+    ("!!set {a}", "tag tag:yaml.org,2002:set is not supported on a mapping"),
+    ("!!omap [a: 1]", "tag tag:yaml.org,2002:omap is not supported on a list"),
+    ("!foo [1]", "tag !foo is not supported on a list"),
     ("!!map x", "tag tag:yaml.org,2002:map is not supported"),
     ("!!seq x", "tag tag:yaml.org,2002:seq is not supported"),
     ("!foo x", "tag !foo is not supported"),
@@ -150,3 +153,12 @@ def test_an_asset_url_that_cannot_be_split_is_a_located_problem(tmp_path, url):
     problem = only_problem(catalog)
     assert (problem.line, problem.column, problem.path) == (4, 30, "assets[0].url")
     assert problem.message.startswith(f"assets[0].url: {url!r} is not a URL: ")
+
+
+def test_a_tagged_key_is_a_located_problem(tmp_path):
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(YAML_CATALOG.format(size="1") + "    !!int 5: 1\n")
+    problem = only_problem(catalog)
+    assert (problem.line, problem.column, problem.path) == (6, 5, "assets[0]")
+    assert problem.message == "assets[0]: tag tag:yaml.org,2002:int is not supported on a key: " \
+        "remove it"
