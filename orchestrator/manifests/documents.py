@@ -10,7 +10,8 @@ from orchestrator.errors import ManifestError
 from orchestrator.manifests import crosscheck
 from orchestrator.manifests.problems import Problem, dotted, raise_problems
 from orchestrator.manifests.schema import check
-from orchestrator.manifests.sources import Source, parse
+from orchestrator.manifests.sources import Source, parse, too_deep
+from orchestrator.manifests.yamlload import MAX_DEPTH
 from orchestrator.model.app import App
 from orchestrator.model.device import Device
 from orchestrator.model.extension import Extension
@@ -58,7 +59,16 @@ def check_source(source: Source) -> None:
     """Schema findings, then (when the schema passes) the kind's own checks."""
     if source.kind is None or source.locator is None:
         return
-    findings = check(source.kind, source.data, source.locator)
+    try:
+        findings = check(source.kind, source.data, source.locator)
+    except (RecursionError, ValueError) as error:
+        # jsonschema-rs refuses documents nested deeper than it recurses (a ValueError);
+        # YAML documents are kept shallower than that when they are read.
+        path = too_deep(source.data)
+        if path is None or (isinstance(error, ValueError) and "ecursion" not in str(error)):
+            raise
+        source.report(path, f"{dotted(path)}: nested deeper than {MAX_DEPTH} levels")
+        return
     for path, (line, column), message in findings:
         source.problems.append(Problem(source.file, line, column, dotted(path), message))
     if findings:

@@ -11,7 +11,7 @@ from typing import Any
 from orchestrator.manifests.jsonlocate import JsonLocator
 from orchestrator.manifests.problems import LocatedError, PathTuple, Problem, dotted, position
 from orchestrator.manifests.schema import Locator, describe
-from orchestrator.manifests.yamlload import decode, load_yaml, number
+from orchestrator.manifests.yamlload import MAX_DEPTH, decode, load_yaml, number
 
 API_VERSION = "bgassets/v1"
 KINDS = {"App": "app", "Extension": "extension", "Device": "device"}
@@ -137,7 +137,7 @@ def parse(file: str, data: bytes, *, json_first: bool) -> Source:
             source.data, source.locator = _parse_json(text)
         else:
             source.data, source.locator = load_yaml(text)
-        if "\\u" in text or "\\U" in text:
+        if _SURROGATE_ESCAPE.search(text):
             _refuse_surrogates(source.data, source.locator)
     except LocatedError as error:
         source.problems.append(error.problem(file))
@@ -147,24 +147,45 @@ def parse(file: str, data: bytes, *, json_first: bool) -> Source:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Only an escape makes a surrogate (in a pair, as JSON writes emoji, or alone).
+_SURROGATE_ESCAPE = re.compile(r"\\(?:u|U0000)[dD][89a-fA-F]")
 
 
-def _surrogate_at(node: Any, path: PathTuple) -> tuple[PathTuple, bool] | None:
-    """The path of the first text (or, with True, key) holding a lone surrogate."""
-    if isinstance(node, str):
-        return (path, False) if _SURROGATE.search(node) else None
-    if isinstance(node, list):
-        for index, item in enumerate(node):
-            found = _surrogate_at(item, (*path, index))
-            if found:
-                return found
-    elif isinstance(node, dict):
-        for key, item in node.items():
-            if isinstance(key, str) and _SURROGATE.search(key):
-                return (*path, key), True
-            found = _surrogate_at(item, (*path, key))
-            if found:
-                return found
+def _surrogate_at(data: Any) -> tuple[PathTuple, bool] | None:
+    """The path of the first text (or, with True, key) holding a lone surrogate.
+
+    Walked with a stack of its own: a JSON document may be nested deeper than Python's
+    recursion allows.
+    """
+    stack: list[tuple[PathTuple, Any]] = [((), data)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                return path, False
+        elif isinstance(node, list):
+            stack.extend(((*path, index), item) for index, item in reversed(list(
+                enumerate(node))))
+        elif isinstance(node, dict):
+            for key in node:
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    return (*path, key), True
+            stack.extend(((*path, key), item) for key, item in reversed(list(node.items())))
+    return None
+
+
+def too_deep(data: Any, limit: int = MAX_DEPTH) -> PathTuple | None:
+    """The path of the first value nested deeper than ``limit`` levels, if there is one."""
+    stack: list[tuple[PathTuple, Any]] = [((), data)]
+    while stack:
+        path, node = stack.pop()
+        if len(path) > limit:
+            return path
+        if isinstance(node, list):
+            stack.extend(((*path, index), item) for index, item in reversed(list(
+                enumerate(node))))
+        elif isinstance(node, dict):
+            stack.extend(((*path, key), item) for key, item in reversed(list(node.items())))
     return None
 
 
@@ -173,9 +194,9 @@ def _refuse_surrogates(data: Any, locator: Locator) -> None:
 
     Such a string is no Unicode text: it cannot be written as UTF-8, and the schema
     validator (which needs UTF-8) would fail on it. Only escapes make one, so only
-    files with a ``\\u`` are walked.
+    files with a surrogate escape are walked.
     """
-    found = _surrogate_at(data, ())
+    found = _surrogate_at(data)
     if found is None:
         return
     path, is_key = found

@@ -162,3 +162,15 @@ def test_a_tagged_key_is_a_located_problem(tmp_path):
     assert (problem.line, problem.column, problem.path) == (6, 5, "assets[0]")
     assert problem.message == "assets[0]: tag tag:yaml.org,2002:int is not supported on a key: " \
         "remove it"
+
+
+@pytest.mark.parametrize("depth", [500, 950])
+def test_a_json_document_nested_too_deep_for_the_schema_validator_is_located(tmp_path, depth):
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text('{"version": "\\u00e9\\ud83d\\ude00", "assets": ' + "[" * depth
+                       + "]" * depth + "}")
+    problem = only_problem(catalog)
+    assert (problem.line, problem.column) == (1, 45 + 64)
+    assert problem.message.endswith("]: nested deeper than 64 levels")
+    result = validate_cli(catalog, tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
