@@ -25,6 +25,8 @@ HOSTILE = {
     "local tag": 'version: "1"\nassets:\n  - {id: !foo a, url: a.bin, size: 1}\n',
     "verbatim tag": 'version: "1"\nassets:\n  - {id: a, url: a.bin, size: !<tag:x> 1}\n',
     "garbage": bytes(range(256)) * 8,
+    "nested 900 deep": '{"version": "1", "assets": ' + "[" * 900 + "]" * 900 + "}",
+    "tagged mapping": 'version: "1"\nassets:\n  - !!set {id: a, url: a.bin, size: 1}\n',
     "8000 duplicate ids": json.dumps({"version": "1", "assets": [
         {"id": "a", "url": f"{index}.bin", "size": 1} for index in range(8000)]}, indent=2),
 }
