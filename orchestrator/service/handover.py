@@ -84,6 +84,10 @@ class Handover:
                 outcome = await runner.finished(download, path,
                                                 budget=self._runtime_left(loaded))
                 self._charge(loaded, "finished", outcome)
+                if not outcome.ok:  # nobody took the file: it is not delivered
+                    raise BackgroundAssetsError(
+                        f"{download.id}: the extension's finished() ended: "
+                        f"{outcome.terminated}", ErrorCode.EXTENSION_FAILED)
             else:
                 final = containers.move_into(path, container, download.destination)
         except BackgroundAssetsError as error:

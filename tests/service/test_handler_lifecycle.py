@@ -36,6 +36,11 @@ class Hog(DownloaderExtension):
         return []
 
 
+class Dropper(Downloader):
+    def finished(self, download, path):
+        raise OSError("no room for it")
+
+
 class Notes(Downloader):
     def failed(self, download, error):
         (self.container / "failed.txt").write_text(f"{download.id} {int(error.code)}")
@@ -113,3 +118,15 @@ async def test_a_failed_catalog_reaches_the_handler_as_a_failed_manifest_downloa
     container = tmp_path / "state" / "containers" / GROUP
     assert (container / "failed.txt").read_text() == "@catalog 1020"
     assert recorder.named("app.launchable")
+
+
+async def test_a_finished_call_that_fails_is_a_failed_download_not_a_delivered_one(tmp_path):
+    recorder, _ = await install_with(tmp_path, "Dropper", [Asset("extra", 64 * KiB)])
+    assert not recorder.named("download.finished")
+    [failed] = recorder.named("download.failed")
+    assert (failed["download"], failed["code"]) == ("extra", 1060)
+    assert "finished() ended" in failed["message"]
+    assert recorder.named("extension.terminated")
+    leftovers = [p for p in (tmp_path / "state").rglob("*") if p.is_file()
+                 and p.name.startswith("extra")]
+    assert leftovers == []
