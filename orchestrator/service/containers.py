@@ -14,11 +14,13 @@ import contextlib
 import hashlib
 import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from orchestrator.engine.confined import (
+    Confinement,
     confined_path,
     confinement_of,
     open_folder,
@@ -133,6 +135,34 @@ def container_path(container: Path, destination: str) -> Path:
     *folders, name = [part for part in destination.split("/") if part not in ("", ".")]
     return confined_path(container.parent.parent, (container.parent.name, container.name,
                                                    *folders), name)
+
+
+def ensure_container(container: Path) -> None:
+    """Make ``container`` (``STATE/containers/<group>``) without following symlinks.
+
+    A ``containers/`` or container folder that is a symlink refuses the app with
+    ``PATH_OUTSIDE_CONTAINER`` before anything is created where it points.
+    """
+    confinement = Confinement(container.parent.parent, (container.parent.name, container.name),
+                              "")
+    os.close(open_folder(confinement, create=True))
+
+
+def confined_stat(path: Path) -> os.stat_result | None:
+    """The stat of a delivered regular file, never through a symlink; None if there is none."""
+    confinement = confinement_of(path)
+    try:
+        if confinement is None:
+            found = path.stat(follow_symlinks=False)
+        else:
+            folder = open_folder(confinement, create=False)
+            try:
+                found = os.stat(confinement.name, dir_fd=folder, follow_symlinks=False)
+            finally:
+                os.close(folder)
+    except (OSError, BackgroundAssetsError):
+        return None
+    return found if stat.S_ISREG(found.st_mode) else None
 
 
 def forget_container(container: Path) -> None:

@@ -171,6 +171,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
 
     async def _begin_install(self, app: App, extension: Extension, manifest: Path,
                              request: ContentRequest) -> None:
+        containers.ensure_container(self.layout.container(app.app_group))  # before any record
         known = self.journal.app(app.id)
         self.journal.put_app(app.id, version=app.version, app_group=app.app_group,
                              manifest_path=str(manifest.resolve()), state="installing",
@@ -182,7 +183,6 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         loaded.progress = InstallProgress(app.size, app.restrictions.essential_download_allowance)
         self.apps[app.id] = loaded
         self.queue.set_conditions(self._conditions())  # the app's network policy
-        self.layout.container(app.app_group).mkdir(parents=True, exist_ok=True)
         self.emit(ev.APP_INSTALLED, app.id, version=app.version, request=request.name.lower())
         self._emit_progress(loaded, force=True)
         await self._planned_install(loaded, request)

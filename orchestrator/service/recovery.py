@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 from orchestrator import events as ev
@@ -104,11 +103,11 @@ class Recovery:
                 destination = record.download.destination
                 if not record.delivered or not containers.is_purgeable(destination):
                     continue
-                path = container / destination
-                with contextlib.suppress(OSError):
-                    stat = path.stat()
-                    used = max(stat.st_atime, stat.st_mtime)
-                    candidates.append((loaded.running, used, stat.st_size, path, record))
+                path = containers.container_path(container, destination)
+                found = containers.confined_stat(path)
+                if found is not None:
+                    used = max(found.st_atime, found.st_mtime)
+                    candidates.append((loaded.running, used, found.st_size, path, record))
         candidates.sort(key=lambda c: (c[0], c[1]))
         freed = 0
         for _running, _used, size, path, record in candidates:

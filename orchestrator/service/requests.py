@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import time
 from dataclasses import replace
@@ -260,11 +259,10 @@ class ContentRequests:
             download = record.download
             if not record.delivered:
                 continue
-            path = container / download.destination
-            with contextlib.suppress(OSError):
-                size = path.stat().st_size
-                if download.size is None or size == download.size:
-                    present[download.destination] = PresentFile(size, download.sha256)
+            found = containers.confined_stat(
+                containers.container_path(container, download.destination))
+            if found is not None and download.size in (None, found.st_size):
+                present[download.destination] = PresentFile(found.st_size, download.sha256)
         return present
 
     def _schedule(self, loaded: LoadedApp, plan: Plan) -> None:

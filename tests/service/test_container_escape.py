@@ -8,9 +8,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from orchestrator.devserver import DevServer
 from orchestrator.engine import Engine, RetryPolicy
-from orchestrator.errors import ErrorCode
+from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.service import Orchestrator
 from tests.service.scenario import APP_ID, GROUP, Asset, KiB, MiB, Recorder, Scenario
 
@@ -115,12 +117,29 @@ async def test_a_symlinked_container_gets_nothing(tmp_path):
         manifest = scene.write_manifests(served.url)
         async with Orchestrator(tmp_path / "state") as orchestrator:
             orchestrator.events.subscribe(recorder)
-            await orchestrator.install(manifest)
-            await orchestrator.wait(APP_ID, "all", timeout=30)
-    finished, failed = outcome(recorder)
-    assert finished == []
-    assert failed == {"a": ErrorCode.PATH_OUTSIDE_CONTAINER,
-                      "big": ErrorCode.PATH_OUTSIDE_CONTAINER}
+            with pytest.raises(BackgroundAssetsError) as refused:
+                await orchestrator.install(manifest)
+            assert refused.value.code == ErrorCode.PATH_OUTSIDE_CONTAINER
+            assert "symlink" in refused.value.message
+            assert orchestrator.journal.app(APP_ID) is None  # refused before any record
+    assert recorder.named("download.scheduled") == []
+    assert served.stats.requests_by_path == {}
+    assert list(outside.iterdir()) == []
+
+
+async def test_a_symlinked_containers_folder_creates_nothing_where_it_points(tmp_path):
+    scene = Scenario(tmp_path, [Asset("a", 64 * KiB)], rules=SESSIONS)
+    scene.write_content()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "containers").symlink_to(outside)
+    async with DevServer(scene.content) as served:
+        manifest = scene.write_manifests(served.url)
+        async with Orchestrator(tmp_path / "state") as orchestrator:
+            with pytest.raises(BackgroundAssetsError) as refused:
+                await orchestrator.install(manifest)
+    assert refused.value.code == ErrorCode.PATH_OUTSIDE_CONTAINER
     assert list(outside.iterdir()) == []
 
 
@@ -158,3 +177,23 @@ def test_two_downloads_into_one_file_are_refused_by_bgassets_plan(tmp_path):
     assert [d["id"] for d in plan["downloads"]] == ["one"]
     assert [(r["download"], r["code"]) for r in plan["rejections"]] == [
         ("two", ErrorCode.DESTINATION_CONFLICT)]
+
+
+async def test_purge_never_deletes_through_a_symlinked_caches_folder(tmp_path):
+    scene = Scenario(tmp_path, [Asset("thumbs", 16 * KiB)],
+                     rules=('{destination: "Library/Caches/{filename}"}',))
+    scene.write_content()
+    async with DevServer(scene.content) as served:
+        manifest = scene.write_manifests(served.url)
+        async with Orchestrator(tmp_path / "state") as orchestrator:
+            await orchestrator.install(manifest)
+            await orchestrator.wait(APP_ID, "all", timeout=30)
+            caches = container(tmp_path) / "Library" / "Caches"
+            [delivered] = [path for path in caches.iterdir() if path.is_file()]
+            outside = tmp_path / "elsewhere"
+            caches.rename(tmp_path / "moved-aside")
+            outside.mkdir()
+            (outside / delivered.name).write_bytes(b"someone else's file")
+            caches.symlink_to(outside)
+            assert orchestrator.purge() == 0
+    assert (outside / delivered.name).read_bytes() == b"someone else's file"
