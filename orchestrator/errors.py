@@ -52,6 +52,7 @@ class ErrorCode(IntEnum):
     STATE_DIR_BUSY = 1071
     DAEMON_NOT_RUNNING = 1072
     REQUEST_INVALID = 1073
+    CONTROL_SOCKET_UNTRUSTED = 1074
 
     @property
     def title(self) -> str:

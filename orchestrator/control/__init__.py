@@ -1,6 +1,7 @@
 """The control API: the orchestrator as a service on a local Unix socket."""
 
 from orchestrator.control.client import ControlClient, DaemonUnavailable
-from orchestrator.control.server import ControlServer, socket_path
+from orchestrator.control.server import ControlServer
+from orchestrator.control.sockets import socket_path
 
 __all__ = ["ControlClient", "ControlServer", "DaemonUnavailable", "socket_path"]

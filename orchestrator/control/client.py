@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 
 from orchestrator.control.server import APP_HEADER
+from orchestrator.control.sockets import check_socket
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.model.enums import ContentRequest
 
@@ -30,6 +31,7 @@ class ControlClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ControlClient:
+        check_socket(self.path)
         if not self.path.exists():
             raise DaemonUnavailable(
                 f"no daemon at {self.path}: start one with `bgassets daemon` (same --state-dir)")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import socket
 from collections.abc import Collection
@@ -29,21 +28,10 @@ from orchestrator.control.views import (
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 
 APP_HEADER = "X-BGAssets-App"
-SOCKET_NAME = "control.sock"
-_MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, less elsewhere
 # How often an idle event stream checks that its client is still there: aiohttp does not
 # cancel a handler whose client left, and a stream that waits forever would hold the
 # daemon's shutdown for aiohttp's whole shutdown timeout.
 STREAM_CHECK_SECONDS = 1.0
-
-
-def socket_path(state_dir: str | Path) -> Path:
-    """Where the daemon of ``state_dir`` listens (a short /tmp path when the dir is too deep)."""
-    path = Path(state_dir).resolve() / SOCKET_NAME
-    if len(str(path)) <= _MAX_SOCKET_PATH:
-        return path
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
-    return Path("/tmp") / f"bgassets-{os.getuid()}-{digest}.sock"
 
 
 def someone_listens(path: Path) -> bool:
