@@ -34,7 +34,7 @@ from orchestrator.engine.segments import (
     steal,
     stragglers,
 )
-from orchestrator.engine.transfer import EndlessBody, pump
+from orchestrator.engine.transfer import BodyTooLarge, EndlessBody, pump
 from orchestrator.errors import DownloadError, ErrorCode
 
 if TYPE_CHECKING:
@@ -70,6 +70,8 @@ def _adopt(download: Download, response: aiohttp.ClientResponse, total: int | No
     if request.size is not None and total is not None and total != request.size:
         raise DownloadError(f"{request.url} is {total} bytes, expected {request.size}",
                             ErrorCode.SIZE_MISMATCH)
+    if request.max_size is not None and total is not None and total > request.max_size:
+        raise BodyTooLarge(request.url, request.max_size, total)
     etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
     stored = {"etag": download.etag, "last_modified": download.last_modified}
     if start > 0 and validators_changed(stored, etag, modified):

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 PROGRESS_INTERVAL = 0.1
 CONTENT_ERRORS = (ErrorCode.SIZE_MISMATCH, ErrorCode.CHECKSUM_MISMATCH)
+# Failures whose bytes are never kept for a resume.
+DISCARDED = (*CONTENT_ERRORS, ErrorCode.CATALOG_TOO_LARGE)
 
 
 @dataclass
@@ -312,6 +314,7 @@ class Download:
             self.staged.part = part
             clamp_to_disk(self.staged.segments, part.size_on_disk())
         self.staged.on_chunk = self._on_chunk
+        self.staged.max_size = self.request.max_size
         self.resumed_from = bytes_done(self.staged.segments)
 
     async def _attempts(self) -> DownloadResult:
@@ -376,7 +379,7 @@ class Download:
         self.state = "failed"
         if self.staged is not None:
             nothing_kept = bytes_done(self.staged.segments) == 0 and not self.saved
-            if error.code in CONTENT_ERRORS or nothing_kept:
+            if error.code in DISCARDED or nothing_kept:
                 self.forget()
             else:
                 self.save_now()

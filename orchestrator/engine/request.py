@@ -16,7 +16,11 @@ STATES = ("waiting", "downloading", "paused", "finished", "failed")
 
 @dataclass(frozen=True)
 class DownloadRequest:
-    """One file to fetch; ``size`` and ``sha256`` pinned when known (the TUF defence)."""
+    """One file to fetch; ``size`` and ``sha256`` pinned when known (the TUF defence).
+
+    ``max_size`` bounds a file of unknown size (a catalog): a larger declared length fails
+    at once, and a body that keeps coming is cut off at ``max_size`` bytes.
+    """
 
     url: str
     destination: Path
@@ -28,6 +32,7 @@ class DownloadRequest:
     allowed_hosts: tuple[str, ...] | None = None
     key: str | None = None
     staging: Path | None = None
+    max_size: int | None = None
 
     @property
     def state_key(self) -> str:

@@ -36,6 +36,7 @@ class Staged:
         self.part = part
         self.segments = segments
         self.size = size
+        self.max_size: int | None = None
         self.hasher = hashlib.sha256()
         self.hashed_to = 0
         self.hashing = False
@@ -175,6 +176,10 @@ async def pump(response: aiohttp.ClientResponse, segment: Segment, staged: Stage
         chunk = await content.readany()
         if not chunk:
             break
+        if unbounded and staged.max_size is not None and (
+                segment.position + len(chunk) > staged.max_size):
+            await staged.write(chunk[:max(0, staged.max_size - segment.position)], segment)
+            raise BodyTooLarge(url, staged.max_size)
         room = segment.remaining
         if not unbounded and len(chunk) > room:
             await staged.write(chunk[:room], segment)
@@ -203,6 +208,18 @@ class EndlessBody(DownloadError):
     def __init__(self, url: str, size: int) -> None:
         super().__init__(f"{url} sent more than the expected {size} bytes; cut off",
                          ErrorCode.SIZE_MISMATCH, transient=True, retry_after=0)
+
+
+class BodyTooLarge(DownloadError):
+    """A body of unknown size longer than the request's ``max_size``: refused, or cut off
+    there (never written beyond it). Not retried: the next answer would be as long."""
+
+    def __init__(self, url: str, limit: int, declared: int | None = None) -> None:
+        what = (f"declares {declared} bytes, more than the maximum of {limit}; refused"
+                if declared is not None else f"sent more than the maximum of {limit} bytes; "
+                "cut off")
+        super().__init__(f"{url} {what}", ErrorCode.CATALOG_TOO_LARGE)
+        self.limit = limit
 
 
 def _overflow(segment: Segment, staged: Staged, url: str) -> None:

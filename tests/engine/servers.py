@@ -50,3 +50,18 @@ def redirect_to(location: str) -> web.Handler:
         raise web.HTTPFound(location)
 
     return handler
+
+
+def endless_chunked(head: bytes = b"{", chunk: int = 64 << 10) -> web.Handler:
+    """A body with no length that never ends (chunked), ignoring any Range header."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=200)
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(head)
+        filler = b" " * chunk
+        while True:
+            await response.write(filler)
+
+    return handler
