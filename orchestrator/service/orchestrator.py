@@ -36,6 +36,12 @@ from orchestrator.scheduler.budget import next_periodic_run
 from orchestrator.scheduler.queue import Conditions
 from orchestrator.service import containers
 from orchestrator.service.apps import AppDelegate, LoadedApp
+from orchestrator.service.catalogs import (
+    CATALOG_DEADLINE,
+    MAX_CATALOG_SIZE,
+    MIN_CATALOG_RATE,
+    CatalogLimits,
+)
 from orchestrator.service.downloads import DownloadQueue, Tracked
 from orchestrator.service.handover import Handover
 from orchestrator.service.network import NetworkWaits
@@ -71,14 +77,19 @@ class Orchestrator(ContentRequests, Handover, Recovery):
     """The Background Assets system service, for one state dir.
 
     Use as an async context manager. ``clock`` gives wall time for the journal
-    and the budget formulas; tests pass their own.
+    and the budget formulas; tests pass their own. ``max_catalog_size``,
+    ``catalog_deadline`` (seconds) and ``catalog_min_rate`` (bytes per second) bound
+    every catalog fetch.
     """
 
     def __init__(self, state_dir: str | Path, *, device: Device | None = None,
                  engine: Engine | None = None, clock: Callable[[], float] = time.time,
                  bypass_allotment: bool = False, max_active: int = 16, max_per_host: int = 16,
-                 connections: int | None = None) -> None:
+                 connections: int | None = None, max_catalog_size: int = MAX_CATALOG_SIZE,
+                 catalog_deadline: float = CATALOG_DEADLINE,
+                 catalog_min_rate: float = MIN_CATALOG_RATE) -> None:
         self.state_dir = Path(state_dir)
+        self.catalog_limits = CatalogLimits(max_catalog_size, catalog_deadline, catalog_min_rate)
         self.layout = containers.Layout(self.state_dir)
         self.device = device or Device()
         self.clock = clock

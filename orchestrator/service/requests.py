@@ -221,7 +221,8 @@ class ContentRequests:
         try:
             fetched = await self.network.while_online(fetch_catalog(
                 self._engine, self.layout, app,  # type: ignore[arg-type]
-                launched=loaded.launched, allowance_remaining=remaining))
+                launched=loaded.launched, allowance_remaining=remaining,
+                limits=self.catalog_limits))
         except BackgroundAssetsError as error:
             self.emit(ev.DOWNLOAD_FAILED, app.id, download=CATALOG_ID, essential=False,
                       bytes=0, total=None, **error.as_dict())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -52,8 +53,10 @@ def redirect_to(location: str) -> web.Handler:
     return handler
 
 
-def endless_chunked(head: bytes = b"{", chunk: int = 64 << 10) -> web.Handler:
-    """A body with no length that never ends (chunked), ignoring any Range header."""
+def endless_chunked(head: bytes = b"{", chunk: int = 64 << 10,
+                    pause: float = 0.0) -> web.Handler:
+    """A body with no length that never ends (chunked), ignoring any Range header;
+    ``pause`` seconds between chunks let a test watch the file grow."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(status=200)
@@ -63,5 +66,7 @@ def endless_chunked(head: bytes = b"{", chunk: int = 64 << 10) -> web.Handler:
         filler = b" " * chunk
         while True:
             await response.write(filler)
+            if pause:
+                await asyncio.sleep(pause)
 
     return handler
