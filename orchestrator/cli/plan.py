@@ -39,6 +39,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--launched", action="store_true",
                         help="plan as if the app had been launched (no initial restrictions)")
     parser.add_argument("--json", action="store_true", help="print the plan as one JSON object")
+    parser.add_argument("--max-catalog-size", metavar="SIZE", default="64MiB",
+                        help="refuse a larger catalog (error 1014; default 64MiB); before the "
+                             "first launch also what downloadAllowance allows (error 203)")
+    parser.add_argument("--catalog-deadline", metavar="SECONDS", type=float, default=120.0,
+                        help="give up a catalog fetch after this long, or when it stays under "
+                             "1 KiB/s (error 1021; default 120)")
     parser.set_defaults(handler=run)
 
 
@@ -58,7 +64,12 @@ def run(args: argparse.Namespace) -> int:
     # first launch every redirect hop must stay within domainAllowList (202 otherwise).
     allowed_hosts = None if args.catalog or args.launched \
         else app.restrictions.domain_allow_list
-    data = _read(source, allowed_hosts)
+    limits = _limits(args)
+    # The catalog fetched from manifestURL counts against downloadAllowance, as it does
+    # in the orchestrator: a larger one is refused (203) without being read to its end.
+    allowance = None if args.catalog or args.launched \
+        else app.restrictions.download_allowance
+    data = _read(source, limits, allowed_hosts, allowance)
     base_url = source if "://" in source else app.manifest_url
     catalog = load_catalog(data, source, base_url)
     request = ContentRequest[args.event.upper()]
@@ -72,14 +83,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read(source: str, allowed_hosts: tuple[str, ...] | None = None) -> bytes:
+def _limits(args: argparse.Namespace) -> Any:
+    from orchestrator.model.units import parse_size
+    from orchestrator.service.catalogs import CatalogLimits
+
+    try:
+        size = parse_size(args.max_catalog_size)
+    except ValueError as error:
+        raise UsageError(f"--max-catalog-size: {error}") from error
+    if not args.catalog_deadline > 0:
+        raise UsageError("--catalog-deadline: must be a positive number of seconds")
+    return CatalogLimits(max_size=size, deadline=args.catalog_deadline)
+
+
+def _read(source: str, limits: Any, allowed_hosts: tuple[str, ...] | None = None,
+          allowance: int | None = None) -> bytes:
     """The catalog's bytes from a file or an http(s) URL (through the engine's client,
-    which checks every hop against ``allowed_hosts`` when given)."""
+    which checks every hop against ``allowed_hosts`` when given); never more than
+    ``limits.max_size`` of them are read."""
     if "://" not in source:
-        try:
-            return Path(source).read_bytes()
-        except OSError as error:
-            raise UsageError(f"{source}: cannot read the catalog: {error.strerror}") from error
+        return _read_file(Path(source), limits.max_size)
     import asyncio
     import tempfile
 
@@ -87,18 +110,34 @@ def _read(source: str, allowed_hosts: tuple[str, ...] | None = None) -> bytes:
         target = Path(folder) / "catalog"
         # The bytes are read after the loop ends: in Python 3.11 asyncio.run formats its
         # main task's repr on the way out, result included (0.15 s for a 19 MB catalog).
-        asyncio.run(_fetch(source, target, allowed_hosts))
+        asyncio.run(_fetch(source, target, limits, allowed_hosts, allowance))
         return target.read_bytes()
 
 
-async def _fetch(source: str, target: Path, allowed_hosts: tuple[str, ...] | None) -> None:
+def _read_file(path: Path, max_size: int) -> bytes:
+    from orchestrator.errors import BackgroundAssetsError, ErrorCode
+
+    try:
+        with path.open("rb") as file:
+            data = file.read(max_size + 1)
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read the catalog: {error.strerror}") from error
+    if len(data) > max_size:
+        raise BackgroundAssetsError(f"{path}: the catalog is larger than the maximum of "
+                                    f"{max_size} bytes (--max-catalog-size)",
+                                    ErrorCode.CATALOG_TOO_LARGE)
+    return data
+
+
+async def _fetch(source: str, target: Path, limits: Any,
+                 allowed_hosts: tuple[str, ...] | None, allowance: int | None) -> None:
     from orchestrator.engine import DownloadRequest, Engine, MemoryStore
+    from orchestrator.service.catalogs import fetch_within
 
     async with Engine(state_store=MemoryStore()) as engine:
-        result = await engine.fetch(DownloadRequest(source, target, foreground=True,
-                                                    connections=1, allowed_hosts=allowed_hosts))
-    if result.error is not None:
-        raise result.error
+        await fetch_within(engine, DownloadRequest(source, target, foreground=True, connections=1,
+                                                   allowed_hosts=allowed_hosts),
+                           limits, allowance)
 
 
 def plan_document(app_id: str, plan: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from orchestrator.engine import DownloadHandle, DownloadRequest, DownloadResult, Engine
@@ -70,37 +70,40 @@ async def fetch_catalog(engine: Engine, layout: Layout, app: App, *, launched: b
     with contextlib.suppress(FileNotFoundError):
         destination.unlink()
     allowed = None if launched else app.restrictions.domain_allow_list
-    by_allowance = allowance_remaining is not None and allowance_remaining < limits.max_size
-    cap = allowance_remaining if by_allowance and allowance_remaining is not None \
-        else limits.max_size
     request = DownloadRequest(url=app.manifest_url, destination=destination, foreground=True,
                               connections=1, allowed_hosts=allowed,
-                              key=f"{app.app_group}/{CATALOG_ID}", max_size=cap)
-    handle = engine.start(request)
-    try:
-        result = await _watched(handle, app.manifest_url, limits)
-    except asyncio.CancelledError:
-        handle.cancel()  # the wait is shielded: stop the transfer itself
-        raise
-    if isinstance(result.error, BodyTooLarge) and by_allowance:
-        raise DownloadError(
-            f"the catalog at {app.manifest_url} is larger than the download allowance "
-            f"({allowance_remaining} bytes left before the first launch); it was not "
-            "downloaded further", ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_ALLOWANCE)
-    if result.error is not None:
-        raise result.error
-    if allowance_remaining is not None and result.size > allowance_remaining:
-        destination.unlink(missing_ok=True)
-        raise DownloadError(
-            f"the catalog ({result.size} bytes) is out of download allowance "
-            f"({allowance_remaining} bytes left before the first launch)",
-            ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_ALLOWANCE)
+                              key=f"{app.app_group}/{CATALOG_ID}")
+    result = await fetch_within(engine, request, limits, allowance_remaining)
     try:
         catalog = load_catalog(destination.read_bytes(), app.manifest_url, app.manifest_url)
     except OSError as error:
         raise BackgroundAssetsError(f"{destination}: cannot read the catalog: {error}",
                                     ErrorCode.DISK_ERROR) from error
     return FetchedCatalog(catalog, result.size, destination)
+
+
+async def fetch_within(engine: Engine, request: DownloadRequest, limits: CatalogLimits,
+                       allowance_remaining: int | None) -> DownloadResult:
+    """Fetch ``request`` (a catalog, of unknown size) within ``limits`` and what is left of
+    ``downloadAllowance`` (None once launched); raise its error, with 203 when the body is
+    larger than that allowance. Cancelling the caller stops the transfer."""
+    by_allowance = allowance_remaining is not None and allowance_remaining < limits.max_size
+    cap = allowance_remaining if by_allowance and allowance_remaining is not None \
+        else limits.max_size
+    handle = engine.start(replace(request, max_size=cap))
+    try:
+        result = await _watched(handle, request.url, limits)
+    except asyncio.CancelledError:
+        handle.cancel()  # the wait is shielded: stop the transfer itself
+        raise
+    if isinstance(result.error, BodyTooLarge) and by_allowance:
+        raise DownloadError(
+            f"the catalog at {request.url} is larger than the download allowance "
+            f"({allowance_remaining} bytes left before the first launch); it was not "
+            "downloaded further", ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_ALLOWANCE)
+    if result.error is not None:
+        raise result.error
+    return result
 
 
 async def _watched(handle: DownloadHandle, url: str, limits: CatalogLimits) -> DownloadResult:

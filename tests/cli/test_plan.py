@@ -1,8 +1,13 @@
 """`bgassets plan`: a dry run on the bundled examples, as text and JSON."""
 
+import contextlib
 import json
+import resource
 import subprocess
 import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
@@ -82,3 +87,75 @@ def test_plan_and_simulate_refuse_a_catalog_redirected_off_the_allow_list(tmp_pa
     assert "Traceback" not in plan.stderr + simulate.stderr
     # Once launched there is no allow list: the redirect is followed (or fails to connect).
     assert "error 202" not in launched.stderr
+
+
+class _Endless(BaseHTTPRequestHandler):
+    """A catalog with no length that never ends, whatever Range was asked for."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        filler = b" " * (64 << 10)
+        chunk = f"{len(filler):x}\r\n".encode() + filler + b"\r\n"
+        try:
+            while True:
+                self.wfile.write(chunk)
+        except OSError:
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def endless_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Endless)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _one_gib_of_address_space():
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def bounded_bgassets(*args):
+    return subprocess.run([sys.executable, "-m", "orchestrator", *args], capture_output=True,
+                          text=True, timeout=60, preexec_fn=_one_gib_of_address_space)
+
+
+def test_plan_cuts_an_endless_catalog_off_in_bounded_memory(tmp_path):
+    """An endless manifestURL ends the plan with 1014 at the maximum size once launched,
+    and with 203 at what downloadAllowance leaves before, in 1 GiB of address space."""
+    from tests.service.scenario import Asset, KiB, Scenario
+
+    scene = Scenario(tmp_path, [Asset("tutorial", 4 * KiB)])
+    with endless_server() as url:
+        manifest = scene.write_manifests(url)
+        started = time.monotonic()
+        launched = bounded_bgassets("plan", str(manifest), "--event", "periodic", "--launched")
+        restricted = bounded_bgassets("plan", str(manifest), "--event", "install")
+        elapsed = time.monotonic() - started
+    assert launched.returncode == 1, launched.stdout + launched.stderr
+    assert "error 1014" in launched.stderr and str(64 << 20) in launched.stderr
+    assert restricted.returncode == 1, restricted.stdout + restricted.stderr
+    assert "error 203" in restricted.stderr and str(scene.download_allowance) in restricted.stderr
+    assert "Traceback" not in launched.stderr + restricted.stderr
+    assert elapsed < 30
+
+
+def test_plan_refuses_a_catalog_file_over_the_maximum(tmp_path):
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text('{"version": "1", "assets": []' + " " * (300 << 10) + "}")
+    result = bgassets("plan", str(MANIFESTS / "level-packs" / "app.yaml"), "--event", "install",
+                      "--catalog", str(catalog), "--max-catalog-size", "256KiB")
+    assert result.returncode == 1 and "error 1014" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
