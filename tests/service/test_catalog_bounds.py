@@ -2,7 +2,10 @@
 first launch), in time (a deadline) and in rate (a server that drips is given up)."""
 
 import asyncio
+import json
 import os
+import subprocess
+import sys
 import time
 
 from orchestrator.devserver import DevServer
@@ -183,3 +186,26 @@ async def test_a_slow_catalog_is_given_up_at_the_deadline(tmp_path):
     assert "longer than 2 s" in failed["message"]
     assert deadline - 0.5 < elapsed < deadline + 3
     assert not any("catalog" in p.name for p in (tmp_path / "state").rglob("*"))
+
+
+def test_simulate_gives_a_dripping_catalog_up_within_its_timeout(tmp_path):
+    """One byte a second (sent a 4 KiB chunk at a time): the default minimum rate ends the
+    fetch after its 10 s window, well within ``simulate --timeout 20``."""
+    from orchestrator.devserver.thread import serve_in_thread
+
+    scene = scene_for(tmp_path)
+    with serve_in_thread(scene.content, rate_per_connection=1) as server:
+        manifest = write_manifests(scene, server.url)
+        pad_catalog(scene, 16 * KiB)
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "orchestrator", "--state-dir", str(tmp_path / "state"),
+             "simulate", "install", str(manifest), "--json", "--timeout", "20"],
+            capture_output=True, text=True, timeout=60)
+        elapsed = time.monotonic() - started
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    failed = [e for e in events if e["event"] == "download.failed"]
+    assert [(e["download"], e["code"]) for e in failed] == [("@catalog", 1021)], result.stderr
+    assert "minimum" in failed[0]["message"]
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert elapsed < 20
