@@ -209,3 +209,23 @@ def test_simulate_gives_a_dripping_catalog_up_within_its_timeout(tmp_path):
     assert "minimum" in failed[0]["message"]
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert elapsed < 20
+
+
+async def test_a_devserver_endless_catalog_is_cut_off_at_its_declared_length(tmp_path):
+    """The DevServer's ``endless`` fault states the length in Content-Range, then keeps
+    sending: the catalog is cut off there and fails as a size mismatch, never growing."""
+    scene = scene_for(tmp_path)
+    recorder = Recorder()
+    async with DevServer(scene.content, faults=["endless:1"]) as server:
+        manifest = write_manifests(scene, server.url)
+        size = (scene.content / "game" / "catalog.json").stat().st_size
+        async with Engine(retry=FAST_RETRY) as engine, \
+                Orchestrator(tmp_path / "state", engine=engine,
+                             max_catalog_size=256 * KiB) as orchestrator, \
+                DiskWatch(tmp_path / "state") as disk:
+            orchestrator.events.subscribe(recorder)
+            await orchestrator.install(manifest)
+            failed = await failed_catalog(recorder)
+    assert failed["code"] == 1010 and "cut off" in failed["message"]
+    assert disk.largest <= size
+    assert disk.files() == []
