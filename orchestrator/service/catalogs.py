@@ -20,8 +20,6 @@ from orchestrator.service.containers import Layout
 CATALOG_ID = "@catalog"
 MAX_CATALOG_SIZE = 64 << 20
 CATALOG_DEADLINE = 120.0
-
-
 MIN_CATALOG_RATE = 1024.0
 RATE_WINDOW = 10.0
 
@@ -88,7 +86,7 @@ async def fetch_within(engine: Engine, request: DownloadRequest, limits: Catalog
     ``downloadAllowance`` (None once launched); raise its error, with 203 when the body is
     larger than that allowance. Cancelling the caller stops the transfer."""
     by_allowance = allowance_remaining is not None and allowance_remaining < limits.max_size
-    cap = allowance_remaining if by_allowance and allowance_remaining is not None \
+    cap = min(limits.max_size, allowance_remaining) if allowance_remaining is not None \
         else limits.max_size
     handle = engine.start(replace(request, max_size=cap))
     try:
