@@ -99,7 +99,21 @@ async def _simulate(args: argparse.Namespace) -> int:
         if isinstance(printer, JsonLines):
             printer.flush()
     sys.stdout.flush()
+    if failures:
+        print(f"simulate: {_summary(failures)}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _summary(failures: dict[str, dict[str, Any]]) -> str:
+    """One line for what failed: how many, and the first failure's code and message."""
+    first = next(iter(failures.values()))
+    what = first.get("download") or first["event"]
+    count = len(failures)
+    head = "1 failure" if count == 1 else f"{count} failures"
+    code = f"{first['code']} {first.get('name', '')}".strip() if "code" in first else ""
+    reason = first.get("message") or first.get("reason") or ""
+    detail = ": ".join(part for part in (code, reason) if part)
+    return f"{head}, first {what}" + (f" ({detail})" if detail else "")
 
 
 class JsonLines:

@@ -61,6 +61,10 @@ def disk_error(exc: OSError, path: object = None) -> DownloadError:
     """A DISK_ERROR naming the file, e.g. for ENOSPC or EACCES."""
     where = path or exc.filename or "the staging file"
     reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DownloadError(f"cannot write {where}: the disk is full ({reason}); "
+                             "free some space and the download can be retried",
+                             ErrorCode.DISK_ERROR, transient=False)
     return DownloadError(f"cannot write {where}: {reason}", ErrorCode.DISK_ERROR,
                          transient=False)
 
