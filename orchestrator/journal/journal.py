@@ -10,6 +10,7 @@ through a transaction.
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 import threading
@@ -122,8 +123,12 @@ class Journal:
 
     def close(self) -> None:
         with self._lock:
-            self.flush()
-            self._db.close()
+            try:
+                self.flush()
+            except JournalError:
+                pass  # deferred transitions are those a crash may lose without harm
+            finally:
+                self._db.close()
 
     def __enter__(self) -> Journal:
         return self
@@ -133,16 +138,30 @@ class Journal:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (``BEGIN IMMEDIATE``), committed on success."""
+        """A write transaction (``BEGIN IMMEDIATE``), committed on success.
+
+        A full disk (or another I/O failure) rolls the whole transaction back and raises
+        a :class:`JournalError` with DISK_ERROR; the deferred transitions it carried wait
+        for the next transaction, so nothing is half written and nothing is lost.
+        """
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._write_deferred()
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                raise _write_error(self.path, error) from error
+            deferred, self._deferred = self._deferred, []
+            try:
+                self._write_deferred(deferred)
                 yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("COMMIT")
+            except BaseException as error:
+                # SQLite may have rolled back already (SQLITE_FULL can do that).
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                self._deferred[:0] = deferred
+                if isinstance(error, sqlite3.OperationalError):
+                    raise _write_error(self.path, error) from error
                 raise
-            self._db.execute("COMMIT")
 
     def _migrate(self) -> None:
         """Apply the missing migrations; another process may be doing the same right now."""
@@ -325,10 +344,10 @@ class Journal:
             self._deferred.append((key, at, int(from_state), int(state), reason,
                                    bytes_on_disk, None if delivered is None else int(delivered)))
 
-    def _write_deferred(self) -> None:
-        if not self._deferred:
+    def _write_deferred(self, rows: list[tuple[str, float, int | None, int, str | None,
+                                              int | None, int | None]]) -> None:
+        if not rows:
             return
-        rows, self._deferred = self._deferred, []
         self._db.executemany(
             "UPDATE downloads SET state = ?, updated_at = ?,"
             " bytes_on_disk = COALESCE(?, bytes_on_disk), delivered = COALESCE(?, delivered)"
@@ -387,18 +406,37 @@ class Journal:
         return json.loads(rows[0][0]) if rows else None
 
     def save(self, key: str, state: dict[str, Any]) -> None:
-        with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO engine_state (key, state, updated_at)"
-                       " VALUES (?, ?, ?)", (key, json.dumps(state), time.time()))
-            db.execute("UPDATE downloads SET bytes_on_disk = ? WHERE key = ?",
-                       (_bytes_in_state(state), key))
+        """Checkpoint a download; a journal that cannot be written fails as a file would
+        (OSError), which costs the engine resumability and nothing else."""
+        try:
+            with self.transaction() as db:
+                db.execute("INSERT OR REPLACE INTO engine_state (key, state, updated_at)"
+                           " VALUES (?, ?, ?)", (key, json.dumps(state), time.time()))
+                db.execute("UPDATE downloads SET bytes_on_disk = ? WHERE key = ?",
+                           (_bytes_in_state(state), key))
+        except JournalError as error:
+            raise OSError(errno.EIO, error.message) from error
 
     def delete(self, key: str) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM engine_state WHERE key = ?", (key,))
+        """Forget a checkpoint; one left behind by a full disk is removed at the next
+        start, with the other states no download owns."""
+        try:
+            with self.transaction() as db:
+                db.execute("DELETE FROM engine_state WHERE key = ?", (key,))
+        except JournalError:
+            pass
 
     def engine_state_keys(self) -> list[str]:
         return [row[0] for row in self._query("SELECT key FROM engine_state")]
+
+
+def _write_error(path: Path, error: sqlite3.OperationalError) -> JournalError:
+    """What a failed journal write says: the disk is full, or what SQLite answered."""
+    text = str(error)
+    if "full" in text:
+        return JournalError(f"{path}: cannot write the journal: the disk is full ({text}); "
+                            "free some space there")
+    return JournalError(f"{path}: cannot write the journal: {text}")
 
 
 def _bytes_in_state(state: dict[str, Any]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from orchestrator import events as ev
 from orchestrator.engine import DownloadResult
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.journal import JournalError
 from orchestrator.model.download import Download
 from orchestrator.model.enums import DownloadState
 from orchestrator.model.extension import EssentialFailure
@@ -53,11 +55,14 @@ class Handover:
             return
         # The download still counts as pending in the queue until this returns, so the
         # launch gate and ``wait`` hold while the handler is being called back.
-        if result.error is None:
-            tracked.bytes = result.size
-            await self._deliver(loaded, tracked, result.path or tracked.ephemeral)
-        else:
-            await self._failed(loaded, tracked, result.error)
+        try:
+            if result.error is None:
+                tracked.bytes = result.size
+                await self._deliver(loaded, tracked, result.path or tracked.ephemeral)
+            else:
+                await self._failed(loaded, tracked, result.error)
+        except JournalError:
+            pass  # a full journal: the failure was reported, the re-enqueued copy is not made
 
     def _download_settled(self, tracked: Tracked) -> None:
         """The queue no longer holds anything back for this download: re-check the gate."""
@@ -99,7 +104,11 @@ class Handover:
         self.journal.defer_download_state(tracked.key, DownloadState.FINISHED, reason="finished",
                                           bytes_on_disk=tracked.bytes, delivered=True,
                                           from_state=DownloadState.DOWNLOADING, at=self.clock())
-        await self._journal_written()
+        try:
+            await self._journal_written()
+        except JournalError as error:
+            await self._failed(loaded, tracked, error)
+            return
         if download.essential:
             loaded.essential_done += tracked.bytes
             if loaded.progress is not None:
@@ -134,9 +143,12 @@ class Handover:
     async def _failed(self, loaded: LoadedApp, tracked: Tracked,
                       error: BackgroundAssetsError) -> None:
         download = tracked.download
-        self.journal.set_download_state(
-            tracked.key, DownloadState.FAILED, reason=error.code.title,
-            error_code=int(error.code), error_message=error.message, at=self.clock())
+        # A full disk: the row keeps its last state and is recovered as waiting at the
+        # next start; the failure is reported all the same.
+        with contextlib.suppress(JournalError):
+            self.journal.set_download_state(
+                tracked.key, DownloadState.FAILED, reason=error.code.title,
+                error_code=int(error.code), error_message=error.message, at=self.clock())
         self._download_event(ev.DOWNLOAD_FAILED, tracked, **error.as_dict())
         if loaded.running and loaded.delegate is not None:
             loaded.delegate.failed(download, error)
@@ -196,6 +208,8 @@ class Handover:
             loaded.progress = replace(loaded.progress,
                                       essential_done=loaded.progress.essential_total)
             self._emit_progress(loaded, force=True)
-        self.journal.set_app_state(loaded.app.id, "launched" if loaded.launched else "launchable")
+        with contextlib.suppress(JournalError):  # recovery works launchable out again
+            self.journal.set_app_state(loaded.app.id,
+                                       "launched" if loaded.launched else "launchable")
         self.emit(ev.APP_LAUNCHABLE, loaded.app.id)
 
