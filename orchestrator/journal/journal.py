@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,11 @@ from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest, DownloadState
 
 JOURNAL_NAME = "journal.sqlite"
+
+# A transition written with the next transaction: key, at, from, to, reason, bytes on disk,
+# delivered, error code, error message.
+_Deferred = tuple[str, float, int | None, int, str | None, int | None, int | None,
+                  int | None, str | None]
 
 
 class JournalError(BackgroundAssetsError):
@@ -87,8 +92,9 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
-        self._deferred: list[tuple[str, float, int | None, int, str | None, int | None,
-                                   int | None]] = []
+        self._deferred: list[_Deferred] = []
+        # Transitions a full disk had no room for: reads see them until they are written.
+        self._unwritten: dict[str, tuple[DownloadState, int | None, str | None]] = {}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
@@ -154,6 +160,7 @@ class Journal:
                 self._write_deferred(deferred)
                 yield self._db
                 self._db.execute("COMMIT")
+                self._unwritten.clear()
             except BaseException as error:
                 # SQLite may have rolled back already (SQLITE_FULL can do that).
                 if self._db.in_transaction:
@@ -309,6 +316,28 @@ class Journal:
         ``from_state`` saves a read when the caller knows the current state.
         """
         now = time.time() if at is None else at
+        try:
+            self._set_download_state(key, state, reason, bytes_on_disk, error_code,
+                                     error_message, delivered, from_state, now)
+        except JournalError as error:
+            if error.code != ErrorCode.DISK_ERROR:
+                raise
+            # No room on the disk: the transition waits for the next transaction, as the
+            # deferred ones do (a crash loses it: the download is recovered as waiting).
+            with self._lock:
+                previous = self.download(key) if from_state is None else None
+                if previous is not None:
+                    from_state = previous.download.state
+                self._deferred.append((key, now, None if from_state is None else int(from_state),
+                                       int(state), reason, bytes_on_disk,
+                                       None if delivered is None else int(delivered),
+                                       error_code, error_message))
+                self._unwritten[key] = (state, error_code, error_message)
+
+    def _set_download_state(self, key: str, state: DownloadState, reason: str | None,
+                            bytes_on_disk: int | None, error_code: int | None,
+                            error_message: str | None, delivered: bool | None,
+                            from_state: DownloadState | None, now: float) -> None:
         with self.transaction() as db:
             previous = None if from_state is None else int(from_state)
             if previous is None:
@@ -342,17 +371,19 @@ class Journal:
         """
         with self._lock:
             self._deferred.append((key, at, int(from_state), int(state), reason,
-                                   bytes_on_disk, None if delivered is None else int(delivered)))
+                                   bytes_on_disk, None if delivered is None else int(delivered),
+                                   None, None))
 
-    def _write_deferred(self, rows: list[tuple[str, float, int | None, int, str | None,
-                                              int | None, int | None]]) -> None:
+    def _write_deferred(self, rows: list[_Deferred]) -> None:
         if not rows:
             return
         self._db.executemany(
             "UPDATE downloads SET state = ?, updated_at = ?,"
-            " bytes_on_disk = COALESCE(?, bytes_on_disk), delivered = COALESCE(?, delivered)"
+            " bytes_on_disk = COALESCE(?, bytes_on_disk), delivered = COALESCE(?, delivered),"
+            " error_code = COALESCE(?, error_code), error_message = COALESCE(?, error_message)"
             " WHERE key = ?",
-            [(to, at, size, delivered, key) for key, at, _, to, _, size, delivered in rows])
+            [(to, at, size, delivered, code, message, key)
+             for key, at, _, to, _, size, delivered, code, message in rows])
         self._db.executemany("INSERT INTO transitions (key, at, from_state, to_state, reason)"
                              " VALUES (?, ?, ?, ?, ?)", [row[:5] for row in rows])
 
@@ -381,17 +412,28 @@ class Journal:
         if app_id is not None:
             clauses.append("app_id = ?")
             params.append(app_id)
-        if states:
+        if states and not self._unwritten:
             clauses.append(f"state IN ({', '.join('?' * len(states))})")
             params.extend(int(s) for s in states)
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        return [_download_record(row) for row in self._query(sql + " ORDER BY rowid",
-                                                               tuple(params))]
+        records = [self._as_written(row) for row in self._query(sql + " ORDER BY rowid",
+                                                                 tuple(params))]
+        return [r for r in records if not states or r.download.state in states]
 
     def download(self, key: str) -> DownloadRecord | None:
         rows = self._query("SELECT * FROM downloads WHERE key = ?", (key,))
-        return _download_record(rows[0]) if rows else None
+        return self._as_written(rows[0]) if rows else None
+
+    def _as_written(self, row: sqlite3.Row) -> DownloadRecord:
+        """A download row with the transition a full disk kept back applied."""
+        record = _download_record(row)
+        unwritten = self._unwritten.get(record.key)
+        if unwritten is None:
+            return record
+        state, code, message = unwritten
+        return replace(record, download=record.download.with_state(state),
+                       error_code=code, error_message=message)
 
     def transitions(self, key: str) -> list[tuple[int | None, int, str | None]]:
         """``(from, to, reason)`` of every transition of a download, oldest first."""

@@ -13,10 +13,12 @@ import sys
 
 import pytest
 
+from orchestrator.control.views import download_rows
 from orchestrator.devserver import DevServer
 from orchestrator.devserver.thread import serve_in_thread
 from orchestrator.errors import ErrorCode
 from orchestrator.journal import Journal
+from orchestrator.model.enums import DownloadState
 from orchestrator.service import Orchestrator
 from tests.service.scenario import APP_ID, Asset, KiB, MiB, Recorder, Scenario
 
@@ -102,12 +104,14 @@ async def test_disk_filling_up_mid_transfer_fails_downloads_and_keeps_the_journa
             assert sorted(e["download"] for e in failed) == ["a", "b"]
             assert all(e["code"] == ErrorCode.DISK_ERROR and "the disk is full" in e["message"]
                        for e in failed)
+            shown = {(row["download"], row["state"], row.get("error"))
+                     for row in download_rows(orchestrator, APP_ID)}
+            assert shown == {("a", "failed", 1030), ("b", "failed", 1030)}
             filler.unlink()
             orchestrator.journal.flush()
-            rows = [(r.key, r.download.state, r.error_code)
-                    for r in orchestrator.journal.downloads()]
     gc.collect()
     assert not unhandled
     with Journal.in_state_dir(small_disk) as journal:
         assert journal._query("PRAGMA integrity_check")[0][0] == "ok"
-        assert [(r.key, r.download.state, r.error_code) for r in journal.downloads()] == rows
+        rows = {(r.download.id, r.download.state, r.error_code) for r in journal.downloads()}
+        assert rows == {("a", DownloadState.FAILED, 1030), ("b", DownloadState.FAILED, 1030)}
