@@ -16,6 +16,11 @@ _DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM,
                           errno.EIO, errno.EFBIG, errno.EISDIR, errno.ENOTDIR})
 
 
+class DiskFullError(DownloadError):
+    """A DISK_ERROR for ENOSPC or EDQUOT: trying again is worth it once space is freed,
+    not before (so the engine does not retry it at once)."""
+
+
 def backoff_delay(attempt: int, policy: RetryPolicy, retry_after: float | None = None,
                   rng: random.Random | None = None) -> float:
     """Seconds before retry number ``attempt`` (0-based): full jitter, or the server's Retry-After.
@@ -62,7 +67,7 @@ def disk_error(exc: OSError, path: object = None) -> DownloadError:
     where = path or exc.filename or "the staging file"
     reason = exc.strerror or str(exc)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DownloadError(f"cannot write {where}: the disk is full ({reason}); "
+        return DiskFullError(f"cannot write {where}: the disk is full ({reason}); "
                              "free some space and the download can be retried",
                              ErrorCode.DISK_ERROR, transient=False)
     return DownloadError(f"cannot write {where}: {reason}", ErrorCode.DISK_ERROR,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
 
 from orchestrator import events as ev
 from orchestrator.engine import DownloadResult
+from orchestrator.engine.retry import DiskFullError
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.journal import JournalError
 from orchestrator.model.download import Download
@@ -20,10 +22,13 @@ from orchestrator.service.apps import LoadedApp
 from orchestrator.service.downloads import Tracked
 
 PROGRESS_INTERVAL = 0.1
+DISK_RETRY_INTERVAL = 30.0
 
 
 class Handover:
     """Part of :class:`Orchestrator`; shares its attributes."""
+
+    disk_retry_interval = DISK_RETRY_INTERVAL
 
     # Download callbacks ------------------------------------------------------------
 
@@ -160,6 +165,10 @@ class Handover:
             self._charge(loaded, "failed", outcome)
             self._reschedule(loaded, retries, error)
             return
+        if isinstance(error, DiskFullError) and not download.essential:
+            needed = download.size - tracked.bytes
+            self._in_background(self._retry_when_space(loaded, download, needed, error))
+            return
         policy = loaded.extension.on_failure
         cancelled = error.code == ErrorCode.CANCELLED
         reenqueue = policy.essential is EssentialFailure.REENQUEUE_NONESSENTIAL
@@ -170,6 +179,23 @@ class Handover:
             self.journal.add_downloads(loaded.app.id, [copy], at=self.clock())
             again = self._track(loaded, copy, exact_size=exact)
             self._download_event(ev.DOWNLOAD_REENQUEUED, again, reason=error.code.title)
+
+    async def _retry_when_space(self, loaded: LoadedApp, download: Download, needed: int,
+                                error: BackgroundAssetsError) -> None:
+        """Enqueue a download the full disk failed again once its ``needed`` bytes fit,
+        checked every ``disk_retry_interval`` seconds while the app stays installed."""
+        staging = self.layout.staging
+        while True:
+            await asyncio.sleep(self.disk_retry_interval)
+            if self.apps.get(loaded.app.id) is not loaded \
+                    or download.key in self.queue.tracked:
+                return
+            with contextlib.suppress(OSError):
+                free = os.statvfs(staging)
+                if free.f_bavail * free.f_frsize >= needed:
+                    break
+        with contextlib.suppress(JournalError):
+            self._reschedule(loaded, [download.with_state(DownloadState.WAITING)], error)
 
     def _reschedule(self, loaded: LoadedApp, downloads: list[Download],
                     error: BackgroundAssetsError) -> None:

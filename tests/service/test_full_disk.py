@@ -20,7 +20,7 @@ from orchestrator.errors import ErrorCode
 from orchestrator.journal import Journal
 from orchestrator.model.enums import DownloadState
 from orchestrator.service import Orchestrator
-from tests.service.scenario import APP_ID, Asset, KiB, MiB, Recorder, Scenario
+from tests.service.scenario import APP_ID, GROUP, Asset, KiB, MiB, Recorder, Scenario
 
 
 @pytest.fixture
@@ -115,3 +115,32 @@ async def test_disk_filling_up_mid_transfer_fails_downloads_and_keeps_the_journa
         assert journal._query("PRAGMA integrity_check")[0][0] == "ok"
         rows = {(r.download.id, r.download.state, r.error_code) for r in journal.downloads()}
         assert rows == {("a", DownloadState.FAILED, 1030), ("b", DownloadState.FAILED, 1030)}
+
+
+async def test_downloads_failed_for_a_full_disk_resume_once_space_is_back(tmp_path, small_disk):
+    scene = Scenario(tmp_path, [Asset("a", 512 * KiB), Asset("b", 512 * KiB)])
+    scene.write_content()
+    recorder = Recorder()
+    async with DevServer(scene.content, rate_per_connection=2 * MiB) as server:
+        manifest = scene.write_manifests(server.url)
+        async with Orchestrator(small_disk) as orchestrator:
+            orchestrator.disk_retry_interval = 0.1
+            orchestrator.events.subscribe(recorder)
+            await orchestrator.install(manifest)
+            await orchestrator.wait(APP_ID, "essential", timeout=10)
+            await asyncio.sleep(0.05)
+            filler = fill(small_disk)
+            await orchestrator.wait(APP_ID, "all", timeout=10)
+            assert sorted(e["download"] for e in recorder.named("download.failed")) == ["a", "b"]
+            await asyncio.sleep(0.3)
+            assert not recorder.named("download.reenqueued")  # no room yet: nothing retried
+            filler.unlink()
+            for _ in range(100):
+                if len(recorder.named("download.finished")) == 2:
+                    break
+                await asyncio.sleep(0.05)
+    assert sorted(e["download"] for e in recorder.named("download.reenqueued")) == ["a", "b"]
+    assert sorted(e["download"] for e in recorder.named("download.finished")) == ["a", "b"]
+    for asset in scene.assets:
+        path = small_disk / "containers" / GROUP / "assets" / f"{asset.id}.bin"
+        assert path.read_bytes() == asset.data()
