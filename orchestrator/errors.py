@@ -103,6 +103,17 @@ class StateDirUnusable(UsageError):
     code = ErrorCode.STATE_DIR_UNUSABLE
 
 
+class StateDirBusy(BackgroundAssetsError):
+    """Another bgassets process (a daemon, run or simulate) holds the state dir."""
+
+    code = ErrorCode.STATE_DIR_BUSY
+
+    def __init__(self, state_dir: object) -> None:
+        super().__init__(
+            f"{state_dir} is in use by another bgassets process (a daemon, run or simulate); "
+            "stop it, talk to it with status/downloads, or use another --state-dir")
+
+
 class ManifestError(BackgroundAssetsError):
     """A manifest or catalog could not be read or is invalid."""
 

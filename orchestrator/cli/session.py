@@ -9,13 +9,12 @@ import argparse
 import asyncio
 import contextlib
 import errno
-import fcntl
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.errors import BackgroundAssetsError, ErrorCode, StateDirBusy
 
 
 def app_manifests(directory: Path) -> list[Path]:
@@ -32,24 +31,6 @@ SERVED_LOCK = "demo-content.lock"
 SERVED_CONTENT = "demo-content"
 
 
-def _busy(state_dir: Path) -> BackgroundAssetsError:
-    return BackgroundAssetsError(
-        f"{state_dir} is in use by another bgassets process (a daemon, run or simulate); "
-        "stop it, talk to it with status/downloads, or use another --state-dir",
-        ErrorCode.STATE_DIR_BUSY)
-
-
-def _flock(path: Path) -> int | None:
-    """``path`` opened and locked (flock, exclusive), or None while another holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
-
-
 def hold_state_dir(state_dir: Path) -> int:
     """Lock the state dir's served content for this process; returns the lock's fd.
 
@@ -59,15 +40,16 @@ def hold_state_dir(state_dir: Path) -> int:
     once), so that lock is tried here too: a state dir held by a daemon or a simulate
     is refused before a file is written or the port is taken.
     """
+    from orchestrator.service.lock import try_flock
     from orchestrator.service.orchestrator import STATE_LOCK
 
-    served = _flock(state_dir / SERVED_LOCK)
+    served = try_flock(state_dir / SERVED_LOCK)
     if served is None:
-        raise _busy(state_dir)
-    orchestrator = _flock(state_dir / STATE_LOCK)
+        raise StateDirBusy(state_dir)
+    orchestrator = try_flock(state_dir / STATE_LOCK)
     if orchestrator is None:
         os.close(served)
-        raise _busy(state_dir)
+        raise StateDirBusy(state_dir)
     os.close(orchestrator)  # the Orchestrator takes it on enter
     return served
 

@@ -49,6 +49,18 @@ class Hold:
         return end - self.acquired_at
 
 
+def try_flock(path: Path) -> int | None:
+    """``path`` opened (made when missing) and locked exclusively, or None while another
+    process holds it; never waits."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def lock_path(state_dir: Path, app_group: str) -> Path:
     """The lock file of ``app_group``; a name that could leave the locks folder is refused."""
     if not app_group or "/" in app_group or "\\" in app_group or app_group.startswith("."):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
 import time
 from collections.abc import Callable, Coroutine
@@ -23,6 +22,7 @@ from orchestrator.errors import (
     BackgroundAssetsError,
     DownloadError,
     ErrorCode,
+    StateDirBusy,
     StateDirUnusable,
 )
 from orchestrator.events import Event, EventBus
@@ -44,6 +44,7 @@ from orchestrator.service.catalogs import (
 )
 from orchestrator.service.downloads import DownloadQueue, Tracked
 from orchestrator.service.handover import Handover
+from orchestrator.service.lock import try_flock
 from orchestrator.service.network import NetworkWaits
 from orchestrator.service.progress import InstallProgress
 from orchestrator.service.recovery import Recovery
@@ -58,18 +59,12 @@ def _lock_state_dir(state_dir: Path) -> int:
     """One orchestrator per state dir: two would download the same files twice over."""
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(state_dir / STATE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = try_flock(state_dir / STATE_LOCK)
     except OSError as error:
         raise StateDirUnusable(f"state dir {state_dir} cannot be used "
                                f"({error.strerror or error}); choose another") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise BackgroundAssetsError(
-            f"{state_dir} is in use by another bgassets process (a daemon, run or simulate); "
-            "stop it, talk to it with status/downloads, or use another --state-dir",
-            ErrorCode.STATE_DIR_BUSY) from None
+    if fd is None:
+        raise StateDirBusy(state_dir)
     return fd
 
 
