@@ -70,18 +70,14 @@ async def _orchestrator(args: argparse.Namespace) -> Any:
 async def _serve(args: argparse.Namespace) -> int:
     from orchestrator.cli.session import app_manifests
     from orchestrator.control import ControlServer, socket_path
-    from orchestrator.control.server import someone_listens
-    from orchestrator.errors import BackgroundAssetsError, ErrorCode
+    from orchestrator.control.server import refuse_second_daemon
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     path = socket_path(args.state_dir)
-    if someone_listens(path):  # before the orchestrator touches the state dir
-        raise BackgroundAssetsError(
-            f"another bgassets daemon already listens on {path}; stop it first (or use "
-            "another --state-dir)", ErrorCode.STATE_DIR_BUSY)
+    refuse_second_daemon(path)  # before the orchestrator touches the state dir
     async with _orchestrator(args) as orchestrator, ControlServer(orchestrator, path):
         print(f"bgassets daemon: listening on {path} (Ctrl-C to stop)", flush=True)
         if args.directory is not None:

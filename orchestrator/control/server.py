@@ -34,6 +34,14 @@ APP_HEADER = "X-BGAssets-App"
 STREAM_CHECK_SECONDS = 1.0
 
 
+def refuse_second_daemon(path: Path) -> None:
+    """Raise ``STATE_DIR_BUSY`` when a daemon already listens on ``path``."""
+    if someone_listens(path):
+        raise BackgroundAssetsError(
+            f"another bgassets daemon already listens on {path}; stop it first "
+            "(or use another --state-dir)", ErrorCode.STATE_DIR_BUSY)
+
+
 def someone_listens(path: Path) -> bool:
     """Whether a live process accepts connections on the socket at ``path``."""
     if not path.exists():
@@ -123,10 +131,7 @@ class ControlServer:
             web.post("/v1/device", self.device),
             web.get("/v1/events", self.events),
         ])
-        if someone_listens(self.path):
-            raise BackgroundAssetsError(
-                f"another bgassets daemon already listens on {self.path}; stop it first "
-                "(or use another --state-dir)", ErrorCode.STATE_DIR_BUSY)
+        refuse_second_daemon(self.path)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         with contextlib.suppress(FileNotFoundError):
