@@ -362,6 +362,7 @@ async def _finish_small(download: Download, body: bytes) -> DownloadResult:
 
 def _finished(download: Download, size: int, digest: str) -> DownloadResult:
     staged, request = download.files, download.request
+    staged.discard_mark()
     if download.saved:
         download.context.store.delete(download.store_key)
         download.saved = False

@@ -23,6 +23,7 @@ from orchestrator.engine.attempt import attempt, finish
 from orchestrator.engine.commit import GroupCommit
 from orchestrator.engine.confined import confinement_of, open_file
 from orchestrator.engine.http import CredentialCache
+from orchestrator.engine.marks import ProgressMark
 from orchestrator.engine.request import DownloadRequest, DownloadResult, Progress, RetryPolicy
 from orchestrator.engine.retry import backoff_delay, classify_exception, disk_error, should_retry
 from orchestrator.engine.segments import (
@@ -34,7 +35,7 @@ from orchestrator.engine.segments import (
 )
 from orchestrator.engine.staging import StagingFile, file_sha256
 from orchestrator.engine.state import SidecarStore, StateStore
-from orchestrator.engine.transfer import EndlessBody, Staged
+from orchestrator.engine.transfer import MARK_BYTES, EndlessBody, Staged
 from orchestrator.errors import DownloadError, ErrorCode
 
 if TYPE_CHECKING:
@@ -141,6 +142,9 @@ class Download:
         staged = self.files
         if staged.checkpoint_due() and self._checkpoint_task is None:
             self._checkpoint_task = asyncio.ensure_future(self._checkpoint())
+        elif staged.unmarked >= MARK_BYTES * max(1, self.connections) and (
+                staged.mark is not None and staged.size is not None):
+            staged.write_mark(self.state_record())
         if time.monotonic() - self._emitted_at >= PROGRESS_INTERVAL:
             self.emit()
 
@@ -210,17 +214,23 @@ class Download:
             with contextlib.suppress(OSError, DownloadError):
                 self.staged.close()
             self.staged.part.discard()
+            self.staged.discard_mark()
         else:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.request.staging_path)
         self.context.store.delete(self.store_key)
         self.saved = False
 
-    def _restore(self, part: StagingFile) -> Staged:
-        """Rebuild the staged bytes from the store and the .part (clamped to what is on disk)."""
+    def _restore(self, part: StagingFile, mark: ProgressMark) -> Staged:
+        """Rebuild the staged bytes from the store, the progress mark and the .part
+        (clamped to what is on disk)."""
         request, on_disk = self.request, part.size_on_disk()
         # No .part, nothing to resume: skip the state lookup (a syscall per small file).
         record = self.context.store.load(self.store_key) if part.existed else None
+        if part.existed and on_disk > 0:
+            marked = mark.load(part.fd)
+            if marked is not None and _mark_is_newer(marked, record):
+                record = marked
         segments: list[Segment] | None = None
         size = request.size
         if record and record.get("url") == request.url and record.get("size") and (
@@ -309,7 +319,9 @@ class Download:
                 self.context.folders.add(folder)
         part = StagingFile(staging)
         if self.staged is None:
-            self.staged = self._restore(part)
+            mark = ProgressMark(staging)
+            self.staged = self._restore(part, mark)
+            self.staged.mark = mark if mark.enabled else None
         else:
             self.staged.part = part
             clamp_to_disk(self.staged.segments, part.size_on_disk())
@@ -389,3 +401,17 @@ class Download:
         received = self.staged.received if self.staged else 0
         return DownloadResult(self.key, self.request.url, None, 0, None, error, received,
                               self.resumed_from)
+
+
+def _mark_is_newer(mark: dict, record: dict | None) -> bool:
+    """Whether a progress mark supersedes the store's checkpoint: same answer, more bytes.
+
+    A checkpoint taken after the last mark (a pause saves one) claims more and wins.
+    """
+    if record is None:
+        return True
+    same = all(mark.get(name) == record.get(name)
+               for name in ("url", "size", "sha256", "etag", "last_modified"))
+    bytes_of = [value if isinstance(value, int) else 0
+                for value in (mark.get("bytes"), record.get("bytes"))]
+    return same and bytes_of[0] >= bytes_of[1]

@@ -15,14 +15,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import aiohttp
 
+from orchestrator.engine.marks import ProgressMark
 from orchestrator.engine.segments import Segment, contiguous_prefix
 from orchestrator.engine.staging import StagingFile
 from orchestrator.errors import DownloadError, ErrorCode
 
 # Checkpoints: the .part is fsynced and the state saved at most this often (a state save
-# per chunk would cost more than the download); a crash re-downloads at most this much.
+# per chunk would cost more than the download).
 CHECKPOINT_BYTES = 8 << 20
 CHECKPOINT_SECONDS = 1.0
+# Between checkpoints a progress mark (no fsync, see ``marks``) is written after this many
+# bytes per connection: what a kill -9 makes the download fetch again, per connection.
+MARK_BYTES = 512 << 10
 # Chunks at least this big are written and hashed in threads (pwrite and sha256 release
 # the GIL); smaller ones (small files) stay inline, where a thread hop costs more than it saves.
 THREAD_CHUNK = 64 << 10
@@ -42,6 +46,8 @@ class Staged:
         self.hashing = False
         self.received = 0
         self.unsaved = 0
+        self.unmarked = 0
+        self.mark: ProgressMark | None = None
         self.last_checkpoint = time.monotonic()
         self.on_chunk: Callable[[], None] | None = None
         self._writer: ThreadPoolExecutor | None = None
@@ -82,8 +88,33 @@ class Staged:
         segment.done += len(chunk)
         self.received += len(chunk)
         self.unsaved += len(chunk)
+        self.unmarked += len(chunk)
         if self.on_chunk is not None:
             self.on_chunk()
+
+    def write_mark(self, record: dict) -> None:
+        """Write ``record`` as the progress mark once every chunk submitted so far is written.
+
+        The writer thread runs it after those chunks (it is one thread, first in first out),
+        so the mark never claims a byte whose write has not returned.
+        """
+        self.unmarked = 0
+        if self.mark is None:
+            return
+        if self._pending and self._writer is not None:
+            self._pending.append((self._writer.submit(self._mark_now, record), None, 0))
+        else:
+            self._mark_now(record)
+
+    def _mark_now(self, record: dict) -> None:
+        mark = self.mark
+        if mark is None:
+            return
+        try:
+            mark.write(record, self.part.fd)
+        except (OSError, DownloadError):
+            self.mark = None  # marks only save bytes: a download goes on without them
+            mark.close()
 
     def _pop_done(self) -> None:
         while self._pending and all(f is None or f.done() for f in self._pending[0][:2]):
@@ -125,12 +156,19 @@ class Staged:
         self._writer = self._hash_thread = None
 
     def close(self) -> None:
-        """Finish pending writes, stop the threads, close the file."""
+        """Finish pending writes, stop the threads, close the file (the mark stays)."""
         try:
             self.drain_now()
         finally:
             self.close_writer()
             self.part.close()
+            if self.mark is not None:
+                self.mark.close()
+
+    def discard_mark(self) -> None:
+        """Delete the progress mark: the bytes it claims are published or forgotten."""
+        if self.mark is not None:
+            self.mark.discard()
 
     def checkpoint_due(self) -> bool:
         return self.unsaved >= CHECKPOINT_BYTES or (
@@ -156,6 +194,7 @@ class Staged:
     def reset(self, segments: list[Segment], size: int | None) -> None:
         """Start over from byte 0: truncate the file and forget the hash."""
         self.drain_now()
+        self.discard_mark()
         self.part.truncate(0)
         self.segments = segments
         self.size = size

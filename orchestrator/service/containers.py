@@ -209,7 +209,7 @@ def move_out(source: Path, ephemeral: Path) -> Path:
     return ephemeral
 
 
-STAGING_SUFFIXES = (".part.json.tmp", ".part.json", ".part")
+STAGING_SUFFIXES = (".part.json.tmp", ".part.json", ".part.mark", ".part")
 
 
 def staged_name(path: Path) -> str:

@@ -1,17 +1,27 @@
-"""kill -9 in the middle of a download, then again: it resumes and the file is verified."""
+"""kill -9 in the middle of a download, then again: it resumes and the file is verified.
+
+Without a pinned sha256 nothing checks the bytes at the end, so what a resume takes back
+comes from the checkpoint (after an fsync) or from a progress mark of the same boot.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
 import textwrap
+import uuid
+import zlib
+from pathlib import Path
 
 import pytest
 
 from orchestrator.devserver import DevServer
-from orchestrator.engine import Engine
+from orchestrator.engine import DownloadRequest, Engine
+from orchestrator.engine.marks import HEADER, MAGIC, TAIL, boot_id
+from orchestrator.engine.transfer import MARK_BYTES
 from tests.engine.conftest import FAST_RETRY, make_asset, request_for, sha256_of
 
 MIB = 1 << 20
@@ -21,7 +31,7 @@ CHILD = textwrap.dedent("""
     from orchestrator.engine import DownloadRequest, Engine
 
     async def main(url, destination, size, sha256, connections):
-        request = DownloadRequest(url, Path(destination), size=int(size), sha256=sha256,
+        request = DownloadRequest(url, Path(destination), size=int(size), sha256=sha256 or None,
                                   connections=int(connections) or None)
         async with Engine() as engine:
             await engine.fetch(request, on_progress=lambda p: print(p.bytes, flush=True))
@@ -62,3 +72,74 @@ async def test_kill_9_then_resume_downloads_little_again(served, out, connection
     again = server.stats.body_bytes_sent - sent_before
     assert again <= asset.size - on_disk + 1 * MIB
     assert not (out / "asset.bin.part").exists() and not (out / "asset.bin.part.json").exists()
+
+
+def _read_mark(path: Path) -> dict:
+    data = path.read_bytes()
+    _magic, length, _crc = HEADER.unpack_from(data)
+    return json.loads(data[HEADER.size:HEADER.size + length])
+
+
+def _write_mark(path: Path, record: dict) -> None:
+    payload = json.dumps(record).encode()
+    path.write_bytes(HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload)
+
+
+async def _kill_unpinned(server: DevServer, asset, out: Path, connections: int,
+                         threshold: int) -> DownloadRequest:
+    request = request_for(server, asset, out, sha256=None, connections=connections)
+    await _kill_after([request.url, str(request.destination), str(asset.size), "",
+                       str(connections)], threshold)
+    return request
+
+
+pytestmark_marks = pytest.mark.skipif(boot_id() is None, reason="no boot id: no marks here")
+
+
+@pytestmark_marks
+@pytest.mark.parametrize("connections", [1, 4])
+async def test_kill_9_without_a_sha256_fetches_again_at_most_a_mark_per_connection(
+        served, out, connections):
+    asset = make_asset(served, "asset.bin", 48 * MIB, seed=82)
+    async with DevServer(served, rate_per_connection=16 * MIB) as server:
+        request = await _kill_unpinned(server, asset, out, connections, 12 * MIB)
+        on_disk = os.stat(out / "asset.bin.part").st_blocks * 512
+        sent_before = server.stats.body_bytes_sent
+        server.rate_per_connection = None
+        async with Engine(retry=FAST_RETRY) as engine:
+            result = await engine.fetch(request)
+    assert result.ok, result.error
+    assert sha256_of(out / "asset.bin") == asset.sha256
+    again = server.stats.body_bytes_sent - sent_before
+    # What was on disk but not claimed by the last mark: under MARK_BYTES per connection,
+    # plus the chunks received but not yet written at the kill.
+    assert again - (asset.size - on_disk) <= connections * 2 * MARK_BYTES, (again, on_disk)
+    assert sorted(os.listdir(out)) == ["asset.bin"]
+
+
+@pytestmark_marks
+@pytest.mark.parametrize("damage", ["tail lost", "another boot"])
+async def test_a_mark_the_part_or_the_boot_does_not_back_is_ignored(served, out, damage):
+    """Bytes under a mark gone (or a reboot since): the resume goes back to the checkpoint
+    and the file still comes out right, with no sha256 to catch a wrong tail."""
+    asset = make_asset(served, "asset.bin", 32 * MIB, seed=83)
+    async with DevServer(served, rate_per_connection=4 * MIB) as server:
+        request = await _kill_unpinned(server, asset, out, 1, 6 * MIB)
+        checkpoint = json.loads((out / "asset.bin.part.json").read_text())["bytes"]
+        mark_file = out / "asset.bin.part.mark"
+        mark = _read_mark(mark_file)
+        assert mark["bytes"] > checkpoint, "the kill came before any mark beyond the checkpoint"
+        if damage == "tail lost":
+            start = max(checkpoint, mark["bytes"] - TAIL)
+            with open(out / "asset.bin.part", "r+b") as part:
+                part.seek(start)
+                part.write(bytes(mark["bytes"] - start))
+        else:
+            _write_mark(mark_file, {**mark, "boot": str(uuid.uuid4())})
+        server.rate_per_connection = None
+        async with Engine(retry=FAST_RETRY) as engine:
+            result = await engine.fetch(request)
+    assert result.ok, result.error
+    assert result.resumed_from == checkpoint
+    assert sha256_of(out / "asset.bin") == asset.sha256
+    assert sorted(os.listdir(out)) == ["asset.bin"]

@@ -1,0 +1,131 @@
+"""Progress marks: where a download stands, written often and cheaply, trusted in one boot.
+
+A checkpoint in the state store costs an fsync (milliseconds), so it is taken at most
+every 8 MiB or second; a download killed between two of them would fetch up to that much
+again. Between checkpoints the engine therefore writes a progress mark: the same state
+record, in one ``pwrite`` at offset 0 of ``<staging>.mark``, with no fsync (a few
+microseconds). The mark is written by the staging file's writer thread after every chunk
+submitted before it, so it claims only bytes whose ``pwrite`` has returned.
+
+A process killed with -9 leaves the kernel's page cache alone: those bytes are in the
+``.part`` and the mark is too. A power cut can lose either, so a mark names the kernel
+boot it was written in and is believed only within that boot; after a reboot the store's
+checkpoint (taken after an fsync of the ``.part`` when no sha256 is pinned) is what counts.
+As a second guard the mark keeps a CRC of the 4 KiB before each segment's position and is
+ignored when the ``.part`` no longer holds those bytes.
+
+Where the boot cannot be told (no ``/proc/sys/kernel/random/boot_id``), no marks are
+written and resuming falls back to the checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import struct
+import zlib
+from pathlib import Path
+
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+MAGIC = b"BGM1"
+HEADER = struct.Struct("<4sII")  # magic, payload length, crc32 of the payload
+TAIL = 4096  # bytes before each segment's position whose CRC the mark keeps
+MAX_MARK = 1 << 20  # a mark file larger than this is not ours
+
+
+@functools.cache
+def boot_id() -> str | None:
+    """The running kernel's boot id, or None when the platform does not give one."""
+    try:
+        text = BOOT_ID.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text or None
+
+
+def mark_path(staging: Path) -> Path:
+    return staging.with_name(staging.name + ".mark")
+
+
+class ProgressMark:
+    """The ``.mark`` file of one staging file; opened on the first write."""
+
+    def __init__(self, staging: Path) -> None:
+        self.path = mark_path(staging)
+        self.enabled = boot_id() is not None
+        self.exists = False
+        self._fd = -1
+
+    def write(self, record: dict, part_fd: int) -> None:
+        """Write ``record`` (a state record) as the mark; OSError is left to the caller.
+
+        ``part_fd`` is the ``.part``, read back for the CRC of each segment's last bytes.
+        """
+        tails = [_tail_crc(part_fd, start + done, start) for start, _end, done
+                 in record["segments"]]
+        payload = json.dumps({**record, "boot": boot_id(), "tails": tails},
+                             separators=(",", ":")).encode()
+        if self._fd < 0:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
+                               | os.O_CLOEXEC, 0o644)
+            self.exists = True
+        os.pwrite(self._fd, HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload, 0)
+
+    def load(self, part_fd: int) -> dict | None:
+        """The record of a mark written in this boot that matches the ``.part``, else None."""
+        if not self.enabled:
+            return None
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return None
+        self.exists = True
+        try:
+            data = os.pread(fd, MAX_MARK, 0)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        return _decode(data, part_fd)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
+
+    def discard(self) -> None:
+        """Close and delete the mark (the download finished, or its bytes were forgotten)."""
+        self.close()
+        if self.exists:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            self.exists = False
+
+
+def _tail_crc(fd: int, position: int, start: int) -> int:
+    begin = max(start, position - TAIL)
+    return zlib.crc32(os.pread(fd, position - begin, begin)) if position > begin else 0
+
+
+def _decode(data: bytes, part_fd: int) -> dict | None:
+    if len(data) < HEADER.size:
+        return None
+    magic, length, crc = HEADER.unpack_from(data)
+    payload = data[HEADER.size:HEADER.size + length]
+    if magic != MAGIC or len(payload) != length or zlib.crc32(payload) != crc:
+        return None
+    try:
+        record = json.loads(payload)
+        if record.get("boot") != boot_id():
+            return None
+        segments, tails = record["segments"], record["tails"]
+        if len(segments) != len(tails) or any(
+                _tail_crc(part_fd, start + done, start) != tail
+                for (start, _end, done), tail in zip(segments, tails, strict=True)):
+            return None
+    except (ValueError, KeyError, TypeError, AttributeError, OSError):
+        return None
+    return record if isinstance(record, dict) else None
