@@ -23,7 +23,7 @@ from orchestrator.engine.attempt import attempt, finish
 from orchestrator.engine.commit import GroupCommit
 from orchestrator.engine.confined import confinement_of, open_file
 from orchestrator.engine.http import CredentialCache
-from orchestrator.engine.marks import ProgressMark
+from orchestrator.engine.marks import IDENTITY, ProgressMark
 from orchestrator.engine.request import DownloadRequest, DownloadResult, Progress, RetryPolicy
 from orchestrator.engine.retry import backoff_delay, classify_exception, disk_error, should_retry
 from orchestrator.engine.segments import (
@@ -144,18 +144,22 @@ class Download:
             self._checkpoint_task = asyncio.ensure_future(self._checkpoint())
         elif staged.unmarked >= MARK_BYTES * max(1, self.connections) and (
                 staged.mark is not None and staged.size is not None):
-            staged.write_mark(self.state_record())
+            staged.write_mark(self.identity())
         if time.monotonic() - self._emitted_at >= PROGRESS_INTERVAL:
             self.emit()
 
     # -- persisted state ------------------------------------------------------------------
+    def identity(self) -> dict:
+        """What names the answer being staged: a state record without the progress."""
+        return {"url": self.request.url, "size": self.files.size,
+                "sha256": self.request.sha256, "etag": self.etag,
+                "last_modified": self.last_modified}
+
     def state_record(self) -> dict:
-        staged = self.files
+        segments = self.files.segments
         # "bytes" lets a store (the journal) show progress without knowing segments.
-        return {"url": self.request.url, "size": staged.size, "sha256": self.request.sha256,
-                "etag": self.etag, "last_modified": self.last_modified,
-                "bytes": bytes_done(staged.segments),
-                "segments": [segment.to_state() for segment in staged.segments]}
+        return {**self.identity(), "bytes": bytes_done(segments),
+                "segments": [segment.to_state() for segment in segments]}
 
     async def _checkpoint(self) -> None:
         """Save a state that claims only bytes written (and, without a sha256, fsynced) before.
@@ -410,8 +414,7 @@ def _mark_is_newer(mark: dict, record: dict | None) -> bool:
     """
     if record is None:
         return True
-    same = all(mark.get(name) == record.get(name)
-               for name in ("url", "size", "sha256", "etag", "last_modified"))
+    same = all(mark.get(name) == record.get(name) for name in IDENTITY)
     bytes_of = [value if isinstance(value, int) else 0
                 for value in (mark.get("bytes"), record.get("bytes"))]
     return same and bytes_of[0] >= bytes_of[1]

@@ -29,10 +29,15 @@ import zlib
 from pathlib import Path
 
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
-MAGIC = b"BGM1"
-HEADER = struct.Struct("<4sII")  # magic, payload length, crc32 of the payload
-TAIL = 4096  # bytes before each segment's position whose CRC the mark keeps
+MAGIC = b"BGM2"
+# magic, length of the JSON part, number of segments, crc32 of everything after the header
+HEADER = struct.Struct("<4sIII")
+SEGMENT = struct.Struct("<QQQI")  # start, end, done, crc32 of the 4 KiB before start + done
+TAIL = 4096
 MAX_MARK = 1 << 20  # a mark file larger than this is not ours
+# The parts of a state record that name the answer; they change rarely, so their JSON is
+# kept between marks and only the segments are packed each time.
+IDENTITY = ("url", "size", "sha256", "etag", "last_modified")
 
 
 @functools.cache
@@ -57,24 +62,33 @@ class ProgressMark:
         self.enabled = boot_id() is not None
         self.exists = False
         self._fd = -1
+        self._identity: tuple | None = None
+        self._identity_json = b""
 
-    def write(self, record: dict, part_fd: int) -> None:
-        """Write ``record`` (a state record) as the mark; OSError is left to the caller.
+    def write(self, identity: dict, segments: list[tuple[int, int, int]], part_fd: int) -> None:
+        """Write a mark claiming ``segments`` (start, end, done) of the answer ``identity``
+        names (the IDENTITY fields of a state record); OSError is left to the caller.
 
         ``part_fd`` is the ``.part``, read back for the CRC of each segment's last bytes.
         """
-        tails = [_tail_crc(part_fd, start + done, start) for start, _end, done
-                 in record["segments"]]
-        payload = json.dumps({**record, "boot": boot_id(), "tails": tails},
-                             separators=(",", ":")).encode()
+        key = tuple(identity.get(name) for name in IDENTITY)
+        if key != self._identity:
+            self._identity = key
+            self._identity_json = json.dumps({**dict(zip(IDENTITY, key, strict=True)),
+                                              "boot": boot_id()},
+                                             separators=(",", ":")).encode()
+        body = self._identity_json + b"".join(
+            SEGMENT.pack(start, end, done, _tail_crc(part_fd, start + done, start))
+            for start, end, done in segments)
         if self._fd < 0:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
                                | os.O_CLOEXEC, 0o644)
             self.exists = True
-        os.pwrite(self._fd, HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload, 0)
+        header = HEADER.pack(MAGIC, len(self._identity_json), len(segments), zlib.crc32(body))
+        os.pwrite(self._fd, header + body, 0)
 
     def load(self, part_fd: int) -> dict | None:
-        """The record of a mark written in this boot that matches the ``.part``, else None."""
+        """The state record of a mark written in this boot that matches the ``.part``."""
         if not self.enabled:
             return None
         try:
@@ -113,19 +127,20 @@ def _tail_crc(fd: int, position: int, start: int) -> int:
 def _decode(data: bytes, part_fd: int) -> dict | None:
     if len(data) < HEADER.size:
         return None
-    magic, length, crc = HEADER.unpack_from(data)
-    payload = data[HEADER.size:HEADER.size + length]
-    if magic != MAGIC or len(payload) != length or zlib.crc32(payload) != crc:
+    magic, json_length, count, crc = HEADER.unpack_from(data)
+    body = data[HEADER.size:HEADER.size + json_length + count * SEGMENT.size]
+    if magic != MAGIC or len(body) != json_length + count * SEGMENT.size or (
+            zlib.crc32(body) != crc):
         return None
     try:
-        record = json.loads(payload)
-        if record.get("boot") != boot_id():
+        record = json.loads(body[:json_length])
+        if not isinstance(record, dict) or record.pop("boot", None) != boot_id():
             return None
-        segments, tails = record["segments"], record["tails"]
-        if len(segments) != len(tails) or any(
-                _tail_crc(part_fd, start + done, start) != tail
-                for (start, _end, done), tail in zip(segments, tails, strict=True)):
-            return None
-    except (ValueError, KeyError, TypeError, AttributeError, OSError):
+        segments = []
+        for start, end, done, tail in SEGMENT.iter_unpack(body[json_length:]):
+            if _tail_crc(part_fd, start + done, start) != tail:
+                return None
+            segments.append([start, end, done])
+    except (ValueError, OSError):
         return None
-    return record if isinstance(record, dict) else None
+    return {**record, "segments": segments, "bytes": sum(done for _s, _e, done in segments)}

@@ -92,26 +92,29 @@ class Staged:
         if self.on_chunk is not None:
             self.on_chunk()
 
-    def write_mark(self, record: dict) -> None:
-        """Write ``record`` as the progress mark once every chunk submitted so far is written.
+    def write_mark(self, identity: dict) -> None:
+        """Write the progress mark once every chunk submitted so far is written.
 
-        The writer thread runs it after those chunks (it is one thread, first in first out),
-        so the mark never claims a byte whose write has not returned.
+        ``identity`` names the answer (url, size, sha256, validators). The segments are
+        taken now; the writer thread writes the mark after the chunks submitted before it
+        (one thread, first in first out), so it never claims a byte still unwritten.
         """
         self.unmarked = 0
         if self.mark is None:
             return
+        segments = [(segment.start, segment.end, segment.done) for segment in self.segments]
         if self._pending and self._writer is not None:
-            self._pending.append((self._writer.submit(self._mark_now, record), None, 0))
+            self._pending.append((self._writer.submit(self._mark_now, identity, segments),
+                                  None, 0))
         else:
-            self._mark_now(record)
+            self._mark_now(identity, segments)
 
-    def _mark_now(self, record: dict) -> None:
+    def _mark_now(self, identity: dict, segments: list[tuple[int, int, int]]) -> None:
         mark = self.mark
         if mark is None:
             return
         try:
-            mark.write(record, self.part.fd)
+            mark.write(identity, segments, self.part.fd)
         except (OSError, DownloadError):
             self.mark = None  # marks only save bytes: a download goes on without them
             mark.close()

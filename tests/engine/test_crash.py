@@ -20,7 +20,7 @@ import pytest
 
 from orchestrator.devserver import DevServer
 from orchestrator.engine import DownloadRequest, Engine
-from orchestrator.engine.marks import HEADER, MAGIC, TAIL, boot_id
+from orchestrator.engine.marks import HEADER, TAIL, ProgressMark, boot_id
 from orchestrator.engine.transfer import MARK_BYTES
 from tests.engine.conftest import FAST_RETRY, make_asset, request_for, sha256_of
 
@@ -74,15 +74,20 @@ async def test_kill_9_then_resume_downloads_little_again(served, out, connection
     assert not (out / "asset.bin.part").exists() and not (out / "asset.bin.part.json").exists()
 
 
-def _read_mark(path: Path) -> dict:
+def _read_mark(staging: Path) -> dict:
+    with open(staging, "rb") as part:
+        mark = ProgressMark(staging).load(part.fileno())
+    assert mark is not None, "no valid mark after the kill"
+    return mark
+
+
+def _mark_from_another_boot(staging: Path) -> None:
+    path = staging.with_name(staging.name + ".mark")
     data = path.read_bytes()
-    _magic, length, _crc = HEADER.unpack_from(data)
-    return json.loads(data[HEADER.size:HEADER.size + length])
-
-
-def _write_mark(path: Path, record: dict) -> None:
-    payload = json.dumps(record).encode()
-    path.write_bytes(HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload)
+    assert boot_id().encode() in data
+    body = data[HEADER.size:].replace(boot_id().encode(), str(uuid.uuid4()).encode())
+    magic, identity_length, count, _crc = HEADER.unpack_from(data)
+    path.write_bytes(HEADER.pack(magic, identity_length, count, zlib.crc32(body)) + body)
 
 
 async def _kill_unpinned(server: DevServer, asset, out: Path, connections: int,
@@ -126,16 +131,16 @@ async def test_a_mark_the_part_or_the_boot_does_not_back_is_ignored(served, out,
     async with DevServer(served, rate_per_connection=4 * MIB) as server:
         request = await _kill_unpinned(server, asset, out, 1, 6 * MIB)
         checkpoint = json.loads((out / "asset.bin.part.json").read_text())["bytes"]
-        mark_file = out / "asset.bin.part.mark"
-        mark = _read_mark(mark_file)
+        staging = out / "asset.bin.part"
+        mark = _read_mark(staging)
         assert mark["bytes"] > checkpoint, "the kill came before any mark beyond the checkpoint"
         if damage == "tail lost":
             start = max(checkpoint, mark["bytes"] - TAIL)
-            with open(out / "asset.bin.part", "r+b") as part:
+            with open(staging, "r+b") as part:
                 part.seek(start)
                 part.write(bytes(mark["bytes"] - start))
         else:
-            _write_mark(mark_file, {**mark, "boot": str(uuid.uuid4())})
+            _mark_from_another_boot(staging)
         server.rate_per_connection = None
         async with Engine(retry=FAST_RETRY) as engine:
             result = await engine.fetch(request)
