@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +65,14 @@ async def _simulate(args: argparse.Namespace) -> int:
     device = load_device(args.device) if args.device else None
     app, _ = load_app(args.manifest)
     failures: dict[str, dict[str, Any]] = {}
+    stuck = asyncio.Event()
 
     def watch(event: Any) -> None:
-        """Remember what failed; a re-enqueued essential download is no longer a failure."""
+        """Remember what failed; a re-enqueued essential download is no longer a failure.
+
+        A request that waits for disk space (``request.waiting`` with a code) would keep
+        the wait going until space is back, which nothing in this process brings.
+        """
         if event.app != app.id:
             return
         download = f"download:{event.data.get('download')}"
@@ -74,6 +80,9 @@ async def _simulate(args: argparse.Namespace) -> int:
             failures[download] = event.as_dict()
         elif event.event in ("event.refused", "extension.terminated"):
             failures[event.event] = event.as_dict()
+        elif event.event == "request.waiting" and "code" in event.data:
+            failures[event.event] = event.as_dict()
+            stuck.set()
         elif event.event in ("download.reenqueued", "download.finished"):
             failures.pop(download, None)
 
@@ -90,8 +99,8 @@ async def _simulate(args: argparse.Namespace) -> int:
                 until = None if args.wait == "none" else args.wait
                 try:
                     # Nothing here changes the device: offline, this stops instead.
-                    await wait_unless_offline(orchestrator, app.id, until, args.device,
-                                              timeout=args.timeout)
+                    await _unless(stuck, wait_unless_offline(
+                        orchestrator, app.id, until, args.device, timeout=args.timeout))
                 except TimeoutError:
                     print(f"simulate: still waiting after {args.timeout:g} s", file=sys.stderr)
                     return 1
@@ -102,6 +111,25 @@ async def _simulate(args: argparse.Namespace) -> int:
     if failures:
         print(f"simulate: {_summary(failures)}", file=sys.stderr)
     return 1 if failures else 0
+
+
+async def _unless(stop: asyncio.Event, work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` until it ends or ``stop`` is set, whichever comes first."""
+    if stop.is_set():
+        work.close()
+        return
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, stopped):
+            pending.cancel()
+        await asyncio.gather(stopped, return_exceptions=True)
+    if task.done() and not task.cancelled():
+        task.result()
+    else:
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def _summary(failures: dict[str, dict[str, Any]]) -> str:

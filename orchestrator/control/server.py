@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import socket
 from collections.abc import Collection
@@ -106,7 +107,8 @@ def _optional_byte_count(body: dict[str, Any], name: str) -> int | None:
 def _error(error: BackgroundAssetsError) -> web.Response:
     status = {ErrorCode.APP_NOT_INSTALLED: 404, ErrorCode.DOWNLOAD_NOT_SCHEDULED: 404,
               ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED: 403,
-              ErrorCode.REQUEST_INVALID: 400}.get(error.code, 409)
+              ErrorCode.REQUEST_INVALID: 400,
+              ErrorCode.DISK_ERROR: 507}.get(error.code, 409)  # 507 Insufficient Storage
     return web.json_response(error.as_dict(), status=status)
 
 
@@ -161,6 +163,13 @@ class ControlServer:
             return await handler(request)  # type: ignore[no-any-return]
         except BackgroundAssetsError as error:
             return _error(error)
+        except OSError as error:
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            where = f"{error.filename}: " if error.filename else ""
+            return _error(BackgroundAssetsError(
+                f"{where}the disk is full ({error.strerror}); free some space there",
+                ErrorCode.DISK_ERROR))
 
     def _scope(self, request: web.Request) -> str | None:
         app = request.headers.get(APP_HEADER)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -105,6 +106,9 @@ class Journal:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except (OSError, sqlite3.Error) as error:
+            if _disk_full(self.path.parent, error):
+                raise JournalError(f"{self.path}: cannot open the journal: the disk is full "
+                                   f"({error}); free some space there") from error
             raise JournalError(f"{self.path}: cannot open the journal: {error}") from error
 
     def _enable_wal(self, attempts: int = 200) -> None:
@@ -197,17 +201,21 @@ class Journal:
                 state: str, pending_request: ContentRequest | None = None,
                 at: float | None = None) -> None:
         """Record an install or an update (usage counters are kept on update), with the
-        content request it makes pending in the same transaction."""
+        content request it makes pending in the same transaction; that request is the
+        app's latest, so the periodic ones follow it (``last_periodic_at``)."""
         now = time.time() if at is None else at
         pending = None if pending_request is None else int(pending_request)
+        periodic = None if pending_request is None else now
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO apps (id, version, app_group, manifest_path, state, installed_at,"
-                " pending_request) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+                " pending_request, last_periodic_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET"
                 " version=excluded.version, app_group=excluded.app_group,"
                 " manifest_path=excluded.manifest_path, state=excluded.state,"
-                " pending_request=excluded.pending_request",
-                (app_id, version, app_group, manifest_path, state, now, pending),
+                " pending_request=excluded.pending_request,"
+                " last_periodic_at=COALESCE(excluded.last_periodic_at, last_periodic_at)",
+                (app_id, version, app_group, manifest_path, state, now, pending, periodic),
             )
 
     def app(self, app_id: str) -> AppRecord | None:
@@ -223,11 +231,15 @@ class Journal:
             db.execute("UPDATE apps SET pending_request = ? WHERE id = ?",
                        (int(request), app_id))
 
-    def request_made(self, app_id: str, request: ContentRequest) -> None:
-        """``request`` is no longer pending; another one pending instead is kept."""
+    def request_made(self, app_id: str, request: ContentRequest,
+                     state: str | None = None) -> None:
+        """``request`` is no longer pending (another one pending instead is kept), and the
+        app is in ``state`` when given, in the same transaction."""
         with self.transaction() as db:
             db.execute("UPDATE apps SET pending_request = NULL"
                        " WHERE id = ? AND pending_request = ?", (app_id, int(request)))
+            if state is not None:
+                db.execute("UPDATE apps SET state = ? WHERE id = ?", (state, app_id))
 
     def set_app_state(self, app_id: str, state: str) -> None:
         with self.transaction() as db:
@@ -244,11 +256,12 @@ class Journal:
             )
 
     def record_launch(self, app_id: str, at: float | None = None) -> None:
+        """A launch: counted, and the app's state is ``launched`` (one transaction)."""
         now = time.time() if at is None else at
         with self.transaction() as db:
             db.execute("INSERT INTO launches (app_id, at) VALUES (?, ?)", (app_id, now))
-            db.execute("UPDATE apps SET first_launched_at = COALESCE(first_launched_at, ?)"
-                       " WHERE id = ?", (now, app_id))
+            db.execute("UPDATE apps SET first_launched_at = COALESCE(first_launched_at, ?),"
+                       " state = 'launched' WHERE id = ?", (now, app_id))
 
     def launches(self, app_id: str) -> list[float]:
         rows = self._query("SELECT at FROM launches WHERE app_id = ? ORDER BY at", (app_id,))
@@ -284,9 +297,11 @@ class Journal:
 
     # Downloads -------------------------------------------------------------
 
-    def add_downloads(self, app_id: str, downloads: list[Download],
-                      at: float | None = None) -> None:
-        """Schedule downloads (one transaction; a known key is replaced by the new plan)."""
+    def add_downloads(self, app_id: str, downloads: list[Download], at: float | None = None,
+                      *, download_bytes: int = 0, essential_bytes: int = 0) -> None:
+        """Schedule downloads (one transaction; a known key is replaced by the new plan),
+        counting ``download_bytes`` and ``essential_bytes`` against the initial allowances
+        in the same transaction, so that a plan is counted once or not at all."""
         now = time.time() if at is None else at
         rows = [
             (d.key, app_id, d.id, d.url, int(d.essential), d.size, d.sha256, d.priority,
@@ -305,6 +320,12 @@ class Journal:
                 " VALUES (?, ?, NULL, ?, 'scheduled')",
                 [(row[0], now, int(DownloadState.WAITING)) for row in rows],
             )
+            if download_bytes or essential_bytes:
+                db.execute(
+                    "UPDATE apps SET download_bytes_used = download_bytes_used + ?,"
+                    " essential_bytes_used = essential_bytes_used + ? WHERE id = ?",
+                    (download_bytes, essential_bytes, app_id),
+                )
 
     def set_download_state(self, key: str, state: DownloadState, *, reason: str | None = None,
                            bytes_on_disk: int | None = None, error_code: int | None = None,
@@ -475,10 +496,21 @@ class Journal:
 def _write_error(path: Path, error: sqlite3.OperationalError) -> JournalError:
     """What a failed journal write says: the disk is full, or what SQLite answered."""
     text = str(error)
-    if "full" in text:
+    if _disk_full(path.parent, error):
         return JournalError(f"{path}: cannot write the journal: the disk is full ({text}); "
                             "free some space there")
     return JournalError(f"{path}: cannot write the journal: {text}")
+
+
+def _disk_full(folder: Path, error: BaseException) -> bool:
+    """Whether ``error`` means no room: SQLite says "full", or (its shared memory file
+    cannot grow: "disk I/O error") the file system has no free block left."""
+    if "full" in str(error) or getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except OSError:
+        return False
 
 
 def _bytes_in_state(state: dict[str, Any]) -> int:

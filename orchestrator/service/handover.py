@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +24,25 @@ from orchestrator.service.downloads import Tracked
 
 PROGRESS_INTERVAL = 0.1
 DISK_RETRY_INTERVAL = 30.0
+# Free bytes a journal transaction (and a small catalog) is given before it is tried again.
+JOURNAL_SPACE = 256 * 1024
+
+
+def disk_full(error: BackgroundAssetsError) -> bool:
+    """Whether ``error`` is a full disk (a file's ENOSPC/EDQUOT, or a journal that cannot
+    be written): worth trying again once space is back, not before."""
+    return isinstance(error, DiskFullError) or (
+        isinstance(error, JournalError) and error.code == ErrorCode.DISK_ERROR)
+
+
+def free_bytes(folder: Path) -> int:
+    """Bytes an unprivileged writer may still use on ``folder``'s file system (0 when
+    that cannot be told)."""
+    try:
+        found = os.statvfs(folder)
+    except OSError:
+        return 0
+    return found.f_bavail * found.f_frsize
 
 
 class Handover:
@@ -148,66 +168,91 @@ class Handover:
     async def _failed(self, loaded: LoadedApp, tracked: Tracked,
                       error: BackgroundAssetsError) -> None:
         download = tracked.download
-        # A full disk: the row keeps its last state and is recovered as waiting at the
-        # next start; the failure is reported all the same.
+        # A full disk: the failure waits with the deferred transitions (reads see it) and
+        # reaches the journal with the next transaction that fits; it is reported at once.
         with contextlib.suppress(JournalError):
             self.journal.set_download_state(
                 tracked.key, DownloadState.FAILED, reason=error.code.title,
                 error_code=int(error.code), error_message=error.message, at=self.clock())
         self._download_event(ev.DOWNLOAD_FAILED, tracked, **error.as_dict())
+        again = await self._failure_answer(loaded, download, error)
+        if not disk_full(error):
+            self._reschedule(loaded, again, error)
+            return
+        # Not the download's fault: it comes back once space is back, whoever heard of the
+        # failure. An essential one comes back only as the copy its extension asked for:
+        # essential downloads are never scheduled after the install.
+        if not download.essential and download.key not in {d.key for d in again}:
+            again.append(download.with_state(DownloadState.WAITING))
+        if again:
+            needed = max(JOURNAL_SPACE, (download.size or 0) - tracked.bytes)
+            self._in_background(self._retry_when_space(loaded, again, needed, error))
+
+    async def _failure_answer(self, loaded: LoadedApp, download: Download,
+                              error: BackgroundAssetsError) -> list[Download]:
+        """Tell the app's delegate or extension of a failure; the downloads it wants again."""
         if loaded.running and loaded.delegate is not None:
             loaded.delegate.failed(download, error)
-            return
+            return []
         runner = self._runner(loaded)
         if runner is not None:
             retries, outcome = await runner.failed(download, error,
                                                    budget=self._runtime_left(loaded))
             self._charge(loaded, "failed", outcome)
-            self._reschedule(loaded, retries, error)
-            return
-        if isinstance(error, DiskFullError) and not download.essential:
-            needed = download.size - tracked.bytes
-            self._in_background(self._retry_when_space(loaded, download, needed, error))
-            return
+            return list(retries)
         policy = loaded.extension.on_failure
         cancelled = error.code == ErrorCode.CANCELLED
-        reenqueue = policy.essential is EssentialFailure.REENQUEUE_NONESSENTIAL
-        if download.essential and reenqueue and not cancelled:
-            copy = download.removing_essential()
-            # An essential size must be exact; the non-essential copy trusts the server's.
-            exact = error.code != ErrorCode.SIZE_MISMATCH
-            self.journal.add_downloads(loaded.app.id, [copy], at=self.clock())
-            again = self._track(loaded, copy, exact_size=exact)
-            self._download_event(ev.DOWNLOAD_REENQUEUED, again, reason=error.code.title)
+        if download.essential and not cancelled \
+                and policy.essential is EssentialFailure.REENQUEUE_NONESSENTIAL:
+            return [download.removing_essential()]
+        return []
 
-    async def _retry_when_space(self, loaded: LoadedApp, download: Download, needed: int,
-                                error: BackgroundAssetsError) -> None:
-        """Enqueue a download the full disk failed again once its ``needed`` bytes fit,
-        checked every ``disk_retry_interval`` seconds while the app stays installed."""
-        staging = self.layout.staging
+    async def _retry_when_space(self, loaded: LoadedApp, downloads: list[Download],
+                                needed: int, error: BackgroundAssetsError) -> None:
+        """Enqueue downloads a full disk failed (or had no room to re-enqueue) again once
+        ``needed`` bytes are free, checked every ``disk_retry_interval`` seconds while the
+        app stays installed."""
+        def wanted() -> bool:
+            return self.apps.get(loaded.app.id) is loaded
+
+        if await self._space_back(needed, wanted):
+            waiting = [d for d in downloads if d.key not in self.queue.tracked]
+            self._reschedule(loaded, [d.with_state(DownloadState.WAITING) for d in waiting],
+                             error)
+
+    async def _space_back(self, needed: int, wanted: Callable[[], bool]) -> bool:
+        """Wait until ``needed`` bytes are free in the state dir; False once not ``wanted``."""
         while True:
             await asyncio.sleep(self.disk_retry_interval)
-            if self.apps.get(loaded.app.id) is not loaded \
-                    or download.key in self.queue.tracked:
-                return
-            with contextlib.suppress(OSError):
-                free = os.statvfs(staging)
-                if free.f_bavail * free.f_frsize >= needed:
-                    break
-        with contextlib.suppress(JournalError):
-            self._reschedule(loaded, [download.with_state(DownloadState.WAITING)], error)
+            if not wanted():
+                return False
+            if free_bytes(self.state_dir) >= needed:
+                return True
 
     def _reschedule(self, loaded: LoadedApp, downloads: list[Download],
                     error: BackgroundAssetsError) -> None:
-        """What a handler's failed() answered: only non-essential downloads may come back."""
+        """Schedule again what a failure policy or a handler's failed() answered; only
+        non-essential downloads may come back. A journal with no room for them keeps
+        them for when space is back."""
+        allowed = []
         for download in downloads:
             if download.essential:
                 self.emit(ev.PLAN_REJECTED, loaded.app.id, download=download.id,
                           code=int(ErrorCode.DOWNLOAD_ESSENTIAL_DOWNLOAD_NOT_PERMITTED),
                           name=ErrorCode.DOWNLOAD_ESSENTIAL_DOWNLOAD_NOT_PERMITTED.title,
                           reason="essential downloads cannot be scheduled after the install")
-                continue
-            self.journal.add_downloads(loaded.app.id, [download], at=self.clock())
+            else:
+                allowed.append(download)
+        if not allowed:
+            return
+        try:
+            self.journal.add_downloads(loaded.app.id, allowed, at=self.clock())
+        except JournalError as full:
+            if full.code != ErrorCode.DISK_ERROR:
+                raise
+            self._in_background(self._retry_when_space(loaded, allowed, JOURNAL_SPACE, error))
+            return
+        for download in allowed:
             tracked = self._track(loaded, download,
                                   exact_size=error.code != ErrorCode.SIZE_MISMATCH)
             self._download_event(ev.DOWNLOAD_REENQUEUED, tracked, reason=error.code.title)
@@ -234,8 +279,9 @@ class Handover:
             loaded.progress = replace(loaded.progress,
                                       essential_done=loaded.progress.essential_total)
             self._emit_progress(loaded, force=True)
-        with contextlib.suppress(JournalError):  # recovery works launchable out again
-            self.journal.set_app_state(loaded.app.id,
-                                       "launched" if loaded.launched else "launchable")
+        if not loaded.catalog_failed:  # that state is kept: installing again retries
+            with contextlib.suppress(JournalError):  # recovery works launchable out again
+                self.journal.set_app_state(loaded.app.id,
+                                           "launched" if loaded.launched else "launchable")
         self.emit(ev.APP_LAUNCHABLE, loaded.app.id)
 

@@ -99,6 +99,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         self.network = NetworkWaits(self.device.network.online)
         self._journal_commit: asyncio.Future[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._space_waits: dict[str, ContentRequest] = {}
         self.journal: Journal
         self.queue: DownloadQueue
 
@@ -177,13 +178,17 @@ class Orchestrator(ContentRequests, Handover, Recovery):
 
     async def _begin_install(self, app: App, extension: Extension, manifest: Path,
                              request: ContentRequest) -> None:
-        containers.ensure_container(self.layout.container(app.app_group))  # before any record
+        container = self.layout.container(app.app_group)
+        try:
+            containers.ensure_container(container)  # before any record
+        except OSError as error:
+            raise BackgroundAssetsError(f"{container}: cannot make the app's container: "
+                                        f"{error.strerror or error}", ErrorCode.DISK_ERROR) \
+                from error
         known = self.journal.app(app.id)
         self.journal.put_app(app.id, version=app.version, app_group=app.app_group,
                              manifest_path=str(manifest.resolve()), state="installing",
                              pending_request=request, at=self.clock())
-        # An install or update is the app's latest content request: periodic ones follow it.
-        self.journal.record_periodic(app.id, self.clock())
         loaded = LoadedApp(app, extension, manifest, launched=bool(known and known.launched),
                            unplanned=True)
         loaded.progress = InstallProgress(app.size, app.restrictions.essential_download_allowance)
@@ -195,9 +200,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
 
     async def periodic(self, app_id: str) -> None:
         """A ``periodic`` content request, as the scheduler would send when it is due."""
-        loaded = self._loaded(app_id)
-        self.journal.record_periodic(app_id, self.clock())
-        await self._content_request(loaded, ContentRequest.PERIODIC)
+        await self._content_request(self._loaded(app_id), ContentRequest.PERIODIC)
 
     def next_periodic(self, app_id: str) -> float | None:
         """When the app's next periodic run is due (README's formula); None while forbidden."""
@@ -221,6 +224,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         """Send ``periodic`` to each app when it is due, checking every ``every`` seconds."""
         while True:
             for app_id in self.due_periodic():
+                # Reported as events (a full disk: made again once space is back).
                 with contextlib.suppress(BackgroundAssetsError):
                     await self.periodic(app_id)
             await asyncio.sleep(every)
@@ -244,7 +248,6 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         self.journal.record_launch(app_id, self.clock())
         loaded.launched = loaded.running = True
         loaded.delegate = delegate
-        self.journal.set_app_state(app_id, "launched")
         self.emit(ev.APP_LAUNCHED, app_id)
 
     def terminate(self, app_id: str) -> None:
@@ -261,9 +264,10 @@ class Orchestrator(ContentRequests, Handover, Recovery):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await tracked.task
         group = loaded.app.app_group
+        # The journal first: one it cannot write leaves the app installed, files and all.
+        self.journal.remove_app(app_id)
         containers.remove_tree(self.layout.container(group))
         containers.remove_tree(self.layout.staging_dir(group))
-        self.journal.remove_app(app_id)
         self.network.forget(app_id)
         del self.apps[app_id]
         self.emit(ev.APP_UNINSTALLED, app_id)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from orchestrator import events as ev
 from orchestrator.errors import BackgroundAssetsError
+from orchestrator.journal import JournalError
 from orchestrator.manifests import load_app
 from orchestrator.model.enums import ContentRequest, DownloadState
 from orchestrator.service import containers
@@ -73,7 +75,10 @@ class Recovery:
                     tracked.bytes = record.bytes_on_disk
                     await self._deliver(loaded, tracked, tracked.ephemeral)
                 else:
-                    self.journal.add_downloads(loaded.app.id, [download], at=self.clock())
+                    # A full disk keeps the row finished and undelivered, which the next
+                    # start recovers the same way: fetched again either way.
+                    with contextlib.suppress(JournalError):
+                        self.journal.add_downloads(loaded.app.id, [download], at=self.clock())
                     self._track(loaded, download.with_state(DownloadState.WAITING))
 
     def _remove_orphans(self) -> None:
@@ -114,6 +119,8 @@ class Recovery:
             if bytes_to_free is not None and freed >= bytes_to_free:
                 break
             containers.discard(path)
+            # A journal the full disk cannot write raises here, the file gone: its row still
+            # says delivered, and the present-file checks read a missing file as absent.
             self.journal.update_download(record.key, delivered=False)
             freed += size
             self.emit(ev.ASSET_PURGED, record.app_id, download=record.download.id,

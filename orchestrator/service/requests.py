@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import time
 from dataclasses import replace
 from pathlib import Path
 
 from orchestrator import events as ev
-from orchestrator.errors import BackgroundAssetsError
-from orchestrator.journal import AppRecord
+from orchestrator.engine.retry import DiskFullError
+from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.journal import AppRecord, JournalError
 from orchestrator.model.app import App
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest, DownloadState
@@ -22,6 +24,7 @@ from orchestrator.service.apps import LoadedApp
 from orchestrator.service.catalogs import CATALOG_ID, FetchedCatalog, fetch_catalog
 from orchestrator.service.downloads import Tracked
 from orchestrator.service.handler import HandlerOutcome, HandlerRunner
+from orchestrator.service.handover import JOURNAL_SPACE, free_bytes
 from orchestrator.service.network import NetworkWaits, WentOffline, outranks
 
 CATALOG_FAILED = "catalog-failed"
@@ -48,6 +51,8 @@ class ContentRequests:
     """
 
     network: NetworkWaits
+    # The content request of each app a full disk stopped, made again once space is back.
+    _space_waits: dict[str, ContentRequest]
 
     # Content requests ------------------------------------------------------------
 
@@ -58,16 +63,29 @@ class ContentRequests:
 
         The request is pending in the journal from its start until it is made, so that
         a restart makes it again; a pending install or update is not replaced by a
-        periodic request.
+        periodic request. A journal the full disk cannot write raises its
+        :class:`JournalError` after the request was put aside for when space is back.
         """
         app_id = loaded.app.id
         record = self.journal.app(app_id)
         assert record is not None
-        if record.pending_request != request and outranks(request, record.pending_request):
-            self.journal.set_pending_request(app_id, request)
-        outcome = await self._try_request(loaded, request, record)
-        if outcome == RequestOutcome.MADE:
-            self.journal.request_made(app_id, request)
+        try:
+            if request == ContentRequest.PERIODIC:  # the periodic runs follow the latest one
+                self.journal.record_periodic(app_id, self.clock())
+            if record.pending_request != request and outranks(request, record.pending_request):
+                self.journal.set_pending_request(app_id, request)
+            outcome = await self._try_request(loaded, request, record)
+            if outcome == RequestOutcome.MADE:
+                # An install or update whose catalog failed: installing again retries it;
+                # the app stays usable meanwhile, as in the framework.
+                failed = loaded.catalog_failed and request != ContentRequest.PERIODIC
+                self.journal.request_made(app_id, request,
+                                          state=CATALOG_FAILED if failed else None)
+        except JournalError as error:
+            if error.code != ErrorCode.DISK_ERROR:
+                raise
+            self._wait_for_space(loaded, request, error)
+            raise
         return outcome
 
     async def _try_request(self, loaded: LoadedApp, request: ContentRequest,
@@ -93,6 +111,9 @@ class ContentRequests:
             fetched = await self._fetch_catalog(loaded, context)
         except WentOffline:
             self._wait_for_network(loaded, request)
+            return RequestOutcome.WAITING
+        except DiskFullError as error:
+            self._wait_for_space(loaded, request, error)
             return RequestOutcome.WAITING
         loaded.catalog_failed = fetched is None
         if fetched is not None:
@@ -124,11 +145,11 @@ class ContentRequests:
         """The install or update content request, then the launch gate.
 
         The app is unplanned, so not launchable, from the start of the request until it
-        has been made. Offline, the request waits for the network and the call that
+        has been made. Offline, or on a full disk, the request waits and the call that
         makes it later opens the gate.
         """
         loaded.unplanned = True
-        outcome = RequestOutcome.MADE
+        outcome: RequestOutcome | None = None
         try:
             outcome = await self._content_request(loaded, request)
         finally:
@@ -138,9 +159,6 @@ class ContentRequests:
         if outcome == RequestOutcome.WAITING:
             return
         self._check_launchable(loaded)
-        if loaded.catalog_failed:
-            # Installing again retries; the app stays usable meanwhile, as in the framework.
-            self.journal.set_app_state(loaded.app.id, CATALOG_FAILED)
 
     # Waiting for the network -----------------------------------------------------
 
@@ -161,10 +179,43 @@ class ContentRequests:
     async def _make_request(self, loaded: LoadedApp, request: ContentRequest) -> None:
         if self.apps.get(loaded.app.id) is not loaded:
             return  # uninstalled or installed again meanwhile
-        if request == ContentRequest.PERIODIC:
-            await self._content_request(loaded, request)
-        else:
-            await self._planned_install(loaded, request)
+        # A full disk was reported (request.waiting) and the request put aside again.
+        with contextlib.suppress(JournalError):
+            if request == ContentRequest.PERIODIC:
+                await self._content_request(loaded, request)
+            else:
+                await self._planned_install(loaded, request)
+
+    # Waiting for space -----------------------------------------------------------
+
+    def _wait_for_space(self, loaded: LoadedApp, request: ContentRequest,
+                        error: BackgroundAssetsError) -> None:
+        """A full disk stopped ``request``: make it again once space is back.
+
+        Space is back when more is free than when it failed (what a catalog needs is not
+        known before it is fetched), checked every ``disk_retry_interval`` seconds. One
+        request waits per app (see :func:`outranks`); the journal still has it pending if
+        it could write that, so a restart makes it too.
+        """
+        app_id = loaded.app.id
+        waiting = self._space_waits.get(app_id)
+        if waiting is None or outranks(request, waiting):
+            self._space_waits[app_id] = request
+        self.emit(ev.REQUEST_WAITING, app_id, request=request.name.lower(),
+                  reason="the disk is full: the request is made again once space is back",
+                  **error.as_dict())
+        if waiting is None:
+            needed = free_bytes(self.state_dir) + JOURNAL_SPACE
+            self._in_background(self._request_when_space(loaded, needed))
+
+    async def _request_when_space(self, loaded: LoadedApp, needed: int) -> None:
+        app_id = loaded.app.id
+        try:
+            back = await self._space_back(needed, lambda: self.apps.get(app_id) is loaded)
+        finally:
+            request = self._space_waits.pop(app_id, None)
+        if back and request is not None:
+            await self._make_request(loaded, request)
 
     def runtime_today(self, app_id: str) -> tuple[float, float]:
         """Seconds of extension runtime the app spent today, and today's allotment."""
@@ -198,7 +249,9 @@ class ContentRequests:
         return max(0.0, allotment - spent)
 
     def _charge(self, loaded: LoadedApp, entry: str, outcome: HandlerOutcome) -> None:
-        self.journal.add_runtime(loaded.app.id, self._day(), outcome.runtime)
+        # Runtime a full journal cannot count is not charged: the handler's work stands.
+        with contextlib.suppress(JournalError):
+            self.journal.add_runtime(loaded.app.id, self._day(), outcome.runtime)
         if outcome.terminated is not None:
             self.emit(ev.EXTENSION_TERMINATED, loaded.app.id, reason=outcome.terminated,
                       entry=entry, runtime=round(outcome.runtime, 3),
@@ -226,6 +279,8 @@ class ContentRequests:
         except BackgroundAssetsError as error:
             self.emit(ev.DOWNLOAD_FAILED, app.id, download=CATALOG_ID, essential=False,
                       bytes=0, total=None, **error.as_dict())
+            if isinstance(error, DiskFullError):
+                raise  # fetched again once space is back: nobody else is told
             await self._catalog_failed(loaded, error)
             return None
         if not loaded.launched:
@@ -270,15 +325,13 @@ class ContentRequests:
         app = loaded.app
         for rejection in plan.rejections:
             self.emit(ev.PLAN_REJECTED, app.id, **rejection.as_dict())
-        usage = plan.allowances
+        usage, counted = plan.allowances, {}
         if usage.restricted:
             record = self.journal.app(app.id)
             assert record is not None
-            self.journal.add_allowance_usage(
-                app.id,
-                download_bytes=usage.download_bytes - record.download_bytes_used,
-                essential_bytes=usage.essential_bytes - record.essential_bytes_used)
-        self.journal.add_downloads(app.id, list(plan.accepted), at=self.clock())
+            counted = {"download_bytes": usage.download_bytes - record.download_bytes_used,
+                       "essential_bytes": usage.essential_bytes - record.essential_bytes_used}
+        self.journal.add_downloads(app.id, list(plan.accepted), at=self.clock(), **counted)
         for download in plan.accepted:
             tracked = self._track(loaded, download)
             self._download_event(ev.DOWNLOAD_SCHEDULED, tracked, priority=download.priority)

@@ -4,15 +4,10 @@ The state dir sits on a small tmpfs so that ENOSPC is real, not simulated.
 """
 
 import asyncio
-import errno
 import gc
 import json
-import os
-import shutil
 import subprocess
 import sys
-
-import pytest
 
 from orchestrator.control.views import download_rows
 from orchestrator.devserver import DevServer
@@ -21,34 +16,35 @@ from orchestrator.errors import ErrorCode
 from orchestrator.journal import Journal
 from orchestrator.model.enums import DownloadState
 from orchestrator.service import Orchestrator
+from tests.service.disk import fill
 from tests.service.scenario import APP_ID, GROUP, Asset, KiB, MiB, Recorder, Scenario
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 2 MiB tmpfs at ``tmp_path/state``, unmounted afterwards."""
-    state = tmp_path / "state"
-    state.mkdir()
-    mounted = os.geteuid() == 0 and shutil.which("mount") is not None and subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(state)],
-        capture_output=True).returncode == 0
-    if not mounted:
-        reason = "mounting a tmpfs needs root and mount(8)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}: cannot test a full disk under CI")
-        pytest.skip(reason)
-    try:
-        yield state
-    finally:
-        if subprocess.run(["umount", str(state)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(state)], capture_output=True)
+def simulate(state, event, manifest):
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", "--state-dir", str(state), "simulate", event,
+         str(manifest), "--json", "--wait", "all", "--timeout", "30"],
+        capture_output=True, text=True, timeout=60)
 
 
 def simulate_install(state, manifest):
-    return subprocess.run(
-        [sys.executable, "-m", "orchestrator", "--state-dir", str(state), "simulate", "install",
-         str(manifest), "--json", "--wait", "all", "--timeout", "30"],
-        capture_output=True, text=True, timeout=60)
+    return simulate(state, "install", manifest)
+
+
+def pad_catalog(scene, size):
+    """Trailing spaces (still JSON) so that the catalog needs ``size`` bytes on disk."""
+    catalog = scene.content / "game" / "catalog.json"
+    text = catalog.read_text()
+    catalog.write_text(text + " " * (size - len(text)))
+
+
+def one_disk_error_line(result, journal):
+    """The result of a command a full journal stopped: exit 1, one line naming it."""
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"bgassets simulate: error 1030 diskError: {journal}: ")
+    assert "the disk is full" in lines[0] and "free some space" in lines[0]
 
 
 def test_simulate_fails_downloads_that_do_not_fit_with_disk_error(tmp_path, small_disk):
@@ -70,20 +66,6 @@ def test_simulate_fails_downloads_that_do_not_fit_with_disk_error(tmp_path, smal
     summary = result.stderr.strip().splitlines()[-1]
     assert summary.startswith("simulate: ") and "1030 diskError" in summary
     assert all(e["app"] in (APP_ID, None) for e in events)
-
-
-def fill(folder):
-    """Write a file in ``folder`` until the disk is full; return its path."""
-    path = folder / "filler"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while True:
-            os.write(fd, bytes(64 * KiB))
-    except OSError as error:
-        assert error.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
-    return path
 
 
 async def test_disk_filling_up_mid_transfer_fails_downloads_and_keeps_the_journal(
@@ -145,3 +127,86 @@ async def test_downloads_failed_for_a_full_disk_resume_once_space_is_back(tmp_pa
     for asset in scene.assets:
         path = small_disk / "containers" / GROUP / "assets" / f"{asset.id}.bin"
         assert path.read_bytes() == asset.data()
+
+
+def test_simulate_on_a_full_journal_exits_1_with_one_line_and_changes_nothing(
+        tmp_path, small_disk):
+    scene = Scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True)])
+    scene.write_content()
+    journal = small_disk / "journal.sqlite"
+    with serve_in_thread(scene.content) as server:
+        manifest = scene.write_manifests(server.url)
+        assert simulate(small_disk, "install", manifest).returncode == 0
+        scene.version = "2.0"
+        scene.write_manifests(server.url)
+        # Nothing fits, not even the journal's shared memory: it cannot be opened.
+        filler = fill(small_disk)
+        one_disk_error_line(simulate(small_disk, "update", manifest), journal)
+        filler.unlink()
+        # Held open elsewhere, it opens, and the app record is what finds no room.
+        with Journal(journal) as held:
+            filler = fill(small_disk)
+            one_disk_error_line(simulate(small_disk, "update", manifest), journal)
+            periodic = simulate(small_disk, "periodic", manifest)
+            one_disk_error_line(periodic, journal)
+            assert [json.loads(line)["event"] for line in periodic.stdout.splitlines()] == [
+                "request.waiting"]
+            filler.unlink()
+            assert held._query("PRAGMA integrity_check")[0][0] == "ok"
+            record = held.app(APP_ID)
+            assert (record.version, record.pending_request) == ("1.0", None)
+        assert simulate(small_disk, "update", manifest).returncode == 0
+
+
+def test_simulate_install_whose_catalog_finds_no_room_stops_with_exit_1(tmp_path, small_disk):
+    scene = Scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True)])
+    scene.write_content()
+    with serve_in_thread(scene.content) as server:
+        manifest = scene.write_manifests(server.url)
+        pad_catalog(scene, 1 * MiB)
+        filler = fill(small_disk, leave=512 * KiB)
+        result = simulate(small_disk, "install", manifest)
+        assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+        events = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [(e["download"], e["code"]) for e in events if e["event"] == "download.failed"
+                ] == [("@catalog", 1030)]
+        assert [(e["request"], e["code"]) for e in events if e["event"] == "request.waiting"
+                ] == [("install", 1030)]
+        assert "app.launchable" not in {e["event"] for e in events}
+        assert "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines()[-1].startswith("simulate: 2 failures")
+        filler.unlink()
+        # The install is still pending: the next run makes it.
+        again = simulate(small_disk, "install", manifest)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr
+    assert (small_disk / "containers" / GROUP / "assets" / "tutorial.bin").read_bytes() == \
+        scene.assets[0].data()
+
+
+async def test_a_catalog_the_full_disk_had_no_room_for_is_fetched_once_space_is_back(
+        tmp_path, small_disk):
+    scene = Scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True),
+                                Asset("a", 128 * KiB)])
+    scene.write_content()
+    recorder = Recorder()
+    async with DevServer(scene.content) as server:
+        manifest = scene.write_manifests(server.url)
+        pad_catalog(scene, 1 * MiB)
+        async with Orchestrator(small_disk) as orchestrator:
+            orchestrator.disk_retry_interval = 0.1
+            orchestrator.events.subscribe(recorder)
+            filler = fill(small_disk, leave=512 * KiB)
+            await orchestrator.install(manifest)
+            assert [(e["download"], e["code"]) for e in recorder.named("download.failed")] == [
+                ("@catalog", 1030)]
+            waiting = recorder.named("request.waiting")
+            assert [(e["request"], e["code"]) for e in waiting] == [("install", 1030)]
+            assert not orchestrator.settled(APP_ID, "essential")  # not launchable meanwhile
+            await asyncio.sleep(0.3)
+            assert not recorder.named("catalog.fetched")  # no room yet: not fetched again
+            filler.unlink()
+            await orchestrator.wait(APP_ID, "all", timeout=10)
+    assert len(recorder.named("download.failed")) == 1
+    assert sorted(e["download"] for e in recorder.named("download.finished")) == [
+        "a", "tutorial"]
+    assert recorder.named("app.launchable")
