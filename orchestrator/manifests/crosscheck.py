@@ -126,10 +126,16 @@ def check_app(app: Source) -> None:
     does), so that an editor flags exactly what validate refuses.
     """
     entries = app.get("spec", "initialDownloadRestrictions", "domainAllowList") or []
+    url = app.get("spec", "manifestURL")
+    host = None
     try:
-        host = urlsplit(app.get("spec", "manifestURL")).hostname
-    except ValueError:
-        host = None
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port
+    except ValueError as error:
+        # The schema's pattern lets through brackets and ports that the planner and the
+        # engine cannot split: "http://[::1/c.json" names no host at all.
+        app.report(("spec", "manifestURL"), f"spec.manifestURL: {describe(url)} is not a "
+                   f"URL: {error}")
     if host and not host_allowed(host, entries):
         app.report(("spec", "manifestURL"), f"spec.manifestURL: host {host!r} is not in "
                    "initialDownloadRestrictions.domainAllowList, so the catalog cannot be "
