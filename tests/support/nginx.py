@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.tools import require_tool
@@ -27,7 +28,8 @@ pid {work}/nginx.pid;
 error_log {work}/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
-    access_log off;
+    log_format bgassets '{log_format}';
+    {access_log}
     sendfile on;
     tcp_nopush on;
     keepalive_requests 100000;
@@ -46,6 +48,60 @@ http {{
 }}
 """
 
+# One access log line per request, written when nginx is done with it (for a client killed
+# mid-body: when nginx notices). $msec is the time of that moment; $request_time how long
+# the request had lasted, so a request's start is $msec - $request_time.
+ACCESS_LOG_FORMAT = ('$msec $request_time $remote_port $connection $status $body_bytes_sent '
+                     '"$request_uri" "$http_range"')
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    """One request as nginx logged it with ``ACCESS_LOG_FORMAT``."""
+
+    ended: float            # epoch seconds, when nginx logged it
+    duration: float         # seconds
+    client_port: int
+    connection: int         # nginx's connection serial number
+    status: int
+    body_bytes_sent: int    # bytes nginx handed to the socket, not bytes the client read
+    uri: str
+    range: str              # the Range header, "-" when none
+
+    @property
+    def started(self) -> float:
+        return self.ended - self.duration
+
+    def requested(self, size: int) -> tuple[int, int]:
+        """The byte range [start, end) this request asked for, in a file of ``size`` bytes.
+
+        A single ``bytes=a-b`` / ``bytes=a-`` range; anything else counts as the whole
+        file, which is what nginx serves for it with a 200.
+        """
+        if self.status == 206 and self.range.startswith("bytes=") and "," not in self.range:
+            first, _, last = self.range.removeprefix("bytes=").partition("-")
+            if first:
+                return int(first), min(size, int(last) + 1) if last else size
+            return max(0, size - int(last)), size  # a suffix range: the last N bytes
+        return 0, size
+
+    def served(self, size: int) -> tuple[int, int]:
+        """The byte range [start, end) nginx actually sent (it sends a range in order)."""
+        start, end = self.requested(size)
+        return start, min(end, start + self.body_bytes_sent)
+
+
+def read_access_log(path: Path) -> list[AccessRecord]:
+    """The records of an access log written with ``ACCESS_LOG_FORMAT``, in log order."""
+    records = []
+    for line in Path(path).read_text().splitlines():
+        head, _, quoted = line.partition(' "')
+        uri, _, rest = quoted.partition('" "')
+        ended, duration, port, connection, status, sent = head.split()
+        records.append(AccessRecord(float(ended), float(duration), int(port), int(connection),
+                                    int(status), int(sent), uri, rest.removesuffix('"')))
+    return records
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -53,12 +109,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _write_config(root: Path, workdir: Path, port: int, limit_rate: str | None) -> Path:
+def _write_config(root: Path, workdir: Path, port: int, limit_rate: str | None,
+                  access_log: Path | None) -> Path:
     user = "user root;\n" if os.geteuid() == 0 else ""
     rate = f"limit_rate {limit_rate};" if limit_rate else ""
+    log = f"access_log {access_log.resolve()} bgassets;" if access_log else "access_log off;"
     config = workdir / "nginx.conf"
     config.write_text(_CONFIG.format(user=user, work=workdir, port=port,
-                                     root=root.resolve(), limit_rate=rate))
+                                     root=root.resolve(), limit_rate=rate,
+                                     log_format=ACCESS_LOG_FORMAT, access_log=log))
     return config
 
 
@@ -86,18 +145,21 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def nginx_server(root: Path, workdir: Path, *, limit_rate: str | None = None) -> Iterator[str]:
+def nginx_server(root: Path, workdir: Path, *, limit_rate: str | None = None,
+                 access_log: Path | None = None) -> Iterator[str]:
     """Serve ``root`` with nginx on 127.0.0.1 and yield its base URL (``http://...:PORT/``).
 
-    ``limit_rate`` is nginx's per-connection cap, e.g. ``"20m"``. A port
-    taken between choosing and binding is retried on another port.
+    ``limit_rate`` is nginx's per-connection cap, e.g. ``"20m"``. ``access_log``, when
+    given, gets one line per request in ``ACCESS_LOG_FORMAT`` (read it back with
+    ``read_access_log``); without it nothing is logged. A port taken between choosing and
+    binding is retried on another port.
     """
     nginx = require_tool("nginx")
     root, workdir = Path(root).resolve(), Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     for _ in range(_ATTEMPTS):
         port = _free_port()
-        config = _write_config(root, workdir, port, limit_rate)
+        config = _write_config(root, workdir, port, limit_rate, access_log)
         with open(workdir / "stderr.log", "ab") as stderr:
             process = subprocess.Popen([nginx, "-c", str(config), "-p", str(workdir), "-e",
                                         str(workdir / "error.log")],
