@@ -6,7 +6,8 @@ moments, ``--kills`` times, then left to finish. The checks and figures are thos
 ``tests/service/test_crash_soak.py`` (see ``tests/support/soak.py``): 0 wrong files,
 0 missing, nothing left over, no ``download.finished`` of a killed run lost, and per kill
 and file at most ``RESUME_BOUND_PER_CONNECTION`` + socket slack fetched again per
-connection alive at the kill, as nginx's access log counts the bytes.
+connection alive at the kill, as nginx's access log counts the bytes, and no file started
+over from byte 0 within a run.
 
 Sizes: ``--size-mib`` (default 1024) is the total at 30m per connection and above; a
 slower rate gets it scaled by rate / 30m but at least 384 MiB (so 1m gets 384 MiB): at
@@ -81,7 +82,8 @@ def soak_one(rate: str, total: int, kills: int, seed: int, timeout: float) -> So
 
 def table(rows: list[tuple[str, SoakReport]]) -> str:
     head = ["rate/conn", "size", "kills", "files", "wrong", "missing", "left", "lost fin",
-            "again/kill/conn max", "median", "p95", "over bound", "served/size", "seconds"]
+            "again/kill/conn max", "median", "p95", "over bound", "started over",
+            "served/size", "seconds"]
     lines = []
     for rate, report in rows:
         most, median, p95 = report.per_connection_figures()
@@ -91,7 +93,8 @@ def table(rows: list[tuple[str, SoakReport]]) -> str:
                       str(len(report.missing)), str(len(report.leftovers)),
                       str(len(report.lost_finished)), f"{most / MiB:.2f} MiB",
                       f"{median / MiB:.2f} MiB", f"{p95 / MiB:.2f} MiB",
-                      str(len(report.over_bound)), f"{report.served_total / total:.3f}",
+                      str(len(report.over_bound)), str(len(report.started_over)),
+                      f"{report.served_total / total:.3f}",
                       f"{report.seconds:.0f}"])
     widths = [max(len(row[i]) for row in [head, *lines]) for i in range(len(head))]
     return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(row, widths,

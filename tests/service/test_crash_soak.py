@@ -3,7 +3,8 @@
 Every file arrives intact at its final path, nothing is left in staging, every download
 the killed runs announced as finished is still there, and each kill made the engine fetch
 again at most ``RESUME_BOUND_PER_CONNECTION`` (+ socket slack) per connection that was
-transferring the file when it died, as nginx's access log counts it.
+transferring the file when it died, as nginx's access log counts it, and never threw a
+file's bytes away to start it over.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def test_kill_9_loses_no_file_and_no_finished_download(soaked):
     "finished since the last progress mark are fetched again once the .part is dense"))
 def test_kill_9_fetches_again_at_most_the_bound_per_connection(soaked):
     assert soaked.over_bound == [], soaked.format()
+    assert soaked.started_over == [], soaked.format()
 
 
 def record(run_start: float, ended: float, port: int, sent: int, uri: str, byte_range: str,

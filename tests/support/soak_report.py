@@ -138,6 +138,7 @@ class SoakReport:
     failed_final: str | None
     served_total: int
     seconds: float
+    started_over: list[str] = field(default_factory=list)
 
     @property
     def kills(self) -> int:
@@ -152,6 +153,7 @@ class SoakReport:
         problems += [f"missing: {name}" for name in self.missing]
         problems += [f"left over: {name}" for name in self.leftovers]
         problems += [f"lost after download.finished: {name}" for name in self.lost_finished]
+        problems += [f"started over: {what}" for what in self.started_over]
         if self.failed_final:
             problems.append(f"the last run did not finish: {self.failed_final}")
         problems += [f"kill {c.kill} {c.file}: fetched {size(c.again)} again, bound "
@@ -180,6 +182,7 @@ class SoakReport:
             ("wrong / missing / left over", f"{len(self.wrong)} / {len(self.missing)} / "
                                             f"{len(self.leftovers)}"),
             ("lost after download.finished", str(len(self.lost_finished))),
+            ("files started over from byte 0 within a run", str(len(self.started_over))),
             ("(kill, file) pairs with a connection alive", str(len(self.per_connection()))),
             ("re-download per kill per connection, max", f"{most / MiB:.2f} MiB"),
             ("  median / p95", f"{median / MiB:.2f} / {p95 / MiB:.2f} MiB"),
@@ -329,7 +332,26 @@ def measure(files: list[SoakFile], runs: list[Run], state: Path, access_log: Pat
     return SoakReport(
         files, runs, kill_costs(files, runs, records), wrong, missing, leftovers,
         _lost_finished(runs, records, intact), failed_final,
-        sum(r.body_bytes_sent for r in records if r.uri in by_uri), seconds)
+        sum(r.body_bytes_sent for r in records if r.uri in by_uri), seconds,
+        _started_over(files, runs, records))
+
+
+def _started_over(files: list[SoakFile], runs: list[Run],
+                  records: list[AccessRecord]) -> list[str]:
+    """Runs that asked a file from byte 0 after one of its requests in that run had ended:
+    the engine threw the file's bytes away mid-run (a sha256 mismatch, say), which the
+    per-kill figures spread over every kill whose bytes it fetched again."""
+    found = []
+    for f in files:
+        for run in runs:
+            mine = [r for r in records if r.uri == f.uri and _run_of(r, runs) is run]
+            for record in mine:
+                if record.requested(f.size)[0] == 0 and any(
+                        other.ended <= record.started for other in mine):
+                    found.append(f"{f.id} in run {run.index} "
+                                 f"({size(record.body_bytes_sent)} from byte 0)")
+                    break
+    return found
 
 
 def _lost_finished(runs: list[Run], records: list[AccessRecord], intact: set[str]) -> list[str]:
