@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Coroutine
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.cli.state_dir import StateDirAccess
-from orchestrator.errors import UsageError
+from orchestrator.errors import BackgroundAssetsError, ErrorCode, UsageError
 
 EVENTS = ("install", "update", "periodic", "launch", "uninstall")
 
@@ -86,7 +87,7 @@ async def _simulate(args: argparse.Namespace) -> int:
         elif event.event in ("download.reenqueued", "download.finished"):
             failures.pop(download, None)
 
-    printer = JsonLines(sys.stdout) if args.json else Timeline(sys.stdout)
+    printer = Output(JsonLines(sys.stdout) if args.json else Timeline(sys.stdout))
     if not args.enforce_allotment and not args.json:
         print("simulate: runtime allotment bypassed (as the debug tool does)", file=sys.stderr)
     try:
@@ -105,9 +106,8 @@ async def _simulate(args: argparse.Namespace) -> int:
                     print(f"simulate: still waiting after {args.timeout:g} s", file=sys.stderr)
                     return 1
     finally:
-        if isinstance(printer, JsonLines):
-            printer.flush()
-    sys.stdout.flush()
+        printer.flush()
+    printer.check()
     if failures:
         print(f"simulate: {_summary(failures)}", file=sys.stderr)
     return 1 if failures else 0
@@ -142,6 +142,45 @@ def _summary(failures: dict[str, dict[str, Any]]) -> str:
     reason = first.get("message") or first.get("reason") or ""
     detail = ": ".join(part for part in (code, reason) if part)
     return f"{head}, first {what}" + (f" ({detail})" if detail else "")
+
+
+class Output:
+    """The events printer, whose writes may fail (stdout on a full disk, /dev/full): the
+    first failure stops the printing, and :meth:`check` raises it as one coded error
+    instead of a traceback per event."""
+
+    def __init__(self, printer: Any) -> None:
+        self.printer = printer
+        self.error: OSError | None = None
+
+    def __call__(self, event: Any) -> None:
+        if self.error is None:
+            try:
+                self.printer(event)
+            except OSError as error:
+                self._failed(error)
+
+    def flush(self) -> None:
+        if self.error is None:
+            try:
+                if isinstance(self.printer, JsonLines):
+                    self.printer.flush()
+                sys.stdout.flush()
+            except OSError as error:
+                self._failed(error)
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise BackgroundAssetsError(
+                f"cannot write the events to stdout ({self.error.strerror}); free some space "
+                "there or send them elsewhere", ErrorCode.DISK_ERROR)
+
+    def _failed(self, error: OSError) -> None:
+        self.error = error
+        # What is still buffered goes nowhere at exit, instead of failing once more there.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 class JsonLines:

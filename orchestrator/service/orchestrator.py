@@ -26,7 +26,7 @@ from orchestrator.errors import (
     StateDirUnusable,
 )
 from orchestrator.events import Event, EventBus
-from orchestrator.journal import Journal
+from orchestrator.journal import Journal, JournalError
 from orchestrator.manifests import load_app
 from orchestrator.model.app import App
 from orchestrator.model.device import Device
@@ -265,7 +265,14 @@ class Orchestrator(ContentRequests, Handover, Recovery):
                     await tracked.task
         group = loaded.app.app_group
         # The journal first: one it cannot write leaves the app installed, files and all.
-        self.journal.remove_app(app_id)
+        try:
+            self.journal.remove_app(app_id)
+        except JournalError as error:
+            if error.code != ErrorCode.DISK_ERROR:
+                raise
+            # Its partial downloads are of no use any more, and their room may be enough.
+            containers.remove_tree(self.layout.staging_dir(group))
+            self.journal.remove_app(app_id)
         containers.remove_tree(self.layout.container(group))
         containers.remove_tree(self.layout.staging_dir(group))
         self.network.forget(app_id)

@@ -9,11 +9,13 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from orchestrator.control.views import download_rows
 from orchestrator.devserver import DevServer
 from orchestrator.devserver.thread import serve_in_thread
 from orchestrator.errors import ErrorCode
-from orchestrator.journal import Journal
+from orchestrator.journal import Journal, JournalError
 from orchestrator.model.enums import DownloadState
 from orchestrator.service import Orchestrator
 from tests.service.disk import fill
@@ -210,3 +212,53 @@ async def test_a_catalog_the_full_disk_had_no_room_for_is_fetched_once_space_is_
     assert sorted(e["download"] for e in recorder.named("download.finished")) == [
         "a", "tutorial"]
     assert recorder.named("app.launchable")
+
+
+@pytest.mark.parametrize("printing", [["--json"], []], ids=["json", "timeline"])
+def test_simulate_printing_to_a_full_disk_exits_1_with_one_line(tmp_path, printing):
+    scene = Scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True)])
+    scene.write_content()
+    with serve_in_thread(scene.content) as server, open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "orchestrator", "--state-dir", str(tmp_path / "state"),
+             "simulate", "install", str(scene.write_manifests(server.url)), *printing],
+            stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "bgassets simulate: error 1030 diskError: cannot write the events to stdout (No space "
+        "left on device); free some space there or send them elsewhere")
+    assert (tmp_path / "state" / "containers" / GROUP / "assets" / "tutorial.bin").is_file()
+
+
+async def test_purge_frees_a_full_disk_and_uninstall_on_one_keeps_the_app_whole(
+        tmp_path, small_disk):
+    scene = Scenario(tmp_path, [Asset("cache-icons", 256 * KiB), Asset("level", 64 * KiB)],
+                     rules=('{match: {id: "cache-*"}, destination: "Library/Caches/{filename}"}',
+                            '{destination: "assets/{filename}"}'))
+    scene.write_content()
+    recorder = Recorder()
+    container = small_disk / "containers" / GROUP
+    async with DevServer(scene.content) as server:
+        manifest = scene.write_manifests(server.url)
+        async with Orchestrator(small_disk) as orchestrator:
+            orchestrator.events.subscribe(recorder)
+            await orchestrator.install(manifest)
+            await orchestrator.wait(APP_ID, "all", timeout=10)
+            filler = fill(small_disk)
+            # What purge removes first makes room for its own bookkeeping.
+            assert orchestrator.purge() == 256 * KiB
+            assert [e["download"] for e in recorder.named("asset.purged")] == ["cache-icons"]
+            filler.unlink()
+            filler = fill(small_disk)
+            with pytest.raises(JournalError) as refused:
+                await orchestrator.uninstall(APP_ID)
+            assert refused.value.code == ErrorCode.DISK_ERROR
+            assert APP_ID in orchestrator.apps and (container / "assets" / "level.bin").is_file()
+            assert orchestrator.journal.app(APP_ID) is not None
+            filler.unlink()
+            await orchestrator.uninstall(APP_ID)
+            assert not container.exists()
+    with Journal.in_state_dir(small_disk) as journal:
+        assert journal._query("PRAGMA integrity_check")[0][0] == "ok"
+        assert journal.apps() == [] and journal.downloads() == []

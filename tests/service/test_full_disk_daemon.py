@@ -30,8 +30,8 @@ RETRY_INTERVAL = 0.2
 DAEMON = ("import sys; from orchestrator.service.handover import Handover; "
           "Handover.disk_retry_interval = float(sys.argv[1]); "
           "from orchestrator.cli.main import main; sys.exit(main(sys.argv[2:]))")
-ASSETS = [Asset("tutorial", 384 * KiB, essential=True), Asset("movie", 512 * KiB),
-          Asset("extra", 256 * KiB)]
+ASSETS = [Asset("tutorial", 256 * KiB, essential=True), Asset("movie", 384 * KiB),
+          Asset("extra", 192 * KiB)]
 
 
 @contextlib.asynccontextmanager
@@ -103,7 +103,9 @@ async def test_a_daemon_on_a_full_disk_fails_cleanly_and_resumes_once_space_is_b
             shown = rows_by_id(await client.downloads())
             assert {i: (r["state"], r.get("error")) for i, r in shown.items()} == {
                 i: ("failed", 1030) for i in ("extra", "movie", "tutorial")}
-            # Every journal write now fails: each is a coded answer, and nothing changes.
+            # Every journal write now fails (filled again: what the failed transfers left
+            # behind may have been removed): each is a coded answer, and nothing changes.
+            fill(small_disk)
             await refused_for_the_disk(client.app_action(APP_ID, "periodic"), journal)
             await refused_for_the_disk(client.app_action(APP_ID, "launch"), journal)
             scene.version = "2.0"
@@ -156,8 +158,8 @@ class Downloader(DownloaderExtension):
 
 async def test_handler_downloads_a_full_disk_failed_come_back_once_space_is_back(
         tmp_path, small_disk):
-    scene = Scenario(tmp_path, [Asset("tutorial", 256 * KiB, essential=True),
-                                Asset("movie", 512 * KiB)])
+    scene = Scenario(tmp_path, [Asset("tutorial", 128 * KiB, essential=True),
+                                Asset("movie", 256 * KiB)])
     scene.write_content()
     recorder, unhandled = Recorder(), []
     asyncio.get_running_loop().set_exception_handler(lambda _, context: unhandled.append(context))
