@@ -106,11 +106,21 @@ def _read(source: str, limits: Any, allowed_hosts: tuple[str, ...] | None = None
     import asyncio
     import tempfile
 
+    from orchestrator.errors import BackgroundAssetsError
+
     with tempfile.TemporaryDirectory(prefix="bgassets-plan-") as folder:
         target = Path(folder) / "catalog"
         # The bytes are read after the loop ends: in Python 3.11 asyncio.run formats its
         # main task's repr on the way out, result included (0.15 s for a 19 MB catalog).
-        asyncio.run(_fetch(source, target, limits, allowed_hosts, allowance))
+        try:
+            asyncio.run(_fetch(source, target, limits, allowed_hosts, allowance))
+        except BackgroundAssetsError as error:
+            if source in error.message:
+                raise
+            # The engine's messages name a host ("cannot connect to ..."), not which
+            # document it was fetching.
+            raise BackgroundAssetsError(f"cannot fetch the catalog {source}: "
+                                        f"{error.message}", error.code) from None
         return target.read_bytes()
 
 
