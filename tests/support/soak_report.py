@@ -217,6 +217,16 @@ class SoakReport:
         return "\n".join(lines)
 
 
+def _by_run(records: list[AccessRecord], runs: list[Run]) -> dict[int, list[AccessRecord]]:
+    """The requests each run made, by run index, in log order."""
+    asked: dict[int, list[AccessRecord]] = {}
+    for record in records:
+        run = _run_of(record, runs)
+        if run is not None:
+            asked.setdefault(run.index, []).append(record)
+    return asked
+
+
 def _run_of(record: AccessRecord, runs: list[Run]) -> Run | None:
     """The run that made the request: the last one started before the request was."""
     owner = None
@@ -226,20 +236,21 @@ def _run_of(record: AccessRecord, runs: list[Run]) -> Run | None:
     return owner
 
 
-def _alive(records: list[AccessRecord], run: Run) -> list[AccessRecord]:
-    """Requests of a killed run still in transfer at the kill.
+def _alive(mine: list[AccessRecord], run: Run,
+           everything: list[AccessRecord]) -> list[AccessRecord]:
+    """Those of ``mine`` (one file's requests in a killed run) in transfer at the kill.
 
     nginx was still sending (it logged the request only after the kill), or the kernel
-    still held bytes of the connection for the client (the last request on that port).
+    still held bytes of the connection for the client: then the last request on that port
+    in ``everything`` the run asked (a kept-alive connection serves one file after another).
     """
     assert run.killed is not None
-    alive = {id(r): r for r in records if r.ended >= run.killed - LOG_CLOCK_SLACK}
+    alive = {id(r) for r in mine if r.ended >= run.killed - LOG_CLOCK_SLACK}
     for port, queued in run.queued.items():
-        mine = [r for r in records if r.client_port == port and r.started <= run.killed]
-        if queued and mine:
-            last = max(mine, key=lambda r: r.started)
-            alive[id(last)] = last
-    return list(alive.values())
+        on_port = [r for r in everything if r.client_port == port and r.started <= run.killed]
+        if queued and on_port:
+            alive.add(id(max(on_port, key=lambda r: r.started)))
+    return [r for r in mine if id(r) in alive]
 
 
 def _charge(last_sent: list[tuple[int, int, int]], ranges: list[tuple[int, int]], run: int,
@@ -270,12 +281,9 @@ def kill_costs(files: list[SoakFile], runs: list[Run],
     charged to the last run that was sent it: that run's kill lost it. Each byte sent
     again is so charged once, even when a later loss makes a run fetch it a third time.
     """
-    by_uri = {f.uri: f for f in files}
-    served: dict[tuple[int, str], list[AccessRecord]] = {}
-    for record in records:
-        run = _run_of(record, runs)
-        if record.uri in by_uri and run is not None:
-            served.setdefault((run.index, by_uri[record.uri].id), []).append(record)
+    asked = _by_run(records, runs)
+    served = {(index, f.id): [r for r in mine if r.uri == f.uri]
+              for index, mine in asked.items() for f in files}
     again: dict[str, dict[int, int]] = {}
     for f in files:
         last_sent: list[tuple[int, int, int]] = []
@@ -289,7 +297,7 @@ def kill_costs(files: list[SoakFile], runs: list[Run],
             continue
         for f in files:
             mine = served.get((run.index, f.id), [])
-            alive = _alive(mine, run)
+            alive = _alive(mine, run, asked.get(run.index, []))
             costs.append(KillCost(
                 run.index, f.id, len(alive), sum(r.body_bytes_sent for r in mine),
                 again.get(f.id, {}).get(run.index, 0),
@@ -341,10 +349,10 @@ def _started_over(files: list[SoakFile], runs: list[Run],
     """Runs that asked a file from byte 0 after one of its requests in that run had ended:
     the engine threw the file's bytes away mid-run (a sha256 mismatch, say), which the
     per-kill figures spread over every kill whose bytes it fetched again."""
-    found = []
+    found, asked = [], _by_run(records, runs)
     for f in files:
         for run in runs:
-            mine = [r for r in records if r.uri == f.uri and _run_of(r, runs) is run]
+            mine = [r for r in asked.get(run.index, []) if r.uri == f.uri]
             for record in mine:
                 if record.requested(f.size)[0] == 0 and any(
                         other.ended <= record.started for other in mine):
@@ -357,11 +365,11 @@ def _started_over(files: list[SoakFile], runs: list[Run],
 def _lost_finished(runs: list[Run], records: list[AccessRecord], intact: set[str]) -> list[str]:
     """Downloads a killed run announced as finished that are not intact at the end, or
     that a later run fetched again (the announcement did not hold)."""
-    lost = []
+    lost, asked = [], _by_run(records, runs)
     for run in runs[:-1]:
         for download in sorted(run.finished()):
-            later = [r for r in records if r.uri == f"/{FOLDER}/{download}.bin"
-                     and (owner := _run_of(r, runs)) and owner.index > run.index]
+            later = [r for index, mine in asked.items() if index > run.index
+                     for r in mine if r.uri == f"/{FOLDER}/{download}.bin"]
             if download not in intact or later:
                 lost.append(f"{download} (finished in run {run.index}; "
                             f"{'intact' if download in intact else 'not intact'} at the end, "
