@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-import itertools
 from collections.abc import Callable
 
 import aiohttp
 from yarl import URL
 
-from orchestrator.engine.download import Download, EngineContext
+from orchestrator.engine.context import EngineContext
+from orchestrator.engine.download import Download
 from orchestrator.engine.http import CredentialCache, make_session
+from orchestrator.engine.phases import Phase
 from orchestrator.engine.request import (
     CredentialProvider,
     DownloadRequest,
@@ -24,74 +24,11 @@ from orchestrator.engine.request import (
     Progress,
     RetryPolicy,
 )
+from orchestrator.engine.slots import HostSlots
 from orchestrator.engine.state import SidecarStore, StateStore
 from orchestrator.errors import DownloadError, ErrorCode
 
 DEFAULT_RETRY = RetryPolicy()
-
-
-class HostSlots:
-    """Connection slots per host; waiters are served highest priority first, then FIFO.
-
-    Waiters sit in a heap; a priority change pushes a fresh entry and retires the old one,
-    so that 20,000 queued downloads cost O(log n) per start instead of a scan.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.used: dict[str, int] = {}
-        self.waiting: dict[str, list[list]] = {}
-        self.entries: dict[DownloadHandle, list] = {}
-        self._order = itertools.count()
-
-    def _free(self, host: str) -> bool:
-        return self.used.get(host, 0) < self.capacity and not self.waiting.get(host)
-
-    async def acquire(self, host: str, handle: DownloadHandle) -> None:
-        if self._free(host):
-            self.used[host] = self.used.get(host, 0) + 1
-            return
-        future = asyncio.get_running_loop().create_future()
-        self._push(host, handle, future)
-        try:
-            await future
-        except asyncio.CancelledError:
-            entry = self.entries.pop(handle, None)
-            if entry is not None:
-                entry[4] = False
-            if future.done() and not future.cancelled():
-                self.release(host)
-            raise
-
-    def _push(self, host: str, handle: DownloadHandle, future: asyncio.Future) -> None:
-        entry = [-handle.priority, next(self._order), handle, future, True, host]
-        self.entries[handle] = entry
-        heapq.heappush(self.waiting.setdefault(host, []), entry)
-
-    def reprioritise(self, handle: DownloadHandle) -> None:
-        """Move a waiting download to its new priority (no effect on running ones)."""
-        entry = self.entries.get(handle)
-        if entry is not None and entry[4]:
-            entry[4] = False
-            self._push(entry[5], handle, entry[3])
-
-    def try_extra(self, host: str) -> bool:
-        """Take a slot only if one is free and no download is waiting for it."""
-        if self._free(host):
-            self.used[host] = self.used.get(host, 0) + 1
-            return True
-        return False
-
-    def release(self, host: str) -> None:
-        queue = self.waiting.get(host)
-        while queue:
-            entry = heapq.heappop(queue)
-            if entry[4] and not entry[3].done():
-                entry[4] = False
-                self.entries.pop(entry[2], None)
-                entry[3].set_result(None)
-                return
-        self.used[host] = self.used.get(host, 1) - 1
 
 
 class DownloadHandle:
@@ -105,27 +42,27 @@ class DownloadHandle:
         self._download = Download(request, engine.context, on_progress)
         self._result: asyncio.Future[DownloadResult] = (
             asyncio.get_running_loop().create_future())
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._cancelled = False
         self._start()
 
     @property
-    def state(self) -> str:
-        return self._download.state
+    def state(self) -> Phase:
+        return self._download.phase
 
     @property
     def progress(self) -> Progress:
         return self._download.progress()
 
     def _start(self) -> None:
-        self._download.state = "waiting"
+        self._download.move_to(Phase.WAITING)
         self._task = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
         host = URL(self._download.request.url).host or ""
         slots = self._engine.context.slots
         try:
-            await slots.acquire(host, self)
+            await slots.acquire(host, self, self.priority)
             try:
                 result = await self._download.run()
             except Exception as exc:  # a bug must not leave wait() hanging forever
@@ -136,16 +73,14 @@ class DownloadHandle:
             if self._cancelled:
                 self._finish_cancelled()
             else:
-                self._download.state = "paused"
-                self._download.emit(force=True)
+                self._download.move_to(Phase.PAUSED)
             return
         if not self._result.done():
             self._result.set_result(result)
 
     def _finish_cancelled(self) -> None:
         self._download.forget()
-        self._download.state = "failed"
-        self._download.emit(force=True)
+        self._download.move_to(Phase.FAILED)
         self._settle(DownloadError(f"{self._download.request.url}: cancelled",
                                    ErrorCode.CANCELLED))
 
@@ -153,7 +88,7 @@ class DownloadHandle:
         if not self._result.done():
             request = self._download.request
             self._result.set_result(DownloadResult(self.key, request.url, None, 0, None, error,
-                                                   0, self._download.resumed_from))
+                                                   0, self._download.resumable.resumed_from))
 
     def pause(self) -> None:
         """Stop the transfer, keep the .part and its state; :meth:`resume` continues it."""
@@ -177,7 +112,7 @@ class DownloadHandle:
     def set_priority(self, priority: int) -> None:
         """Reorder this download among those waiting; a running transfer is not restarted."""
         self.priority = max(0, min(100, int(priority)))
-        self._engine.context.slots.reprioritise(self)
+        self._engine.context.slots.reprioritise(self, self.priority)
 
     def promote(self) -> None:
         """Foreground and top priority, without restarting the transfer."""

@@ -28,6 +28,8 @@ import struct
 import zlib
 from pathlib import Path
 
+from orchestrator.engine.state import StateRecord
+
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 MAGIC = b"BGM2"
 # magic, length of the JSON part, number of segments, crc32 of everything after the header
@@ -62,10 +64,11 @@ class ProgressMark:
         self.enabled = boot_id() is not None
         self.exists = False
         self._fd = -1
-        self._identity: tuple | None = None
+        self._identity: tuple[object, ...] | None = None
         self._identity_json = b""
 
-    def write(self, identity: dict, segments: list[tuple[int, int, int]], part_fd: int) -> None:
+    def write(self, identity: StateRecord, segments: list[tuple[int, int, int]],
+              part_fd: int) -> None:
         """Write a mark claiming ``segments`` (start, end, done) of the answer ``identity``
         names (the IDENTITY fields of a state record); OSError is left to the caller.
 
@@ -87,7 +90,7 @@ class ProgressMark:
         header = HEADER.pack(MAGIC, len(self._identity_json), len(segments), zlib.crc32(body))
         os.pwrite(self._fd, header + body, 0)
 
-    def load(self, part_fd: int) -> dict | None:
+    def load(self, part_fd: int) -> StateRecord | None:
         """The state record of a mark written in this boot that matches the ``.part``."""
         if not self.enabled:
             return None
@@ -124,7 +127,7 @@ def _tail_crc(fd: int, position: int, start: int) -> int:
     return zlib.crc32(os.pread(fd, position - begin, begin)) if position > begin else 0
 
 
-def _decode(data: bytes, part_fd: int) -> dict | None:
+def _decode(data: bytes, part_fd: int) -> StateRecord | None:
     if len(data) < HEADER.size:
         return None
     magic, json_length, count, crc = HEADER.unpack_from(data)

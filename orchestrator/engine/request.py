@@ -11,8 +11,6 @@ from orchestrator.errors import DownloadError
 CredentialProvider = Callable[[str, str | None], Awaitable[tuple[str, str] | None]]
 """``(origin "scheme://host:port", realm) -> (user, password)`` or None; asked once per origin."""
 
-STATES = ("waiting", "downloading", "paused", "finished", "failed")
-
 
 @dataclass(frozen=True)
 class DownloadRequest:

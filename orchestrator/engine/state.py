@@ -6,15 +6,18 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+StateRecord = dict[str, Any]
+"""A download's state as stored: JSON-shaped, and read back as untrusted input."""
 
 
 class StateStore(Protocol):
     """Persisted download state keyed by the download's key; ``save`` must be atomic."""
 
-    def load(self, key: str) -> dict | None: ...
+    def load(self, key: str) -> StateRecord | None: ...
 
-    def save(self, key: str, state: dict) -> None: ...
+    def save(self, key: str, state: StateRecord) -> None: ...
 
     def delete(self, key: str) -> None: ...
 
@@ -30,7 +33,7 @@ class SidecarStore:
     def path_for(key: str) -> Path:
         return Path(key + ".part.json")
 
-    def load(self, key: str) -> dict | None:
+    def load(self, key: str) -> StateRecord | None:
         try:
             with open(self.path_for(key), encoding="utf-8") as handle:
                 state = json.load(handle)
@@ -38,7 +41,7 @@ class SidecarStore:
             return None
         return state if isinstance(state, dict) else None
 
-    def save(self, key: str, state: dict) -> None:
+    def save(self, key: str, state: StateRecord) -> None:
         path = self.path_for(key)
         temp = path.with_name(path.name + ".tmp")
         with open(temp, "w", encoding="utf-8") as handle:
@@ -56,13 +59,13 @@ class MemoryStore:
     """A store that forgets everything with the process; for tests and throwaway engines."""
 
     def __init__(self) -> None:
-        self.states: dict[str, dict] = {}
+        self.states: dict[str, StateRecord] = {}
 
-    def load(self, key: str) -> dict | None:
+    def load(self, key: str) -> StateRecord | None:
         state = self.states.get(key)
         return json.loads(json.dumps(state)) if state is not None else None
 
-    def save(self, key: str, state: dict) -> None:
+    def save(self, key: str, state: StateRecord) -> None:
         self.states[key] = json.loads(json.dumps(state))
 
     def delete(self, key: str) -> None:

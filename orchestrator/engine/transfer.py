@@ -18,6 +18,7 @@ import aiohttp
 from orchestrator.engine.marks import ProgressMark
 from orchestrator.engine.segments import Segment, contiguous_prefix
 from orchestrator.engine.staging import StagingFile
+from orchestrator.engine.state import StateRecord
 from orchestrator.errors import DownloadError, ErrorCode
 
 # Checkpoints: the .part is fsynced and the state saved at most this often (a state save
@@ -92,7 +93,7 @@ class Staged:
         if self.on_chunk is not None:
             self.on_chunk()
 
-    def write_mark(self, identity: dict) -> None:
+    def write_mark(self, identity: StateRecord) -> None:
         """Write the progress mark once every chunk submitted so far is written.
 
         ``identity`` names the answer (url, size, sha256, validators). The segments are
@@ -109,7 +110,7 @@ class Staged:
         else:
             self._mark_now(identity, segments)
 
-    def _mark_now(self, identity: dict, segments: list[tuple[int, int, int]]) -> None:
+    def _mark_now(self, identity: StateRecord, segments: list[tuple[int, int, int]]) -> None:
         mark = self.mark
         if mark is None:
             return

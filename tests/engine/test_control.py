@@ -6,6 +6,7 @@ import asyncio
 
 from orchestrator.devserver import DevServer
 from orchestrator.engine import Engine
+from orchestrator.engine.phases import Phase
 from tests.engine.conftest import FAST_RETRY, make_asset, request_for, sha256_of
 
 MIB = 1 << 20
@@ -24,9 +25,11 @@ async def test_pause_keeps_the_part_and_resume_continues(served, out):
                               on_progress=lambda p: p.bytes >= MIB and reached.set())
         await _until(reached)
         handle.pause()
-        await asyncio.sleep(0)
-        while handle.state != "paused":
-            await asyncio.sleep(0.01)
+
+        async def paused() -> None:
+            while handle.state is not Phase.PAUSED:
+                await asyncio.sleep(0.01)
+        await asyncio.wait_for(paused(), 20)
         assert (out / "asset.bin.part").stat().st_size >= MIB
         assert (out / "asset.bin.part.json").exists()
         server.rate_per_connection = None

@@ -1,0 +1,28 @@
+"""What every download of one Engine shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from orchestrator.engine.commit import GroupCommit
+from orchestrator.engine.http import CredentialCache
+from orchestrator.engine.request import RetryPolicy
+from orchestrator.engine.slots import HostSlots
+from orchestrator.engine.state import StateStore
+
+
+@dataclass
+class EngineContext:
+    """The session, the state store, retries, credentials and slots of one Engine."""
+
+    session: aiohttp.ClientSession
+    store: StateStore
+    retry: RetryPolicy
+    credentials: CredentialCache
+    slots: HostSlots
+    max_connections: int
+    group_commit: GroupCommit = field(default_factory=lambda: GroupCommit())
+    folders: set[Path] = field(default_factory=set)  # staging folders made already
