@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.engine.phases import Phase
 from orchestrator.errors import DownloadError
 
 CredentialProvider = Callable[[str, str | None], Awaitable[tuple[str, str] | None]]
@@ -59,7 +60,7 @@ class Progress:
     total: int | None
     speed: float
     connections: int
-    state: str
+    state: Phase
 
 
 @dataclass(frozen=True)
