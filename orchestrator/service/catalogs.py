@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from orchestrator.engine import DownloadHandle, DownloadRequest, DownloadResult, Engine
+from orchestrator.engine.phases import Phase
 from orchestrator.engine.transfer import BodyTooLarge
 from orchestrator.errors import BackgroundAssetsError, DownloadError, ErrorCode
 from orchestrator.manifests import load_catalog
@@ -116,7 +117,7 @@ async def _watched(handle: DownloadHandle, url: str, limits: CatalogLimits) -> D
             if done:
                 return waiter.result()
             now, received = time.monotonic(), handle.progress.bytes
-            if handle.state != "downloading":  # waiting for a slot of its host
+            if handle.state is not Phase.DOWNLOADING:  # waiting for a slot of its host
                 samples.clear()
             samples.append((now, received))
             while len(samples) > 1 and samples[1][0] <= now - limits.window:
