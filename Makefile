@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check orchestrator tui tests benchmarks
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy orchestrator/model orchestrator/scheduler
+	$(VENV)/bin/mypy --strict orchestrator/model orchestrator/scheduler orchestrator/engine
 
 docs: $(STAMP)
 	$(PY) -m orchestrator.manifests.reference > docs/manifests.md.new
