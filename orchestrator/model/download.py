@@ -6,8 +6,6 @@ from dataclasses import dataclass, replace
 
 from orchestrator.model.enums import DownloadState, Priority
 
-TERMINAL_STATES = frozenset({DownloadState.FINISHED, DownloadState.FAILED})
-
 
 def clamp_priority(priority: int) -> int:
     """Priorities live in ``Priority.MIN..Priority.MAX``; anything outside is pulled in."""
@@ -55,11 +53,6 @@ class Download:
     def key(self) -> str:
         """A key unique across app groups: ``<app group>/<id>`` (the journal's primary key)."""
         return f"{self.app_group}/{self.id}"
-
-    @property
-    def is_terminal(self) -> bool:
-        """Whether the download has ended (finished or failed) and will not change again."""
-        return self.state in TERMINAL_STATES
 
     def removing_essential(self) -> Download:
         """A non-essential copy, ready to be scheduled again (``removingEssential()``)."""

@@ -92,8 +92,3 @@ class AppExtensionInfo:
 
     restricted_download_size_remaining: int | None
     restricted_essential_download_size_remaining: int | None
-
-    @classmethod
-    def from_usage(cls, usage: AllowanceUsage) -> AppExtensionInfo:
-        """What remains of each allowance after ``usage``."""
-        return cls(usage.download_remaining, usage.essential_remaining)

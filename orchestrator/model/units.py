@@ -10,9 +10,6 @@ _UNITS = {
     "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
     "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40,
 }
-# The same pattern as the schemas' size strings: spaces and tabs only (``\s`` differs between
-# JavaScript and Python regexes), units in any case.
-SIZE_PATTERN = r"^[ \t]*[0-9]+(\.[0-9]+)?[ \t]*([KkMmGgTt][Ii]?[Bb]|[Bb])?[ \t]*$"
 # The largest size anything accepts: 8 EiB, what a signed 64-bit integer (the journal's
 # SQLite columns, file offsets) can hold.
 MAX_SIZE = 2**63 - 1

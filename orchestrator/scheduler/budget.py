@@ -23,7 +23,6 @@ Interval between periodic runs::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from orchestrator.model.device import Device
 
@@ -64,21 +63,3 @@ def next_periodic_run(app_id: str, device: Device, launches: Sequence[float],
     if last_run is None:
         return now
     return last_run + periodic_interval(launches, now)
-
-
-@dataclass
-class RuntimeLedger:
-    """Runtime spent by one app on one day, against its allotment."""
-
-    allotment: float
-    spent: float = 0.0
-
-    @property
-    def remaining(self) -> float:
-        """Seconds left today (never negative)."""
-        return max(0.0, self.allotment - self.spent)
-
-    @property
-    def exhausted(self) -> bool:
-        """Whether the app has used its whole allotment."""
-        return self.spent >= self.allotment

@@ -4,7 +4,6 @@ from orchestrator.model.device import Device
 from orchestrator.scheduler.budget import (
     DAY,
     HOUR,
-    RuntimeLedger,
     daily_allotment,
     next_periodic_run,
     periodic_interval,
@@ -38,11 +37,3 @@ def test_no_periodic_run_in_low_power_and_first_run_is_now():
     assert next_periodic_run("a", Device(low_power_mode=True), [], None, NOW) is None
     assert next_periodic_run("a", Device(), [], None, NOW) == NOW
     assert next_periodic_run("a", Device(), launches(4), NOW - HOUR, NOW) == NOW + 5 * HOUR
-
-
-def test_ledger():
-    ledger = RuntimeLedger(allotment=10)
-    ledger.spent += 4
-    assert ledger.remaining == 6 and not ledger.exhausted
-    ledger.spent += 7
-    assert ledger.remaining == 0 and ledger.exhausted
