@@ -12,7 +12,7 @@ from pathlib import Path
 
 from orchestrator import events as ev
 from orchestrator.engine import DownloadResult
-from orchestrator.engine.retry import DiskFullError
+from orchestrator.engine.retry import DiskFullError, disk_error
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.journal import JournalError
 from orchestrator.model.download import Download
@@ -120,7 +120,10 @@ class Handover:
                         f"{outcome.terminated}", ErrorCode.EXTENSION_FAILED)
             else:
                 final = containers.move_into(path, container, download.destination)
-        except BackgroundAssetsError as error:
+        except (BackgroundAssetsError, OSError) as failure:
+            # An OSError: the container's file system refused the file (full, another one).
+            error = failure if isinstance(failure, BackgroundAssetsError) else disk_error(
+                failure, container / download.destination)
             containers.discard(path)
             await self._failed(loaded, tracked, error)
             return
@@ -162,6 +165,7 @@ class Handover:
             self.journal.flush()
         except BaseException as error:  # the waiters report it
             done.set_exception(error)
+            done.exception()  # retrieved: waiters cancelled meanwhile (a stop) leave it be
         else:
             done.set_result(None)
 

@@ -18,7 +18,7 @@ from orchestrator.errors import ErrorCode
 from orchestrator.journal import Journal, JournalError
 from orchestrator.model.enums import DownloadState
 from orchestrator.service import Orchestrator
-from tests.service.disk import fill
+from tests.service.disk import fill, small_tmpfs
 from tests.service.scenario import APP_ID, GROUP, Asset, KiB, MiB, Recorder, Scenario
 
 
@@ -262,3 +262,27 @@ async def test_purge_frees_a_full_disk_and_uninstall_on_one_keeps_the_app_whole(
     with Journal.in_state_dir(small_disk) as journal:
         assert journal._query("PRAGMA integrity_check")[0][0] == "ok"
         assert journal.apps() == [] and journal.downloads() == []
+
+
+async def test_a_delivery_the_containers_file_system_refuses_fails_with_disk_error(tmp_path):
+    scene = Scenario(tmp_path, [Asset("a", 64 * KiB)])
+    scene.write_content()
+    recorder, unhandled = Recorder(), []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: unhandled.append(context))
+    # Containers on a file system of their own: the staged file cannot be renamed there.
+    with small_tmpfs(tmp_path / "state" / "containers", "1m"):
+        async with DevServer(scene.content) as server:
+            manifest = scene.write_manifests(server.url)
+            async with Orchestrator(tmp_path / "state") as orchestrator:
+                orchestrator.events.subscribe(recorder)
+                await orchestrator.install(manifest)
+                await orchestrator.wait(APP_ID, "all", timeout=10)
+                rows = download_rows(orchestrator, APP_ID)
+    gc.collect()
+    assert not unhandled
+    failed = recorder.named("download.failed")
+    assert [(e["download"], e["code"]) for e in failed] == [("a", 1030)]
+    assert f"cannot write {tmp_path}/state/containers/{GROUP}/assets/a.bin" in \
+        failed[0]["message"]
+    assert [(row["download"], row["state"], row.get("error")) for row in rows] == [
+        ("a", "failed", 1030)]
