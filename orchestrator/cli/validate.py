@@ -37,6 +37,30 @@ def _count_files(paths: list[str]) -> int:
     return sum(sum(1 for _ in walk_files(Path(p))) if Path(p).is_dir() else 1 for p in paths)
 
 
+def _print_line(text: str) -> None:
+    """Print one problem line, whatever the terminal can encode.
+
+    A file name that is not UTF-8 reaches Python as surrogate escapes, which a UTF-8
+    terminal refuses (UnicodeEncodeError): such a name is written as the bytes it has
+    on disk, as ls and compilers print it, and any other character the terminal's
+    encoding lacks as a backslash escape.
+    """
+    try:
+        print(text)
+        return
+    except UnicodeEncodeError:
+        pass
+    stream = sys.stdout
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        data = f"{text}\n".encode(encoding, "surrogateescape")
+    except UnicodeEncodeError:
+        data = f"{text}\n".encode(encoding, "backslashreplace")
+    stream.flush()
+    stream.buffer.write(data)
+    stream.buffer.flush()
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate ``args.paths``; print the problems; 0 when there is none, else 1."""
     from orchestrator.manifests import validate_paths
@@ -55,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([problem.as_dict() for problem in problems], indent=2))
     else:
         for problem in problems:
-            print(problem)
+            _print_line(str(problem))
     files = len({problem.file for problem in problems})
     if problems:
         noun = "problem" if len(problems) == 1 else "problems"
