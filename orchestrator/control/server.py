@@ -107,8 +107,7 @@ def _optional_byte_count(body: dict[str, Any], name: str) -> int | None:
 def _error(error: BackgroundAssetsError) -> web.Response:
     status = {ErrorCode.APP_NOT_INSTALLED: 404, ErrorCode.DOWNLOAD_NOT_SCHEDULED: 404,
               ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED: 403,
-              ErrorCode.REQUEST_INVALID: 400,
-              ErrorCode.DISK_ERROR: 507}.get(error.code, 409)  # 507 Insufficient Storage
+              ErrorCode.REQUEST_INVALID: 400}.get(error.code, 409)
     return web.json_response(error.as_dict(), status=status)
 
 

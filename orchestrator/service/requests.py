@@ -35,7 +35,8 @@ class RequestOutcome(enum.Enum):
 
     ``MADE``: made, whether planned, refused or failed. ``WAITING``: it waits for the
     network and is made by whoever brings the network back, perhaps already (a device
-    back online while the fetch was being stopped): the caller must leave it alone.
+    back online while the fetch was being stopped), or for disk space and is made once
+    space is back: the caller must leave it alone.
     """
 
     MADE = "made"
