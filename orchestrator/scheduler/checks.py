@@ -52,9 +52,22 @@ class PlanContext:
 
 def destination_problem(destination: str) -> str | None:
     """Why ``destination`` would leave the app group container, or None."""
-    if destination[:1].isalnum() and destination[1:2] != ":" and ".." not in destination \
-            and "\\" not in destination and "\x00" not in destination:
+    if plainly_inside(destination):
         return None  # the common case, decided without splitting the path
+    return full_destination_problem(destination)
+
+
+def plainly_inside(destination: str) -> bool:
+    """A quick yes for most destinations: relative, no ``..``, no drive, backslash or NUL.
+
+    Never yes for a destination :func:`full_destination_problem` refuses.
+    """
+    return destination[:1].isalnum() and destination[1:2] != ":" and ".." not in destination \
+        and "\\" not in destination and "\x00" not in destination
+
+
+def full_destination_problem(destination: str) -> str | None:
+    """:func:`destination_problem` without the quick yes."""
     if not destination or "\x00" in destination:
         return "the destination is empty"
     if destination.startswith(("/", "\\")) or (len(destination) > 1 and destination[1] == ":"):
