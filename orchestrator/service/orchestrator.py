@@ -99,7 +99,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         self.network = NetworkWaits(self.device.network.online)
         self._journal_commit: asyncio.Future[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
-        self._space_waits: dict[str, ContentRequest] = {}
+        self._space_waits: dict[str, tuple[LoadedApp, ContentRequest]] = {}
         self.journal: Journal
         self.queue: DownloadQueue
 

@@ -53,7 +53,7 @@ class ContentRequests:
 
     network: NetworkWaits
     # The content request of each app a full disk stopped, made again once space is back.
-    _space_waits: dict[str, ContentRequest]
+    _space_waits: dict[str, tuple[LoadedApp, ContentRequest]]
 
     # Content requests ------------------------------------------------------------
 
@@ -200,23 +200,30 @@ class ContentRequests:
         """
         app_id = loaded.app.id
         waiting = self._space_waits.get(app_id)
-        if waiting is None or outranks(request, waiting):
-            self._space_waits[app_id] = request
+        if waiting is not None and waiting[0] is loaded:
+            if outranks(request, waiting[1]):
+                self._space_waits[app_id] = (loaded, request)
+        else:  # none yet, or one of the app as it was before an update: that one ends
+            self._space_waits[app_id] = (loaded, request)
+            needed = free_bytes(self.state_dir) + JOURNAL_SPACE
+            self._in_background(self._request_when_space(loaded, needed))
         self.emit(ev.REQUEST_WAITING, app_id, request=request.name.lower(),
                   reason="the disk is full: the request is made again once space is back",
                   **error.as_dict())
-        if waiting is None:
-            needed = free_bytes(self.state_dir) + JOURNAL_SPACE
-            self._in_background(self._request_when_space(loaded, needed))
 
     async def _request_when_space(self, loaded: LoadedApp, needed: int) -> None:
         app_id = loaded.app.id
+        back = False
         try:
             back = await self._space_back(needed, lambda: self.apps.get(app_id) is loaded)
         finally:
-            request = self._space_waits.pop(app_id, None)
-        if back and request is not None:
-            await self._make_request(loaded, request)
+            waiting = self._space_waits.get(app_id)
+            if waiting is not None and waiting[0] is loaded:
+                del self._space_waits[app_id]
+            else:
+                waiting = None
+        if back and waiting is not None:
+            await self._make_request(loaded, waiting[1])
 
     def runtime_today(self, app_id: str) -> tuple[float, float]:
         """Seconds of extension runtime the app spent today, and today's allotment."""

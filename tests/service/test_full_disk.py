@@ -286,3 +286,29 @@ async def test_a_delivery_the_containers_file_system_refuses_fails_with_disk_err
         failed[0]["message"]
     assert [(row["download"], row["state"], row.get("error")) for row in rows] == [
         ("a", "failed", 1030)]
+
+
+async def test_an_update_while_the_install_waits_for_space_is_the_request_made_once_it_is_back(
+        tmp_path, small_disk):
+    scene = Scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True)])
+    scene.write_content()
+    recorder = Recorder()
+    async with DevServer(scene.content) as server:
+        manifest = scene.write_manifests(server.url)
+        pad_catalog(scene, 1 * MiB)
+        async with Orchestrator(small_disk) as orchestrator:
+            orchestrator.disk_retry_interval = 0.1
+            orchestrator.events.subscribe(recorder)
+            filler = fill(small_disk, leave=512 * KiB)
+            await orchestrator.install(manifest)
+            scene.version = "2.0"
+            scene.write_manifests(server.url)
+            pad_catalog(scene, 1 * MiB)
+            await orchestrator.update(manifest)
+            assert [e["request"] for e in recorder.named("request.waiting")] == [
+                "install", "update"]
+            filler.unlink()
+            await orchestrator.wait(APP_ID, "all", timeout=10)
+            assert orchestrator.apps[APP_ID].app.version == "2.0"
+    assert [e["request"] for e in recorder.named("extension.request")] == ["update"]
+    assert [e["download"] for e in recorder.named("download.finished")] == ["tutorial"]
