@@ -204,7 +204,16 @@ def print_plan(app_id: str, plan: Any, out: Any) -> None:
 
 
 def plan_lines(app_id: str, plan: Any) -> Iterator[str]:
+    from orchestrator.manifests.problems import printable
     from orchestrator.model.units import format_size
+
+    for line in _plan_lines(app_id, plan, format_size):
+        # A destination or a URL's file name may hold control characters (a catalog's
+        # "\u001b[31m"); one search of the line is all that most lines cost.
+        yield printable(line)
+
+
+def _plan_lines(app_id: str, plan: Any, format_size: Any) -> Iterator[str]:
 
     yield f"{app_id}: {plan.request.name.lower()} plan"
     if not plan.extension_runs:

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from orchestrator.errors import ManifestError
+
+# What would end a line or drive the terminal if printed as it is: C0 and C1 controls,
+# DEL, and Unicode's line and paragraph separators.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character written as its escape (``\\n``, ``\\x1b``).
+
+    File names and values come from documents and catalogs: printed raw, a newline
+    splits one ``FILE:LINE:COL: message`` line in two, an escape sequence recolours
+    or retitles the terminal.
+    """
+    if _UNPRINTABLE.search(text) is None:
+        return text
+    return _UNPRINTABLE.sub(lambda match: repr(match.group())[1:-1], text)
 
 PathTuple = tuple[str | int, ...]
 
@@ -29,7 +46,7 @@ class Problem:
         return asdict(self)
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+        return printable(f"{self.file}:{self.line}:{self.column}: {self.message}")
 
 
 class LocatedError(Exception):
