@@ -1,14 +1,23 @@
-"""Whatever the bytes, ``bgassets validate`` answers 0 or 1 and never shows a traceback."""
+"""Whatever the bytes, ``bgassets validate`` answers 0 or 1 and ``bgassets plan`` 0, 1 or 2,
+with located errors that name the file, and never a traceback.
+
+The generated documents of every kind come from ``tests/support/fuzzdocs.py``, the
+generators of ``benchmarks/fuzz.py`` (which runs ten thousand of them).
+"""
 
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orchestrator.bundled import KINDS
 from orchestrator.cli.main import main
+from orchestrator.devserver.thread import serve_in_thread
 from orchestrator.manifests import validate_catalog_bytes
+from tests.support.fuzzdocs import FILE_NAMES, GENERATORS, Case, example_files, judge, make_case
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "manifests").rglob("*.yaml")) + sorted(
@@ -139,3 +148,59 @@ def test_tagged_values_of_any_tag_are_problems_not_tracebacks(capsys, tags):
     asset = "\n".join(f"    {name}: {value}" for name, value in fields.items())
     validate_in_process(capsys, {"catalog.yaml": f'version: "1"\nassets:\n  -{asset[3:]}\n'
                                  .encode()})
+
+
+@pytest.fixture(scope="module")
+def served_case(tmp_path_factory):
+    """A folder for one case at a time, served on loopback for the cases whose plan
+    fetches the catalog from manifestURL."""
+    folder = tmp_path_factory.mktemp("fuzz") / "case"
+    folder.mkdir()
+    with serve_in_thread(folder) as server:
+        yield folder, server.url
+
+
+def judged(case, served=None):
+    with tempfile.TemporaryDirectory() as scratch:
+        folder, url = served or (Path(scratch) / "case", None)
+        verdict = judge(case, folder, url)
+    assert verdict.failure is None, f"{verdict.failure}\n" + "\n".join(verdict.output)
+    return verdict
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(kind=st.sampled_from(KINDS), generator=st.sampled_from(sorted(GENERATORS)),
+       rng=st.randoms(use_true_random=False))
+def test_generated_documents_get_located_errors_from_validate_and_plan(served_case, kind,
+                                                                       generator, rng):
+    judged(make_case(rng, kind, generator), served_case)
+
+
+EXAMPLE = example_files("wwdc-sessions", Path(__file__).resolve().parents[2] / "manifests"
+                        / "devices" / "default.yaml")
+
+
+@pytest.mark.parametrize(("kind", "old", "new"), [
+    ("catalog", '"id": "wwdc23-10108"', '"id": "\\ud800"'),
+    ("catalog", '"size": 25165824', '"size": 1' + "0" * 400),
+    ("catalog", '"priority": 100', '"priority": 1' + "0" * 400),
+    ("catalog", '"size": 25165824', '"size": "1' + " \\t" * 40_000 + 'x"'),
+    ("app", "size: 32MiB", "size: " + "9" * 400),
+    ("app", "size: 32MiB", "size: !!timestamp x"),
+    ("app", "size: 32MiB", "size: !!binary AAAA"),
+    ("app", "size: 32MiB", "size: !!int 12.5"),
+    ("app", 'version: "1.0"', "version: !!float x"),
+    ("extension", "skipPresent: true", "skipPresent: !!bool maybe"),
+    ("extension", "retries: 3", "retries: " + "9" * 5000),
+    ("device", "dailyAllotmentSeconds: 600", "dailyAllotmentSeconds: 1" + "0" * 400),
+    ("device", "name: default", 'name: "\\udfff"'),
+])
+@pytest.mark.parametrize("json_output", [False, True])
+def test_earlier_findings_stay_located_errors(kind, old, new, json_output):
+    files = dict(EXAMPLE)
+    name = FILE_NAMES[kind]
+    assert old.encode() in files[name]
+    files[name] = files[name].replace(old.encode(), new.encode())
+    verdict = judged(Case(kind, "fixed", files, name, json_output=json_output, batch=True))
+    assert (verdict.validate_code, verdict.plan_code) == (1, 1)
