@@ -4,8 +4,10 @@ Every kind of document (App, Extension, Device, catalog) is made by every
 generator of ``tests/support/fuzzdocs.py`` (random bytes, byte mutations of the
 bundled examples, structural mutations, hostile values such as 10**400, tags,
 lone surrogates and deep nesting, whole-file oddities such as BOMs, other
-encodings and alias bombs) and run through the real ``bgassets validate`` and
-``bgassets plan`` commands in worker processes. Counted: located errors,
+encodings and alias bombs, edge values the schemas accept) and run through the
+real ``bgassets validate`` and ``bgassets plan`` commands in worker processes, as
+``tests/support/fuzzcases.py`` judges them; some plans fetch their catalog from a
+loopback asset server, as ``plan`` without ``--catalog`` does. Counted: located errors,
 accepted documents, tracebacks (anything but a located error naming the file)
 and hangs (a document that takes longer than ``--timeout``). Each worker has an
 address-space limit, so that a document that swells memory fails alone.
@@ -36,8 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from orchestrator.bundled import KINDS  # noqa: E402
-from tests.support.fuzzdocs import (  # noqa: E402
-    GENERATORS,
+from tests.support.fuzzcases import (  # noqa: E402
     Verdict,
     case_for,
     command_lines,
@@ -45,6 +46,7 @@ from tests.support.fuzzdocs import (  # noqa: E402
     kind_and_generator,
     write_case,
 )
+from tests.support.fuzzdocs import GENERATORS  # noqa: E402
 
 FAILURES = ROOT / ".bench" / "fuzz"
 PROGRESS_EVERY = 1000

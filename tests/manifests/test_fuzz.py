@@ -1,8 +1,9 @@
 """Whatever the bytes, ``bgassets validate`` answers 0 or 1 and ``bgassets plan`` 0, 1 or 2,
 with located errors that name the file, and never a traceback.
 
-The generated documents of every kind come from ``tests/support/fuzzdocs.py``, the
-generators of ``benchmarks/fuzz.py`` (which runs ten thousand of them).
+The generated documents of every kind come from ``tests/support/fuzzdocs.py`` and are
+judged by ``tests/support/fuzzcases.py``, as in ``benchmarks/fuzz.py`` (which runs ten
+thousand of them).
 """
 
 import tempfile
@@ -17,7 +18,8 @@ from orchestrator.bundled import KINDS
 from orchestrator.cli.main import main
 from orchestrator.devserver.thread import serve_in_thread
 from orchestrator.manifests import validate_catalog_bytes
-from tests.support.fuzzdocs import FILE_NAMES, GENERATORS, Case, example_files, judge, make_case
+from tests.support.fuzzcases import FILE_NAMES, Case, example_files, judge, make_case
+from tests.support.fuzzdocs import GENERATORS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "manifests").rglob("*.yaml")) + sorted(
