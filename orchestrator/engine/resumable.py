@@ -21,7 +21,7 @@ from orchestrator.engine.retry import disk_error
 from orchestrator.engine.segments import Segment, bytes_done, clamp_to_disk, from_runs, from_state
 from orchestrator.engine.staging import StagingFile
 from orchestrator.engine.state import SidecarStore, StateRecord
-from orchestrator.engine.transfer import MARK_BYTES, Staged
+from orchestrator.engine.transfer import Staged
 from orchestrator.errors import DownloadError
 
 
@@ -57,11 +57,15 @@ class Resumable:
         staged = self.files
         if staged.checkpoint_due() and self._checkpoint_task is None:
             self._checkpoint_task = asyncio.ensure_future(self._checkpoint())
-        elif staged.unmarked >= MARK_BYTES * max(1, self.connections) and (
-                staged.mark is not None and staged.size is not None):
-            staged.write_mark(self.identity())
+        if staged.mark_due:
+            self._mark()
         if self.on_chunk is not None:
             self.on_chunk()
+
+    def _mark(self) -> None:
+        staged = self.files
+        if staged.mark is not None and staged.size is not None:
+            staged.write_mark(self.identity())
 
     # -- persisted state ------------------------------------------------------------------
     def identity(self) -> StateRecord:
@@ -204,6 +208,7 @@ class Resumable:
             self.staged.part = part
             clamp_to_disk(self.staged.segments, part.size_on_disk())
         self.staged.on_chunk = self._after_chunk
+        self.staged.on_new_segment = self._mark
         self.staged.max_size = self.request.max_size
         self.resumed_from = bytes_done(self.staged.segments)
 

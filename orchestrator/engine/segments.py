@@ -29,6 +29,8 @@ class Segment:
     active: bool = False
     started: float | None = None   # when the current connection began on it (monotonic)
     base: int = 0                  # ``done`` at that moment
+    marked: int = 0                # ``done`` as the last progress mark claimed it
+    announced: bool = False        # its bounds were in a progress mark before its first byte
 
     def begin(self, now: float) -> None:
         """A connection starts on this segment: its rate is measured from here."""

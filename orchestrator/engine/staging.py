@@ -58,8 +58,10 @@ class StagingFile:
         After a crash the state's claims lag behind what was written. A file written
         ``sequential``-ly from 0 holds data up to its size; a segmented one is sparse and
         the next hole bounds each run. The block holding the end of a run may be only
-        partly written, so the last block is not trusted; neither is a block shared with
-        the next segment. Returns ``position`` when the file system cannot tell.
+        partly written, so the last block is not trusted. When no hole comes before
+        ``limit`` (the next segment's data follows in the same or the next block), the
+        run's end hides in the two blocks around ``limit``: neither is trusted. Returns
+        ``position`` when the file system cannot tell.
         """
         info = os.fstat(self.fd)
         if info.st_blocks * 512 >= info.st_size:  # dense: no holes to go by
@@ -69,10 +71,11 @@ class StagingFile:
         except OSError:
             return position
         block = max(info.st_blksize, 4096)
-        end = hole if hole == info.st_size else hole - block
-        if limit < info.st_size:
-            limit -= limit % block
-        return max(position, min(end, limit))
+        if hole < limit or limit >= info.st_size:
+            end = min(hole if hole == info.st_size else hole - block, limit)
+        else:
+            end = limit - limit % block - block
+        return max(position, end)
 
     def data_runs(self) -> list[tuple[int, int]] | None:
         """The runs of surely written bytes in a sparse file, or None when it is dense.

@@ -25,8 +25,9 @@ from orchestrator.errors import DownloadError, ErrorCode
 # per chunk would cost more than the download).
 CHECKPOINT_BYTES = 8 << 20
 CHECKPOINT_SECONDS = 1.0
-# Between checkpoints a progress mark (no fsync, see ``marks``) is written after this many
-# bytes per connection: what a kill -9 makes the download fetch again, per connection.
+# Between checkpoints a progress mark (no fsync, see ``marks``) is written once a segment
+# has this many bytes no mark claims, and when a segment completes: what a kill -9 makes
+# the download fetch again, per connection.
 MARK_BYTES = 512 << 10
 # Chunks at least this big are written and hashed in threads (pwrite and sha256 release
 # the GIL); smaller ones (small files) stay inline, where a thread hop costs more than it saves.
@@ -47,8 +48,9 @@ class Staged:
         self.hashing = False
         self.received = 0
         self.unsaved = 0
-        self.unmarked = 0
+        self.mark_due = False
         self.mark: ProgressMark | None = None
+        self.on_new_segment: Callable[[], None] | None = None
         self.last_checkpoint = time.monotonic()
         self.on_chunk: Callable[[], None] | None = None
         self._writer: ThreadPoolExecutor | None = None
@@ -74,6 +76,12 @@ class Staged:
         Large chunks go to two threads, one writing and one hashing, so that receiving,
         writing and the sha256 (about 1 GB/s here) overlap on a 2-core machine.
         """
+        if not segment.announced:
+            # A segment's bounds go into a mark before its first byte: bytes of two
+            # segments can meet in one block, and only the bounds tell whose they are.
+            segment.announced = True
+            if len(self.segments) > 1 and self.on_new_segment is not None:
+                self.on_new_segment()
         offset = segment.position
         hash_it = offset == self.hashed_to and not self.hashing
         if hash_it:
@@ -89,7 +97,8 @@ class Staged:
         segment.done += len(chunk)
         self.received += len(chunk)
         self.unsaved += len(chunk)
-        self.unmarked += len(chunk)
+        if segment.done - segment.marked >= MARK_BYTES or segment.remaining <= 0:
+            self.mark_due = True
         if self.on_chunk is not None:
             self.on_chunk()
 
@@ -100,10 +109,13 @@ class Staged:
         taken now; the writer thread writes the mark after the chunks submitted before it
         (one thread, first in first out), so it never claims a byte still unwritten.
         """
-        self.unmarked = 0
+        self.mark_due = False
         if self.mark is None:
             return
-        segments = [(segment.start, segment.end, segment.done) for segment in self.segments]
+        segments = []
+        for segment in self.segments:
+            segment.marked = segment.done
+            segments.append((segment.start, segment.end, segment.done))
         if self._pending and self._writer is not None:
             self._pending.append((self._writer.submit(self._mark_now, identity, segments),
                                   None, 0))

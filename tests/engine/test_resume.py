@@ -180,3 +180,27 @@ async def test_segmented_bytes_written_after_the_last_checkpoint_are_taken_back(
     on_disk = 1_500_001 + 700_000 + 2 * MIB + 123_457
     assert result.resumed_from > on_disk - 4 * 8192
     assert server.stats.body_bytes_sent < asset.size - on_disk + 4 * 8192
+
+
+async def test_a_segment_ending_just_before_the_next_ones_data_is_not_taken_back_too_far(
+        served, out, server, engine):
+    """Segment A's bytes end 200 bytes short of the block where segment B's data starts:
+    no hole lies between them, so the file system cannot say where A ends (seen in the
+    crash soak: zeros taken back, the sha256 failed and 16 MiB were fetched again)."""
+    asset = make_asset(served, "asset.bin", 8 * MIB, seed=33)
+    part = out / "asset.bin.part"
+    boundary = 4_000_003
+    a_written = boundary - boundary % 4096 - 200
+    with open(part, "wb") as handle:
+        handle.write(asset.data[:a_written])
+        handle.seek(boundary)
+        handle.write(asset.data[boundary:boundary + MIB])
+        handle.truncate(asset.size)
+    SidecarStore().save(str(out / "asset.bin"), {
+        "url": server.url + "asset.bin", "size": asset.size, "sha256": asset.sha256,
+        "etag": None, "last_modified": None,
+        "segments": [[0, boundary, 1000], [boundary, asset.size, 1000]]})
+    result = await engine.fetch(request_for(server, asset, out, connections=2))
+    assert result.ok, result.error
+    assert sha256_of(out / "asset.bin") == asset.sha256
+    assert server.stats.body_bytes_sent < asset.size - a_written - MIB + 4 * 8192
