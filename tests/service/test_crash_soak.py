@@ -43,10 +43,6 @@ def test_kill_9_loses_no_file_and_no_finished_download(soaked):
     assert len(soaked.per_connection()) >= KILLS // 2, figures
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "over the bound after some kills: a partly written block at a segment's end is taken "
-    "back from the .part (sha256 mismatch, the file starts over), and bytes of segments "
-    "finished since the last progress mark are fetched again once the .part is dense"))
 def test_kill_9_fetches_again_at_most_the_bound_per_connection(soaked):
     assert soaked.over_bound == [], soaked.format()
     assert soaked.started_over == [], soaked.format()
