@@ -1,8 +1,8 @@
 """File names that are not UTF-8, and terminals that cannot show every character.
 
-Found by ``benchmarks/fuzz.py``: on a UTF-8 terminal ``bgassets validate FOLDER`` died
-with UnicodeEncodeError when the folder held a file whose name is not UTF-8 (Python
-reads it as surrogate escapes, which a UTF-8 stdout refuses).
+On a UTF-8 terminal ``bgassets validate FOLDER`` died with UnicodeEncodeError when the
+folder held a file whose name is not UTF-8 (Python reads it as surrogate escapes, which
+a UTF-8 stdout refuses); ``benchmarks/fuzz.py`` now puts such names in its batches.
 """
 
 import os

@@ -1,8 +1,8 @@
 """A manifestURL that the schema's pattern lets through but no URL parser splits is a
 located problem for validate and for plan, not a traceback from the planner.
 
-Found by ``benchmarks/fuzz.py``: ``plan`` on such an app raised ValueError (Invalid
-IPv6 URL) while checking the first download's host against domainAllowList.
+``plan`` on such an app raised ValueError (Invalid IPv6 URL) while checking the first
+download's host against domainAllowList; ``benchmarks/fuzz.py`` generates such URLs.
 """
 
 import pytest
