@@ -1,9 +1,9 @@
 """``bgassets fetch``: the download engine on its own, like curl or aria2c but verified.
 
 Files go to ``DIR/<name>.part`` with their state in ``<name>.part.json`` and a
-progress mark in ``<name>.part.mark`` beside it, so running the same command again after Ctrl-C or ``kill -9`` resumes
-where the bytes on disk end. A file already at its path with the expected size
-and sha256 is not fetched again.
+progress mark in ``<name>.part.mark`` beside it, so running the same command again
+after Ctrl-C or ``kill -9`` resumes where the bytes on disk end. A file already at its
+path with the expected size and sha256 is not fetched again.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ def register(subparsers: Any) -> None:
         help="download files: resumable, verified, segmented",
         description=(
             "Download one or many files with the bgassets engine. Bytes go to NAME.part "
-            "(state in NAME.part.json and NAME.part.mark) and are renamed into place only once complete and "
-            "verified; run the same command again after an interruption to resume."
+            "(state in NAME.part.json and NAME.part.mark) and are renamed into place only "
+            "once complete and verified; run the same command again after an interruption "
+            "to resume."
         ),
         epilog=(
             "List files (-i): one URL per line, optionally followed by sha256=HEX size=N "
