@@ -34,6 +34,14 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+# Objects moved to the oldest generation by ``_promote_to_oldest`` since its last full
+# collection. Python starts a full collection by objects that survived younger ones and
+# never sees these, so cycles dropped inside paused blocks would pile up there: after this
+# many, one full collection runs (amortised, a fraction of a pass per object promoted).
+FULL_COLLECTION_AFTER = 1_000_000
+_promoted = 0
+
+
 def _promote_to_oldest() -> None:
     """Move every tracked object to the oldest generation without scanning it.
 
@@ -41,9 +49,15 @@ def _promote_to_oldest() -> None:
     built, at once. ``freeze`` + ``unfreeze`` is that move; it is skipped when
     someone else froze objects on purpose (``unfreeze`` would release them too).
     """
-    if gc.get_freeze_count() == 0:
-        gc.freeze()
-        gc.unfreeze()
+    global _promoted
+    if gc.get_freeze_count() != 0:
+        return
+    _promoted += gc.get_count()[0]
+    gc.freeze()
+    gc.unfreeze()
+    if _promoted >= FULL_COLLECTION_AFTER:
+        _promoted = 0
+        gc.collect()
 
 
 def without_collector(function: Callable[P, R]) -> Callable[P, R]:

@@ -52,3 +52,19 @@ def test_the_wrapped_function_keeps_its_name_and_result():
 
     assert answer(21) == 42
     assert answer.__name__ == "answer" and answer.__doc__ == "The answer."
+
+
+def test_cycles_from_many_paused_blocks_are_collected_without_anyone_calling_collect():
+    """Promoted objects count toward a full collection (Python's own rule does not see them:
+    600 plans of small catalogs grew a process from 25 to 120 MB of unreachable cycles)."""
+    @without_collector
+    def build_cycles(count: int) -> weakref.ref[Node]:
+        nodes = [Node() for _ in range(count)]
+        for first, second in zip(nodes, nodes[1:] + nodes[:1], strict=True):
+            first.other = second
+        return weakref.ref(nodes[0])
+
+    gc.collect()
+    refs = [build_cycles(5_000) for _ in range(400)]  # 2 million objects, all garbage
+    dead = sum(ref() is None for ref in refs)
+    assert dead >= len(refs) // 2, f"{dead} of {len(refs)} cycles collected"
