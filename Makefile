@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench lint typecheck docs clean
+.PHONY: install demo test bench soak fuzz lint typecheck docs clean
 
 install: $(STAMP)
 
@@ -22,6 +22,14 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
+
+# 30 kill -9 of an install from a throttled nginx per rate (1 GiB at 30m), then checks.
+soak: $(STAMP)
+	$(PY) benchmarks/soak.py $(SOAK_ARGS)
+
+# 10,000 generated manifests and catalogs through validate and plan, in-process.
+fuzz: $(STAMP)
+	$(PY) benchmarks/fuzz.py $(FUZZ_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check orchestrator tui tests benchmarks
