@@ -111,7 +111,13 @@ def _state_dir(args: argparse.Namespace) -> None:
     args.state_dir = str(Path(args.state_dir).expanduser().absolute())
 
 
+# The engine's write and hash threads wait for the GIL at most this long (Python's default
+# is 5 ms); see ``engine.transfer.MAX_PENDING``.
+SWITCH_INTERVAL = 0.001
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    sys.setswitchinterval(SWITCH_INTERVAL)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -19,7 +19,10 @@ from orchestrator.errors import DownloadError, ErrorCode
 from orchestrator.model.hosts import host_allowed
 
 MAX_REDIRECTS = 10
-READ_BUFFER = 4 << 20
+# aiohttp stops reading a response's socket once twice this much is buffered unread. What
+# is buffered is lost to a kill -9 (never on disk), so it counts against the resume bound;
+# 1 GiB from nginx took 2.17 s with 256 KiB and 2.39 s with 4 MiB (medians of 5).
+READ_BUFFER = 256 << 10
 _REALM = re.compile(r'realm\s*=\s*"([^"]*)"|realm\s*=\s*([^\s,]+)', re.IGNORECASE)
 
 

@@ -32,7 +32,11 @@ MARK_BYTES = 512 << 10
 # Chunks at least this big are written and hashed in threads (pwrite and sha256 release
 # the GIL); smaller ones (small files) stay inline, where a thread hop costs more than it saves.
 THREAD_CHUNK = 64 << 10
-MAX_PENDING = 16 << 20
+# Bytes handed to the write thread and not yet written; a kill -9 loses them, so they count
+# against the resume bound. Python gives a waiting thread the GIL only every switch
+# interval (5 ms by default: 2 MiB at 400 MB/s), so the bgassets command sets it to 1 ms
+# (``cli.main``) to keep the write thread this close.
+MAX_PENDING = 1 << 20
 
 
 class Staged:
