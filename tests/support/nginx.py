@@ -31,6 +31,7 @@ http {{
     log_format bgassets '{log_format}';
     {access_log}
     sendfile on;
+    {sendfile_max_chunk}
     tcp_nopush on;
     keepalive_requests 100000;
     client_body_temp_path {work}/client_body;
@@ -110,14 +111,16 @@ def _free_port() -> int:
 
 
 def _write_config(root: Path, workdir: Path, port: int, limit_rate: str | None,
-                  access_log: Path | None) -> Path:
+                  access_log: Path | None, sendfile_max_chunk: str | None) -> Path:
     user = "user root;\n" if os.geteuid() == 0 else ""
     rate = f"limit_rate {limit_rate};" if limit_rate else ""
     log = f"access_log {access_log.resolve()} bgassets;" if access_log else "access_log off;"
+    chunk = f"sendfile_max_chunk {sendfile_max_chunk};" if sendfile_max_chunk else ""
     config = workdir / "nginx.conf"
     config.write_text(_CONFIG.format(user=user, work=workdir, port=port,
                                      root=root.resolve(), limit_rate=rate,
-                                     log_format=ACCESS_LOG_FORMAT, access_log=log))
+                                     log_format=ACCESS_LOG_FORMAT, access_log=log,
+                                     sendfile_max_chunk=chunk))
     return config
 
 
@@ -146,12 +149,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def nginx_server(root: Path, workdir: Path, *, limit_rate: str | None = None,
-                 access_log: Path | None = None) -> Iterator[str]:
+                 access_log: Path | None = None,
+                 sendfile_max_chunk: str | None = None) -> Iterator[str]:
     """Serve ``root`` with nginx on 127.0.0.1 and yield its base URL (``http://...:PORT/``).
 
     ``limit_rate`` is nginx's per-connection cap, e.g. ``"20m"``. ``access_log``, when
     given, gets one line per request in ``ACCESS_LOG_FORMAT`` (read it back with
-    ``read_access_log``); without it nothing is logged. A port taken between choosing and
+    ``read_access_log``); without it nothing is logged. ``sendfile_max_chunk`` bounds what
+    nginx hands a socket at once (2m by default). A port taken between choosing and
     binding is retried on another port.
     """
     nginx = require_tool("nginx")
@@ -159,7 +164,8 @@ def nginx_server(root: Path, workdir: Path, *, limit_rate: str | None = None,
     workdir.mkdir(parents=True, exist_ok=True)
     for _ in range(_ATTEMPTS):
         port = _free_port()
-        config = _write_config(root, workdir, port, limit_rate, access_log)
+        config = _write_config(root, workdir, port, limit_rate, access_log,
+                               sendfile_max_chunk)
         with open(workdir / "stderr.log", "ab") as stderr:
             process = subprocess.Popen([nginx, "-c", str(config), "-p", str(workdir), "-e",
                                         str(workdir / "error.log")],

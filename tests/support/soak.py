@@ -8,6 +8,7 @@ kills cost is measured by ``soak_report``. Shared by ``tests/service/test_crash_
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -150,6 +151,32 @@ class Progress:
             self.reached.set()
 
 
+SENDFILE_MAX_CHUNK = "256k"
+
+
+def nginx_processes(pid_file: Path) -> list[int]:
+    """nginx's master (from its pid file) and its workers (the master's children)."""
+    try:
+        master = int(pid_file.read_text())
+    except (OSError, ValueError):
+        return []
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:
+            children.append(int(stat.parent.name))
+    return [master, *children]
+
+
+def signal_all(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
 def socket_queues(port: int) -> dict[int, int]:
     """Bytes the kernel holds per client port on loopback connections to ``port``.
 
@@ -185,6 +212,7 @@ class Soak:
     port: int
     run_timeout: float = 120.0
     say: Callable[[str], None] = lambda _: None
+    server_processes: Callable[[], list[int]] = list
     runs: list[Run] = field(default_factory=list)
     reported: dict[str, int] = field(default_factory=dict)  # bytes on disk, as last told
 
@@ -229,9 +257,19 @@ class Soak:
         if process.poll() is None:
             time.sleep(delay)
         if process.poll() is None:
-            run.queued = socket_queues(self.port)
-            run.killed = time.time()
-            os.kill(process.pid, signal.SIGKILL)
+            # nginx is frozen first, then the run: what the kernel holds is then measured
+            # at the moment of death. nginx hands the socket up to sendfile_max_chunk
+            # (2 MiB) at a time; one push between a sample and the kill would be charged
+            # to the engine, which never saw those bytes.
+            frozen = self.server_processes()
+            signal_all(frozen, signal.SIGSTOP)
+            try:
+                os.kill(process.pid, signal.SIGSTOP)
+                run.killed = time.time()
+                run.queued = socket_queues(self.port)
+                os.kill(process.pid, signal.SIGKILL)
+            finally:
+                signal_all(frozen, signal.SIGCONT)
         self._reap(run, process, progress, reader)
         return run
 
@@ -298,10 +336,16 @@ def soak_against_nginx(work: Path, content: Path, files: list[SoakFile], *, rate
     """
     access_log = work / "access.log"
     began = time.monotonic()
-    with nginx_server(content, work / "nginx", limit_rate=rate, access_log=access_log) as base:
+    # nginx counts the bytes of a push into a connection whose client has just died (the
+    # kernel takes them, then the peer's reset drops them): one sendfile_max_chunk, 2 MiB
+    # by default, charged to the engine though no client ever read them. 256k keeps that
+    # within the per-connection slack.
+    with nginx_server(content, work / "nginx", limit_rate=rate, access_log=access_log,
+                      sendfile_max_chunk=SENDFILE_MAX_CHUNK) as base:
         port = int(base.rstrip("/").rpartition(":")[2])
         manifest = write_app(work, content, base, files)
-        soak = Soak(work / "state", manifest, files, port, run_timeout=run_timeout, say=say)
+        soak = Soak(work / "state", manifest, files, port, run_timeout=run_timeout, say=say,
+                    server_processes=lambda: nginx_processes(work / "nginx" / "nginx.pid"))
         try:
             run_soak(soak, kills, seed)
         finally:  # beside the access log, for a post-mortem
