@@ -25,6 +25,7 @@ import gc
 import multiprocessing
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -240,6 +241,9 @@ def print_summary(tally: Tally, seconds: float, args: argparse.Namespace, out: P
           f"{args.workers} workers")
     print(f"peak memory {tally.peak_kib / 1024:.0f} MiB (largest worker), {seconds:.1f} s, "
           f"{total['docs'] / max(seconds, 1e-9):.0f} documents/s")
+    commit = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"],
+                            capture_output=True, text=True).stdout.strip()[:72]
+    print(f"date UTC {time.strftime('%Y-%m-%d %H:%M', time.gmtime())}, commit {commit or '?'}")
     growth, index = tally.hungriest
     if index >= 0:
         kind, generator = kind_and_generator(index)
