@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.devserver import DevServer
-from orchestrator.engine import DownloadRequest, Engine
+from orchestrator.engine import DownloadRequest, DownloadResult, Engine
 from orchestrator.engine.marks import HEADER, TAIL, ProgressMark, boot_id
 from orchestrator.engine.transfer import MARK_BYTES
 from tests.engine.conftest import FAST_RETRY, make_asset, request_for, sha256_of
@@ -40,7 +40,10 @@ CHILD = textwrap.dedent("""
 """)
 
 
-async def _kill_after(args: list[str], threshold: int) -> None:
+async def _kill_after(request: DownloadRequest, threshold: int) -> None:
+    """Run ``request`` in a child process and kill -9 it once ``threshold`` bytes are in."""
+    args = [request.url, str(request.destination), str(request.size), request.sha256 or "",
+            str(request.connections or 0)]
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-c", CHILD, *args, stdout=asyncio.subprocess.PIPE,
         cwd=os.getcwd())
@@ -55,21 +58,27 @@ async def _kill_after(args: list[str], threshold: int) -> None:
         await child.wait()
 
 
+async def _resumed_after_a_kill(server: DevServer, request: DownloadRequest,
+                                threshold: int) -> tuple[DownloadResult, int, int]:
+    """Kill -9 a download at ``threshold`` bytes, then resume it at full speed: the result,
+    the body bytes the resume fetched and the bytes the .part held at the kill."""
+    await _kill_after(request, threshold)
+    on_disk = os.stat(request.staging_path).st_blocks * 512
+    sent_before = server.stats.body_bytes_sent
+    server.rate_per_connection = None
+    async with Engine(retry=FAST_RETRY) as engine:
+        result = await engine.fetch(request)
+    return result, server.stats.body_bytes_sent - sent_before, on_disk
+
+
 @pytest.mark.parametrize("connections", [1, 0])
 async def test_kill_9_then_resume_downloads_little_again(served, out, connections):
     asset = make_asset(served, "asset.bin", 24 * MIB, seed=81)
     async with DevServer(served, rate_per_connection=8 * MIB) as server:
         request = request_for(server, asset, out, connections=connections or None)
-        await _kill_after([request.url, str(request.destination), str(asset.size),
-                           asset.sha256, str(connections)], 6 * MIB)
-        on_disk = os.stat(out / "asset.bin.part").st_blocks * 512
-        sent_before = server.stats.body_bytes_sent
-        server.rate_per_connection = None
-        async with Engine(retry=FAST_RETRY) as engine:
-            result = await engine.fetch(request)
+        result, again, on_disk = await _resumed_after_a_kill(server, request, 6 * MIB)
     assert result.ok, result.error
     assert sha256_of(out / "asset.bin") == asset.sha256
-    again = server.stats.body_bytes_sent - sent_before
     assert again <= asset.size - on_disk + 1 * MIB
     assert not (out / "asset.bin.part").exists() and not (out / "asset.bin.part.json").exists()
 
@@ -90,14 +99,6 @@ def _mark_from_another_boot(staging: Path) -> None:
     path.write_bytes(HEADER.pack(magic, identity_length, count, zlib.crc32(body)) + body)
 
 
-async def _kill_unpinned(server: DevServer, asset, out: Path, connections: int,
-                         threshold: int) -> DownloadRequest:
-    request = request_for(server, asset, out, sha256=None, connections=connections)
-    await _kill_after([request.url, str(request.destination), str(asset.size), "",
-                       str(connections)], threshold)
-    return request
-
-
 pytestmark_marks = pytest.mark.skipif(boot_id() is None, reason="no boot id: no marks here")
 
 
@@ -107,15 +108,10 @@ async def test_kill_9_without_a_sha256_fetches_again_at_most_a_mark_per_connecti
         served, out, connections):
     asset = make_asset(served, "asset.bin", 48 * MIB, seed=82)
     async with DevServer(served, rate_per_connection=16 * MIB) as server:
-        request = await _kill_unpinned(server, asset, out, connections, 12 * MIB)
-        on_disk = os.stat(out / "asset.bin.part").st_blocks * 512
-        sent_before = server.stats.body_bytes_sent
-        server.rate_per_connection = None
-        async with Engine(retry=FAST_RETRY) as engine:
-            result = await engine.fetch(request)
+        request = request_for(server, asset, out, sha256=None, connections=connections)
+        result, again, on_disk = await _resumed_after_a_kill(server, request, 12 * MIB)
     assert result.ok, result.error
     assert sha256_of(out / "asset.bin") == asset.sha256
-    again = server.stats.body_bytes_sent - sent_before
     # What was on disk but not claimed by the last mark: under MARK_BYTES per connection,
     # plus the chunks received but not yet written at the kill.
     assert again - (asset.size - on_disk) <= connections * 2 * MARK_BYTES, (again, on_disk)
@@ -129,7 +125,8 @@ async def test_a_mark_the_part_or_the_boot_does_not_back_is_ignored(served, out,
     and the file still comes out right, with no sha256 to catch a wrong tail."""
     asset = make_asset(served, "asset.bin", 32 * MIB, seed=83)
     async with DevServer(served, rate_per_connection=4 * MIB) as server:
-        request = await _kill_unpinned(server, asset, out, 1, 6 * MIB)
+        request = request_for(server, asset, out, sha256=None, connections=1)
+        await _kill_after(request, 6 * MIB)
         checkpoint = json.loads((out / "asset.bin.part.json").read_text())["bytes"]
         staging = out / "asset.bin.part"
         mark = _read_mark(staging)
