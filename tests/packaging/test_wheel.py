@@ -91,12 +91,12 @@ def _bundled_files() -> set[str]:
             if path.suffix in (".json", ".yaml")}
 
 
-def test_the_wheel_and_the_sdist_ship_the_schemas_examples_and_styles(built):
+def test_the_wheel_and_the_sdist_ship_the_schemas_examples_styles_and_py_typed(built):
     with zipfile.ZipFile(built["wheel"]) as wheel:
         in_wheel = set(wheel.namelist())
     with tarfile.open(built["sdist"]) as sdist:
         in_sdist = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
-    expected = _bundled_files() | {"tui/app.tcss"}
+    expected = _bundled_files() | {"tui/app.tcss", "orchestrator/py.typed"}
     assert len(expected) > 15
     assert expected <= in_wheel, sorted(expected - in_wheel)
     assert expected <= in_sdist, sorted(expected - in_sdist)
