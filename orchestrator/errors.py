@@ -8,6 +8,27 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+__all__ = [
+    "BackgroundAssetsError",
+    "BadAnswer",
+    "BodyTooLarge",
+    "DaemonUnavailable",
+    "DiskFullError",
+    "DownloadError",
+    "EndlessBody",
+    "ErrorCode",
+    "HandlerAnswerError",
+    "JournalError",
+    "LocatedError",
+    "LockTimeout",
+    "ManifestError",
+    "PhaseError",
+    "StateDirBusy",
+    "StateDirUnusable",
+    "UntrustedSocket",
+    "UsageError",
+]
+
 
 class ErrorCode(IntEnum):
     """Error codes: the framework's own, then bgassets' (1000 and up)."""
@@ -120,6 +141,15 @@ class ManifestError(BackgroundAssetsError):
     code = ErrorCode.MANIFEST_INVALID
 
 
+class LocatedError(ManifestError):
+    """A problem that stops reading a file (bad bytes, bad YAML) at a 1-based line and
+    column, under the dotted ``path`` of the value it concerns."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1, path: str = "") -> None:
+        super().__init__(message)
+        self.line, self.column, self.path = line, column, path
+
+
 class DownloadError(BackgroundAssetsError):
     """A download ended without a verified file.
 
@@ -135,3 +165,82 @@ class DownloadError(BackgroundAssetsError):
         self.transient = transient
         self.retry_after = retry_after
         self.unreachable = unreachable
+
+
+class DiskFullError(DownloadError):
+    """A DISK_ERROR for ENOSPC or EDQUOT: trying again is worth it once space is freed,
+    not before (so the engine does not retry it at once)."""
+
+
+class EndlessBody(DownloadError):
+    """More bytes than expected: cut off at the expected size (the endless-data defence).
+
+    The bytes up to the size are kept when a pinned sha256 can verify them on the next
+    attempt; otherwise this is a size mismatch.
+    """
+
+    def __init__(self, url: str, size: int) -> None:
+        super().__init__(f"{url} sent more than the expected {size} bytes; cut off",
+                         ErrorCode.SIZE_MISMATCH, transient=True, retry_after=0)
+
+
+class BodyTooLarge(DownloadError):
+    """A body of unknown size longer than the request's ``max_size``: refused, or cut off
+    there (never written beyond it). Not retried: the next answer would be as long."""
+
+    def __init__(self, url: str, limit: int, declared: int | None = None) -> None:
+        what = (f"declares {declared} bytes, more than the maximum of {limit}; refused"
+                if declared is not None else f"sent more than the maximum of {limit} bytes; "
+                "cut off")
+        super().__init__(f"{url} {what}", ErrorCode.CATALOG_TOO_LARGE)
+        self.limit = limit
+
+
+class JournalError(BackgroundAssetsError):
+    """The journal cannot be opened or is from a newer bgassets."""
+
+    code = ErrorCode.DISK_ERROR
+
+
+class DaemonUnavailable(BackgroundAssetsError):
+    """No daemon listens on the state dir's control socket, or it stopped answering."""
+
+    code = ErrorCode.DAEMON_NOT_RUNNING
+
+
+class UntrustedSocket(BackgroundAssetsError):
+    """A control socket or its folder that another user could have made or can reach."""
+
+    code = ErrorCode.CONTROL_SOCKET_UNTRUSTED
+
+
+class LockTimeout(BackgroundAssetsError):
+    """Exclusive control was not obtained before the deadline."""
+
+    code = ErrorCode.LOCK_TIMEOUT
+
+
+class HandlerAnswerError(BackgroundAssetsError):
+    """A handler answered ``ok`` with downloads that are not valid (``extensionFailed``)."""
+
+    code = ErrorCode.EXTENSION_FAILED
+
+
+class BadAnswer(BackgroundAssetsError):
+    """An entry point returned something that is not what the protocol carries."""
+
+    code = ErrorCode.EXTENSION_FAILED
+
+
+class PhaseError(RuntimeError):
+    """A move the table does not allow: a bug in the engine, never a download failure."""
+
+
+# Signals inside one subsystem, caught there: never seen outside it, so not exported.
+
+class WentOffline(Exception):
+    """The device went offline while a catalog was being fetched: the fetch was stopped."""
+
+
+class Unsatisfiable(Exception):
+    """The Range header asks for bytes the file does not have: the dev server answers 416."""

@@ -10,18 +10,36 @@ def test_all_is_sorted_and_importable():
         assert getattr(orchestrator, name) is not None
 
 
-def test_public_names():
-    assert set(orchestrator.__all__) >= {
-        "BackgroundAssetsError",
-        "ContentRequest",
-        "DownloadError",
-        "DownloadState",
-        "ErrorCode",
-        "ManifestError",
-        "Priority",
-        "format_size",
-        "parse_size",
-    }
+def test_public_names_are_exactly_these():
+    assert orchestrator.__all__ == [
+        "BackgroundAssetsError", "BadAnswer", "BodyTooLarge", "ContentRequest",
+        "DaemonUnavailable", "DiskFullError", "DownloadError", "DownloadState",
+        "EndlessBody", "ErrorCode", "HandlerAnswerError", "JournalError", "LocatedError",
+        "LockTimeout",
+        "ManifestError", "PhaseError", "Priority", "StateDirBusy", "StateDirUnusable",
+        "UntrustedSocket", "UsageError", "format_size", "parse_size",
+    ]
+
+
+def test_every_exception_is_defined_in_errors_and_every_error_is_exported():
+    outside = {f"{module.__name__}.{name}" for module in _package_modules()
+               for name, value in vars(module).items()
+               if isinstance(value, type) and issubclass(value, Exception)
+               and value.__module__ == module.__name__ and not name.startswith("_")
+               and module is not orchestrator.errors}
+    assert outside == set(), "exceptions defined outside orchestrator/errors.py"
+    errors = {name for name, value in vars(orchestrator.errors).items()
+              if isinstance(value, type) and issubclass(value, BackgroundAssetsError)}
+    assert errors <= set(orchestrator.errors.__all__) <= set(orchestrator.__all__)
+
+
+def _package_modules():
+    import importlib
+    import pkgutil
+    for info in pkgutil.walk_packages(orchestrator.__path__, "orchestrator."):
+        if not info.name.startswith("orchestrator.demo.__main__") and not info.name.endswith(
+                "__main__"):
+            yield importlib.import_module(info.name)
 
 
 def test_framework_numbers_are_kept():

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import events as ev
-from orchestrator.control import ControlClient, DaemonUnavailable
+from orchestrator.control import ControlClient
 from orchestrator.control.views import device_from_view, waiting_request_from_view
-from orchestrator.errors import BackgroundAssetsError
+from orchestrator.errors import BackgroundAssetsError, DaemonUnavailable
 from orchestrator.events import Event, EventBus
 from orchestrator.model.device import Device
 from orchestrator.model.enums import ContentRequest

@@ -31,8 +31,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from orchestrator.control import DaemonUnavailable, socket_path
+    from orchestrator.control import socket_path
     from orchestrator.control.server import someone_listens
+    from orchestrator.errors import DaemonUnavailable
 
     path = socket_path(args.state_dir)
     if not someone_listens(path):

@@ -12,14 +12,8 @@ import aiohttp
 
 from orchestrator.control.server import APP_HEADER
 from orchestrator.control.sockets import check_socket
-from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.errors import BackgroundAssetsError, DaemonUnavailable, ErrorCode
 from orchestrator.model.enums import ContentRequest
-
-
-class DaemonUnavailable(BackgroundAssetsError):
-    """No daemon listens on the state dir's control socket, or it stopped answering."""
-
-    code = ErrorCode.DAEMON_NOT_RUNNING
 
 
 class ControlClient:

@@ -16,16 +16,10 @@ import stat
 import tempfile
 from pathlib import Path
 
-from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.errors import UntrustedSocket
 
 SOCKET_NAME = "control.sock"
 _MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, less elsewhere
-
-
-class UntrustedSocket(BackgroundAssetsError):
-    """A control socket or its folder that another user could have made or can reach."""
-
-    code = ErrorCode.CONTROL_SOCKET_UNTRUSTED
 
 
 def socket_path(state_dir: str | Path) -> Path:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import email.utils
 from dataclasses import dataclass
 
+from orchestrator.errors import Unsatisfiable
+
 
 @dataclass(frozen=True)
 class Validators:
@@ -43,10 +45,6 @@ class ByteRange:
     @property
     def content_range(self) -> str:
         return f"bytes {self.first}-{self.last}/{self.size}"
-
-
-class Unsatisfiable(Exception):
-    """The Range header asks for bytes the file does not have: answer 416."""
 
 
 def parse_http_date(value: str) -> int | None:

@@ -23,13 +23,13 @@ from aiohttp import web
 from orchestrator.devserver.faults import Fault, FaultPicker
 from orchestrator.devserver.ranges import (
     ByteRange,
-    Unsatisfiable,
     Validators,
     if_range_allows,
     not_modified,
     parse_range,
 )
 from orchestrator.devserver.sending import SLOW_RATE, BodyPlan, TokenBucket, send_body
+from orchestrator.errors import Unsatisfiable
 
 _COMPRESSED_TYPES = {"gzip": "application/gzip", "bzip2": "application/x-bzip2",
                      "xz": "application/x-xz", "br": "application/x-brotli"}

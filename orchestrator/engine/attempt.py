@@ -33,8 +33,8 @@ from orchestrator.engine.segments import (
     steal,
     stragglers,
 )
-from orchestrator.engine.transfer import BodyTooLarge, EndlessBody, pump
-from orchestrator.errors import DownloadError, ErrorCode
+from orchestrator.engine.transfer import pump
+from orchestrator.errors import BodyTooLarge, DownloadError, EndlessBody, ErrorCode
 
 SEGMENT_THRESHOLD = 8 << 20
 TICK = 0.15

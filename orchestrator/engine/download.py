@@ -29,8 +29,7 @@ from orchestrator.engine.resumable import Resumable
 from orchestrator.engine.retry import backoff_delay, classify_exception, should_retry
 from orchestrator.engine.segments import bytes_done
 from orchestrator.engine.staging import file_sha256
-from orchestrator.engine.transfer import EndlessBody
-from orchestrator.errors import DownloadError, ErrorCode
+from orchestrator.errors import DownloadError, EndlessBody, ErrorCode
 
 PROGRESS_INTERVAL = 0.1
 CONTENT_ERRORS = (ErrorCode.SIZE_MISMATCH, ErrorCode.CHECKSUM_MISMATCH)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from orchestrator.errors import PhaseError
+
 
 class Phase(StrEnum):
     """Where a download stands; the values are what progress and the control API show."""
@@ -39,10 +41,6 @@ MOVES: dict[Phase, frozenset[Phase]] = {
     Phase.FINISHED: frozenset(),
     Phase.FAILED: frozenset(),
 }
-
-
-class PhaseError(RuntimeError):
-    """A move the table does not allow: a bug in the engine, never a download failure."""
 
 
 def check_move(current: Phase, new: Phase) -> Phase:

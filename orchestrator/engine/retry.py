@@ -10,15 +10,10 @@ import aiohttp
 
 from orchestrator.engine.failures import describe_failure
 from orchestrator.engine.request import RetryPolicy
-from orchestrator.errors import DownloadError, ErrorCode
+from orchestrator.errors import DiskFullError, DownloadError, ErrorCode
 
 _DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS,
                           errno.EIO, errno.EFBIG, errno.EISDIR, errno.ENOTDIR})
-
-
-class DiskFullError(DownloadError):
-    """A DISK_ERROR for ENOSPC or EDQUOT: trying again is worth it once space is freed,
-    not before (so the engine does not retry it at once)."""
 
 
 def backoff_delay(attempt: int, policy: RetryPolicy, retry_after: float | None = None,

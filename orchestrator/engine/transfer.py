@@ -19,7 +19,7 @@ from orchestrator.engine.marks import ProgressMark
 from orchestrator.engine.segments import Segment, contiguous_prefix
 from orchestrator.engine.staging import StagingFile
 from orchestrator.engine.state import StateRecord
-from orchestrator.errors import DownloadError, ErrorCode
+from orchestrator.errors import BodyTooLarge, DownloadError, EndlessBody, ErrorCode
 
 # Checkpoints: the .part is fsynced and the state saved at most this often (a state save
 # per chunk would cost more than the download).
@@ -255,30 +255,6 @@ async def pump(response: aiohttp.ClientResponse, segment: Segment, staged: Stage
                             ErrorCode.NETWORK_ERROR, transient=True)
     if segment.end == staged.size and await content.readany():
         _overflow(segment, staged, url)
-
-
-class EndlessBody(DownloadError):
-    """More bytes than expected: cut off at the expected size (the endless-data defence).
-
-    The bytes up to the size are kept when a pinned sha256 can verify them on the next
-    attempt; otherwise this is a size mismatch.
-    """
-
-    def __init__(self, url: str, size: int) -> None:
-        super().__init__(f"{url} sent more than the expected {size} bytes; cut off",
-                         ErrorCode.SIZE_MISMATCH, transient=True, retry_after=0)
-
-
-class BodyTooLarge(DownloadError):
-    """A body of unknown size longer than the request's ``max_size``: refused, or cut off
-    there (never written beyond it). Not retried: the next answer would be as long."""
-
-    def __init__(self, url: str, limit: int, declared: int | None = None) -> None:
-        what = (f"declares {declared} bytes, more than the maximum of {limit}; refused"
-                if declared is not None else f"sent more than the maximum of {limit} bytes; "
-                "cut off")
-        super().__init__(f"{url} {what}", ErrorCode.CATALOG_TOO_LARGE)
-        self.limit = limit
 
 
 def _overflow(segment: Segment, staged: Staged, url: str) -> None:

@@ -1,11 +1,5 @@
 """The crash-safe journal (SQLite, WAL) of apps, downloads and runtime."""
 
-from orchestrator.journal.journal import (
-    JOURNAL_NAME,
-    AppRecord,
-    DownloadRecord,
-    Journal,
-    JournalError,
-)
+from orchestrator.journal.journal import JOURNAL_NAME, AppRecord, DownloadRecord, Journal
 
-__all__ = ["JOURNAL_NAME", "AppRecord", "DownloadRecord", "Journal", "JournalError"]
+__all__ = ["JOURNAL_NAME", "AppRecord", "DownloadRecord", "Journal"]

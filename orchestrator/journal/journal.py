@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.errors import ErrorCode, JournalError
 from orchestrator.journal.migrations import MIGRATIONS
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest, DownloadState
@@ -33,12 +33,6 @@ JOURNAL_NAME = "journal.sqlite"
 # delivered, error code, error message.
 _Deferred = tuple[str, float, int | None, int, str | None, int | None, int | None,
                   int | None, str | None]
-
-
-class JournalError(BackgroundAssetsError):
-    """The journal cannot be opened or is from a newer bgassets."""
-
-    code = ErrorCode.DISK_ERROR
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from orchestrator.errors import ManifestError
+from orchestrator.errors import LocatedError, ManifestError
 
 # What would end a line or drive the terminal if printed as it is: C0 and C1 controls,
 # DEL, and Unicode's line and paragraph separators.
@@ -49,19 +49,12 @@ class Problem:
         return printable(f"{self.file}:{self.line}:{self.column}: {self.message}")
 
 
-class LocatedError(Exception):
-    """A problem that stops reading a file (bad bytes, bad YAML); 1-based position."""
-
-    def __init__(self, message: str, line: int = 1, column: int = 1, path: str = "") -> None:
-        super().__init__(message)
-        self.message, self.line, self.column, self.path = message, line, column, path
-
-    def problem(self, file: str) -> Problem:
-        """This error as a :class:`Problem` in ``file``, its message led by its path."""
-        message = self.message
-        if self.path and not message.startswith(f"{self.path}:"):
-            message = f"{self.path}: {message}"
-        return Problem(file, self.line, self.column, self.path, message)
+def located_problem(error: LocatedError, file: str) -> Problem:
+    """``error`` as a :class:`Problem` in ``file``, its message led by its path."""
+    message = error.message
+    if error.path and not message.startswith(f"{error.path}:"):
+        message = f"{error.path}: {message}"
+    return Problem(file, error.line, error.column, error.path, message)
 
 
 def dotted(path: PathTuple) -> str:

@@ -8,8 +8,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.errors import LocatedError
 from orchestrator.manifests.jsonlocate import JsonLocator
-from orchestrator.manifests.problems import LocatedError, PathTuple, Problem, dotted, position
+from orchestrator.manifests.problems import (
+    PathTuple,
+    Problem,
+    dotted,
+    located_problem,
+    position,
+)
 from orchestrator.manifests.schema import Locator, describe
 from orchestrator.manifests.yamlload import MAX_DEPTH, decode, load_yaml, number
 
@@ -142,7 +149,7 @@ def parse(file: str, data: bytes, *, json_first: bool) -> Source:
         if _SURROGATE_ESCAPE.search(text):
             _refuse_surrogates(source.data, source.locator)
     except LocatedError as error:
-        source.problems.append(error.problem(file))
+        source.problems.append(located_problem(error, file))
         return source
     source.kind = classify(source)
     return source

@@ -35,7 +35,8 @@ from yaml.events import (
 )
 from yaml.nodes import ScalarNode
 
-from orchestrator.manifests.problems import LocatedError, PathTuple, dotted, position
+from orchestrator.errors import LocatedError
+from orchestrator.manifests.problems import PathTuple, dotted, position
 
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_DEPTH = 64

@@ -11,8 +11,7 @@ from pathlib import Path
 
 from orchestrator.engine import DownloadHandle, DownloadRequest, DownloadResult, Engine
 from orchestrator.engine.phases import Phase
-from orchestrator.engine.transfer import BodyTooLarge
-from orchestrator.errors import BackgroundAssetsError, DownloadError, ErrorCode
+from orchestrator.errors import BackgroundAssetsError, BodyTooLarge, DownloadError, ErrorCode
 from orchestrator.manifests import load_catalog
 from orchestrator.model.app import App
 from orchestrator.model.catalog import Catalog

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.errors import BackgroundAssetsError, HandlerAnswerError
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest, Priority
 from orchestrator.model.plan import AppExtensionInfo
@@ -23,12 +23,6 @@ from orchestrator.service.handler_child import encode_download
 FIELDS = frozenset({"id", "url", "appGroup", "essential", "size", "sha256", "priority",
                     "destination"})
 SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-class HandlerAnswerError(BackgroundAssetsError):
-    """A handler answered ``ok`` with downloads that are not valid (``extensionFailed``)."""
-
-    code = ErrorCode.EXTENSION_FAILED
 
 
 def _absolute(path: Path) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from orchestrator import sdk
-from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.errors import BackgroundAssetsError, BadAnswer, ErrorCode
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest
 from orchestrator.model.plan import AppExtensionInfo
@@ -34,12 +34,6 @@ REQUIRED = ("entry", "handler", "appGroup")
 OUR_PACKAGE = str(Path(__file__).resolve().parents[1])
 MEMORY_ANSWER = (b'{"status":"error","kind":"memory limit","error":{"type":"MemoryError",'
                  b'"message":"the handler went past its memory limit"}}\n')
-
-
-class BadAnswer(BackgroundAssetsError):
-    """An entry point returned something that is not what the protocol carries."""
-
-    code = ErrorCode.EXTENSION_FAILED
 
 
 def encode_download(download: Download) -> dict[str, Any]:

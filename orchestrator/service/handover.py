@@ -12,9 +12,8 @@ from pathlib import Path
 
 from orchestrator import events as ev
 from orchestrator.engine import DownloadResult
-from orchestrator.engine.retry import DiskFullError, disk_error
-from orchestrator.errors import BackgroundAssetsError, ErrorCode
-from orchestrator.journal import JournalError
+from orchestrator.engine.retry import disk_error
+from orchestrator.errors import BackgroundAssetsError, DiskFullError, ErrorCode, JournalError
 from orchestrator.model.download import Download
 from orchestrator.model.enums import DownloadState
 from orchestrator.model.extension import EssentialFailure

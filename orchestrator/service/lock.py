@@ -20,15 +20,9 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.errors import BackgroundAssetsError, ErrorCode, LockTimeout
 
 POLL = 0.02
-
-
-class LockTimeout(BackgroundAssetsError):
-    """Exclusive control was not obtained before the deadline."""
-
-    code = ErrorCode.LOCK_TIMEOUT
 
 
 @dataclass

@@ -7,13 +7,10 @@ import contextlib
 from collections.abc import Awaitable
 from typing import TypeVar
 
+from orchestrator.errors import WentOffline
 from orchestrator.model.enums import ContentRequest
 
 T = TypeVar("T")
-
-
-class WentOffline(Exception):
-    """The device went offline while a catalog was being fetched: the fetch was stopped."""
 
 
 def outranks(request: ContentRequest, waiting: ContentRequest | None) -> bool:

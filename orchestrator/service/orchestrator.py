@@ -22,11 +22,12 @@ from orchestrator.errors import (
     BackgroundAssetsError,
     DownloadError,
     ErrorCode,
+    JournalError,
     StateDirBusy,
     StateDirUnusable,
 )
 from orchestrator.events import Event, EventBus
-from orchestrator.journal import Journal, JournalError
+from orchestrator.journal import Journal
 from orchestrator.manifests import load_app
 from orchestrator.model.app import App
 from orchestrator.model.device import Device

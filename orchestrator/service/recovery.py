@@ -6,8 +6,7 @@ import contextlib
 from pathlib import Path
 
 from orchestrator import events as ev
-from orchestrator.errors import BackgroundAssetsError
-from orchestrator.journal import JournalError
+from orchestrator.errors import BackgroundAssetsError, JournalError
 from orchestrator.manifests import load_app
 from orchestrator.model.enums import ContentRequest, DownloadState
 from orchestrator.service import containers

@@ -9,9 +9,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from orchestrator import events as ev
-from orchestrator.engine.retry import DiskFullError
-from orchestrator.errors import BackgroundAssetsError, ErrorCode
-from orchestrator.journal import AppRecord, JournalError
+from orchestrator.errors import (
+    BackgroundAssetsError,
+    DiskFullError,
+    ErrorCode,
+    JournalError,
+    WentOffline,
+)
+from orchestrator.journal import AppRecord
 from orchestrator.model.app import App
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest, DownloadState
@@ -25,7 +30,7 @@ from orchestrator.service.catalogs import CATALOG_ID, FetchedCatalog, fetch_cata
 from orchestrator.service.downloads import Tracked
 from orchestrator.service.handler import HandlerOutcome, HandlerRunner
 from orchestrator.service.handover import JOURNAL_SPACE, free_bytes
-from orchestrator.service.network import NetworkWaits, WentOffline, outranks
+from orchestrator.service.network import NetworkWaits, outranks
 
 CATALOG_FAILED = "catalog-failed"
 

@@ -9,8 +9,8 @@ import stat
 import pytest
 
 from orchestrator.control import ControlClient, socket_path
-from orchestrator.control.sockets import UntrustedSocket, runtime_dir
-from orchestrator.errors import ErrorCode
+from orchestrator.control.sockets import runtime_dir
+from orchestrator.errors import ErrorCode, UntrustedSocket
 
 DEEP = "x" * 120
 

@@ -6,12 +6,12 @@ import pytest
 
 from orchestrator.devserver.ranges import (
     ByteRange,
-    Unsatisfiable,
     Validators,
     if_range_allows,
     not_modified,
     parse_range,
 )
+from orchestrator.errors import Unsatisfiable
 
 VALIDATORS = Validators.for_file(size=100, mtime_ns=1_700_000_000_123_456_789)
 

@@ -9,7 +9,8 @@ import pytest
 
 from orchestrator.devserver import DevServer
 from orchestrator.engine import Engine
-from orchestrator.engine.phases import MOVES, Phase, PhaseError, check_move
+from orchestrator.engine.phases import MOVES, Phase, check_move
+from orchestrator.errors import PhaseError
 from tests.engine.conftest import FAST_RETRY, make_asset, request_for, sha256_of
 
 MIB = 1 << 20

@@ -10,7 +10,8 @@ import textwrap
 
 import pytest
 
-from orchestrator.journal import Journal, JournalError
+from orchestrator.errors import JournalError
+from orchestrator.journal import Journal
 from orchestrator.journal.migrations import MIGRATIONS
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest, DownloadState

@@ -9,9 +9,8 @@ import math
 
 import pytest
 
-from orchestrator.errors import ManifestError
+from orchestrator.errors import LocatedError, ManifestError
 from orchestrator.manifests import load_app, load_catalog, validate_paths
-from orchestrator.manifests.problems import LocatedError
 from orchestrator.manifests.yamlload import load_yaml
 from tests.manifests.bases import APP, DEVICE, write_set
 

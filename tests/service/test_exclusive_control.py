@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import orchestrator
-from orchestrator.errors import BackgroundAssetsError, ErrorCode
-from orchestrator.service.lock import LockTimeout, exclusive_control, exclusive_control_sync
+from orchestrator.errors import BackgroundAssetsError, ErrorCode, LockTimeout
+from orchestrator.service.lock import exclusive_control, exclusive_control_sync
 
 GROUP = "group.com.example.locks"
 ROOT = str(Path(orchestrator.__file__).resolve().parent.parent)
@@ -20,7 +20,8 @@ ROOT = str(Path(orchestrator.__file__).resolve().parent.parent)
 HOLDER = '''
 import asyncio, sys, time
 from pathlib import Path
-from orchestrator.service.lock import LockTimeout, exclusive_control
+from orchestrator.service.lock import exclusive_control
+from orchestrator.errors import LockTimeout
 
 state, group, name, hold, log, offset = sys.argv[1:]
 deadline = None if offset == "none" else time.monotonic() + float(offset)

@@ -14,8 +14,8 @@ import pytest
 from orchestrator.control.views import download_rows
 from orchestrator.devserver import DevServer
 from orchestrator.devserver.thread import serve_in_thread
-from orchestrator.errors import ErrorCode
-from orchestrator.journal import Journal, JournalError
+from orchestrator.errors import ErrorCode, JournalError
+from orchestrator.journal import Journal
 from orchestrator.model.enums import DownloadState
 from orchestrator.service import Orchestrator
 from tests.service.disk import fill, small_tmpfs

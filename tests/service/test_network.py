@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
+from orchestrator.errors import WentOffline
 from orchestrator.model.enums import ContentRequest
-from orchestrator.service.network import NetworkWaits, WentOffline
+from orchestrator.service.network import NetworkWaits
 
 INSTALL, UPDATE, PERIODIC = ContentRequest.INSTALL, ContentRequest.UPDATE, ContentRequest.PERIODIC
 
