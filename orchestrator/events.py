@@ -12,35 +12,41 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from orchestrator.model.units import format_size
 
 _log = logging.getLogger("bgassets.events")
 
-APP_PROGRESS = "app.progress"
-APP_LAUNCHABLE = "app.launchable"
-APP_INSTALLED = "app.installed"
-APP_LAUNCHED = "app.launched"
-APP_UNINSTALLED = "app.uninstalled"
-CATALOG_FETCHED = "catalog.fetched"
-EXTENSION_REQUEST = "extension.request"
-# A content request that waits for the network: its catalog is fetched once the device
-# is online again (``request``: install, update or periodic).
-REQUEST_WAITING = "request.waiting"
-EXTENSION_TERMINATED = "extension.terminated"
-PLAN_REJECTED = "plan.rejected"
-EVENT_REFUSED = "event.refused"
-DOWNLOAD_SCHEDULED = "download.scheduled"
-DOWNLOAD_STARTED = "download.started"
-DOWNLOAD_PROGRESS = "download.progress"
-DOWNLOAD_PAUSED = "download.paused"
-DOWNLOAD_RESUMED = "download.resumed"
-DOWNLOAD_FINISHED = "download.finished"
-DOWNLOAD_FAILED = "download.failed"
-DOWNLOAD_REENQUEUED = "download.reenqueued"
-ASSET_PURGED = "asset.purged"
-DEVICE_CHANGED = "device.changed"
+class EventKind(StrEnum):
+    """What an event tells; the value is its ``event`` field on the wire."""
+
+    APP_PROGRESS = "app.progress"
+    APP_LAUNCHABLE = "app.launchable"
+    APP_INSTALLED = "app.installed"
+    APP_LAUNCHED = "app.launched"
+    APP_UNINSTALLED = "app.uninstalled"
+    CATALOG_FETCHED = "catalog.fetched"
+    EXTENSION_REQUEST = "extension.request"
+    # A content request that waits for the network: its catalog is fetched once the device
+    # is online again (``request``: install, update or periodic).
+    REQUEST_WAITING = "request.waiting"
+    EXTENSION_TERMINATED = "extension.terminated"
+    PLAN_REJECTED = "plan.rejected"
+    EVENT_REFUSED = "event.refused"
+    DOWNLOAD_SCHEDULED = "download.scheduled"
+    DOWNLOAD_STARTED = "download.started"
+    DOWNLOAD_PROGRESS = "download.progress"
+    DOWNLOAD_PAUSED = "download.paused"
+    DOWNLOAD_RESUMED = "download.resumed"
+    DOWNLOAD_FINISHED = "download.finished"
+    DOWNLOAD_FAILED = "download.failed"
+    DOWNLOAD_REENQUEUED = "download.reenqueued"
+    ASSET_PURGED = "asset.purged"
+    DEVICE_CHANGED = "device.changed"
+    # Published by a TUI attached to a daemon when the daemon stops answering.
+    DAEMON_LOST = "daemon.lost"
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ class Event:
     """Something that happened; ``data`` holds the kind-specific fields."""
 
     ts: float
-    event: str
+    event: EventKind
     app: str | None
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -108,10 +114,10 @@ class EventQueue(asyncio.Queue[Event]):
 
     def put_evicting(self, event: Event) -> None:
         if self.full():
-            if event.event == DOWNLOAD_PROGRESS:
+            if event.event == EventKind.DOWNLOAD_PROGRESS:
                 return
             buffer = self._queue  # type: ignore[attr-defined]
-            stale = next((e for e in buffer if e.event == DOWNLOAD_PROGRESS), None)
+            stale = next((e for e in buffer if e.event == EventKind.DOWNLOAD_PROGRESS), None)
             if stale is not None:
                 buffer.remove(stale)
                 self.put_nowait(event)
@@ -127,28 +133,28 @@ def describe(event: Event) -> str | None:
     who = d.get("download")
     size = f" ({format_size(d['total'])})" if d.get("total") else ""
     tag = " essential" if d.get("essential") else ""
-    if name == "download.progress":
+    if name == EventKind.DOWNLOAD_PROGRESS:
         return None
-    if name == "app.progress":
+    if name == EventKind.APP_PROGRESS:
         phases = d.get("phases", {})
         return (f"install progress {d['fraction']:.0%} (app {phases.get('app', 0):.0%}, "
                 f"install step {phases.get('install', 0):.0%}, essential "
                 f"{phases.get('essential', 0):.0%})")
-    if name in ("download.failed", "plan.rejected", "event.refused"):
+    if name in (EventKind.DOWNLOAD_FAILED, EventKind.PLAN_REJECTED, EventKind.EVENT_REFUSED):
         target = f"{who}: " if who else ""
         return f"{name:<20} {target}error {d.get('code')} {d.get('name')}: " \
                f"{d.get('message') or d.get('reason')}"
-    if name == "download.scheduled":
+    if name == EventKind.DOWNLOAD_SCHEDULED:
         return f"{name:<20} {who}{tag}{size} priority {d.get('priority')}"
-    if name == "download.finished":
+    if name == EventKind.DOWNLOAD_FINISHED:
         where = f" -> {d['path']}" if d.get("path") else ""
         return f"{name:<20} {who}{tag}{size}{where}"
-    if name.startswith("download.") or name == "asset.purged":
+    if name.startswith("download.") or name == EventKind.ASSET_PURGED:
         extra = f" [{d['reason']}]" if d.get("reason") else ""
         return f"{name:<20} {who}{tag}{size}{extra}"
-    if name == REQUEST_WAITING:
+    if name == EventKind.REQUEST_WAITING:
         return f"{name:<20} {d.get('request')}: {d.get('reason')}"
-    if name == "extension.request":
+    if name == EventKind.EXTENSION_REQUEST:
         left = d.get("restrictedDownloadSizeRemaining")
         essential_left = d.get("restrictedEssentialDownloadSizeRemaining")
         limits = "unrestricted" if left is None else (

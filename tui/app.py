@@ -26,12 +26,10 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 
-from orchestrator import events as ev
 from orchestrator.errors import BackgroundAssetsError
-from orchestrator.events import Event
+from orchestrator.events import Event, EventKind
 from tui.commands import system_commands
 from tui.control import Controller, Outcome, refused
-from tui.remote import DAEMON_LOST
 from tui.screens.apps import AppsScreen
 from tui.screens.device import DeviceScreen
 from tui.screens.downloads import DownloadsScreen
@@ -45,7 +43,8 @@ Session = Callable[[], AbstractAsyncContextManager[Any]]
 ControllerFactory = Callable[[Any, LiveState, dict[str, Path]], Any]
 FRAME_SECONDS = 0.1
 BRIDGE_QUEUE = 100_000
-NOTABLE = frozenset({ev.APP_LAUNCHABLE, ev.EXTENSION_TERMINATED, DAEMON_LOST})
+NOTABLE = frozenset({EventKind.APP_LAUNCHABLE, EventKind.EXTENSION_TERMINATED,
+                     EventKind.DAEMON_LOST})
 
 
 class BgAssetsApp(App[int]):
@@ -157,9 +156,9 @@ class BgAssetsApp(App[int]):
 
     def on_bg_assets_app_notable(self, message: Notable) -> None:
         event = message.event
-        if event.event == ev.APP_LAUNCHABLE:
+        if event.event == EventKind.APP_LAUNCHABLE:
             self.notify(f"{event.app} is launchable", timeout=4)
-        elif event.event == DAEMON_LOST:
+        elif event.event == EventKind.DAEMON_LOST:
             self.sub_title = f"daemon gone ({event.data.get('socket')}): showing its last state"
             self.notify(str(event.data.get("message")), title="daemon gone", severity="error",
                         timeout=30)

@@ -13,9 +13,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from orchestrator import events as ev
 from orchestrator.errors import BackgroundAssetsError
-from orchestrator.events import Event
+from orchestrator.events import Event, EventKind
 from orchestrator.model.device import Device
 from orchestrator.model.units import format_size
 from orchestrator.service.catalogs import CATALOG_ID
@@ -44,7 +43,7 @@ def refused(action: str, error: BackgroundAssetsError) -> Outcome:
     return Outcome(action, text, int(error.code))
 
 
-REFUSALS = frozenset({ev.EVENT_REFUSED, ev.EXTENSION_TERMINATED})
+REFUSALS = frozenset({EventKind.EVENT_REFUSED, EventKind.EXTENSION_TERMINATED})
 
 
 def refusal_seen(action: str, app_id: str, seen: list[Event]) -> Outcome | None:
@@ -60,7 +59,7 @@ def refusal_seen(action: str, app_id: str, seen: list[Event]) -> Outcome | None:
             cause = f"{code} {data.get('name')}" if code is not None else event.event
             return Outcome(action, f"{action} refused: {cause}: {reason}",
                            None if code is None else int(code), failed=True)
-        if event.event == ev.DOWNLOAD_FAILED and data.get("download") == CATALOG_ID:
+        if event.event == EventKind.DOWNLOAD_FAILED and data.get("download") == CATALOG_ID:
             return Outcome(action, f"{action} failed: the catalog could not be fetched: "
                            f"{code} {data.get('name')}: {data.get('message')}; "
                            f"{action.split()[0]} again to retry",
@@ -70,7 +69,7 @@ def refusal_seen(action: str, app_id: str, seen: list[Event]) -> Outcome | None:
 
 def waiting_note(app_id: str, seen: list[Event]) -> str:
     """``; waiting for the network ...`` when a request of ``app_id`` waits offline, else ""."""
-    if any(event.event == ev.REQUEST_WAITING and event.app == app_id for event in seen):
+    if any(event.event == EventKind.REQUEST_WAITING and event.app == app_id for event in seen):
         return "; waiting for the network: the catalog is fetched once the device is online"
     return ""
 
@@ -86,7 +85,7 @@ def request_outcome(action: str, app_id: str, seen: list[Event], done: str) -> O
     outcome = refusal_seen(action, app_id, seen)
     if outcome is not None:
         return outcome
-    rejected = sum(1 for event in seen if event.event == ev.PLAN_REJECTED)
+    rejected = sum(1 for event in seen if event.event == EventKind.PLAN_REJECTED)
     return Outcome(action, done + (f"; {rejected} download(s) rejected" if rejected else "")
                    + waiting_note(app_id, seen))
 

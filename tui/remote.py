@@ -20,15 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import events as ev
 from orchestrator.control import ControlClient
 from orchestrator.control.views import device_from_view, waiting_request_from_view
 from orchestrator.errors import BackgroundAssetsError, DaemonUnavailable
-from orchestrator.events import Event, EventBus
+from orchestrator.events import Event, EventBus, EventKind
 from orchestrator.model.device import Device
 from orchestrator.model.enums import ContentRequest
 
-DAEMON_LOST = "daemon.lost"
 # /v1/status is read again after app-level events, at most this often, and at least once
 # a second for the clocks (runtime today, next periodic run).
 STATUS_MIN_GAP = 0.25
@@ -122,11 +120,15 @@ def mirrored_app(view: dict[str, Any]) -> tuple[MirroredApp, AppRecord]:
     return app, record
 
 
-def event_from_dict(data: dict[str, Any]) -> Event:
-    """An event of the daemon's NDJSON stream as the orchestrator published it."""
+def event_from_dict(data: dict[str, Any]) -> Event | None:
+    """An event of the daemon's NDJSON stream as the orchestrator published it; None for
+    a kind this TUI does not know (a newer daemon's)."""
+    try:
+        kind = EventKind(data["event"])
+    except (KeyError, ValueError):
+        return None
     rest = {key: value for key, value in data.items() if key not in ("ts", "event", "app")}
-    return Event(float(data.get("ts") or time.time()), str(data["event"]), data.get("app"),
-                 rest)
+    return Event(float(data.get("ts") or time.time()), kind, data.get("app"), rest)
 
 
 @dataclass
@@ -208,14 +210,16 @@ class DaemonMirror:
         try:
             async for data in events:
                 event = event_from_dict(data)
-                if event.event not in (ev.DOWNLOAD_PROGRESS, ev.APP_PROGRESS):
+                if event is None:
+                    continue
+                if event.event not in (EventKind.DOWNLOAD_PROGRESS, EventKind.APP_PROGRESS):
                     self._status_wanted.set()
-                if event.event == ev.DOWNLOAD_SCHEDULED:
+                if event.event == EventKind.DOWNLOAD_SCHEDULED:
                     self._downloads_wanted = True
                 self.events.publish(event)
         except (DaemonUnavailable, ValueError) as error:
             self.lost = f"{error}; restart `bgassets tui` once the daemon runs again"
-            self.events.publish(Event(time.time(), DAEMON_LOST, None,
+            self.events.publish(Event(time.time(), EventKind.DAEMON_LOST, None,
                                       {"message": self.lost, "socket": str(self.path)}))
 
     async def keep_current(self) -> None:

@@ -13,13 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator import events as ev
-from orchestrator.events import Event, describe
+from orchestrator.events import Event, EventKind, describe
 from orchestrator.service.containers import is_purgeable
 
 LOG_LIMIT = 5_000
 HISTORY_LIMIT = 30
-QUIET = frozenset({ev.DOWNLOAD_PROGRESS, ev.APP_PROGRESS})
+QUIET = frozenset({EventKind.DOWNLOAD_PROGRESS, EventKind.APP_PROGRESS})
 
 WAITING, DOWNLOADING, PAUSED, FINISHED, FAILED = (
     "waiting", "downloading", "paused", "finished", "failed")
@@ -121,15 +120,15 @@ class LiveState:
             self.log.append(LogLine(self.seq, event.ts, name, event.app, text))
         if event.app is None:
             return
-        if name == ev.APP_PROGRESS:
+        if name == EventKind.APP_PROGRESS:
             self.install_version += 1
             status = self.apps.setdefault(event.app, AppStatus())
             status.fraction, status.phases = data["fraction"], dict(data.get("phases") or {})
-        elif name == ev.EVENT_REFUSED:
+        elif name == EventKind.EVENT_REFUSED:
             self.apps.setdefault(event.app, AppStatus()).refused = data.get("name")
         elif name.startswith("download.") and data.get("download") is not None:
             self._download(event.app, name, event.ts, data)
-        elif name == ev.ASSET_PURGED:
+        elif name == EventKind.ASSET_PURGED:
             self._add_purgeable(event.app, -int(data.get("bytes") or 0))
             row = self.downloads.get(f"{event.app}/{data.get('download')}")
             if row is not None:
@@ -143,29 +142,29 @@ class LiveState:
             row = self.downloads[key] = DownloadRow(app, data["download"])
         row.changed = self.version
         row.essential = bool(data.get("essential", row.essential))
-        if name != ev.DOWNLOAD_PAUSED:
+        if name != EventKind.DOWNLOAD_PAUSED:
             row.bytes = data.get("bytes") or 0
         row.total = data.get("total", row.total)
-        if name != ev.DOWNLOAD_PROGRESS:
+        if name != EventKind.DOWNLOAD_PROGRESS:
             row.history.append((ts, name))
-        if name == ev.DOWNLOAD_PROGRESS:
+        if name == EventKind.DOWNLOAD_PROGRESS:
             row.speed = float(data.get("speed") or 0)
             if row.state != PAUSED:
                 row.state = DOWNLOADING
-        elif name in (ev.DOWNLOAD_SCHEDULED, ev.DOWNLOAD_REENQUEUED):
+        elif name in (EventKind.DOWNLOAD_SCHEDULED, EventKind.DOWNLOAD_REENQUEUED):
             row.state, row.error, row.speed, row.reason = WAITING, None, 0.0, None
             row.priority = int(data.get("priority", row.priority))
-        elif name in (ev.DOWNLOAD_STARTED, ev.DOWNLOAD_RESUMED):
+        elif name in (EventKind.DOWNLOAD_STARTED, EventKind.DOWNLOAD_RESUMED):
             row.state, row.reason = DOWNLOADING, None
             row.foreground = bool(data.get("foreground", row.foreground))
-        elif name == ev.DOWNLOAD_PAUSED:
+        elif name == EventKind.DOWNLOAD_PAUSED:
             row.state, row.speed, row.reason = PAUSED, 0.0, data.get("reason")
-        elif name == ev.DOWNLOAD_FINISHED:
+        elif name == EventKind.DOWNLOAD_FINISHED:
             row.state, row.speed, row.path = FINISHED, 0.0, data.get("path")
             row.bytes = row.total or row.bytes
             if data.get("purgeable"):
                 self._add_purgeable(app, row.bytes)
-        elif name == ev.DOWNLOAD_FAILED:
+        elif name == EventKind.DOWNLOAD_FAILED:
             row.state, row.speed = FAILED, 0.0
             row.error = f"{data.get('code')} {data.get('name')}: {data.get('message')}"
 

@@ -14,11 +14,12 @@ from orchestrator.cli.offline import wait_unless_offline
 from orchestrator.cli.session import app_manifests, default_device, demo_session
 from orchestrator.cli.timeline import Timeline
 from orchestrator.errors import BackgroundAssetsError
-from orchestrator.events import Event
+from orchestrator.events import Event, EventKind
 from orchestrator.model.units import format_size
 
 SUMMARY_EVERY = 2.0
-QUIET_EVENTS = {"download.progress", "download.scheduled", "download.started", "app.progress"}
+QUIET_EVENTS = {EventKind.DOWNLOAD_PROGRESS, EventKind.DOWNLOAD_SCHEDULED,
+                EventKind.DOWNLOAD_STARTED, EventKind.APP_PROGRESS}
 
 
 @dataclass
@@ -48,22 +49,22 @@ class Summary:
             return
         line = self.apps.setdefault(event.app, AppLine())
         name, data = event.event, event.data
-        download = data.get("download")
-        if name == "app.progress":
+        download = str(data.get("download") or "")
+        if name == EventKind.APP_PROGRESS:
             line.fraction = data["fraction"]
-        elif name == "app.launchable" and line.state == "installing":
+        elif name == EventKind.APP_LAUNCHABLE and line.state == "installing":
             line.state = "launchable"
-        elif name == "app.launched":
+        elif name == EventKind.APP_LAUNCHED:
             line.state = "launched"
-        elif name == "download.scheduled":
+        elif name == EventKind.DOWNLOAD_SCHEDULED:
             line.scheduled += 1
-        elif name == "download.progress":
+        elif name == EventKind.DOWNLOAD_PROGRESS:
             line.live[download] = data["bytes"]
-        elif name == "download.finished":
+        elif name == EventKind.DOWNLOAD_FINISHED:
             line.finished += 1
             line.bytes_done += data.get("total") or data.get("bytes") or 0
             line.live.pop(download, None)
-        elif name == "download.failed":
+        elif name == EventKind.DOWNLOAD_FAILED:
             line.failed += 1
             line.live.pop(download, None)
         if name not in QUIET_EVENTS:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from orchestrator.events import EventKind
 from orchestrator.model.units import format_size
 
 REDRAW_INTERVAL = 0.1      # the terminal line: at most 10 Hz
@@ -65,7 +66,7 @@ class FetchView:
     # Calls from the fetch loop -------------------------------------------------
     def started(self, key: str, url: str, total: int | None) -> None:
         self._entries[key] = _Entry(url=url, total=total)
-        self._emit("download.started", key, url, 0, total)
+        self._emit(EventKind.DOWNLOAD_STARTED, key, url, 0, total)
 
     def progress(self, key: str, url: str, done: int, total: int | None) -> None:
         entry = self._entries.get(key)
@@ -75,7 +76,7 @@ class FetchView:
         now = self.clock()
         if self.events is not None and now - entry.last_event >= EVENT_INTERVAL:
             entry.last_event = now
-            self._emit("download.progress", key, url, done, entry.total)
+            self._emit(EventKind.DOWNLOAD_PROGRESS, key, url, done, entry.total)
 
     def finished(self, key: str, url: str, *, path: str, size: int, sha256: str | None,
                  skipped: bool = False) -> None:
@@ -86,18 +87,18 @@ class FetchView:
         extra: dict[str, Any] = {"path": path, "sha256": sha256}
         if skipped:
             extra["skipped"] = True
-        self._emit("download.finished", key, url, size, size, **extra)
+        self._emit(EventKind.DOWNLOAD_FINISHED, key, url, size, size, **extra)
 
     def failed(self, key: str, url: str, error: Any, done: int, total: int | None) -> None:
         self._entries.pop(key, None)
         self.files_failed += 1
-        self._emit("download.failed", key, url, done, total, code=int(error.code),
+        self._emit(EventKind.DOWNLOAD_FAILED, key, url, done, total, code=int(error.code),
                    name=error.code.title, message=error.message)
 
     def paused_all(self) -> None:
         """The run was interrupted: every running download keeps its bytes for the next run."""
         for key, entry in list(self._entries.items()):
-            self._emit("download.paused", key, entry.url, entry.bytes, entry.total)
+            self._emit(EventKind.DOWNLOAD_PAUSED, key, entry.url, entry.bytes, entry.total)
 
     # The terminal line -------------------------------------------------------
     def bytes_done(self) -> int:
@@ -165,7 +166,7 @@ class FetchView:
         return text
 
     # JSON events -------------------------------------------------------------
-    def _emit(self, event: str, key: str, url: str, done: int, total: int | None,
+    def _emit(self, event: EventKind, key: str, url: str, done: int, total: int | None,
               **extra: Any) -> None:
         if self.events is None:
             return

@@ -17,6 +17,7 @@ from typing import Any
 
 from orchestrator.cli.state_dir import StateDirAccess
 from orchestrator.errors import BackgroundAssetsError, ErrorCode, UsageError
+from orchestrator.events import EventKind
 
 EVENTS = ("install", "update", "periodic", "launch", "uninstall")
 
@@ -77,14 +78,14 @@ async def _simulate(args: argparse.Namespace) -> int:
         if event.app != app.id:
             return
         download = f"download:{event.data.get('download')}"
-        if event.event == "download.failed":
+        if event.event == EventKind.DOWNLOAD_FAILED:
             failures[download] = event.as_dict()
-        elif event.event in ("event.refused", "extension.terminated"):
+        elif event.event in (EventKind.EVENT_REFUSED, EventKind.EXTENSION_TERMINATED):
             failures[event.event] = event.as_dict()
-        elif event.event == "request.waiting" and "code" in event.data:
+        elif event.event == EventKind.REQUEST_WAITING and "code" in event.data:
             failures[event.event] = event.as_dict()
             stuck.set()
-        elif event.event in ("download.reenqueued", "download.finished"):
+        elif event.event in (EventKind.DOWNLOAD_REENQUEUED, EventKind.DOWNLOAD_FINISHED):
             failures.pop(download, None)
 
     printer = Output(JsonLines(sys.stdout) if args.json else Timeline(sys.stdout))

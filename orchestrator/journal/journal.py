@@ -422,7 +422,8 @@ class Journal:
     def downloads(self, app_id: str | None = None,
                   states: set[DownloadState] | None = None) -> list[DownloadRecord]:
         """Downloads, optionally of one app and in some states, in scheduling order."""
-        sql, params = "SELECT * FROM downloads", []
+        sql = "SELECT * FROM downloads"
+        params: list[object] = []
         clauses = []
         if app_id is not None:
             clauses.append("app_id = ?")

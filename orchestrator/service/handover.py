@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from orchestrator import events as ev
 from orchestrator.engine import DownloadResult
 from orchestrator.engine.retry import disk_error
 from orchestrator.errors import BackgroundAssetsError, DiskFullError, ErrorCode, JournalError
+from orchestrator.events import EventKind
 from orchestrator.model.download import Download
 from orchestrator.model.enums import DownloadState
 from orchestrator.model.extension import EssentialFailure
@@ -54,10 +54,10 @@ class Handover:
     def _download_started(self, tracked: Tracked) -> None:
         self.journal.defer_download_state(tracked.key, DownloadState.DOWNLOADING, reason="started",
                                           from_state=DownloadState.WAITING, at=self.clock())
-        self._download_event(ev.DOWNLOAD_STARTED, tracked, foreground=tracked.foreground)
+        self._download_event(EventKind.DOWNLOAD_STARTED, tracked, foreground=tracked.foreground)
 
     def _download_progress(self, tracked: Tracked) -> None:
-        self._download_event(ev.DOWNLOAD_PROGRESS, tracked, speed=round(tracked.speed))
+        self._download_event(EventKind.DOWNLOAD_PROGRESS, tracked, speed=round(tracked.speed))
         loaded = self.apps.get(tracked.app_id)
         if loaded is not None and loaded.progress is not None and tracked.download.essential:
             moving = sum(t.bytes for t in self.queue.running.values()
@@ -67,11 +67,11 @@ class Handover:
             self._emit_progress(loaded)
 
     def _download_paused(self, tracked: Tracked, reason: str) -> None:
-        self._download_event(ev.DOWNLOAD_PAUSED, tracked, reason=reason)
+        self._download_event(EventKind.DOWNLOAD_PAUSED, tracked, reason=reason)
 
     def _download_resumed(self, tracked: Tracked) -> None:
         """A paused transfer moves again (resumed by request, or its condition lifted)."""
-        self._download_event(ev.DOWNLOAD_RESUMED, tracked, foreground=tracked.foreground)
+        self._download_event(EventKind.DOWNLOAD_RESUMED, tracked, foreground=tracked.foreground)
 
     async def _download_ended(self, tracked: Tracked, result: DownloadResult) -> None:
         loaded = self.apps.get(tracked.app_id)
@@ -141,7 +141,7 @@ class Handover:
             if loaded.progress is not None:
                 loaded.progress = replace(loaded.progress, essential_done=loaded.essential_done)
                 self._emit_progress(loaded, force=True)
-        self._download_event(ev.DOWNLOAD_FINISHED, tracked, sha256=download.sha256,
+        self._download_event(EventKind.DOWNLOAD_FINISHED, tracked, sha256=download.sha256,
                              path=str(final) if final else None,
                              purgeable=containers.is_purgeable(download.destination))
 
@@ -177,7 +177,7 @@ class Handover:
             self.journal.set_download_state(
                 tracked.key, DownloadState.FAILED, reason=error.code.title,
                 error_code=int(error.code), error_message=error.message, at=self.clock())
-        self._download_event(ev.DOWNLOAD_FAILED, tracked, **error.as_dict())
+        self._download_event(EventKind.DOWNLOAD_FAILED, tracked, **error.as_dict())
         again = await self._failure_answer(loaded, download, error)
         if not disk_full(error):
             self._reschedule(loaded, again, error)
@@ -240,7 +240,7 @@ class Handover:
         allowed = []
         for download in downloads:
             if download.essential:
-                self.emit(ev.PLAN_REJECTED, loaded.app.id, download=download.id,
+                self.emit(EventKind.PLAN_REJECTED, loaded.app.id, download=download.id,
                           code=int(ErrorCode.DOWNLOAD_ESSENTIAL_DOWNLOAD_NOT_PERMITTED),
                           name=ErrorCode.DOWNLOAD_ESSENTIAL_DOWNLOAD_NOT_PERMITTED.title,
                           reason="essential downloads cannot be scheduled after the install")
@@ -258,7 +258,7 @@ class Handover:
         for download in allowed:
             tracked = self._track(loaded, download,
                                   exact_size=error.code != ErrorCode.SIZE_MISMATCH)
-            self._download_event(ev.DOWNLOAD_REENQUEUED, tracked, reason=error.code.title)
+            self._download_event(EventKind.DOWNLOAD_REENQUEUED, tracked, reason=error.code.title)
 
     def _emit_progress(self, loaded: LoadedApp, force: bool = False) -> None:
         now = time.monotonic()
@@ -267,7 +267,7 @@ class Handover:
             return
         loaded.last_progress_event = now
         progress = loaded.progress
-        self.emit(ev.APP_PROGRESS, loaded.app.id, fraction=round(progress.fraction, 4),
+        self.emit(EventKind.APP_PROGRESS, loaded.app.id, fraction=round(progress.fraction, 4),
                   bytes=progress.done, total=progress.total, phases=progress.phases(),
                   refined=progress.refined)
 
@@ -286,5 +286,5 @@ class Handover:
             with contextlib.suppress(JournalError):  # recovery works launchable out again
                 self.journal.set_app_state(loaded.app.id,
                                            "launched" if loaded.launched else "launchable")
-        self.emit(ev.APP_LAUNCHABLE, loaded.app.id)
+        self.emit(EventKind.APP_LAUNCHABLE, loaded.app.id)
 

@@ -16,7 +16,6 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from orchestrator import events as ev
 from orchestrator.engine import Engine
 from orchestrator.errors import (
     BackgroundAssetsError,
@@ -26,7 +25,7 @@ from orchestrator.errors import (
     StateDirBusy,
     StateDirUnusable,
 )
-from orchestrator.events import Event, EventBus
+from orchestrator.events import Event, EventBus, EventKind
 from orchestrator.journal import Journal
 from orchestrator.manifests import load_app
 from orchestrator.model.app import App
@@ -137,11 +136,11 @@ class Orchestrator(ContentRequests, Handover, Recovery):
 
     # Events ------------------------------------------------------------------
 
-    def emit(self, kind: str, app: str | None, /, **data: Any) -> None:
+    def emit(self, kind: EventKind, app: str | None, /, **data: Any) -> None:
         self.events.publish(Event(self.clock(), kind, app, data))
         self._changed.set()
 
-    def _download_event(self, kind: str, tracked: Tracked, /, **data: Any) -> None:
+    def _download_event(self, kind: EventKind, tracked: Tracked, /, **data: Any) -> None:
         download = tracked.download
         self.emit(kind, tracked.app_id, download=download.id, essential=download.essential,
                   bytes=tracked.bytes, total=download.size, **data)
@@ -160,7 +159,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         if known is not None and known.version == app.version and app.id in self.apps \
                 and not retry:
             # Installed already: what was pending resumed when the journal was recovered.
-            self.emit(ev.APP_INSTALLED, app.id, version=app.version, request="none",
+            self.emit(EventKind.APP_INSTALLED, app.id, version=app.version, request="none",
                       reason="already installed at this version; pending downloads resumed")
             return app.id
         # A first install, or one whose catalog could not be fetched, asks for ``install``.
@@ -195,7 +194,8 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         loaded.progress = InstallProgress(app.size, app.restrictions.essential_download_allowance)
         self.apps[app.id] = loaded
         self.queue.set_conditions(self._conditions())  # the app's network policy
-        self.emit(ev.APP_INSTALLED, app.id, version=app.version, request=request.name.lower())
+        self.emit(EventKind.APP_INSTALLED, app.id, version=app.version,
+                  request=request.name.lower())
         self._emit_progress(loaded, force=True)
         await self._planned_install(loaded, request)
 
@@ -249,7 +249,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         self.journal.record_launch(app_id, self.clock())
         loaded.launched = loaded.running = True
         loaded.delegate = delegate
-        self.emit(ev.APP_LAUNCHED, app_id)
+        self.emit(EventKind.APP_LAUNCHED, app_id)
 
     def terminate(self, app_id: str) -> None:
         """The app stops running; callbacks go to its extension again."""
@@ -278,7 +278,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         containers.remove_tree(self.layout.staging_dir(group))
         self.network.forget(app_id)
         del self.apps[app_id]
-        self.emit(ev.APP_UNINSTALLED, app_id)
+        self.emit(EventKind.APP_UNINSTALLED, app_id)
 
     def exclusive_control(self, app_id: str, deadline: float | None = None) -> Any:
         """The app group's lock across processes, for app code (``withExclusiveControl``).
@@ -299,7 +299,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         self.device = device
         self.network.set_online(device.network.online)
         self.queue.set_conditions(self._conditions())
-        self.emit(ev.DEVICE_CHANGED, None, lowPowerMode=device.low_power_mode,
+        self.emit(EventKind.DEVICE_CHANGED, None, lowPowerMode=device.low_power_mode,
                   online=device.network.online, metered=device.network.metered,
                   inAppContent=device.in_app_content)
         self._resume_waiting()
@@ -356,7 +356,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
                 "it waits in the background and starts once the network is back",
                 ErrorCode.NETWORK_ERROR)
         self.queue.promote(tracked.key)
-        self._download_event(ev.DOWNLOAD_STARTED, tracked, foreground=True, promoted=True)
+        self._download_event(EventKind.DOWNLOAD_STARTED, tracked, foreground=True, promoted=True)
 
     def pause(self, key: str) -> None:
         self.queue.pause(self.find_download(key).key)

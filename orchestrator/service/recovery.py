@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from orchestrator import events as ev
 from orchestrator.errors import BackgroundAssetsError, JournalError
+from orchestrator.events import EventKind
 from orchestrator.manifests import load_app
 from orchestrator.model.enums import ContentRequest, DownloadState
 from orchestrator.service import containers
@@ -26,7 +26,7 @@ class Recovery:
             try:
                 app, extension = load_app(Path(record.manifest_path))
             except BackgroundAssetsError as error:
-                self.emit(ev.EVENT_REFUSED, record.id, request="recover", **error.as_dict())
+                self.emit(EventKind.EVENT_REFUSED, record.id, request="recover", **error.as_dict())
                 continue
             loaded = LoadedApp(app, extension, Path(record.manifest_path),
                                launched=record.launched)
@@ -122,7 +122,7 @@ class Recovery:
             # says delivered, and the present-file checks read a missing file as absent.
             self.journal.update_download(record.key, delivered=False)
             freed += size
-            self.emit(ev.ASSET_PURGED, record.app_id, download=record.download.id,
+            self.emit(EventKind.ASSET_PURGED, record.app_id, download=record.download.id,
                       essential=record.download.essential, bytes=size, total=size,
                       path=str(path))
         return freed

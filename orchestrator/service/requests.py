@@ -8,7 +8,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from orchestrator import events as ev
 from orchestrator.errors import (
     BackgroundAssetsError,
     DiskFullError,
@@ -16,6 +15,7 @@ from orchestrator.errors import (
     JournalError,
     WentOffline,
 )
+from orchestrator.events import EventKind
 from orchestrator.journal import AppRecord
 from orchestrator.model.app import App
 from orchestrator.model.download import Download
@@ -105,7 +105,7 @@ class ContentRequests:
         )
         refusal = event_refusal(context)
         if refusal is not None:
-            self.emit(ev.EVENT_REFUSED, app.id, request=request.name.lower(),
+            self.emit(EventKind.EVENT_REFUSED, app.id, request=request.name.lower(),
                       **refusal.as_dict())
             return RequestOutcome.MADE
         if not self._within_allotment(loaded):
@@ -171,7 +171,7 @@ class ContentRequests:
     def _wait_for_network(self, loaded: LoadedApp, request: ContentRequest) -> None:
         """Offline: keep the request and make it once the device is online again."""
         self.network.keep(loaded.app.id, request)
-        self.emit(ev.REQUEST_WAITING, loaded.app.id, request=request.name.lower(),
+        self.emit(EventKind.REQUEST_WAITING, loaded.app.id, request=request.name.lower(),
                   reason="offline: the catalog is fetched once the network is back")
         self._resume_waiting()  # back online already while the fetch was being stopped
 
@@ -212,7 +212,7 @@ class ContentRequests:
             self._space_waits[app_id] = (loaded, request)
             needed = free_bytes(self.state_dir) + JOURNAL_SPACE
             self._in_background(self._request_when_space(loaded, needed))
-        self.emit(ev.REQUEST_WAITING, app_id, request=request.name.lower(),
+        self.emit(EventKind.REQUEST_WAITING, app_id, request=request.name.lower(),
                   reason="the disk is full: the request is made again once space is back",
                   **error.as_dict())
 
@@ -243,8 +243,9 @@ class ContentRequests:
         spent, allotment = self.runtime_today(app_id)
         if spent < allotment:
             return True
-        self.emit(ev.EXTENSION_TERMINATED, app_id, reason="daily runtime allotment exhausted",
-                  spent=round(spent, 3), allotment=allotment)
+        self.emit(EventKind.EXTENSION_TERMINATED, app_id,
+                  reason="daily runtime allotment exhausted", spent=round(spent, 3),
+                  allotment=allotment)
         return False
 
     def _runner(self, loaded: LoadedApp) -> HandlerRunner | None:
@@ -266,7 +267,7 @@ class ContentRequests:
         with contextlib.suppress(JournalError):
             self.journal.add_runtime(loaded.app.id, self._day(), outcome.runtime)
         if outcome.terminated is not None:
-            self.emit(ev.EXTENSION_TERMINATED, loaded.app.id, reason=outcome.terminated,
+            self.emit(EventKind.EXTENSION_TERMINATED, loaded.app.id, reason=outcome.terminated,
                       entry=entry, runtime=round(outcome.runtime, 3),
                       lockSeconds=round(outcome.lock_seconds, 3))
 
@@ -290,7 +291,7 @@ class ContentRequests:
                 launched=loaded.launched, allowance_remaining=remaining,
                 limits=self.catalog_limits))
         except BackgroundAssetsError as error:
-            self.emit(ev.DOWNLOAD_FAILED, app.id, download=CATALOG_ID, essential=False,
+            self.emit(EventKind.DOWNLOAD_FAILED, app.id, download=CATALOG_ID, essential=False,
                       bytes=0, total=None, **error.as_dict())
             if isinstance(error, DiskFullError):
                 raise  # fetched again once space is back: nobody else is told
@@ -298,14 +299,14 @@ class ContentRequests:
             return None
         if not loaded.launched:
             self.journal.add_allowance_usage(app.id, download_bytes=fetched.size)
-        self.emit(ev.CATALOG_FETCHED, app.id, download=CATALOG_ID, essential=False,
+        self.emit(EventKind.CATALOG_FETCHED, app.id, download=CATALOG_ID, essential=False,
                   bytes=fetched.size, total=fetched.size, assets=len(fetched.catalog.assets))
         info = {"restrictedDownloadSizeRemaining": None if remaining is None
                 else max(0, remaining - fetched.size),
                 "restrictedEssentialDownloadSizeRemaining": None if loaded.launched else max(
                     0, app.restrictions.essential_download_allowance
                     - context.essential_bytes_used)}
-        self.emit(ev.EXTENSION_REQUEST, app.id, request=context.request.name.lower(),
+        self.emit(EventKind.EXTENSION_REQUEST, app.id, request=context.request.name.lower(),
                   catalog=str(fetched.path), **info)
         return fetched
 
@@ -337,7 +338,7 @@ class ContentRequests:
     def _schedule(self, loaded: LoadedApp, plan: Plan) -> None:
         app = loaded.app
         for rejection in plan.rejections:
-            self.emit(ev.PLAN_REJECTED, app.id, **rejection.as_dict())
+            self.emit(EventKind.PLAN_REJECTED, app.id, **rejection.as_dict())
         usage, counted = plan.allowances, {}
         if usage.restricted:
             record = self.journal.app(app.id)
@@ -347,7 +348,7 @@ class ContentRequests:
         self.journal.add_downloads(app.id, list(plan.accepted), at=self.clock(), **counted)
         for download in plan.accepted:
             tracked = self._track(loaded, download)
-            self._download_event(ev.DOWNLOAD_SCHEDULED, tracked, priority=download.priority)
+            self._download_event(EventKind.DOWNLOAD_SCHEDULED, tracked, priority=download.priority)
         if loaded.progress is not None and plan.request != ContentRequest.PERIODIC:
             essential_total = sum(d.size or 0 for d in plan.essential)
             loaded.progress = loaded.progress.answered(essential_total)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from orchestrator import events as ev
+from orchestrator.events import EventKind
 from tests.tui.scenario import APPS
 from tui.app import BgAssetsApp
 
@@ -59,7 +59,7 @@ async def installed_offline(orchestrator, manifests) -> None:
     held: list[str] = []
 
     def hold(event) -> None:
-        if event.event == ev.DOWNLOAD_SCHEDULED:
+        if event.event == EventKind.DOWNLOAD_SCHEDULED:
             loaded = orchestrator.apps[event.app]
             key = f"{loaded.app.app_group}/{event.data['download']}"
             orchestrator.pause(key)
@@ -83,7 +83,7 @@ def offline_after_first_catalog(orchestrator) -> None:
     downloads all wait, and news's install waits for the network.
     """
     def on_event(event) -> None:
-        if event.event == ev.CATALOG_FETCHED:
+        if event.event == EventKind.CATALOG_FETCHED:
             unsubscribe()
             offline(orchestrator)
 
