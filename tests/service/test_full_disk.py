@@ -4,10 +4,13 @@ The state dir sits on a small tmpfs so that ENOSPC is real, not simulated.
 """
 
 import asyncio
+import contextlib
 import gc
 import json
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -185,29 +188,40 @@ def test_simulate_install_whose_catalog_finds_no_room_stops_with_exit_1(tmp_path
         scene.assets[0].data()
 
 
-async def test_a_catalog_the_full_disk_had_no_room_for_is_fetched_once_space_is_back(
-        tmp_path, small_disk):
-    scene = Scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True),
-                                Asset("a", 128 * KiB)])
+@contextlib.asynccontextmanager
+async def _install_whose_catalog_finds_no_room(
+        scene: Scenario, state: Path) -> AsyncIterator[tuple[Orchestrator, Recorder, Path,
+                                                            DevServer, Path]]:
+    """An install whose 1 MiB catalog finds 512 KiB free: (orchestrator, recorder,
+    manifest, server, the file filling the disk)."""
     scene.write_content()
     recorder = Recorder()
     async with DevServer(scene.content) as server:
         manifest = scene.write_manifests(server.url)
         pad_catalog(scene, 1 * MiB)
-        async with Orchestrator(small_disk) as orchestrator:
+        async with Orchestrator(state) as orchestrator:
             orchestrator.disk_retry_interval = 0.1
             orchestrator.events.subscribe(recorder)
-            filler = fill(small_disk, leave=512 * KiB)
+            filler = fill(state, leave=512 * KiB)
             await orchestrator.install(manifest)
-            assert [(e["download"], e["code"]) for e in recorder.named("download.failed")] == [
-                ("@catalog", 1030)]
-            waiting = recorder.named("request.waiting")
-            assert [(e["request"], e["code"]) for e in waiting] == [("install", 1030)]
-            assert not orchestrator.settled(APP_ID, "essential")  # not launchable meanwhile
-            await asyncio.sleep(0.3)
-            assert not recorder.named("catalog.fetched")  # no room yet: not fetched again
-            filler.unlink()
-            await orchestrator.wait(APP_ID, "all", timeout=10)
+            yield orchestrator, recorder, manifest, server, filler
+
+
+async def test_a_catalog_the_full_disk_had_no_room_for_is_fetched_once_space_is_back(
+        tmp_path, small_disk):
+    scene = Scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True),
+                                Asset("a", 128 * KiB)])
+    async with _install_whose_catalog_finds_no_room(scene, small_disk) as (
+            orchestrator, recorder, _manifest, _server, filler):
+        assert [(e["download"], e["code"]) for e in recorder.named("download.failed")] == [
+            ("@catalog", 1030)]
+        waiting = recorder.named("request.waiting")
+        assert [(e["request"], e["code"]) for e in waiting] == [("install", 1030)]
+        assert not orchestrator.settled(APP_ID, "essential")  # not launchable meanwhile
+        await asyncio.sleep(0.3)
+        assert not recorder.named("catalog.fetched")  # no room yet: not fetched again
+        filler.unlink()
+        await orchestrator.wait(APP_ID, "all", timeout=10)
     assert len(recorder.named("download.failed")) == 1
     assert sorted(e["download"] for e in recorder.named("download.finished")) == [
         "a", "tutorial"]
@@ -291,24 +305,16 @@ async def test_a_delivery_the_containers_file_system_refuses_fails_with_disk_err
 async def test_an_update_while_the_install_waits_for_space_is_the_request_made_once_it_is_back(
         tmp_path, small_disk):
     scene = Scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True)])
-    scene.write_content()
-    recorder = Recorder()
-    async with DevServer(scene.content) as server:
-        manifest = scene.write_manifests(server.url)
+    async with _install_whose_catalog_finds_no_room(scene, small_disk) as (
+            orchestrator, recorder, manifest, server, filler):
+        scene.version = "2.0"
+        scene.write_manifests(server.url)
         pad_catalog(scene, 1 * MiB)
-        async with Orchestrator(small_disk) as orchestrator:
-            orchestrator.disk_retry_interval = 0.1
-            orchestrator.events.subscribe(recorder)
-            filler = fill(small_disk, leave=512 * KiB)
-            await orchestrator.install(manifest)
-            scene.version = "2.0"
-            scene.write_manifests(server.url)
-            pad_catalog(scene, 1 * MiB)
-            await orchestrator.update(manifest)
-            assert [e["request"] for e in recorder.named("request.waiting")] == [
-                "install", "update"]
-            filler.unlink()
-            await orchestrator.wait(APP_ID, "all", timeout=10)
-            assert orchestrator.apps[APP_ID].app.version == "2.0"
+        await orchestrator.update(manifest)
+        assert [e["request"] for e in recorder.named("request.waiting")] == [
+            "install", "update"]
+        filler.unlink()
+        await orchestrator.wait(APP_ID, "all", timeout=10)
+        assert orchestrator.apps[APP_ID].app.version == "2.0"
     assert [e["request"] for e in recorder.named("extension.request")] == ["update"]
     assert [e["download"] for e in recorder.named("download.finished")] == ["tutorial"]
