@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -59,22 +60,19 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.manifest}: no such App manifest")
     app, extension = load_app(args.manifest)
     device = load_device(args.device) if args.device else Device()
-    source = args.catalog or app.manifest_url
-    # The catalog at manifestURL is fetched as the orchestrator fetches it: before the
-    # first launch every redirect hop must stay within domainAllowList (202 otherwise).
-    allowed_hosts = None if args.catalog or args.launched \
-        else app.restrictions.domain_allow_list
     limits = _limits(args)
-    # The catalog fetched from manifestURL counts against downloadAllowance, as it does
-    # in the orchestrator: a larger one is refused (203) without being read to its end.
-    allowance = None if args.catalog or args.launched \
-        else app.restrictions.download_allowance
-    data = _read(source, limits, allowed_hosts, allowance)
-    base_url = source if "://" in source else app.manifest_url
-    catalog = load_catalog(data, source, base_url)
+    if args.catalog and "://" not in args.catalog:
+        data = _read_file(Path(args.catalog), limits.max_size)
+        catalog, size = load_catalog(data, args.catalog, app.manifest_url), len(data)
+    elif args.catalog:
+        # Another URL than manifestURL: fetched as a launched app's would be, with no
+        # allow list and no allowance (both are about manifestURL).
+        catalog, size = _fetch(replace(app, manifest_url=args.catalog), True, limits)
+    else:
+        catalog, size = _fetch(app, args.launched, limits)
     request = ContentRequest[args.event.upper()]
     context = PlanContext(app, request, device=device, launched=args.launched,
-                          catalog_bytes=len(data))
+                          catalog_bytes=size)
     plan = check_plan(context, decide_downloads(extension, catalog, request))
     if args.json:
         sys.stdout.write(json_document(plan_document(app.id, plan)))
@@ -96,32 +94,40 @@ def _limits(args: argparse.Namespace) -> Any:
     return CatalogLimits(max_size=size, deadline=args.catalog_deadline)
 
 
-def _read(source: str, limits: Any, allowed_hosts: tuple[str, ...] | None = None,
-          allowance: int | None = None) -> bytes:
-    """The catalog's bytes from a file or an http(s) URL (through the engine's client,
-    which checks every hop against ``allowed_hosts`` when given); never more than
-    ``limits.max_size`` of them are read."""
-    if "://" not in source:
-        return _read_file(Path(source), limits.max_size)
+def _fetch(app: Any, launched: bool, limits: Any) -> tuple[Any, int]:
+    """The catalog at ``app``'s manifestURL, fetched and parsed as the orchestrator does
+    (``service.catalogs.fetch_catalog``): before the first launch every redirect stays
+    within domainAllowList (202) and the catalog within downloadAllowance (203); never
+    more than ``limits.max_size`` bytes are read. Kept in a temporary folder."""
     import asyncio
     import tempfile
 
+    from orchestrator.engine import Engine, MemoryStore
     from orchestrator.errors import BackgroundAssetsError
+    from orchestrator.service.catalogs import FetchedCatalog, fetch_catalog
+    from orchestrator.service.containers import Layout
+
+    allowance = None if launched else app.restrictions.download_allowance
+    fetched: list[FetchedCatalog] = []
+
+    async def fetch(layout: Layout) -> None:
+        # The result is kept outside the task: in Python 3.11 asyncio.run formats its
+        # main task's repr on the way out, result included (0.15 s for a 19 MB catalog).
+        async with Engine(state_store=MemoryStore()) as engine:
+            fetched.append(await fetch_catalog(engine, layout, app, launched=launched,
+                                               allowance_remaining=allowance, limits=limits))
 
     with tempfile.TemporaryDirectory(prefix="bgassets-plan-") as folder:
-        target = Path(folder) / "catalog"
-        # The bytes are read after the loop ends: in Python 3.11 asyncio.run formats its
-        # main task's repr on the way out, result included (0.15 s for a 19 MB catalog).
         try:
-            asyncio.run(_fetch(source, target, limits, allowed_hosts, allowance))
+            asyncio.run(fetch(Layout(Path(folder))))
         except BackgroundAssetsError as error:
-            if source in error.message:
+            if app.manifest_url in error.message:
                 raise
             # The engine's messages name a host ("cannot connect to ..."), not which
             # document it was fetching.
-            raise BackgroundAssetsError(f"cannot fetch the catalog {source}: "
+            raise BackgroundAssetsError(f"cannot fetch the catalog {app.manifest_url}: "
                                         f"{error.message}", error.code) from None
-        return target.read_bytes()
+    return fetched[0].catalog, fetched[0].size
 
 
 def _read_file(path: Path, max_size: int) -> bytes:
@@ -137,17 +143,6 @@ def _read_file(path: Path, max_size: int) -> bytes:
                                     f"{max_size} bytes (--max-catalog-size)",
                                     ErrorCode.CATALOG_TOO_LARGE)
     return data
-
-
-async def _fetch(source: str, target: Path, limits: Any,
-                 allowed_hosts: tuple[str, ...] | None, allowance: int | None) -> None:
-    from orchestrator.engine import DownloadRequest, Engine, MemoryStore
-    from orchestrator.service.catalogs import fetch_within
-
-    async with Engine(state_store=MemoryStore()) as engine:
-        await fetch_within(engine, DownloadRequest(source, target, foreground=True, connections=1,
-                                                   allowed_hosts=allowed_hosts),
-                           limits, allowance)
 
 
 def plan_document(app_id: str, plan: Any) -> dict[str, Any]:

@@ -89,6 +89,31 @@ def test_plan_and_simulate_refuse_a_catalog_redirected_off_the_allow_list(tmp_pa
     assert "error 202" not in launched.stderr
 
 
+def test_plan_from_another_catalog_url_counts_that_catalog(tmp_path):
+    """--catalog URL (not manifestURL) is fetched as a launched app's catalog would be:
+    no allow list, no allowance; its assets and its size make the plan."""
+    from orchestrator.devserver.thread import serve_in_thread
+    from tests.service.scenario import Asset, KiB, Scenario
+
+    scene = Scenario(tmp_path, [Asset("tutorial", 4 * KiB, essential=True),
+                                Asset("extra", 8 * KiB)])
+    scene.write_content()
+    with serve_in_thread(scene.content) as server:
+        manifest = scene.write_manifests(server.url)
+        other = scene.content / "other.json"
+        other.write_bytes((scene.content / "game" / "catalog.json").read_bytes())
+        (scene.content / "game" / "catalog.json").unlink()  # manifestURL answers 404
+        plan = bgassets("plan", str(manifest), "--event", "install", "--json",
+                        "--catalog", f"{server.url}other.json")
+        missing = bgassets("plan", str(manifest), "--event", "install")
+    assert plan.returncode == 0, plan.stderr
+    document = json.loads(plan.stdout)
+    assert sorted(d["id"] for d in document["downloads"]) == ["extra", "tutorial"]
+    # The catalog counts against downloadAllowance with the non-essential bytes.
+    assert document["allowances"]["downloadBytes"] == 8 * KiB + other.stat().st_size
+    assert missing.returncode == 1 and "game/catalog.json" in missing.stderr
+
+
 class _Endless(BaseHTTPRequestHandler):
     """A catalog with no length that never ends, whatever Range was asked for."""
 
