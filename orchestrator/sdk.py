@@ -25,11 +25,11 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
+import orchestrator.service.lock as lock
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest, DownloadState, Priority
 from orchestrator.model.plan import AppExtensionInfo
-from orchestrator.service import lock
 
 if TYPE_CHECKING:
     from orchestrator.model.catalog import Catalog

@@ -1,7 +1,9 @@
-"""No module of these packages imports, directly or through others, a module importing it.
+"""No module of the package or the TUI imports, directly or through others, a module
+importing it.
 
-Imports under ``if TYPE_CHECKING:`` count too: a cycle hidden there is still a cycle in
-the design.
+Imports under ``if TYPE_CHECKING:`` and inside functions count too: a cycle hidden there
+is still a cycle in the design. ``from package import module`` counts as importing the
+package's ``__init__`` as well; ``import package.module as module`` does not.
 """
 
 from __future__ import annotations
@@ -62,9 +64,7 @@ def test_the_cycle_finder_finds_a_cycle(tmp_path):
     assert _cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
 
 
-@pytest.mark.parametrize("package", ["orchestrator.engine", "orchestrator.model",
-                                     "orchestrator.scheduler", "orchestrator.journal",
-                                     "orchestrator.control", "orchestrator.devserver"])
+@pytest.mark.parametrize("package", ["orchestrator", "tui"])
 def test_no_import_cycles(package):
     modules = _modules(package)
     graph = {name: _imports(path, modules) - {name} for name, path in modules.items()}

@@ -6,8 +6,8 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import orchestrator.manifests.crosscheck as crosscheck
 from orchestrator.errors import ManifestError
-from orchestrator.manifests import crosscheck
 from orchestrator.manifests.problems import Problem, dotted, raise_problems
 from orchestrator.manifests.schema import check
 from orchestrator.manifests.sources import Source, parse, too_deep

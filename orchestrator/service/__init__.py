@@ -13,7 +13,7 @@ __all__ = ["AppDelegate", "LoadedApp", "Orchestrator"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from orchestrator.service import orchestrator
+        import orchestrator.service.orchestrator as orchestrator
 
         return getattr(orchestrator, name)
     raise AttributeError(f"module 'orchestrator.service' has no attribute {name!r}")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import orchestrator.service.containers as containers
 from orchestrator.engine import DownloadResult
 from orchestrator.engine.retry import disk_error
 from orchestrator.errors import BackgroundAssetsError, DiskFullError, ErrorCode, JournalError
@@ -17,7 +18,6 @@ from orchestrator.events import EventKind
 from orchestrator.model.download import Download
 from orchestrator.model.enums import DownloadState
 from orchestrator.model.extension import EssentialFailure
-from orchestrator.service import containers
 from orchestrator.service.apps import LoadedApp
 from orchestrator.service.downloads import Tracked
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+import orchestrator.service.containers as containers
 from orchestrator.engine import Engine
 from orchestrator.errors import (
     BackgroundAssetsError,
@@ -34,7 +35,6 @@ from orchestrator.model.enums import ContentRequest
 from orchestrator.model.extension import Extension
 from orchestrator.scheduler.budget import next_periodic_run
 from orchestrator.scheduler.queue import Conditions
-from orchestrator.service import containers
 from orchestrator.service.apps import AppDelegate, LoadedApp
 from orchestrator.service.catalogs import (
     CATALOG_DEADLINE,

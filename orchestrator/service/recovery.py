@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+import orchestrator.service.containers as containers
 from orchestrator.errors import BackgroundAssetsError, JournalError
 from orchestrator.events import EventKind
 from orchestrator.manifests import load_app
 from orchestrator.model.enums import ContentRequest, DownloadState
-from orchestrator.service import containers
 from orchestrator.service.apps import LoadedApp
 from orchestrator.service.downloads import Tracked
 from orchestrator.service.progress import InstallProgress

@@ -8,6 +8,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import orchestrator.service.containers as containers
 from orchestrator.errors import (
     BackgroundAssetsError,
     DiskFullError,
@@ -24,7 +25,6 @@ from orchestrator.model.plan import AppExtensionInfo, Plan
 from orchestrator.scheduler.budget import daily_allotment
 from orchestrator.scheduler.checks import PlanContext, check_plan, event_refusal
 from orchestrator.scheduler.rules import PresentFile, decide_downloads
-from orchestrator.service import containers
 from orchestrator.service.apps import LoadedApp
 from orchestrator.service.catalogs import CATALOG_ID, FetchedCatalog, fetch_catalog
 from orchestrator.service.downloads import Tracked

@@ -10,16 +10,15 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 
-def binding_rows() -> list[tuple[str, str, str]]:
-    """(where, key, what) for the app's and each screen's bindings."""
-    from tui.app import BgAssetsApp
+def binding_rows(app: type[Any]) -> list[tuple[str, str, str]]:
+    """(where, key, what) for the bindings of ``app`` (the App class) and its screens."""
     from tui.screens.apps import AppsScreen
     from tui.screens.detail import DownloadDetail
     from tui.screens.device import DeviceScreen
     from tui.screens.downloads import DownloadsScreen
     from tui.screens.events import EventsScreen
 
-    places: list[tuple[str, Any]] = [("everywhere", BgAssetsApp), ("Apps", AppsScreen),
+    places: list[tuple[str, Any]] = [("everywhere", app), ("Apps", AppsScreen),
               ("Downloads", DownloadsScreen), ("Download detail", DownloadDetail),
               ("Device", DeviceScreen), ("Events", EventsScreen)]
     rows = [("everywhere", "ctrl+p", "command palette: every action by name")]
@@ -46,4 +45,4 @@ class HelpScreen(Screen[None]):
     def on_mount(self) -> None:
         table = self.query_one("#bindings", DataTable)
         table.add_columns("Where", "Key", "Action")
-        table.add_rows(binding_rows())
+        table.add_rows(binding_rows(type(self.app)))
