@@ -8,7 +8,6 @@ timer repaints the visible screen from that state at most ten times a second.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import gc
@@ -238,11 +237,8 @@ class BgAssetsApp(App[int]):
         yield from system_commands(self, screen)
 
 
-def run_tui(args: argparse.Namespace) -> int:
-    """``bgassets run`` on a terminal: the demo session with the Textual app; 0 on quit."""
-    from orchestrator.cli.session import app_manifests, demo_session
-
-    app = BgAssetsApp(lambda: demo_session(args), app_manifests(args.directory), freeze_gc=True)
+def run_app(app: BgAssetsApp) -> int:
+    """Run ``app`` on the terminal; its return code (0 on quit, Ctrl-C included)."""
     with contextlib.suppress(KeyboardInterrupt):
         app.run()
     return app.return_code or 0
@@ -260,7 +256,4 @@ def attached_app(path: Path) -> BgAssetsApp:
 
 def run_attached(path: Path) -> int:
     """``bgassets tui``: the app attached to a daemon; 0 on quit, the daemon keeps running."""
-    app = attached_app(path)
-    with contextlib.suppress(KeyboardInterrupt):
-        app.run()
-    return app.return_code or 0
+    return run_app(attached_app(path))

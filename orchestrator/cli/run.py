@@ -76,11 +76,14 @@ def run(args: argparse.Namespace) -> int:
     headless = args.headless or not sys.stdout.isatty()
     if not headless:
         try:
-            from tui.app import run_tui
+            from tui.app import BgAssetsApp, run_app
         except ImportError:
             headless = True
         else:
-            return run_tui(args)
+            from orchestrator.cli.session import app_manifests, demo_session
+
+            return run_app(BgAssetsApp(lambda: demo_session(args),
+                                       app_manifests(args.directory), freeze_gc=True))
     from orchestrator.cli.headless import run_headless
 
     return asyncio.run(run_headless(args))
