@@ -68,7 +68,7 @@ class Download:
         self.foreground = request.foreground
         self.phase = Phase.WAITING
         self.resumable = Resumable(request, context)
-        self.resumable.on_chunk = self._on_chunk
+        self.resumable.on_chunk = self.emit  # throttled to PROGRESS_INTERVAL
         self.speed = 0.0
         self.sha256: str | None = None
         self._emitted_at = 0.0
@@ -101,10 +101,6 @@ class Download:
         self._emitted_at = now
         if self.on_progress is not None:
             self.on_progress(self.progress())
-
-    def _on_chunk(self) -> None:
-        if time.monotonic() - self._emitted_at >= PROGRESS_INTERVAL:
-            self.emit()
 
     def forget(self) -> None:
         """Remove the .part and the state (cancel)."""
