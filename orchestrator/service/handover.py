@@ -186,7 +186,7 @@ class Handover:
         # failure. An essential one comes back only as the copy its extension asked for:
         # essential downloads are never scheduled after the install.
         if not download.essential and download.key not in {d.key for d in again}:
-            again.append(download.with_state(DownloadState.WAITING))
+            again.append(download)
         if again:
             needed = max(JOURNAL_SPACE, (download.size or 0) - tracked.bytes)
             self._in_background(self._retry_when_space(loaded, again, needed, error))
