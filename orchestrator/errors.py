@@ -8,27 +8,6 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = [
-    "BackgroundAssetsError",
-    "BadAnswer",
-    "BodyTooLarge",
-    "DaemonUnavailable",
-    "DiskFullError",
-    "DownloadError",
-    "EndlessBody",
-    "ErrorCode",
-    "HandlerAnswerError",
-    "JournalError",
-    "LocatedError",
-    "LockTimeout",
-    "ManifestError",
-    "PhaseError",
-    "StateDirBusy",
-    "StateDirUnusable",
-    "UntrustedSocket",
-    "UsageError",
-]
-
 
 class ErrorCode(IntEnum):
     """Error codes: the framework's own, then bgassets' (1000 and up)."""

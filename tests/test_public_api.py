@@ -30,7 +30,7 @@ def test_every_exception_is_defined_in_errors_and_every_error_is_exported():
     assert outside == set(), "exceptions defined outside orchestrator/errors.py"
     errors = {name for name, value in vars(orchestrator.errors).items()
               if isinstance(value, type) and issubclass(value, BackgroundAssetsError)}
-    assert errors <= set(orchestrator.errors.__all__) <= set(orchestrator.__all__)
+    assert errors <= set(orchestrator.__all__)
 
 
 def _package_modules():
