@@ -181,6 +181,13 @@ class JournalError(BackgroundAssetsError):
     code = ErrorCode.DISK_ERROR
 
 
+def disk_full(error: BaseException) -> bool:
+    """Whether ``error`` is a full disk (a file's ENOSPC/EDQUOT, or a journal that cannot
+    be written): worth trying again once space is back, not before."""
+    return isinstance(error, DiskFullError) or (
+        isinstance(error, JournalError) and error.code == ErrorCode.DISK_ERROR)
+
+
 class DaemonUnavailable(BackgroundAssetsError):
     """No daemon listens on the state dir's control socket, or it stopped answering."""
 

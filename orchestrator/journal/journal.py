@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import ErrorCode, JournalError
+from orchestrator.errors import ErrorCode, JournalError, disk_full
 from orchestrator.journal.migrations import MIGRATIONS
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest, DownloadState
@@ -335,7 +335,7 @@ class Journal:
             self._set_download_state(key, state, reason, bytes_on_disk, error_code,
                                      error_message, delivered, from_state, now)
         except JournalError as error:
-            if error.code != ErrorCode.DISK_ERROR:
+            if not disk_full(error):
                 raise
             # No room on the disk: the transition waits for the next transaction, as the
             # deferred ones do (a crash loses it: the download is recovered as waiting).

@@ -13,7 +13,12 @@ from pathlib import Path
 import orchestrator.service.containers as containers
 from orchestrator.engine import DownloadResult
 from orchestrator.engine.retry import disk_error
-from orchestrator.errors import BackgroundAssetsError, DiskFullError, ErrorCode, JournalError
+from orchestrator.errors import (
+    BackgroundAssetsError,
+    ErrorCode,
+    JournalError,
+    disk_full,
+)
 from orchestrator.events import EventKind
 from orchestrator.model.download import Download
 from orchestrator.model.enums import DownloadState
@@ -25,13 +30,6 @@ PROGRESS_INTERVAL = 0.1
 DISK_RETRY_INTERVAL = 30.0
 # Free bytes a journal transaction (and a small catalog) is given before it is tried again.
 JOURNAL_SPACE = 256 * 1024
-
-
-def disk_full(error: BackgroundAssetsError) -> bool:
-    """Whether ``error`` is a full disk (a file's ENOSPC/EDQUOT, or a journal that cannot
-    be written): worth trying again once space is back, not before."""
-    return isinstance(error, DiskFullError) or (
-        isinstance(error, JournalError) and error.code == ErrorCode.DISK_ERROR)
 
 
 def free_bytes(folder: Path) -> int:
@@ -251,7 +249,7 @@ class Handover:
         try:
             self.journal.add_downloads(loaded.app.id, allowed, at=self.clock())
         except JournalError as full:
-            if full.code != ErrorCode.DISK_ERROR:
+            if not disk_full(full):
                 raise
             self._in_background(self._retry_when_space(loaded, allowed, JOURNAL_SPACE, error))
             return

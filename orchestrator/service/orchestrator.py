@@ -25,6 +25,7 @@ from orchestrator.errors import (
     JournalError,
     StateDirBusy,
     StateDirUnusable,
+    disk_full,
 )
 from orchestrator.events import Event, EventBus, EventKind
 from orchestrator.journal import Journal
@@ -269,7 +270,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         try:
             self.journal.remove_app(app_id)
         except JournalError as error:
-            if error.code != ErrorCode.DISK_ERROR:
+            if not disk_full(error):
                 raise
             # Its partial downloads are of no use any more, and their room may be enough.
             containers.remove_tree(self.layout.staging_dir(group))

@@ -12,9 +12,9 @@ import orchestrator.service.containers as containers
 from orchestrator.errors import (
     BackgroundAssetsError,
     DiskFullError,
-    ErrorCode,
     JournalError,
     WentOffline,
+    disk_full,
 )
 from orchestrator.events import EventKind
 from orchestrator.journal import AppRecord
@@ -88,7 +88,7 @@ class ContentRequests:
                 self.journal.request_made(app_id, request,
                                           state=CATALOG_FAILED if failed else None)
         except JournalError as error:
-            if error.code != ErrorCode.DISK_ERROR:
+            if not disk_full(error):
                 raise
             self._wait_for_space(loaded, request, error)
             raise
