@@ -11,7 +11,6 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +62,7 @@ async def _simulate(args: argparse.Namespace) -> int:
     from orchestrator.cli.timeline import Timeline
     from orchestrator.manifests import load_app, load_device
     from orchestrator.service import Orchestrator
+    from orchestrator.service.network import unless_set
 
     device = load_device(args.device) if args.device else None
     app, _ = load_app(args.manifest)
@@ -101,7 +101,7 @@ async def _simulate(args: argparse.Namespace) -> int:
                 until = None if args.wait == "none" else args.wait
                 try:
                     # Nothing here changes the device: offline, this stops instead.
-                    await _unless(stuck, wait_unless_offline(
+                    await unless_set(stuck, wait_unless_offline(
                         orchestrator, app.id, until, args.device, timeout=args.timeout))
                 except TimeoutError:
                     print(f"simulate: still waiting after {args.timeout:g} s", file=sys.stderr)
@@ -112,25 +112,6 @@ async def _simulate(args: argparse.Namespace) -> int:
     if failures:
         print(f"simulate: {_summary(failures)}", file=sys.stderr)
     return 1 if failures else 0
-
-
-async def _unless(stop: asyncio.Event, work: Coroutine[Any, Any, None]) -> None:
-    """Run ``work`` until it ends or ``stop`` is set, whichever comes first."""
-    if stop.is_set():
-        work.close()
-        return
-    task = asyncio.ensure_future(work)
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for pending in (task, stopped):
-            pending.cancel()
-        await asyncio.gather(stopped, return_exceptions=True)
-    if task.done() and not task.cancelled():
-        task.result()
-    else:
-        await asyncio.gather(task, return_exceptions=True)
 
 
 def _summary(failures: dict[str, dict[str, Any]]) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Coroutine
+from typing import Any, TypeVar, cast
 
 from orchestrator.errors import WentOffline
 from orchestrator.model.enums import ContentRequest
@@ -67,19 +67,36 @@ class NetworkWaits:
         taken, self._waiting = self._waiting, {}
         return taken
 
-    async def while_online(self, work: Awaitable[T]) -> T:
+    async def while_online(self, work: Coroutine[Any, Any, T]) -> T:
         """``work``'s result; raises :class:`WentOffline` (and stops ``work``) when the
         device goes offline first."""
-        task = asyncio.ensure_future(work)
-        offline = asyncio.ensure_future(self._offline.wait())
-        try:
-            await asyncio.wait({task, offline}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            offline.cancel()
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if task.cancelled():
+        stopped, result = await unless_set(self._offline, work)
+        if stopped:
             raise WentOffline
-        return task.result()
+        return cast(T, result)  # not stopped: work's own result
+
+
+async def unless_set(stop: asyncio.Event,
+                     work: Coroutine[Any, Any, T]) -> tuple[bool, T | None]:
+    """Run ``work`` until it ends or ``stop`` is set, whichever comes first.
+
+    ``(True, None)`` when ``stop`` came first (``work`` is then stopped, or never started
+    when ``stop`` was set already); else ``(False, work's result)``. ``work``'s own
+    exception is raised.
+    """
+    if stop.is_set():
+        work.close()
+        return True, None
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if task.cancelled():
+        return True, None
+    return False, task.result()
