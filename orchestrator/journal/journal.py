@@ -343,10 +343,10 @@ class Journal:
                 previous = self.download(key) if from_state is None else None
                 if previous is not None:
                     from_state = previous.download.state
-                self._deferred.append((key, now, None if from_state is None else int(from_state),
-                                       int(state), reason, bytes_on_disk,
-                                       None if delivered is None else int(delivered),
-                                       error_code, error_message))
+                self.defer_download_state(key, state, from_state=from_state, reason=reason,
+                                          at=now, bytes_on_disk=bytes_on_disk,
+                                          delivered=delivered, error_code=error_code,
+                                          error_message=error_message)
                 self._unwritten[key] = (state, error_code, error_message)
 
     def _set_download_state(self, key: str, state: DownloadState, reason: str | None,
@@ -375,9 +375,10 @@ class Journal:
             )
 
     def defer_download_state(self, key: str, state: DownloadState, *,
-                             from_state: DownloadState, reason: str, at: float,
-                             bytes_on_disk: int | None = None,
-                             delivered: bool | None = None) -> None:
+                             from_state: DownloadState | None, reason: str | None, at: float,
+                             bytes_on_disk: int | None = None, delivered: bool | None = None,
+                             error_code: int | None = None,
+                             error_message: str | None = None) -> None:
         """Record a transition with the next transaction instead of one of its own.
 
         For transitions a crash may lose without harm (a download that started is
@@ -385,9 +386,10 @@ class Journal:
         transaction each, not two.
         """
         with self._lock:
-            self._deferred.append((key, at, int(from_state), int(state), reason,
-                                   bytes_on_disk, None if delivered is None else int(delivered),
-                                   None, None))
+            self._deferred.append((key, at, None if from_state is None else int(from_state),
+                                   int(state), reason, bytes_on_disk,
+                                   None if delivered is None else int(delivered),
+                                   error_code, error_message))
 
     def _write_deferred(self, rows: list[_Deferred]) -> None:
         if not rows:
