@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from orchestrator import events as ev  # noqa: E402
 from orchestrator.service import Orchestrator  # noqa: E402
-from tui.app import BgAssetsApp  # noqa: E402
+from tui.app import BgAssetsApp, in_process  # noqa: E402
 
 APP_ID = "com.example.bench"
 SIZE = 4 << 20
@@ -131,7 +131,8 @@ async def baseline(count: int, active: int, steps: int, tick: float) -> tuple[fl
 async def run(count: int, active: int, steps: int, tick: float) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as state:
         async with Orchestrator(Path(state)) as orchestrator:
-            app = BgAssetsApp(lambda: contextlib.nullcontext(orchestrator), install=False,
+            app = BgAssetsApp(in_process(lambda: contextlib.nullcontext(orchestrator)),
+                              install=False,
                               freeze_gc=True)  # as run_tui does
             async with app.run_test(size=(180, 50)) as pilot:
                 await app.ready.wait()

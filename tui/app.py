@@ -1,9 +1,11 @@
 """The Textual app: wires the session, the bridge worker, the screens and the actions.
 
-The orchestrator runs on the app's own event loop (everything it does is
-asyncio), entered by a worker so the message loop never waits for it. One
-bridge worker folds the event stream into :class:`tui.state.LiveState`; a
-timer repaints the visible screen from that state at most ten times a second.
+The session yields the service's :class:`Controls`: in process (the orchestrator
+runs on the app's own event loop, entered by a worker so the message loop never
+waits for it) or attached to a daemon; nothing else differs. One bridge worker
+folds the event stream into :class:`tui.state.LiveState`; a timer repaints the
+visible screen from that state and the service's views at most ten times a second.
+Screens post :mod:`tui.messages`; the app runs them through :class:`Controller`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import contextlib
 import gc
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -27,8 +29,12 @@ from textual.screen import Screen
 
 from orchestrator.errors import BackgroundAssetsError
 from orchestrator.events import Event, EventKind
+from orchestrator.service.controls import Controls, LocalControls
+from orchestrator.service.orchestrator import Orchestrator
 from tui.commands import system_commands
 from tui.control import Controller, Outcome, refused
+from tui.frame import Frame, LiveScreen
+from tui.messages import AppAction, DeviceAction, DownloadAction, DownloadHighlighted, RedrawNow
 from tui.screens.apps import AppsScreen
 from tui.screens.device import DeviceScreen
 from tui.screens.downloads import DownloadsScreen
@@ -36,10 +42,7 @@ from tui.screens.events import EventsScreen
 from tui.screens.help import HelpScreen
 from tui.state import LiveState
 
-Session = Callable[[], AbstractAsyncContextManager[Any]]
-# Builds the actions object from what the session yielded: Controller for an in-process
-# orchestrator, RemoteController for a daemon's mirror.
-ControllerFactory = Callable[[Any, LiveState, dict[str, Path]], Any]
+Session = Callable[[], AbstractAsyncContextManager[Controls]]
 FRAME_SECONDS = 0.1
 BRIDGE_QUEUE = 100_000
 NOTABLE = frozenset({EventKind.APP_LAUNCHABLE, EventKind.EXTENSION_TERMINATED,
@@ -47,8 +50,8 @@ NOTABLE = frozenset({EventKind.APP_LAUNCHABLE, EventKind.EXTENSION_TERMINATED,
 
 
 class BgAssetsApp(App[int]):
-    """bgassets' live status and control; ``session`` yields a running Orchestrator
-    (or, with ``controller=RemoteController``, the mirror of a daemon's)."""
+    """bgassets' live status and control; ``session`` yields the service's controls
+    (:func:`in_process` makes such a session of one that yields an Orchestrator)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "bgassets"
@@ -72,17 +75,15 @@ class BgAssetsApp(App[int]):
             self.event = event
 
     def __init__(self, session: Session, manifests: Sequence[Path] = (), *,
-                 install: bool = True, freeze_gc: bool = False,
-                 controller: ControllerFactory = Controller) -> None:
+                 install: bool = True, freeze_gc: bool = False) -> None:
         super().__init__()
         self.session = session
-        self.controller_factory = controller
         self.manifest_paths = list(manifests)
         self.install_on_start = install
         self.freeze_gc = freeze_gc
         self.state = LiveState()
-        self.orchestrator: Any = None
-        self.control: Any = None
+        self.controls: Controls | None = None
+        self.control: Controller | None = None
         self.outcomes: deque[Outcome] = deque(maxlen=200)
         self.ready = asyncio.Event()
         self.selection: dict[str, str | None] = {"download": None}
@@ -99,13 +100,13 @@ class BgAssetsApp(App[int]):
     async def start_session(self) -> None:
         """Enter the session, start the bridge, install every manifest, then keep it open."""
         try:
-            async with self.session() as orchestrator:
-                self.orchestrator = orchestrator
-                self.bridge_queue = orchestrator.events.queue(BRIDGE_QUEUE)
+            async with self.session() as controls:
+                self.controls = controls
+                self.bridge_queue = controls.events.queue(BRIDGE_QUEUE)
                 self.bridge(self.bridge_queue)
-                self.control = self.controller_factory(orchestrator, self.state,
-                                                       self._manifest_ids())
-                self.control.seed()
+                control = Controller(controls, self.state, self._manifest_ids())
+                await control.seed()
+                self.control = control
                 if self.install_on_start:
                     await self._install_all()
                 if self.freeze_gc:
@@ -133,7 +134,7 @@ class BgAssetsApp(App[int]):
     async def _install_all(self) -> None:
         assert self.control is not None
         for app_id in self.control.manifests:
-            if app_id not in self.orchestrator.apps:
+            if self.control.controls.snapshot().app(app_id) is None:
                 self.report(await self.control.install(app_id))
 
     @work(group="bridge")
@@ -171,16 +172,22 @@ class BgAssetsApp(App[int]):
             screen = self.screen
         except ScreenStackError:
             return  # between modes: the new mode's screen is not on its stack yet
-        draw = getattr(screen, "refresh_from", None)
-        if draw is None or self.orchestrator is None or not screen.is_mounted:
+        frame = self.frame()
+        if not isinstance(screen, LiveScreen) or frame is None or not screen.is_mounted:
             return  # a screen just pushed has no widgets yet
         started = time.perf_counter()
         try:
-            drawn = draw(self)
+            drawn = screen.refresh_from(frame)
         except NoMatches:
             return  # mounted, but its widgets are not composed yet: the next frame draws
         if drawn:
             self.frame_times.append(time.perf_counter() - started)
+
+    def frame(self) -> Frame | None:
+        """What a screen draws from now; None before the session is open."""
+        if self.control is None:
+            return None
+        return Frame(self.state, self.control.controls, self.control.manifests)
 
     # Actions ---------------------------------------------------------------------
 
@@ -190,51 +197,49 @@ class BgAssetsApp(App[int]):
         self.notify(outcome.message, severity="information" if outcome.ok else "error",
                     timeout=4 if outcome.ok else 8)
 
-    def app_action(self, verb: str, app_id: str | None) -> None:
-        """install, update, periodic (in a worker: they wait for the catalog) or launch."""
-        if self.control is None or not app_id:
+    def on_app_action(self, message: AppAction) -> None:
+        """install, update, periodic (they wait for the catalog), launch or terminate."""
+        if self.control is None or not message.app_id:
             self.notify("no app selected", severity="warning")
             return
-        if verb in ("launch", "terminate"):
-            self.report_when_done(getattr(self.control, verb)(app_id))
-        else:
-            self._run_app_request(verb, app_id)
+        calls = {"install": self.control.install, "update": self.control.update,
+                 "periodic": self.control.periodic, "launch": self.control.launch,
+                 "terminate": self.control.terminate}
+        self.report_when_done(calls[message.verb](message.app_id))
 
-    @work(group="requests", exit_on_error=False)
-    async def _run_app_request(self, verb: str, app_id: str) -> None:
-        assert self.control is not None
-        self.report(await getattr(self.control, verb)(app_id))
-
-    def download_action(self, verb: str, row_key: str | None) -> None:
-        """promote, pause, resume or cancel the download of table row ``row_key``."""
-        if self.control is None or not row_key:
+    def on_download_action(self, message: DownloadAction) -> None:
+        """promote, pause, resume or cancel the download of a table row."""
+        if self.control is None or not message.row_key:
             self.notify("no download selected", severity="warning")
             return
-        self.report_when_done(getattr(self.control, verb)(row_key))
+        calls = {"promote": self.control.promote, "pause": self.control.pause,
+                 "resume": self.control.resume, "cancel": self.control.cancel}
+        self.report_when_done(calls[message.verb](message.row_key))
 
-    def report_when_done(self, outcome: Outcome | Awaitable[Outcome]) -> None:
-        """Report an outcome now, or once a request to a daemon has answered (in a worker)."""
-        if isinstance(outcome, Outcome):
-            self.report(outcome)
-        else:
-            self._await_outcome(outcome)
-
-    @work(group="requests", exit_on_error=False)
-    async def _await_outcome(self, outcome: Awaitable[Outcome]) -> None:
-        self.report(await outcome)
-
-    def device_action(self, condition: str, app_id: str | None = None) -> None:
+    def on_device_action(self, message: DeviceAction) -> None:
         """Toggle one device condition, or purge (``condition == "purge"``)."""
         if self.control is None:
             return
-        if condition == "purge":
+        if message.condition == "purge":
             self.report_when_done(self.control.purge())
         else:
-            self.report_when_done(self.control.toggle(condition, app_id))
+            self.report_when_done(self.control.toggle(message.condition, message.app_id))
+
+    def on_download_highlighted(self, message: DownloadHighlighted) -> None:
+        self.selection["download"] = message.row_key
+
+    def on_redraw_now(self, message: RedrawNow) -> None:
+        self.repaint()
+
+    @work(group="requests", exit_on_error=False)
+    async def report_when_done(self, outcome: Awaitable[Outcome]) -> None:
+        """Report an action's outcome once it is known (in a worker: a content request
+        waits for the catalog, a daemon's answer for the socket)."""
+        self.report(await outcome)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield from system_commands(self, screen)
+        yield from system_commands(self, self.frame(), self.selection.get("download"), screen)
 
 
 def run_app(app: BgAssetsApp) -> int:
@@ -244,12 +249,22 @@ def run_app(app: BgAssetsApp) -> int:
     return app.return_code or 0
 
 
+def in_process(session: Callable[[], AbstractAsyncContextManager[Orchestrator]]) -> Session:
+    """A session yielding the controls of the orchestrator that ``session`` yields."""
+    @contextlib.asynccontextmanager
+    async def opened() -> AsyncIterator[Controls]:
+        async with session() as orchestrator:
+            yield LocalControls(orchestrator)
+
+    return opened
+
+
 def attached_app(path: Path) -> BgAssetsApp:
     """The app attached to the daemon listening on ``path``: it installs nothing itself."""
-    from tui.remote import attach
-    from tui.remote_control import RemoteController
+    from orchestrator.control.remote import attached
 
-    app = BgAssetsApp(lambda: attach(path), install=False, controller=RemoteController)
+    hint = "restart `bgassets tui` once the daemon runs again"
+    app = BgAssetsApp(lambda: attached(path, hint), install=False)
     app.sub_title = f"attached to {path}"
     return app
 

@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
-from textual.app import SystemCommand
+from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from tui.control import DEVICE_TOGGLES
+from tui.frame import Frame
+from tui.messages import AppAction, DeviceAction, DownloadAction
 
 APP_VERBS = (("install", "Install", "install the app (an install content request)"),
              ("update", "Update", "apply a new app version (an update content request)"),
@@ -24,34 +26,36 @@ SCREENS = (("apps", "Apps"), ("downloads", "Downloads"), ("device", "Device"),
            ("events", "Events"), ("help", "Help"))
 
 
-def selected_download(app: Any, screen: Screen[Any]) -> str | None:
+def selected_download(highlighted: str | None, screen: Screen[Any]) -> str | None:
     """The download of the open detail view, else the one last under the table's cursor."""
-    key = getattr(screen, "row_key", None) or app.selection.get("download")
+    key = getattr(screen, "row_key", None) or highlighted
     return str(key) if key else None
 
 
-def system_commands(app: Any, screen: Screen[Any]) -> Iterator[SystemCommand]:
-    """Every action of the UI as palette entries."""
+def system_commands(app: App[Any], frame: Frame | None, highlighted: str | None,
+                    screen: Screen[Any]) -> Iterator[SystemCommand]:
+    """Every action of the UI as palette entries; each posts its message to ``app``."""
     for mode, title in SCREENS:
         yield SystemCommand(f"Show {title}", f"switch to the {title} screen",
                             partial(app.switch_mode, mode))
-    app_ids = sorted(app.control.manifests | app.orchestrator.apps.keys()) if app.control else []
+    app_ids = frame.app_ids if frame is not None else []
     for verb, title, help_text in APP_VERBS:
         for app_id in app_ids:
             yield SystemCommand(f"{title} {app_id}", help_text,
-                                partial(app.app_action, verb, app_id), discover=False)
-    key = selected_download(app, screen)
+                                partial(app.post_message, AppAction(verb, app_id)),
+                                discover=False)
+    key = selected_download(highlighted, screen)
     if key:
         for verb, title, help_text in DOWNLOAD_VERBS:
             yield SystemCommand(f"{title} {key}", help_text,
-                                partial(app.download_action, verb, key))
+                                partial(app.post_message, DownloadAction(verb, key)))
     for condition, title in DEVICE_TOGGLES.items():
         yield SystemCommand(f"Toggle {title}", "flip this device condition",
-                            partial(app.device_action, condition))
+                            partial(app.post_message, DeviceAction(condition)))
     for app_id in app_ids:
         yield SystemCommand(f"Toggle background refresh for {app_id}",
                             "flip background refresh for this app only",
-                            partial(app.device_action, "background_refresh", app_id),
+                            partial(app.post_message, DeviceAction("background_refresh", app_id)),
                             discover=False)
     yield SystemCommand("Purge", "remove purgeable assets (under Library/Caches)",
-                        partial(app.device_action, "purge"))
+                        partial(app.post_message, DeviceAction("purge")))

@@ -1,8 +1,8 @@
-"""Every action of the UI against the orchestrator, each returning an :class:`Outcome`.
+"""Every action of the UI, on the service's controls, each returning an :class:`Outcome`.
 
 Keys, the command palette and tests all go through here, so a refusal reads
-the same wherever it came from: the action, the error's code and camelCase
-name, and the orchestrator's message.
+the same wherever it came from (in process or a daemon): the action, the
+error's code and camelCase name, and the service's message.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from orchestrator.events import Event, EventKind
 from orchestrator.model.device import Device
 from orchestrator.model.units import format_size
 from orchestrator.service.catalogs import CATALOG_ID
+from orchestrator.service.controls import Controls
 from tui.state import LiveState
 
 
@@ -100,21 +101,20 @@ DEVICE_TOGGLES = {
 
 
 class Controller:
-    """Runs actions on one orchestrator; ``manifests`` maps app ids to their app.yaml."""
+    """Runs the UI's actions on ``controls`` (in process, or a daemon's): each returns an
+    :class:`Outcome`. ``manifests`` maps app ids to the app.yaml the session was given;
+    an app without one is installed again from the manifest the service installed it from.
+    """
 
-    def __init__(self, orchestrator: Any, state: LiveState,
+    def __init__(self, controls: Controls, state: LiveState,
                  manifests: dict[str, Path] | None = None) -> None:
-        self.orchestrator = orchestrator
+        self.controls = controls
         self.state = state
         self.manifests: dict[str, Path] = dict(manifests or {})
 
-    def seed(self) -> None:
-        """Fill the live state from what the journal holds, before any event."""
-        self.state.seed(self.orchestrator)
-
-    def manifest(self, app_id: str) -> Path:
-        loaded = self.orchestrator.apps.get(app_id)
-        return self.manifests.get(app_id) or loaded.manifest
+    async def seed(self) -> None:
+        """Fill the live state with what the service already holds, before any event."""
+        self.state.seed(await self.controls.downloads(), self.controls.snapshot())
 
     # Apps -----------------------------------------------------------------
 
@@ -123,7 +123,7 @@ class Controller:
         """Await ``call`` (a content request of ``app_id``); a refusal raised, or published
         as an event meanwhile, is the outcome, else ``done()`` (read once it returned)."""
         seen: list[Event] = []
-        unsubscribe = self.orchestrator.events.subscribe(seen.append)
+        unsubscribe = self.controls.events.subscribe(seen.append)
         try:
             await call()
         except BackgroundAssetsError as error:
@@ -133,21 +133,20 @@ class Controller:
         return request_outcome(action, app_id, seen, done())
 
     def _installed_version(self, app_id: str) -> str | None:
-        record = self.orchestrator.journal.app(app_id)
-        return record.version if record is not None and app_id in self.orchestrator.apps \
-            else None
+        view = self.controls.snapshot().app(app_id)
+        return None if view is None else view.version
 
     async def install(self, app_id: str) -> Outcome:
         """Install the app; at its installed version this changes nothing, and says so."""
-        return await self._request("install", app_id, self.orchestrator.install)
+        return await self._request("install", app_id, self.controls.install)
 
     async def update(self, app_id: str) -> Outcome:
         """An update content request when the manifest's version changed."""
-        return await self._request("update", app_id, self.orchestrator.update)
+        return await self._request("update", app_id, self.controls.update)
 
     async def _request(self, verb: str, app_id: str,
-                       call: Callable[[Path], Awaitable[Any]]) -> Outcome:
-        path, before = self.manifest(app_id), self._installed_version(app_id)
+                       call: Callable[[str, Path | None], Awaitable[Any]]) -> Outcome:
+        before = self._installed_version(app_id)
 
         def done() -> str:
             after = self._installed_version(app_id)
@@ -158,72 +157,72 @@ class Controller:
                        "spec.version to update"
             return f"{verb} {app_id}: {before} -> {after} requested"
 
-        return await self._run(f"{verb} {app_id}", app_id, lambda: call(path), done)
+        manifest = self.manifests.get(app_id)
+        return await self._run(f"{verb} {app_id}", app_id, lambda: call(app_id, manifest), done)
 
     async def periodic(self, app_id: str) -> Outcome:
         return await self._run(f"periodic {app_id}", app_id,
-                               lambda: self.orchestrator.periodic(app_id),
+                               lambda: self.controls.periodic(app_id),
                                lambda: f"periodic {app_id}: content request sent")
 
-    def launch(self, app_id: str) -> Outcome:
-        action = f"launch {app_id}"
+    async def _ask(self, action: str, call: Awaitable[Any], done: str) -> Outcome:
         try:
-            self.orchestrator.launch(app_id)
+            await call
         except BackgroundAssetsError as error:
             return refused(action, error)
-        return Outcome(action, f"{app_id} launched")
+        return Outcome(action, done)
 
-    def terminate(self, app_id: str) -> Outcome:
+    async def launch(self, app_id: str) -> Outcome:
+        return await self._ask(f"launch {app_id}", self.controls.launch(app_id),
+                               f"{app_id} launched")
+
+    async def terminate(self, app_id: str) -> Outcome:
         """The app stops running: callbacks go to its extension, promotion is refused."""
-        action = f"terminate {app_id}"
-        try:
-            self.orchestrator.terminate(app_id)
-        except BackgroundAssetsError as error:
-            return refused(action, error)
-        return Outcome(action, f"{app_id} terminated")
+        return await self._ask(f"terminate {app_id}", self.controls.terminate(app_id),
+                               f"{app_id} terminated")
 
     # Downloads --------------------------------------------------------------
 
-    def download_key(self, row_key: str) -> str:
-        """The orchestrator's key (``group/id``) of a table row (``app/id``)."""
+    async def _download(self, verb: str, row_key: str, done: str) -> Outcome:
+        """``verb`` on the download of table row ``row_key`` (``app/id``)."""
         app_id, _, download_id = row_key.partition("/")
-        loaded = self.orchestrator.apps.get(app_id)
-        return f"{loaded.app.app_group}/{download_id}" if loaded else download_id
+        calls = {"promote": self.controls.promote, "pause": self.controls.pause,
+                 "resume": self.controls.resume, "cancel": self.controls.cancel}
+        return await self._ask(f"{verb} {row_key}", calls[verb](download_id, app_id),
+                               f"{row_key}: {done}")
 
-    def _download(self, verb: str, row_key: str, done: str) -> Outcome:
-        action = f"{verb} {row_key}"
-        try:
-            getattr(self.orchestrator, verb)(self.download_key(row_key))
-        except BackgroundAssetsError as error:
-            return refused(action, error)
-        return Outcome(action, f"{row_key}: {done}")
+    async def promote(self, row_key: str) -> Outcome:
+        return await self._download("promote", row_key, "promoted to the foreground")
 
-    def promote(self, row_key: str) -> Outcome:
-        return self._download("promote", row_key, "promoted to the foreground")
+    async def pause(self, row_key: str) -> Outcome:
+        return await self._download("pause", row_key, "paused")
 
-    def pause(self, row_key: str) -> Outcome:
-        return self._download("pause", row_key, "paused")
-
-    def resume(self, row_key: str) -> Outcome:
-        outcome = self._download("resume", row_key, "resumed")
+    async def resume(self, row_key: str) -> Outcome:
+        outcome = await self._download("resume", row_key, "resumed")
         if outcome.ok:
             # Waiting until download.resumed (or started) says it moves: not while offline.
             self.state.resumed(row_key)
         return outcome
 
-    def cancel(self, row_key: str) -> Outcome:
-        return self._download("cancel", row_key, "cancelled")
+    async def cancel(self, row_key: str) -> Outcome:
+        return await self._download("cancel", row_key, "cancelled")
 
-    def purge(self) -> Outcome:
-        freed = self.orchestrator.purge()
+    async def purge(self) -> Outcome:
+        try:
+            freed = await self.controls.purge()
+        except BackgroundAssetsError as error:
+            return refused("purge", error)
         return Outcome("purge", f"purge: freed {format_size(freed)}")
 
     # Device -----------------------------------------------------------------
 
-    def toggle(self, condition: str, app_id: str | None = None) -> Outcome:
+    async def toggle(self, condition: str, app_id: str | None = None) -> Outcome:
         """Flip one device condition (per app for background refresh when ``app_id``)."""
-        device, value = toggled(self.orchestrator.device, condition, app_id)
-        self.orchestrator.set_device(device)
+        device, value = toggled(self.controls.snapshot().device, condition, app_id)
+        try:
+            device = await self.controls.set_device(device)
+        except BackgroundAssetsError as error:
+            return refused(f"toggle {condition}", error)
         return toggle_outcome(condition, value, app_id, device)
 
 

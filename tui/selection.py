@@ -21,7 +21,7 @@ COLUMNS = ("id", "app", "essential", "priority", "state", "progress", "speed", "
 def relevance(row: DownloadRow) -> tuple[int, int, int]:
     """Smaller is more relevant: moving, paused, waiting (essential, priority), recent ends."""
     rank = STATE_RANK[row.state]
-    if rank >= STATE_RANK["failed"]:
+    if row.state.ended:
         return (3, 0, -row.changed)
     if row.state == WAITING:
         return (rank, not row.essential, -row.priority)
@@ -43,7 +43,7 @@ SORT_KEYS: dict[str, Callable[[DownloadRow], Any]] = {
 
 def matches(row: DownloadRow, words: list[str]) -> bool:
     """Every word appears in the row's id, app, state or error (case-insensitive)."""
-    text = f"{row.id} {row.app} {row.state} {row.error or ''}".lower()
+    text = f"{row.id} {row.app} {row.state.label} {row.error or ''}".lower()
     if row.essential:
         text += " essential"
     return all(word in text for word in words)

@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.events import Event, EventKind, describe
-from orchestrator.service.containers import is_purgeable
+from orchestrator.model.enums import DownloadState
+from orchestrator.service.views import DownloadView, Snapshot
 
 LOG_LIMIT = 5_000
 HISTORY_LIMIT = 30
 QUIET = frozenset({EventKind.DOWNLOAD_PROGRESS, EventKind.APP_PROGRESS})
 
 WAITING, DOWNLOADING, PAUSED, FINISHED, FAILED = (
-    "waiting", "downloading", "paused", "finished", "failed")
+    DownloadState.WAITING, DownloadState.DOWNLOADING, DownloadState.PAUSED,
+    DownloadState.FINISHED, DownloadState.FAILED)
 ACTIVE = frozenset({WAITING, DOWNLOADING, PAUSED})
 # Relevance order of the Downloads table: what moves first, then what waits, then what ended.
 STATE_RANK = {DOWNLOADING: 0, PAUSED: 1, WAITING: 2, FAILED: 3, FINISHED: 4}
@@ -35,7 +37,7 @@ class DownloadRow:
     id: str
     essential: bool = False
     priority: int = 50
-    state: str = WAITING
+    state: DownloadState = WAITING
     bytes: int = 0
     total: int | None = None
     speed: float = 0.0
@@ -187,45 +189,25 @@ class LiveState:
                 and (not app or app in (line.app or "-").lower())
                 and (not kind or kind in line.event)]
 
-    def seed(self, orchestrator: Any) -> None:
-        """Rows for what the journal already holds (a restarted session), before any event."""
-        names = {-1: FAILED, 0: WAITING, 1: WAITING, 2: DOWNLOADING, 3: FINISHED}
-        for record in orchestrator.journal.downloads():
-            download = record.download
-            row = DownloadRow(record.app_id, download.id, download.essential, download.priority,
-                              names[int(download.state)], record.bytes_on_disk, download.size)
-            if record.error_code is not None:
-                row.error = f"{record.error_code}: {record.error_message}"
-            if record.delivered and is_purgeable(download.destination):
-                self._add_purgeable(record.app_id, record.bytes_on_disk)
-            self.downloads[row.key] = row
-        for tracked in orchestrator.queue.tracked.values():
-            pending = self.downloads.get(f"{tracked.app_id}/{tracked.download.id}")
-            if pending is not None:
-                pending.state = PAUSED if tracked.paused else WAITING
-                pending.reason, pending.bytes = tracked.paused, tracked.bytes
-        self.version += 1
-        self.apps_version += 1
-
-    def seed_rows(self, rows: Iterable[dict[str, Any]]) -> None:
-        """Rows for what a daemon reported (``GET /v1/downloads``), before any event.
+    def seed(self, downloads: Iterable[DownloadView], snapshot: Snapshot) -> None:
+        """Rows for what the service already holds (a restarted session, a daemon's
+        state), and each app's install progress, before any event.
 
         Ended rows come first so that a download pending again wins over its old end.
         """
-        names = {"failed": FAILED, "created": WAITING, "waiting": WAITING,
-                 "downloading": DOWNLOADING, "paused": PAUSED, "finished": FINISHED}
-        for data in sorted(rows, key=lambda data: data["state"] not in (FINISHED, FAILED)):
-            row = DownloadRow(data["app"], data["download"], bool(data.get("essential")),
-                              int(data.get("priority", 50)), names.get(data["state"], WAITING),
-                              int(data.get("bytes") or 0), data.get("total"))
+        for view in sorted(downloads, key=lambda view: view.pending):
+            row = DownloadRow(view.app, view.id, view.essential, view.priority,
+                              WAITING if view.state == DownloadState.CREATED else view.state,
+                              view.bytes, view.total, foreground=view.foreground)
             if row.state == PAUSED:
-                row.reason = data.get("reason")
-            row.foreground = bool(data.get("foreground"))
-            if data.get("error") is not None:
-                row.error = f"{data['error']}: {data.get('message')}"
-            if data.get("purgeable"):
+                row.reason = view.reason
+            if view.error is not None:
+                row.error = f"{view.error}: {view.message}"
+            if view.purgeable:
                 self._add_purgeable(row.app, row.bytes)
             self.downloads[row.key] = row
+        for app in snapshot.apps.values():
+            self.seed_progress(app.id, app.progress, dict(app.phases))
         self.version += 1
         self.apps_version += 1
 

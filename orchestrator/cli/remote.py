@@ -11,10 +11,14 @@ import argparse
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.cli.state_dir import StateDirAccess
 from orchestrator.model.enums import ContentRequest
+
+if TYPE_CHECKING:
+    from orchestrator.model.device import Device
+    from orchestrator.service.views import AppView, DownloadView
 
 DOWNLOAD_ACTIONS = {"promote": "start a download in the foreground now (its app must be "
                                "running: see launch)",
@@ -86,10 +90,21 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.manifest}: no such file")
     answer = asyncio.run(_ask(args))
     if args.json:
-        print(json.dumps(answer, indent=2))
+        print(json.dumps(_as_json(answer), indent=2))
     else:
         print(_text(args.remote, answer))
     return 0
+
+
+def _as_json(answer: Any) -> Any:
+    """An answer as JSON: the views as the control API writes them, the rest as it is."""
+    from orchestrator.service.views import DownloadView, Snapshot, to_json
+
+    if isinstance(answer, Snapshot):
+        return to_json(answer)
+    if isinstance(answer, list):
+        return [to_json(view) if isinstance(view, DownloadView) else view for view in answer]
+    return answer
 
 
 async def _ask(args: argparse.Namespace) -> Any:
@@ -98,9 +113,9 @@ async def _ask(args: argparse.Namespace) -> Any:
     scope = getattr(args, "app", None) if args.remote in (*VIEWS, *DOWNLOAD_ACTIONS) else None
     async with ControlClient(socket_path(args.state_dir), app=scope) as client:
         if args.remote == "status":
-            return await client.status()
+            return await client.snapshot()
         if args.remote == "downloads":
-            return await client.downloads()
+            return await client.download_views()
         if args.remote == "purge":
             return {"freed": await client.purge(args.amount, app=args.app), "app": args.app}
         if args.remote in APP_ACTIONS:
@@ -115,8 +130,8 @@ def _text(command: str, answer: Any) -> str:
     from orchestrator.model.units import format_size
 
     if command == "status":
-        return "\n".join([*(_app_line(app) for app in answer["apps"]),
-                          _device_line(answer["device"])])
+        return "\n".join([*(_app_line(app) for app in answer.apps.values()),
+                          _device_line(answer.device)])
     if command == "downloads":
         return "\n".join(_download_line(row) for row in answer) or "no downloads"
     if command == "purge":
@@ -129,44 +144,43 @@ def _text(command: str, answer: Any) -> str:
     return f"{answer['action']}: {answer['download']} ({answer['app']})"
 
 
-def _app_line(app: dict[str, Any]) -> str:
-    running = ", running" if app.get("running") else ""
-    waiting = app.get("waitingRequest")
-    return (f"{app['app']:<32} {app['state'] + running:<20} install {app['progress']:4.0%}  "
-            f"{app['pending']} pending  runtime {app['runtimeToday']:.1f}/"
-            f"{app['runtimeAllotment']:.0f} s"
-            + (f"  ({waiting} request waiting for the network)" if waiting else ""))
+def _app_line(app: AppView) -> str:
+    running = ", running" if app.running else ""
+    waiting = app.waiting_request
+    return (f"{app.id:<32} {app.state + running:<20} install {app.progress:4.0%}  "
+            f"{app.pending} pending  runtime {app.runtime_today:.1f}/"
+            f"{app.runtime_allotment:.0f} s"
+            + (f"  ({waiting.name.lower()} request waiting for the network)" if waiting else ""))
 
 
-def _device_line(device: dict[str, Any]) -> str:
+def _device_line(device: Device) -> str:
     from orchestrator.model.units import format_size
 
     def on(flag: bool) -> str:
         return "on" if flag else "off"
 
-    refresh, storage = device["backgroundRefresh"], device["storage"]
-    off_for = sorted(app for app, allowed in refresh["apps"].items() if not allowed)
-    network = ("online" if device["online"] else "offline") + \
-        (", metered" if device["metered"] else "")
-    return (f"device {device.get('name') or 'default'}: {network}; "
-            f"low power mode {on(device['lowPowerMode'])}; background refresh "
-            f"{on(refresh['enabled'])}" + (f" (off for {', '.join(off_for)})" if off_for else "")
-            + f"; in-app content {on(device['inAppContent'])}; storage "
-            f"{format_size(storage['used'])} used of {format_size(storage['capacity'])} "
-            f"(reserve {format_size(storage['reserve'])}); runtime allotment "
-            f"{device['dailyAllotmentSeconds']} s a day")
+    refresh, storage, network = device.background_refresh, device.storage, device.network
+    off_for = sorted(app for app, allowed in refresh.apps.items() if not allowed)
+    where = ("online" if network.online else "offline") + (", metered" if network.metered else "")
+    return (f"device {device.name or 'default'}: {where}; "
+            f"low power mode {on(device.low_power_mode)}; background refresh "
+            f"{on(refresh.enabled)}" + (f" (off for {', '.join(off_for)})" if off_for else "")
+            + f"; in-app content {on(device.in_app_content)}; storage "
+            f"{format_size(storage.used)} used of {format_size(storage.capacity)} "
+            f"(reserve {format_size(storage.reserve)}); runtime allotment "
+            f"{device.daily_allotment_seconds} s a day")
 
 
-def _download_line(row: dict[str, Any]) -> str:
+def _download_line(row: DownloadView) -> str:
     from orchestrator.model.units import format_size
 
-    total = format_size(row["total"]) if row.get("total") else "?"
-    line = (f"{row['app']:<32} {row['download']:<28} {row['state']:<11} "
-            f"{format_size(row['bytes'])} of {total}")
-    if row.get("reason"):
-        line += f"  ({row['reason']})"
-    if row.get("speed"):
-        line += f"  {format_size(int(row['speed']))}/s"
-    if row.get("error"):
-        line += f"  error {row['error']}"
+    total = format_size(row.total) if row.total else "?"
+    line = (f"{row.app:<32} {row.id:<28} {row.state.label:<11} "
+            f"{format_size(row.bytes)} of {total}")
+    if row.reason:
+        line += f"  ({row.reason})"
+    if row.speed:
+        line += f"  {format_size(int(row.speed))}/s"
+    if row.error:
+        line += f"  error {row.error}"
     return line

@@ -76,13 +76,13 @@ def run(args: argparse.Namespace) -> int:
     headless = args.headless or not sys.stdout.isatty()
     if not headless:
         try:
-            from tui.app import BgAssetsApp, run_app
+            from tui.app import BgAssetsApp, in_process, run_app
         except ImportError:
             headless = True
         else:
             from orchestrator.cli.session import app_manifests, demo_session
 
-            return run_app(BgAssetsApp(lambda: demo_session(args),
+            return run_app(BgAssetsApp(in_process(lambda: demo_session(args)),
                                        app_manifests(args.directory), freeze_gc=True))
     from orchestrator.cli.headless import run_headless
 

@@ -1,4 +1,9 @@
-"""A client of the control API, for the CLI's daemon commands."""
+"""A client of the control API: its routes as calls, answers as JSON or as views.
+
+The raw answers (``status``, ``downloads``) are the wire format; ``snapshot`` and
+``download_views`` read them into the service's typed views, which is what the
+CLI's daemon commands and :class:`orchestrator.control.remote.RemoteControls` use.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,12 @@ from orchestrator.control.server import APP_HEADER
 from orchestrator.control.sockets import check_socket
 from orchestrator.errors import BackgroundAssetsError, DaemonUnavailable, ErrorCode
 from orchestrator.model.enums import ContentRequest
+from orchestrator.service.views import (
+    DownloadView,
+    Snapshot,
+    download_from_json,
+    snapshot_from_json,
+)
 
 
 class ControlClient:
@@ -70,6 +81,14 @@ class ControlClient:
     async def downloads(self) -> list[dict[str, Any]]:
         return await self._call("GET", "downloads")  # type: ignore[no-any-return]
 
+    async def snapshot(self) -> Snapshot:
+        """``GET /v1/status`` as a :class:`Snapshot`."""
+        return snapshot_from_json(await self.status())
+
+    async def download_views(self) -> list[DownloadView]:
+        """``GET /v1/downloads`` as :class:`DownloadView` values."""
+        return [download_from_json(row) for row in await self.downloads()]
+
     async def act(self, download: str, action: str, app: str | None = None) -> dict[str, Any]:
         """promote, cancel, pause or resume download ``download`` (an id), as ``app`` when
         given: the daemon then looks the id up among that app's downloads first."""
@@ -97,7 +116,7 @@ class ControlClient:
         return int(answer["freed"])
 
     async def set_device(self, changes: dict[str, Any]) -> dict[str, Any]:
-        """Set the named device conditions (see ``views.changed_device``); the new device."""
+        """Set the named device conditions (see ``device.changed_device``); the new device."""
         return await self._call("POST", "device", changes)  # type: ignore[no-any-return]
 
     @contextlib.asynccontextmanager

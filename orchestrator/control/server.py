@@ -13,20 +13,17 @@ import contextlib
 import errno
 import os
 import socket
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from orchestrator.control.views import (
-    DEVICE_CONDITIONS,
-    app_status,
-    changed_device,
-    device_view,
-    download_rows,
-)
+from orchestrator.control.device import DEVICE_CONDITIONS, changed_device
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.service.controls import LocalControls
+from orchestrator.service.orchestrator import Orchestrator
+from orchestrator.service.views import to_json
 
 APP_HEADER = "X-BGAssets-App"
 # How often an idle event stream checks that its client is still there: aiohttp does not
@@ -112,10 +109,14 @@ def _error(error: BackgroundAssetsError) -> web.Response:
 
 
 class ControlServer:
-    """Serves one orchestrator on its state dir's control socket."""
+    """Serves one orchestrator on its state dir's control socket.
 
-    def __init__(self, orchestrator: Any, path: Path) -> None:
-        self.orchestrator = orchestrator
+    Every route reads the service's views and acts through its :class:`LocalControls`:
+    what a client of the socket can do is what an in-process client can.
+    """
+
+    def __init__(self, orchestrator: Orchestrator, path: Path) -> None:
+        self.controls = LocalControls(orchestrator)
         self.path = path
         self._runner: web.AppRunner | None = None
         self._streams: set[asyncio.Task[Any]] = set()
@@ -170,48 +171,38 @@ class ControlServer:
                 f"{where}the disk is full ({error.strerror}); free some space there",
                 ErrorCode.DISK_ERROR))
 
+    def _installed(self, app_id: str) -> str:
+        if self.controls.snapshot().app(app_id) is None:
+            raise BackgroundAssetsError(f"{app_id} is not installed", ErrorCode.APP_NOT_INSTALLED)
+        return app_id
+
     def _scope(self, request: web.Request) -> str | None:
         app = request.headers.get(APP_HEADER)
-        if app is not None and app not in self.orchestrator.apps:
-            raise BackgroundAssetsError(f"{app} is not installed", ErrorCode.APP_NOT_INSTALLED)
-        return app
+        return None if app is None else self._installed(app)
 
     async def status(self, request: web.Request) -> web.Response:
-        scope = self._scope(request)
-        apps = [scope] if scope else sorted(self.orchestrator.apps)
-        return web.json_response({
-            "apps": [app_status(self.orchestrator, app) for app in apps],
-            "device": device_view(self.orchestrator.device),
-        })
+        scope, snapshot = self._scope(request), self.controls.snapshot()
+        answer = to_json(snapshot)
+        if scope is not None:
+            answer["apps"] = [app for app in answer["apps"] if app["app"] == scope]
+        return web.json_response(answer)
 
     async def downloads(self, request: web.Request) -> web.Response:
-        return web.json_response(download_rows(self.orchestrator, self._scope(request)))
+        rows = await self.controls.downloads(self._scope(request))
+        return web.json_response([to_json(row) for row in rows])
 
     async def act(self, request: web.Request) -> web.Response:
         await _json_object(request)
         scope = self._scope(request)
         download, action = request.match_info["download"], request.match_info["action"]
-        actions = {"promote": self.orchestrator.promote, "cancel": self.orchestrator.cancel,
-                   "pause": self.orchestrator.pause, "resume": self.orchestrator.resume}
+        controls = self.controls
+        actions = {"promote": controls.promote, "cancel": controls.cancel,
+                   "pause": controls.pause, "resume": controls.resume}
         if action not in actions:
             raise web.HTTPNotFound(text=f"unknown action {action!r}")
-        tracked = self._find(download, scope)
-        if scope is not None and tracked.app_id != scope:
-            raise BackgroundAssetsError(f"{download!r} is not a download of {scope}",
-                                        ErrorCode.DOWNLOAD_NOT_SCHEDULED)
-        actions[action](tracked.key)
-        return web.json_response({"download": tracked.download.id, "action": action,
-                                  "app": tracked.app_id})
-
-    def _find(self, download: str, scope: str | None) -> Any:
-        """The pending download ``download`` (an id), looked up in ``scope``'s app first:
-        ids are unique within one app only."""
-        loaded = self.orchestrator.apps.get(scope) if scope else None
-        if loaded is not None:
-            tracked = self.orchestrator.queue.tracked.get(f"{loaded.app.app_group}/{download}")
-            if tracked is not None:
-                return tracked
-        return self.orchestrator.find_download(download)
+        # Looked up in the scope's app: download ids are unique within one app only.
+        app_id = await actions[action](download, scope)
+        return web.json_response({"download": download, "action": action, "app": app_id})
 
     async def app_action(self, request: web.Request) -> web.Response:
         """``launch`` (the app starts running: foreground promotion becomes possible),
@@ -223,29 +214,20 @@ class ControlServer:
         if scope is not None and scope != app_id:
             raise BackgroundAssetsError(f"a client of {scope} cannot act on {app_id}",
                                         ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED)
-        action = request.match_info["action"]
-        if action == "launch":
-            self.orchestrator.launch(app_id)
-        elif action == "terminate":
-            self.orchestrator.terminate(app_id)
-        elif action == "periodic":
-            await self.orchestrator.periodic(app_id)
-        elif action == "uninstall":
-            await self.orchestrator.uninstall(app_id)
-        elif action in ("install", "update"):
-            loaded = self.orchestrator.apps.get(app_id)
-            if loaded is None:
-                raise BackgroundAssetsError(f"{app_id} is not installed",
-                                            ErrorCode.APP_NOT_INSTALLED)
-            await getattr(self.orchestrator, action)(loaded.manifest)
-        else:
+        action, controls = request.match_info["action"], self.controls
+        calls: dict[str, Callable[[str], Awaitable[object]]] = {
+            "launch": controls.launch, "terminate": controls.terminate,
+            "periodic": controls.periodic, "uninstall": controls.uninstall,
+            "install": controls.install, "update": controls.update}
+        if action not in calls:
             raise web.HTTPNotFound(text=f"unknown action {action!r}")
+        await calls[action](app_id)
         return self._app_answer(app_id, action)
 
     def _app_answer(self, app_id: str, action: str) -> web.Response:
-        loaded = self.orchestrator.apps.get(app_id)
+        view = self.controls.snapshot().app(app_id)
         return web.json_response({"app": app_id, "action": action,
-                                  "version": loaded.app.version if loaded else None})
+                                  "version": view.version if view else None})
 
     async def install(self, request: web.Request) -> web.Response:
         """Install, or update, the app of a manifest the daemon has not seen yet: the body
@@ -265,7 +247,8 @@ class ControlServer:
                                         ErrorCode.REQUEST_INVALID)
         if not Path(manifest).is_file():
             raise BackgroundAssetsError(f"{manifest}: no such file", ErrorCode.MANIFEST_INVALID)
-        app_id = await getattr(self.orchestrator, action)(Path(manifest))
+        call = self.controls.install if action == "install" else self.controls.update
+        app_id = await call(None, Path(manifest))
         return self._app_answer(app_id, action)
 
     async def device(self, request: web.Request) -> web.Response:
@@ -275,8 +258,9 @@ class ControlServer:
             raise BackgroundAssetsError("device conditions are for the machine's owner, "
                                         "not an app", ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED)
         changes = await _json_object(request, DEVICE_CONDITIONS)
-        self.orchestrator.set_device(changed_device(self.orchestrator.device, changes))
-        return web.json_response(device_view(self.orchestrator.device))
+        device = self.controls.snapshot().device
+        return web.json_response(to_json(await self.controls.set_device(
+            changed_device(device, changes))))
 
     async def purge(self, request: web.Request) -> web.Response:
         """Evict purgeable files: ``{"bytes": N}`` frees at least N bytes, ``{"app": ID}``
@@ -286,9 +270,9 @@ class ControlServer:
                                         ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED)
         body = await _json_object(request, ("bytes", "app"))
         amount, app_id = _optional_byte_count(body, "bytes"), _optional_text(body, "app")
-        if app_id is not None and app_id not in self.orchestrator.apps:
-            raise BackgroundAssetsError(f"{app_id} is not installed", ErrorCode.APP_NOT_INSTALLED)
-        freed = self.orchestrator.purge(amount, app_id=app_id)
+        if app_id is not None:
+            self._installed(app_id)
+        freed = await self.controls.purge(amount, app_id)
         return web.json_response({"freed": freed, "app": app_id})
 
     async def events(self, request: web.Request) -> web.StreamResponse:
@@ -297,7 +281,7 @@ class ControlServer:
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         # Subscribed before the headers go out: a client that reads /v1/status once it has
         # them misses no event in between.
-        queue = self.orchestrator.events.queue()
+        queue = self.controls.events.queue()
         task = asyncio.current_task()
         assert task is not None
         self._streams.add(task)
@@ -314,5 +298,5 @@ class ControlServer:
             pass
         finally:
             self._streams.discard(task)
-            self.orchestrator.events.unqueue(queue)
+            self.controls.events.unqueue(queue)
         return response

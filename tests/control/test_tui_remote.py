@@ -26,6 +26,7 @@ from orchestrator.service import Orchestrator
 from tests.tui.drive import installed_offline, offline
 from tests.tui.scenario import GAME, NEWS, scene
 from tui.app import BgAssetsApp, attached_app
+from tui.messages import AppAction
 
 SIZE = (160, 40)
 STATE, ERROR = 4, 8  # columns of the Downloads table
@@ -200,7 +201,7 @@ async def test_launch_then_promote_and_terminate_from_the_ui(daemon):
         refusal = app.outcomes[-1]
         assert refusal.code == 1021 and "offline" in refusal.message
         assert cell(app, f"{NEWS}/archive", STATE) == "waiting"
-        app.app_action("terminate", NEWS)
+        app.post_message(AppAction("terminate", NEWS))
         await press(app, pilot)
         assert app.outcomes[-1].message == f"{NEWS} terminated"
         assert not orchestrator.apps[NEWS].running

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.control.views import download_rows
+from orchestrator.service.views import download_views, to_json
 from orchestrator.devserver import DevServer
 from orchestrator.devserver.thread import serve_in_thread
 from orchestrator.errors import ErrorCode, JournalError
@@ -92,8 +92,8 @@ async def test_disk_filling_up_mid_transfer_fails_downloads_and_keeps_the_journa
             assert sorted(e["download"] for e in failed) == ["a", "b"]
             assert all(e["code"] == ErrorCode.DISK_ERROR and "the disk is full" in e["message"]
                        for e in failed)
-            shown = {(row["download"], row["state"], row.get("error"))
-                     for row in download_rows(orchestrator, APP_ID)}
+            shown = {(row["download"], row["state"], row["error"])
+                     for row in map(to_json, download_views(orchestrator, APP_ID))}
             assert shown == {("a", "failed", 1030), ("b", "failed", 1030)}
             filler.unlink()
             orchestrator.journal.flush()
@@ -291,7 +291,7 @@ async def test_a_delivery_the_containers_file_system_refuses_fails_with_disk_err
                 orchestrator.events.subscribe(recorder)
                 await orchestrator.install(manifest)
                 await orchestrator.wait(APP_ID, "all", timeout=10)
-                rows = download_rows(orchestrator, APP_ID)
+                rows = [to_json(view) for view in download_views(orchestrator, APP_ID)]
     gc.collect()
     assert not unhandled
     failed = recorder.named("download.failed")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from orchestrator.control.views import app_status, download_rows
+from orchestrator.service.views import download_views, snapshot, to_json
 from orchestrator.devserver import DevServer
 from orchestrator.engine import Engine, RetryPolicy
 from orchestrator.service import Orchestrator
@@ -66,8 +66,8 @@ async def test_a_hostile_catalog_fails_its_app_and_the_next_app_installs(tmp_pat
             await orchestrator.install(bad_manifest)
             await orchestrator.install(good_manifest)
             await orchestrator.wait(OTHER_ID, "all", timeout=30)
-            status = [app_status(orchestrator, app) for app in sorted(orchestrator.apps)]
-            rows = download_rows(orchestrator)
+            status = to_json(snapshot(orchestrator))["apps"]
+            rows = [to_json(view) for view in download_views(orchestrator)]
     [failed] = recorder.named("download.failed")
     assert (failed["app"], failed["download"], failed["code"]) == (APP_ID, "@catalog", 1001)
     assert "Traceback" not in failed["message"] and failed["message"].count("\n") <= 50

@@ -23,7 +23,7 @@ async def install_all(app: BgAssetsApp, pilot) -> None:
     """Wait until every app of the scenario has nothing pending, then settle."""
     await app.ready.wait()
     for app_id in APPS:
-        await app.orchestrator.wait(app_id, "all", timeout=20)
+        await app.controls.orchestrator.wait(app_id, "all", timeout=20)
     await settle(app, pilot)
 
 

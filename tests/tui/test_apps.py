@@ -8,7 +8,7 @@ from orchestrator.model.device import Device, Network
 from orchestrator.service import Orchestrator
 from tests.tui.drive import install_all, last_outcome, offline, press, settle, show
 from tests.tui.scenario import GAME, NEWS, scene, write_manifests
-from tui.app import BgAssetsApp
+from tui.app import BgAssetsApp, in_process
 
 SIZE = (160, 40)
 NAME, VERSION, STATE, PROGRESS, ALLOWANCE, ESSENTIAL, RUNTIME, PERIODIC = range(1, 9)
@@ -147,7 +147,7 @@ async def test_names_beside_ids_and_every_column_fits_160_columns(tmp_path):
     manifests = example_manifests(tmp_path / "manifests")
     offline_device = Device(network=Network(online=False))
     async with Orchestrator(tmp_path / "state", device=offline_device) as orchestrator:
-        app = BgAssetsApp(lambda: contextlib.nullcontext(orchestrator), manifests)
+        app = BgAssetsApp(in_process(lambda: contextlib.nullcontext(orchestrator)), manifests)
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
             table = app.screen.table
@@ -166,7 +166,7 @@ async def test_names_beside_ids_and_every_column_fits_160_columns(tmp_path):
 async def test_a_second_session_shows_the_installed_apps_complete_and_launchable(tmp_path):
     for session in ("first", "second"):
         async with scene(tmp_path) as built:
-            app = BgAssetsApp(lambda: contextlib.nullcontext(built.orchestrator), built.manifests)
+            app = BgAssetsApp(in_process(lambda: contextlib.nullcontext(built.orchestrator)), built.manifests)
             async with app.run_test(size=SIZE) as pilot:
                 if session == "first":
                     await install_all(app, pilot)

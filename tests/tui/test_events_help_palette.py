@@ -28,7 +28,7 @@ async def test_events_log_follows_and_filters_by_app_and_kind(tui):
         lines = list(log.lines)
         assert len(lines) == 2 and all("download.finished" in line for line in lines)
         await press(app, pilot, "escape")
-        await app.orchestrator.periodic(GAME)
+        await app.controls.orchestrator.periodic(GAME)
         await settle(app, pilot)
         assert len(log.lines) == 2  # filtered out: game's events are not news
 

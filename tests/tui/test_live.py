@@ -8,14 +8,14 @@ import time
 
 from orchestrator.service import Orchestrator
 from tests.tui.drive import settle
-from tui.app import FRAME_SECONDS, BgAssetsApp
+from tui.app import FRAME_SECONDS, BgAssetsApp, in_process
 
 APP = "com.example.bench"
 
 
 async def test_a_burst_of_progress_is_one_frame_showing_the_last_value(tmp_path):
     async with Orchestrator(tmp_path / "state") as orchestrator:
-        app = BgAssetsApp(lambda: contextlib.nullcontext(orchestrator), install=False)
+        app = BgAssetsApp(in_process(lambda: contextlib.nullcontext(orchestrator)), install=False)
         async with app.run_test(size=(160, 40)) as pilot:
             await pilot.press("2")
             await settle(app, pilot)
@@ -32,7 +32,7 @@ async def test_a_burst_of_progress_is_one_frame_showing_the_last_value(tmp_path)
 
 async def test_frames_stay_at_or_below_ten_a_second_under_a_steady_stream(tmp_path):
     async with Orchestrator(tmp_path / "state") as orchestrator:
-        app = BgAssetsApp(lambda: contextlib.nullcontext(orchestrator), install=False)
+        app = BgAssetsApp(in_process(lambda: contextlib.nullcontext(orchestrator)), install=False)
         async with app.run_test(size=(160, 40)) as pilot:
             await pilot.press("2")
             await settle(app, pilot)

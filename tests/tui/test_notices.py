@@ -11,7 +11,7 @@ from orchestrator.engine import Engine, RetryPolicy
 from orchestrator.service import Orchestrator
 from tests.tui.drive import settle, show
 from tests.tui.scenario import GAME, NEWS, write_content, write_manifests
-from tui.app import BgAssetsApp
+from tui.app import BgAssetsApp, in_process
 
 SIZE = (160, 40)
 INTERNALS = re.compile(r"ssl:default|<\w+Error|\w+Error\(|Errno|payload|Connect call")
@@ -33,7 +33,7 @@ async def run_install(tmp_path, base_url: str) -> tuple[list[str], str]:
     manifests = write_manifests(tmp_path, base_url)
     async with Engine(retry=ONE_RETRY) as engine, \
             Orchestrator(tmp_path / "state", engine=engine) as orchestrator:
-        app = BgAssetsApp(lambda: contextlib.nullcontext(orchestrator), manifests)
+        app = BgAssetsApp(in_process(lambda: contextlib.nullcontext(orchestrator)), manifests)
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
             await show(app, pilot, "2")

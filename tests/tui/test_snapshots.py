@@ -10,19 +10,19 @@ import pytest
 
 from tests.tui.drive import install_all
 from tests.tui.scenario import GAME, manifest_paths, orchestrator_session
-from tui.app import BgAssetsApp
+from tui.app import BgAssetsApp, in_process
 
 SIZE = (180, 32)
 
 
 def finished_app(root) -> BgAssetsApp:
-    return BgAssetsApp(lambda: orchestrator_session(root), manifest_paths(root))
+    return BgAssetsApp(in_process(lambda: orchestrator_session(root)), manifest_paths(root))
 
 
 async def settled(pilot, *keys: str) -> None:
     app = pilot.app
     await install_all(app, pilot)
-    app.orchestrator.launch(GAME)
+    app.controls.orchestrator.launch(GAME)
     await pilot.press(*keys)
     await install_all(app, pilot)
     app.clear_notifications()

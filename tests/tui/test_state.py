@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from orchestrator.events import Event
+from orchestrator.model.enums import DownloadState
 from tui.selection import ROW_LIMIT, visible_rows
 from tui.state import LiveState
 
@@ -24,7 +25,8 @@ def test_progress_replaces_progress_and_is_not_logged():
     for done in range(0, 1000, 100):
         state.apply(event("download.progress", "a", bytes=done, speed=500))
     row = state.downloads[f"{APP}/a"]
-    assert (row.state, row.bytes, row.speed, row.priority) == ("downloading", 900, 500.0, 70)
+    assert (row.state, row.bytes, row.speed, row.priority) == (
+        DownloadState.DOWNLOADING, 900, 500.0, 70)
     assert row.eta == 0.2
     assert [line.event for line in state.log] == ["download.scheduled", "download.started"]
     assert state.apps_version == 2 and state.version == 12
@@ -35,13 +37,13 @@ def test_pause_failure_reenqueue_and_finish_change_the_row():
     state.apply(event("download.scheduled", "a"))
     state.apply(event("download.paused", "a", reason="offline"))
     row = state.downloads[f"{APP}/a"]
-    assert (row.state, row.reason) == ("paused", "offline")
+    assert (row.state, row.reason) == (DownloadState.PAUSED, "offline")
     state.apply(event("download.failed", "a", code=1010, name="sizeMismatch", message="short"))
-    assert (row.state, row.error) == ("failed", "1010 sizeMismatch: short")
+    assert (row.state, row.error) == (DownloadState.FAILED, "1010 sizeMismatch: short")
     state.apply(event("download.reenqueued", "a", reason="sizeMismatch"))
-    assert (row.state, row.error) == ("waiting", None)
+    assert (row.state, row.error) == (DownloadState.WAITING, None)
     state.apply(event("download.finished", "a", bytes=1000, purgeable=True, path="/x/a"))
-    assert (row.state, row.fraction, row.path) == ("finished", 1.0, "/x/a")
+    assert (row.state, row.fraction, row.path) == (DownloadState.FINISHED, 1.0, "/x/a")
     assert state.purgeable == {APP: 1000}
     state.apply(event("asset.purged", "a", bytes=1000))
     assert state.purgeable == {APP: 0} and row.path is None
@@ -72,7 +74,7 @@ def test_selection_keeps_moving_then_waiting_then_recent_within_the_limit():
     elapsed = time.perf_counter() - started
     assert matched == 10_000 and len(rows) == ROW_LIMIT
     assert rows[0].id == "d09999"  # moving first
-    waiting = [row for row in rows if row.state == "waiting"]
+    waiting = [row for row in rows if row.state == DownloadState.WAITING]
     assert len(waiting) == ROW_LIMIT - 1
     assert [row.priority for row in waiting] == sorted((r.priority for r in waiting), reverse=True)
     assert elapsed < 0.1

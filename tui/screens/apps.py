@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,8 +10,11 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from orchestrator.model.enums import ContentRequest
+from orchestrator.model.device import Device
 from orchestrator.model.units import format_size
+from orchestrator.service.views import AppView
+from tui.frame import Frame
+from tui.messages import AppAction
 from tui.widgets.cells import duration, phase_bar
 from tui.widgets.table import LiveTable
 
@@ -25,58 +27,46 @@ CLOCK_REDRAW = 1.0
 LEGEND = "progress: app · install step · essential bytes"
 
 
-def app_state(loaded: Any, waiting: ContentRequest | None = None) -> Text:
+def app_state(view: AppView | None) -> Text:
     """installing, launchable or launched (and running), as the framework names them.
 
-    ``waiting`` is the app's content request waiting for the network: an install or
-    update that waits reads ``installing: offline``.
+    An install or update waiting for the network reads ``installing: offline``.
     """
-    if loaded is None:
+    if view is None:
         return Text("not installed", "dim")
-    if loaded.launched:
-        return Text("launched" + (", running" if loaded.running else ""), "bold cyan")
-    if loaded.launchable:
+    if view.launched:
+        return Text("launched" + (", running" if view.running else ""), "bold cyan")
+    if view.launchable:
         return Text("launchable", "green")
-    return Text("installing: offline" if waiting else "installing", "yellow")
+    return Text("installing: offline" if view.waiting_request else "installing", "yellow")
 
 
-def allowance_left(used: int, limit: int, launched: bool) -> str:
-    """What remains of an initial allowance, as the extension is told it."""
-    if launched:
+def allowance_left(used: int, limit: int | None) -> str:
+    """What remains of an initial allowance, as the extension is told it (no limit once
+    the app was launched)."""
+    if limit is None:
         return "unrestricted"
     return format_size(max(0, limit - used))
 
 
-def periodic_text(orchestrator: Any, app_id: str, now: float) -> str:
-    device = orchestrator.device
-    when = orchestrator.next_periodic(app_id)
+def periodic_text(view: AppView, device: Device, now: float) -> str:
+    when = view.next_periodic_run
     if when is None:
         return "off (low power)" if device.low_power_mode else "off (no refresh)"
     return "due now" if when <= now else f"in {duration(when - now)}"
 
 
-def app_cells(orchestrator: Any, status: Any, app_id: str) -> tuple[object, ...]:
-    """One row of the Apps table, read from the orchestrator, its journal and the events."""
-    loaded = orchestrator.apps.get(app_id)
-    record = orchestrator.journal.app(app_id)
-    if loaded is None or record is None:
+def app_cells(view: AppView | None, device: Device, now: float,
+              app_id: str) -> tuple[object, ...]:
+    """One row of the Apps table, read from the app's view."""
+    if view is None:
         return (app_id, "", "", app_state(None), "", "", "", "", "")
-    now = orchestrator.clock()
-    restrictions = loaded.app.restrictions
-    fraction = status.fraction if status else 0.0
-    phases = status.phases if status and status.phases else {}
-    if loaded.progress is not None:
-        fraction, phases = loaded.progress.fraction, loaded.progress.phases()
-    waiting = orchestrator.waiting_request(app_id)
-    bar = phase_bar(phases) + Text(f" {fraction:4.0%}")
-    spent, allotted = orchestrator.runtime_today(app_id)
-    return (app_id, loaded.app.display_name, loaded.app.version, app_state(loaded, waiting), bar,
-            allowance_left(record.download_bytes_used, restrictions.download_allowance,
-                           record.launched),
-            allowance_left(record.essential_bytes_used,
-                           restrictions.essential_download_allowance, record.launched),
-            f"{duration(spent) or '0s'} / {duration(allotted)}",
-            periodic_text(orchestrator, app_id, now))
+    bar = phase_bar(dict(view.phases)) + Text(f" {view.progress:4.0%}")
+    return (app_id, view.name, view.version, app_state(view), bar,
+            allowance_left(view.download_bytes_used, view.download_allowance),
+            allowance_left(view.essential_bytes_used, view.essential_download_allowance),
+            f"{duration(view.runtime_today) or '0s'} / {duration(view.runtime_allotment)}",
+            periodic_text(view, device, now))
 
 
 class AppsScreen(Screen[None]):
@@ -114,20 +104,20 @@ class AppsScreen(Screen[None]):
         return self.table.selected_key
 
     def action_app(self, verb: str) -> None:
-        self.app.app_action(verb, self.selected_app)  # type: ignore[attr-defined]
+        self.post_message(AppAction(verb, self.selected_app))
 
-    def refresh_from(self, app: Any) -> bool:
+    def refresh_from(self, frame: Frame) -> bool:
         """Redraw when an app-level event arrived, and once a second for the clocks."""
-        state, orchestrator = app.state, app.orchestrator
+        state = frame.state
         now, version = time.monotonic(), (state.apps_version, state.install_version)
         if version == self._drawn and now - self._drawn_at < CLOCK_REDRAW:
             return False
         self._drawn, self._drawn_at = version, now
-        ids = sorted(set(app.control.manifests) | set(orchestrator.apps)) if app.control else []
-        self.table.show([(i, app_cells(orchestrator, state.apps.get(i), i)) for i in ids])
-        waiting = sum(1 for row in state.downloads.values() if row.state != "finished"
-                      and row.state != "failed")
+        snapshot = frame.snapshot
+        self.table.show([(i, app_cells(snapshot.app(i), snapshot.device, snapshot.at, i))
+                         for i in frame.app_ids])
+        waiting = sum(1 for row in state.downloads.values() if not row.state.ended)
         self.query_one("#apps-summary", Static).update(
-            f"{len(orchestrator.apps)} installed · {waiting} download(s) pending · {LEGEND} · "
+            f"{len(snapshot.apps)} installed · {waiting} download(s) pending · {LEGEND} · "
             "n install  u update  r periodic  l launch")
         return True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,27 +11,28 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from orchestrator.model.units import format_size
+from tui.frame import Frame
+from tui.messages import DownloadAction, RedrawNow
 from tui.widgets.cells import duration, size_of, speed
 
 
-def detail_text(app: Any, row_key: str) -> str:
+def detail_text(frame: Frame, row_key: str) -> str:
     """The detail lines of download ``row_key`` (``app/id``)."""
-    row = app.state.downloads.get(row_key)
+    row = frame.state.downloads.get(row_key)
     if row is None:
         return f"{row_key}: no longer known"
     lines = [f"{row.id} of {row.app}",
-             f"state        {row.state}" + (f" ({row.reason})" if row.reason else ""),
+             f"state        {row.state.label}" + (f" ({row.reason})" if row.reason else ""),
              f"essential    {'yes' if row.essential else 'no'}   priority {row.priority}"
              + ("   foreground" if row.foreground else ""),
              f"bytes        {size_of(row)}  ({row.fraction:.0%})",
              f"speed        {speed(row.speed) or '-'}   ETA {duration(row.eta) or '-'}"]
-    record = app.orchestrator.journal.download(app.control.download_key(row_key))
-    if record is not None:
-        download = record.download
-        lines += [f"url          {download.url}",
-                  f"destination  {download.destination}",
-                  f"size         {format_size(download.size) if download.size else 'unknown'}",
-                  f"sha256       {download.sha256 or '-'}"]
+    view = frame.controls.download(row.app, row.id)
+    if view is not None:
+        lines += [f"url          {view.url}",
+                  f"destination  {view.destination}",
+                  f"size         {format_size(view.total) if view.total else 'unknown'}",
+                  f"sha256       {view.sha256 or '-'}"]
     if row.path:
         lines.append(f"delivered at {row.path}")
     if row.error:
@@ -66,16 +66,16 @@ class DownloadDetail(ModalScreen[None]):
             yield Static("p promote  z pause  s resume  c cancel  escape close", classes="hint")
 
     def on_mount(self) -> None:
-        self.refresh_from(self.app)
+        self.post_message(RedrawNow())
 
     def action_download(self, verb: str) -> None:
-        self.app.download_action(verb, self.row_key)  # type: ignore[attr-defined]
+        self.post_message(DownloadAction(verb, self.row_key))
 
-    def refresh_from(self, app: Any) -> bool:
-        row = app.state.downloads.get(self.row_key)
+    def refresh_from(self, frame: Frame) -> bool:
+        row = frame.state.downloads.get(self.row_key)
         changed = row.changed if row else 0
-        if changed == self._drawn or app.orchestrator is None:
+        if changed == self._drawn:
             return False
         self._drawn = changed
-        self.query_one("#detail-text", Static).update(detail_text(app, self.row_key))
+        self.query_one("#detail-text", Static).update(detail_text(frame, self.row_key))
         return True

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from orchestrator.model.device import BackgroundRefresh, Device
 from orchestrator.model.units import format_size
+from tui.frame import Frame
+from tui.messages import DeviceAction
 from tui.widgets.table import LiveTable
 
 COLUMNS = (("app", "App"), ("refresh", "Background refresh (app)"),
@@ -21,7 +22,7 @@ def on_off(value: bool) -> Text:
     return Text("on", "bold green") if value else Text("off", "bold red")
 
 
-def refresh_cells(refresh: Any, app_id: str) -> tuple[Text, Text]:
+def refresh_cells(refresh: BackgroundRefresh, app_id: str) -> tuple[Text, Text]:
     """The app's own background refresh switch, and whether refresh is on for it in effect.
 
     They differ while the global switch is off: the app's switch keeps what was set.
@@ -36,7 +37,7 @@ def refresh_cells(refresh: Any, app_id: str) -> tuple[Text, Text]:
     return on_off(own), effective
 
 
-def conditions(device: Any, purgeable: int) -> Text:
+def conditions(device: Device, purgeable: int) -> Text:
     """The device's switches as one block of text, with the key that flips each."""
     text = Text()
     lines = [("w", "low power mode", on_off(device.low_power_mode)),
@@ -87,19 +88,19 @@ class DeviceScreen(Screen[None]):
         return self.query_one("#device-apps", LiveTable).selected_key
 
     def action_flip(self, condition: str) -> None:
-        self.app.device_action(condition)  # type: ignore[attr-defined]
+        self.post_message(DeviceAction(condition))
 
     def action_toggle_app(self) -> None:
         if self.selected_app:
-            self.app.device_action("background_refresh", self.selected_app)  # type: ignore[attr-defined]
+            self.post_message(DeviceAction("background_refresh", self.selected_app))
 
     def action_purge(self) -> None:
-        self.app.device_action("purge")  # type: ignore[attr-defined]
+        self.post_message(DeviceAction("purge"))
 
-    def refresh_from(self, app: Any) -> bool:
-        orchestrator, state = app.orchestrator, app.state
-        device = orchestrator.device
-        key = (device, tuple(sorted(state.purgeable.items())), tuple(orchestrator.apps))
+    def refresh_from(self, frame: Frame) -> bool:
+        state, snapshot = frame.state, frame.snapshot
+        device = snapshot.device
+        key = (device, tuple(sorted(state.purgeable.items())), tuple(snapshot.apps))
         if key == self._drawn:
             return False
         self._drawn = key
@@ -108,6 +109,6 @@ class DeviceScreen(Screen[None]):
         refresh = device.background_refresh
         rows = [(app_id, (app_id, *refresh_cells(refresh, app_id),
                           format_size(state.purgeable.get(app_id, 0))))
-                for app_id in sorted(orchestrator.apps)]
+                for app_id in snapshot.apps]
         self.query_one("#device-apps", LiveTable).show(rows)
         return True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,6 +10,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from tui.frame import Frame
+from tui.messages import DownloadAction, DownloadHighlighted, RedrawNow
 from tui.screens.detail import DownloadDetail
 from tui.selection import COLUMNS, ROW_LIMIT, visible_rows
 from tui.state import DownloadRow
@@ -50,6 +51,7 @@ class DownloadsScreen(Screen[None]):
         self._drawn = -1
         self._drawn_apps = -1
         self._drawn_at = 0.0
+        self._highlighted: str | None = None
         self._cell_cache: dict[str, tuple[int, tuple[Text, ...]]] = {}
         self._next_cache: dict[str, tuple[int, tuple[Text, ...]]] = {}
 
@@ -74,7 +76,7 @@ class DownloadsScreen(Screen[None]):
         return self.table.selected_key
 
     def action_download(self, verb: str) -> None:
-        self.app.download_action(verb, self.selected_download)  # type: ignore[attr-defined]
+        self.post_message(DownloadAction(verb, self.selected_download))
 
     def action_detail(self) -> None:
         if self.selected_download:
@@ -85,7 +87,14 @@ class DownloadsScreen(Screen[None]):
         self.action_detail()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.app.selection["download"] = self.table.selected_key  # type: ignore[attr-defined]
+        self._tell_highlighted()
+
+    def _tell_highlighted(self) -> None:
+        """Tell the app which download is under the cursor, when that changed."""
+        key = self.table.selected_key
+        if key != self._highlighted:
+            self._highlighted = key
+            self.post_message(DownloadHighlighted(key))
 
     def action_cycle_sort(self) -> None:
         order = [None, *COLUMNS]
@@ -104,7 +113,7 @@ class DownloadsScreen(Screen[None]):
     def _redraw_now(self) -> None:
         """A person asked for something: draw it now rather than on the next tick."""
         self._drawn = -1
-        self.app.repaint()  # type: ignore[attr-defined]
+        self.post_message(RedrawNow())
 
     def action_filter(self) -> None:
         self.query_one("#download-filter", Input).focus()
@@ -127,9 +136,9 @@ class DownloadsScreen(Screen[None]):
         self._next_cache[row.key] = cached
         return cached[1]
 
-    def refresh_from(self, app: Any) -> bool:
+    def refresh_from(self, frame: Frame) -> bool:
         """One frame: choose the rows, then change only the cells that differ."""
-        state, now = app.state, time.monotonic()
+        state, now = frame.state, time.monotonic()
         if state.version == self._drawn:
             return False
         progress_only = self._drawn >= 0 and state.apps_version == self._drawn_apps
@@ -141,7 +150,7 @@ class DownloadsScreen(Screen[None]):
         self._next_cache = {}
         self.table.show([(row.key, self._cells_of(row)) for row in rows])
         self._cell_cache = self._next_cache
-        app.selection["download"] = self.table.selected_key
+        self._tell_highlighted()
         order = f"sorted by {self.sort}{' (reversed)' if self.reverse else ''}" if self.sort \
             else "active first"
         self.query_one("#downloads-status", Static).update(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,7 +10,8 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Log
 
-from tui.state import LogLine
+from tui.frame import Frame
+from tui.state import LiveState, LogLine
 
 REWRITE_LIMIT = 2_000
 
@@ -64,15 +64,16 @@ class EventsScreen(Screen[None]):
         self.log_widget.clear()
         self._after = 0
 
-    def shown_lines(self, app: Any) -> list[LogLine]:
+    def shown_lines(self, state: LiveState) -> list[LogLine]:
         """The kept lines that pass the filters (what the log shows)."""
-        return app.state.log_lines(self.app_filter, self.kind_filter)
+        return state.log_lines(self.app_filter, self.kind_filter)
 
-    def refresh_from(self, app: Any) -> bool:
-        if app.state.seq == self._after:
+    def refresh_from(self, frame: Frame) -> bool:
+        state = frame.state
+        if state.seq == self._after:
             return False
-        lines = app.state.log_lines(self.app_filter, self.kind_filter, self._after)
-        self._after = app.state.seq
+        lines = state.log_lines(self.app_filter, self.kind_filter, self._after)
+        self._after = state.seq
         if lines:
             self.log_widget.write_lines(line_text(line) for line in lines[-REWRITE_LIMIT:])
         return True

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 
-def binding_rows(app: type[Any]) -> list[tuple[str, str, str]]:
+def binding_rows(app: type[DOMNode]) -> list[tuple[str, str, str]]:
     """(where, key, what) for the bindings of ``app`` (the App class) and its screens."""
     from tui.screens.apps import AppsScreen
     from tui.screens.detail import DownloadDetail
@@ -18,7 +17,7 @@ def binding_rows(app: type[Any]) -> list[tuple[str, str, str]]:
     from tui.screens.downloads import DownloadsScreen
     from tui.screens.events import EventsScreen
 
-    places: list[tuple[str, Any]] = [("everywhere", app), ("Apps", AppsScreen),
+    places: list[tuple[str, type[DOMNode]]] = [("everywhere", app), ("Apps", AppsScreen),
               ("Downloads", DownloadsScreen), ("Download detail", DownloadDetail),
               ("Device", DeviceScreen), ("Events", EventsScreen)]
     rows = [("everywhere", "ctrl+p", "command palette: every action by name")]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from orchestrator.model.enums import DownloadState
 from orchestrator.model.units import format_size
 from tui.state import DownloadRow
 
@@ -15,8 +16,9 @@ BLOCKS = " ▏▎▍▌▋▊▉█"
 # The install progress's phases and the cells each gets: the base app and the install
 # step are done or not, the essential bytes move.
 PHASES = (("app", 1), ("install", 1), ("essential", 5))
-STATE_STYLES = {"downloading": "bold green", "paused": "yellow", "waiting": "dim",
-                "finished": "cyan", "failed": "bold red"}
+STATE_STYLES = {DownloadState.DOWNLOADING: "bold green", DownloadState.PAUSED: "yellow",
+                DownloadState.WAITING: "dim", DownloadState.FINISHED: "cyan",
+                DownloadState.FAILED: "bold red"}
 
 
 def bar(fraction: float, width: int = 12, style: str = "green") -> Text:
@@ -61,8 +63,9 @@ def duration(seconds: float | None) -> str:
 
 
 def state(row: DownloadRow) -> Text:
-    label = row.state + (" (fg)" if row.foreground and row.state == "downloading" else "")
-    if row.reason and row.state == "paused":
+    moving = row.state == DownloadState.DOWNLOADING
+    label = row.state.label + (" (fg)" if row.foreground and moving else "")
+    if row.reason and row.state == DownloadState.PAUSED:
         label += f": {row.reason}"
     return Text(label, STATE_STYLES.get(row.state, ""))
 

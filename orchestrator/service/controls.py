@@ -1,0 +1,156 @@
+"""One controls protocol for every client: what can be asked of the service, and read.
+
+:class:`Controls` is what a client holds, whether the service runs in its own
+process (:class:`LocalControls`, over an :class:`Orchestrator`) or in a daemon
+(:class:`orchestrator.control.remote.RemoteControls`, over its control socket).
+Every call is async and a refusal is a :class:`BackgroundAssetsError` with its
+code in both; reads return the views of :mod:`orchestrator.service.views`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import orchestrator.service.views as views
+from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.events import EventBus
+from orchestrator.model.device import Device
+from orchestrator.service.downloads import Tracked
+from orchestrator.service.orchestrator import Orchestrator
+from orchestrator.service.views import DownloadView, Snapshot
+
+
+class Controls(Protocol):
+    """The service as a client sees it.
+
+    ``install`` and ``update`` take the app manifest to read, or None for the one
+    the service installed the app from (read again, so an edited version is an
+    update); both return the app's id. Download calls name the download by id, in
+    ``app_id``'s downloads when given (ids are unique within one app only), and
+    return the id of the app it belongs to.
+    """
+
+    events: EventBus
+
+    def snapshot(self) -> Snapshot: ...
+
+    def download(self, app_id: str, download_id: str) -> DownloadView | None: ...
+
+    async def downloads(self, app_id: str | None = None) -> list[DownloadView]: ...
+
+    async def install(self, app_id: str | None, manifest: Path | None = None) -> str: ...
+
+    async def update(self, app_id: str | None, manifest: Path | None = None) -> str: ...
+
+    async def periodic(self, app_id: str) -> None: ...
+
+    async def launch(self, app_id: str) -> None: ...
+
+    async def terminate(self, app_id: str) -> None: ...
+
+    async def uninstall(self, app_id: str) -> None: ...
+
+    async def promote(self, download_id: str, app_id: str | None = None) -> str: ...
+
+    async def pause(self, download_id: str, app_id: str | None = None) -> str: ...
+
+    async def resume(self, download_id: str, app_id: str | None = None) -> str: ...
+
+    async def cancel(self, download_id: str, app_id: str | None = None) -> str: ...
+
+    async def purge(self, bytes_to_free: int | None = None, app_id: str | None = None) -> int: ...
+
+    async def set_device(self, device: Device) -> Device: ...
+
+
+class LocalControls:
+    """:class:`Controls` over an orchestrator running in this process."""
+
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self.orchestrator = orchestrator
+        self.events = orchestrator.events
+
+    def snapshot(self) -> Snapshot:
+        return views.snapshot(self.orchestrator)
+
+    def download(self, app_id: str, download_id: str) -> DownloadView | None:
+        return views.download_view(self.orchestrator, app_id, download_id)
+
+    async def downloads(self, app_id: str | None = None) -> list[DownloadView]:
+        return views.download_views(self.orchestrator, app_id)
+
+    # Apps -----------------------------------------------------------------------
+
+    def _manifest(self, app_id: str | None, manifest: Path | None) -> Path:
+        if manifest is not None:
+            return manifest
+        if app_id is None:
+            raise BackgroundAssetsError("name the app or its manifest", ErrorCode.REQUEST_INVALID)
+        loaded = self.orchestrator.apps.get(app_id)
+        if loaded is None:
+            raise BackgroundAssetsError(f"{app_id} is not installed", ErrorCode.APP_NOT_INSTALLED)
+        return loaded.manifest
+
+    async def install(self, app_id: str | None, manifest: Path | None = None) -> str:
+        return await self.orchestrator.install(self._manifest(app_id, manifest))
+
+    async def update(self, app_id: str | None, manifest: Path | None = None) -> str:
+        return await self.orchestrator.update(self._manifest(app_id, manifest))
+
+    async def periodic(self, app_id: str) -> None:
+        await self.orchestrator.periodic(app_id)
+
+    async def launch(self, app_id: str) -> None:
+        self.orchestrator.launch(app_id)
+
+    async def terminate(self, app_id: str) -> None:
+        self.orchestrator.terminate(app_id)
+
+    async def uninstall(self, app_id: str) -> None:
+        await self.orchestrator.uninstall(app_id)
+
+    # Downloads ------------------------------------------------------------------
+
+    def _tracked(self, download_id: str, app_id: str | None) -> Tracked:
+        """The pending download ``download_id``, of ``app_id`` when given."""
+        orchestrator = self.orchestrator
+        loaded = orchestrator.apps.get(app_id) if app_id is not None else None
+        if loaded is not None:
+            tracked = orchestrator.queue.tracked.get(f"{loaded.app.app_group}/{download_id}")
+            if tracked is not None:
+                return tracked
+        tracked = orchestrator.find_download(download_id)
+        if app_id is not None and tracked.app_id != app_id:
+            raise BackgroundAssetsError(f"{download_id!r} is not a download of {app_id}",
+                                        ErrorCode.DOWNLOAD_NOT_SCHEDULED)
+        return tracked
+
+    async def promote(self, download_id: str, app_id: str | None = None) -> str:
+        tracked = self._tracked(download_id, app_id)
+        self.orchestrator.promote(tracked.key)
+        return tracked.app_id
+
+    async def pause(self, download_id: str, app_id: str | None = None) -> str:
+        tracked = self._tracked(download_id, app_id)
+        self.orchestrator.pause(tracked.key)
+        return tracked.app_id
+
+    async def resume(self, download_id: str, app_id: str | None = None) -> str:
+        tracked = self._tracked(download_id, app_id)
+        self.orchestrator.resume(tracked.key)
+        return tracked.app_id
+
+    async def cancel(self, download_id: str, app_id: str | None = None) -> str:
+        tracked = self._tracked(download_id, app_id)
+        self.orchestrator.cancel(tracked.key)
+        return tracked.app_id
+
+    # Storage and device ---------------------------------------------------------
+
+    async def purge(self, bytes_to_free: int | None = None, app_id: str | None = None) -> int:
+        return self.orchestrator.purge(bytes_to_free, app_id=app_id)
+
+    async def set_device(self, device: Device) -> Device:
+        self.orchestrator.set_device(device)
+        return self.orchestrator.device

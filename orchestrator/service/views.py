@@ -1,0 +1,366 @@
+"""The read model: typed, immutable views of the service that every client reads.
+
+The TUI (in process or attached to a daemon), the control API and the CLI's daemon
+commands read these and nothing else of the service: :func:`snapshot` and
+:func:`download_views` build them from a running :class:`Orchestrator`,
+:func:`to_json` writes them as the control API answers them, and the ``*_from_json``
+functions read such an answer back into the same views, so a client of a daemon
+holds exactly what an in-process client holds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.model.device import BackgroundRefresh, Device, Network, Storage
+from orchestrator.model.enums import ContentRequest, DownloadState
+from orchestrator.service.containers import is_purgeable
+
+if TYPE_CHECKING:
+    from orchestrator.journal.journal import DownloadRecord
+    from orchestrator.service.downloads import Tracked
+    from orchestrator.service.orchestrator import Orchestrator
+
+# The ended downloads of each app a list of downloads shows, newest last.
+RECENT = 50
+_NO_PHASES: Mapping[str, float] = MappingProxyType({})
+
+
+class AppState(StrEnum):
+    """Where an installed app stands, as the framework names it."""
+
+    INSTALLING = "installing"
+    LAUNCHABLE = "launchable"
+    LAUNCHED = "launched"
+
+
+@dataclass(frozen=True, slots=True)
+class AppView:
+    """One installed app: its state, install progress, allowances, runtime, next run.
+
+    ``waiting_request`` is the content request waiting for the network, if one
+    does; the allowances are None once the app was launched (no longer restricted).
+    """
+
+    id: str
+    name: str
+    version: str
+    state: AppState
+    running: bool = False
+    waiting_request: ContentRequest | None = None
+    progress: float = 0.0
+    phases: Mapping[str, float] = field(default_factory=lambda: _NO_PHASES)
+    pending: int = 0
+    download_allowance: int | None = None
+    download_bytes_used: int = 0
+    essential_download_allowance: int | None = None
+    essential_bytes_used: int = 0
+    runtime_today: float = 0.0
+    runtime_allotment: float = 0.0
+    next_periodic_run: float | None = None
+
+    @property
+    def launched(self) -> bool:
+        return self.state == AppState.LAUNCHED
+
+    @property
+    def launchable(self) -> bool:
+        return self.state != AppState.INSTALLING
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadView:
+    """One download, pending or ended.
+
+    ``reason`` says why a paused download does not move; ``error`` and ``message``
+    why one failed; ``speed`` is None unless it transfers now.
+    """
+
+    app: str
+    id: str
+    state: DownloadState
+    essential: bool = False
+    priority: int = 50
+    bytes: int = 0
+    total: int | None = None
+    speed: float | None = None
+    reason: str | None = None
+    foreground: bool = False
+    error: int | None = None
+    message: str | None = None
+    purgeable: bool = False
+    url: str = ""
+    destination: str = ""
+    sha256: str | None = None
+
+    @property
+    def key(self) -> str:
+        """``app/id``: unique across apps (ids are unique within one app only)."""
+        return f"{self.app}/{self.id}"
+
+    @property
+    def pending(self) -> bool:
+        return not self.state.ended
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Every installed app (by id, in id order) and the device, at the service's time
+    ``at`` (what the next periodic runs are measured against)."""
+
+    apps: Mapping[str, AppView]
+    device: Device
+    at: float
+
+    def app(self, app_id: str) -> AppView | None:
+        return self.apps.get(app_id)
+
+
+# Building from the service -------------------------------------------------------
+
+
+def app_view(orchestrator: Orchestrator, app_id: str) -> AppView:
+    """The view of installed app ``app_id``."""
+    loaded = orchestrator.apps[app_id]
+    app, record = loaded.app, orchestrator.journal.app(app_id)
+    state = AppState.LAUNCHED if loaded.launched else \
+        AppState.LAUNCHABLE if loaded.launchable else AppState.INSTALLING
+    restricted = not loaded.launched
+    spent, allotment = orchestrator.runtime_today(app_id)
+    progress = loaded.progress
+    return AppView(
+        id=app_id, name=app.display_name, version=app.version, state=state,
+        running=loaded.running, waiting_request=orchestrator.waiting_request(app_id),
+        progress=progress.fraction if progress else 1.0,
+        phases=MappingProxyType(progress.phases()) if progress else _NO_PHASES,
+        pending=orchestrator.queue.pending[app_id],
+        download_allowance=app.restrictions.download_allowance if restricted else None,
+        download_bytes_used=record.download_bytes_used if record else 0,
+        essential_download_allowance=(app.restrictions.essential_download_allowance
+                                      if restricted else None),
+        essential_bytes_used=record.essential_bytes_used if record else 0,
+        runtime_today=spent, runtime_allotment=allotment,
+        next_periodic_run=orchestrator.next_periodic(app_id))
+
+
+def snapshot(orchestrator: Orchestrator, app_id: str | None = None) -> Snapshot:
+    """Every installed app (only ``app_id`` when given) and the device."""
+    ids = [app_id] if app_id is not None else sorted(orchestrator.apps)
+    return Snapshot(MappingProxyType({i: app_view(orchestrator, i) for i in ids}),
+                    orchestrator.device, orchestrator.clock())
+
+
+def pending_view(orchestrator: Orchestrator, tracked: Tracked) -> DownloadView:
+    """A scheduled download as it stands now.
+
+    ``paused`` (by request, or by the device: offline, low power mode, a metered
+    network) and ``waiting`` (for a slot, or to be resumed) are told apart from
+    ``downloading``, which only a transfer in progress is: a paused transfer keeps the
+    engine's ``downloading`` state and its last speed, neither of which is true then.
+    """
+    d = tracked.download
+    state = tracked.state
+    if tracked.paused:
+        state = DownloadState.PAUSED
+    elif state == DownloadState.DOWNLOADING and not orchestrator.queue.is_running(tracked.key):
+        state = DownloadState.WAITING
+    return DownloadView(
+        app=tracked.app_id, id=d.id, state=state, essential=d.essential, priority=d.priority,
+        bytes=tracked.bytes, total=d.size,
+        speed=tracked.speed if state == DownloadState.DOWNLOADING else None,
+        reason=tracked.paused, foreground=tracked.foreground,
+        url=d.url, destination=d.destination, sha256=d.sha256)
+
+
+def ended_view(record: DownloadRecord) -> DownloadView:
+    """A finished or failed download as the journal keeps it."""
+    d = record.download
+    return DownloadView(
+        app=record.app_id, id=d.id, state=d.state, essential=d.essential, priority=d.priority,
+        bytes=record.bytes_on_disk, total=d.size, error=record.error_code,
+        message=record.error_message,
+        purgeable=record.delivered and is_purgeable(d.destination),
+        url=d.url, destination=d.destination, sha256=d.sha256)
+
+
+def download_views(orchestrator: Orchestrator, app_id: str | None = None) -> list[DownloadView]:
+    """Pending downloads, then the most recent ended ones of each app."""
+    views = [pending_view(orchestrator, tracked)
+             for tracked in orchestrator.queue.tracked.values()
+             if app_id is None or tracked.app_id == app_id]
+    ended = {DownloadState.FINISHED, DownloadState.FAILED}
+    for app in ([app_id] if app_id else list(orchestrator.apps)):
+        views += [ended_view(r) for r in orchestrator.journal.downloads(app, ended)[-RECENT:]]
+    return views
+
+
+def download_view(orchestrator: Orchestrator, app_id: str, download_id: str) -> DownloadView | None:
+    """Download ``download_id`` of ``app_id``: pending, else as the journal last kept it."""
+    loaded = orchestrator.apps.get(app_id)
+    if loaded is None:
+        return None
+    key = f"{loaded.app.app_group}/{download_id}"
+    tracked = orchestrator.queue.tracked.get(key)
+    if tracked is not None:
+        return pending_view(orchestrator, tracked)
+    record = orchestrator.journal.download(key)
+    return None if record is None else ended_view(record)
+
+
+# JSON, as the control API answers -------------------------------------------------
+
+
+def to_json(view: AppView | DownloadView | Snapshot | Device) -> dict[str, Any]:
+    """``view`` as the control API answers it (camelCase names, enums by name)."""
+    if isinstance(view, Snapshot):
+        return {"apps": [to_json(app) for app in view.apps.values()],
+                "device": to_json(view.device), "at": view.at}
+    if isinstance(view, AppView):
+        return _app_json(view)
+    if isinstance(view, DownloadView):
+        return _download_json(view)
+    return _device_json(view)
+
+
+def _app_json(view: AppView) -> dict[str, Any]:
+    waiting = view.waiting_request
+    return {"app": view.id, "name": view.name, "version": view.version,
+            "state": str(view.state), "running": view.running,
+            "waitingRequest": None if waiting is None else waiting.name.lower(),
+            "progress": view.progress, "phases": dict(view.phases), "pending": view.pending,
+            "downloadAllowance": view.download_allowance,
+            "downloadBytesUsed": view.download_bytes_used,
+            "essentialDownloadAllowance": view.essential_download_allowance,
+            "essentialBytesUsed": view.essential_bytes_used,
+            "runtimeToday": view.runtime_today, "runtimeAllotment": view.runtime_allotment,
+            "nextPeriodicRun": view.next_periodic_run}
+
+
+def _download_json(view: DownloadView) -> dict[str, Any]:
+    return {"app": view.app, "download": view.id, "essential": view.essential,
+            "priority": view.priority, "state": view.state.label, "reason": view.reason,
+            "foreground": view.foreground, "bytes": view.bytes, "total": view.total,
+            "speed": view.speed, "error": view.error, "message": view.message,
+            "purgeable": view.purgeable, "url": view.url, "destination": view.destination,
+            "sha256": view.sha256}
+
+
+def _device_json(device: Device) -> dict[str, Any]:
+    refresh, network, storage = device.background_refresh, device.network, device.storage
+    return {"name": device.name, "lowPowerMode": device.low_power_mode,
+            "backgroundRefresh": {"enabled": refresh.enabled, "apps": dict(refresh.apps)},
+            "inAppContent": device.in_app_content,
+            "online": network.online, "metered": network.metered,
+            "storage": {"capacity": storage.capacity, "reserve": storage.reserve,
+                        "used": storage.used},
+            "dailyAllotmentSeconds": device.daily_allotment_seconds}
+
+
+def _number(value: Any, default: float = 0.0) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else default
+
+
+def _count(value: Any) -> int:
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _optional_count(value: Any) -> int | None:
+    return None if value is None else _count(value)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _request(name: Any) -> ContentRequest | None:
+    """The content request called ``name``; None for one this version does not know."""
+    try:
+        return ContentRequest[str(name).upper()]
+    except KeyError:
+        return None
+
+
+def _download_state(name: Any) -> DownloadState:
+    """The state called ``name``; waiting for one this version does not know."""
+    try:
+        return DownloadState[str(name).upper()]
+    except KeyError:
+        return DownloadState.WAITING
+
+
+def app_from_json(data: Mapping[str, Any]) -> AppView:
+    """The :class:`AppView` that :func:`to_json` wrote as ``data``.
+
+    Fields a newer daemon adds are ignored, values of an unknown kind read as the
+    defaults, so a client never fails on an answer it half understands.
+    """
+    try:
+        state = AppState(str(data.get("state")))
+    except ValueError:
+        state = AppState.INSTALLING
+    waiting = data.get("waitingRequest")
+    phases = data.get("phases")
+    phases = phases if isinstance(phases, Mapping) else {}
+    when = data.get("nextPeriodicRun")
+    return AppView(
+        id=str(data["app"]), name=str(data.get("name") or data["app"]),
+        version=str(data.get("version") or ""), state=state,
+        running=bool(data.get("running")),
+        waiting_request=None if waiting is None else _request(waiting),
+        progress=_number(data.get("progress")),
+        phases=MappingProxyType({str(k): _number(v) for k, v in phases.items()}),
+        pending=_count(data.get("pending")),
+        download_allowance=_optional_count(data.get("downloadAllowance")),
+        download_bytes_used=_count(data.get("downloadBytesUsed")),
+        essential_download_allowance=_optional_count(data.get("essentialDownloadAllowance")),
+        essential_bytes_used=_count(data.get("essentialBytesUsed")),
+        runtime_today=_number(data.get("runtimeToday")),
+        runtime_allotment=_number(data.get("runtimeAllotment")),
+        next_periodic_run=None if when is None else _number(when))
+
+
+def download_from_json(data: Mapping[str, Any]) -> DownloadView:
+    """The :class:`DownloadView` that :func:`to_json` wrote as ``data``."""
+    speed = data.get("speed")
+    return DownloadView(
+        app=str(data["app"]), id=str(data["download"]),
+        state=_download_state(data.get("state")),
+        essential=bool(data.get("essential")), priority=_count(data.get("priority", 50)),
+        bytes=_count(data.get("bytes")), total=_optional_count(data.get("total")),
+        speed=None if speed is None else _number(speed), reason=_text(data.get("reason")),
+        foreground=bool(data.get("foreground")), error=_optional_count(data.get("error")),
+        message=_text(data.get("message")), purgeable=bool(data.get("purgeable")),
+        url=str(data.get("url") or ""), destination=str(data.get("destination") or ""),
+        sha256=_text(data.get("sha256")))
+
+
+def device_from_json(data: Mapping[str, Any]) -> Device:
+    """The :class:`Device` that :func:`to_json` wrote as ``data``."""
+    refresh, storage = data.get("backgroundRefresh") or {}, data.get("storage") or {}
+    return Device(
+        low_power_mode=bool(data.get("lowPowerMode", False)),
+        background_refresh=BackgroundRefresh(
+            enabled=bool(refresh.get("enabled", True)),
+            apps=MappingProxyType({str(k): bool(v)
+                                   for k, v in (refresh.get("apps") or {}).items()})),
+        in_app_content=bool(data.get("inAppContent", True)),
+        network=Network(online=bool(data.get("online", True)),
+                        metered=bool(data.get("metered", False))),
+        storage=Storage(**{k: _count(v) for k, v in storage.items()
+                           if k in ("capacity", "reserve", "used")}),
+        daily_allotment_seconds=_count(data.get("dailyAllotmentSeconds", 600)),
+        name=_text(data.get("name")))
+
+
+def snapshot_from_json(data: Mapping[str, Any]) -> Snapshot:
+    """The :class:`Snapshot` that :func:`to_json` wrote as ``data`` (``GET /v1/status``)."""
+    apps = [app_from_json(app) for app in data.get("apps") or ()]
+    return Snapshot(MappingProxyType({app.id: app for app in sorted(apps, key=lambda a: a.id)}),
+                    device_from_json(data.get("device") or {}),
+                    _number(data.get("at"), time.time()))
