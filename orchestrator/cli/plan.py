@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
     from orchestrator.manifests import load_app, load_catalog, load_device
     from orchestrator.model.device import Device
     from orchestrator.model.enums import ContentRequest
-    from orchestrator.scheduler.checks import PlanContext, check_plan
-    from orchestrator.scheduler.rules import decide_downloads
+    from orchestrator.scheduler.checks import PlanContext
+    from orchestrator.scheduler.planning import rules_plan
 
     if not args.manifest.is_file():
         raise UsageError(f"{args.manifest}: no such App manifest")
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     request = ContentRequest[args.event.upper()]
     context = PlanContext(app, request, device=device, launched=args.launched,
                           catalog_bytes=size)
-    plan = check_plan(context, decide_downloads(extension, catalog, request))
+    plan = rules_plan(extension, catalog, context)
     if args.json:
         sys.stdout.write(json_document(plan_document(app.id, plan)))
     else:
