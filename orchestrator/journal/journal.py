@@ -328,8 +328,10 @@ class Journal:
                            at: float | None = None) -> None:
         """Move a download to ``state`` and record the transition (one transaction).
 
-        ``from_state`` saves a read when the caller knows the current state.
+        ``from_state`` saves a read when the caller knows the current state. ``PAUSED`` is
+        never journaled (ValueError): a paused download stays waiting or downloading here.
         """
+        _journaled(state, from_state)
         now = time.time() if at is None else at
         try:
             self._set_download_state(key, state, reason, bytes_on_disk, error_code,
@@ -383,8 +385,9 @@ class Journal:
 
         For transitions a crash may lose without harm (a download that started is
         recovered as waiting anyway): 20,000 small downloads then cost one
-        transaction each, not two.
+        transaction each, not two. ``PAUSED`` is never journaled (ValueError).
         """
+        _journaled(state, from_state)
         with self._lock:
             self._deferred.append((key, at, None if from_state is None else int(from_state),
                                    int(state), reason, bytes_on_disk,
@@ -508,6 +511,14 @@ def _disk_full(folder: Path, error: BaseException) -> bool:
         return os.statvfs(folder).f_bavail == 0
     except OSError:
         return False
+
+
+def _journaled(*states: DownloadState | None) -> None:
+    """ValueError for ``PAUSED``: only the framework's states are journaled, and a paused
+    download is recovered from the waiting or downloading state it was journaled in."""
+    if DownloadState.PAUSED in states:
+        raise ValueError("a paused download is journaled as waiting or downloading, "
+                         "never as paused")
 
 
 def _bytes_in_state(state: dict[str, Any]) -> int:

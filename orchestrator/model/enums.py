@@ -6,13 +6,43 @@ from enum import IntEnum
 
 
 class DownloadState(IntEnum):
-    """``BADownload.State``."""
+    """``BADownload.State``, plus ``PAUSED``: the one download state from engine to client.
+
+    ``FAILED`` to ``FINISHED`` are the framework's numbers, stored as such in the journal.
+    ``PAUSED`` is ours, not the framework's: a transfer stopped with its bytes kept (by
+    request, or by the device's conditions). It is shown, never journaled: a paused
+    download is journaled as waiting or downloading, and recovered from that.
+    """
 
     FAILED = -1
     CREATED = 0
     WAITING = 1
     DOWNLOADING = 2
     FINISHED = 3
+    PAUSED = 4
+
+    @property
+    def label(self) -> str:
+        """The lower-case name (``"paused"``) that progress output and the control API show."""
+        return _LABELS[self]
+
+    @property
+    def ended(self) -> bool:
+        """Finished or failed: no move leads out of it."""
+        return self in _ENDED
+
+    @classmethod
+    def from_label(cls, label: str) -> DownloadState:
+        """The state a :attr:`label` names (``"downloading"``); ValueError for another text."""
+        try:
+            return _BY_LABEL[label.lower()]
+        except KeyError:
+            raise ValueError(f"{label!r} is not a download state") from None
+
+
+_LABELS = {state: state.name.lower() for state in DownloadState}
+_BY_LABEL = {label: state for state, label in _LABELS.items()}
+_ENDED = (DownloadState.FINISHED, DownloadState.FAILED)
 
 
 class ContentRequest(IntEnum):

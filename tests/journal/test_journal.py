@@ -200,6 +200,24 @@ def test_deferred_transitions_land_with_the_next_transaction_or_on_close(tmp_pat
         assert again.download(f"{GROUP}/b").download.state == DownloadState.DOWNLOADING
 
 
+def test_paused_is_never_journaled_a_paused_download_stays_as_it_was(tmp_path):
+    journal = open_journal(tmp_path)
+    journal.add_downloads(APP, [dl("a")])
+    key = f"{GROUP}/a"
+    journal.set_download_state(key, DownloadState.DOWNLOADING, reason="started")
+    with pytest.raises(ValueError, match="never as paused"):
+        journal.set_download_state(key, DownloadState.PAUSED, reason="offline")
+    with pytest.raises(ValueError, match="never as paused"):
+        journal.defer_download_state(key, DownloadState.PAUSED,
+                                     from_state=DownloadState.DOWNLOADING, reason=None, at=1.0)
+    with pytest.raises(ValueError, match="never as paused"):
+        journal.set_download_state(key, DownloadState.WAITING, from_state=DownloadState.PAUSED)
+    journal.close()
+    with Journal.in_state_dir(tmp_path / "state") as again:
+        assert again.download(key).download.state is DownloadState.DOWNLOADING
+        assert [to for _, to, _ in again.transitions(key)] == [1, 2]
+
+
 async def test_an_engine_checkpoint_shows_as_bytes_on_disk(tmp_path):
     from orchestrator.devserver import DevServer
     from orchestrator.engine import DownloadRequest, Engine
