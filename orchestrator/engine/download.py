@@ -1,6 +1,6 @@
 """One download as a state machine: restore, attempt (with retries), verify, publish.
 
-Its phases and the moves between them are in :mod:`orchestrator.engine.phases`; the bytes
+Its states and the moves between them are in :mod:`orchestrator.engine.phases`; the bytes
 on disk and how they resume in :mod:`orchestrator.engine.resumable`. Every attempt starts
 from what is verifiably on disk and returns an :class:`~orchestrator.engine.attempt.Outcome`;
 every decision about an answer is made by :func:`orchestrator.engine.ranges.decide`.
@@ -23,13 +23,14 @@ import aiohttp
 from orchestrator.engine.attempt import Outcome, attempt
 from orchestrator.engine.confined import confinement_of, open_file
 from orchestrator.engine.context import EngineContext
-from orchestrator.engine.phases import Phase, check_move
+from orchestrator.engine.phases import check_move
 from orchestrator.engine.request import DownloadRequest, DownloadResult, Progress, RetryPolicy
 from orchestrator.engine.resumable import Resumable
 from orchestrator.engine.retry import backoff_delay, classify_exception, should_retry
 from orchestrator.engine.segments import bytes_done
 from orchestrator.engine.staging import file_sha256
 from orchestrator.errors import DownloadError, EndlessBody, ErrorCode
+from orchestrator.model.enums import DownloadState
 
 PROGRESS_INTERVAL = 0.1
 CONTENT_ERRORS = (ErrorCode.SIZE_MISMATCH, ErrorCode.CHECKSUM_MISMATCH)
@@ -57,7 +58,7 @@ class _RetryCount:
 
 
 class Download:
-    """The phases of one request; ``run`` may be called again after a pause."""
+    """One request through its states; ``run`` may be called again after a pause."""
 
     def __init__(self, request: DownloadRequest, context: EngineContext,
                  on_progress: Callable[[Progress], None] | None) -> None:
@@ -66,7 +67,7 @@ class Download:
         self.context = context
         self.on_progress = on_progress
         self.foreground = request.foreground
-        self.phase = Phase.WAITING
+        self.state = DownloadState.WAITING
         self.resumable = Resumable(request, context)
         self.resumable.on_chunk = self.emit  # throttled to PROGRESS_INTERVAL
         self.speed = 0.0
@@ -74,9 +75,9 @@ class Download:
         self._emitted_at = 0.0
         self._speed_mark = (time.monotonic(), 0)
 
-    def move_to(self, phase: Phase) -> None:
-        """Enter ``phase`` (PhaseError for a move the table forbids) and report it."""
-        self.phase = check_move(self.phase, phase)
+    def move_to(self, state: DownloadState) -> None:
+        """Enter ``state`` (PhaseError for a move the table forbids) and report it."""
+        self.state = check_move(self.state, state)
         self.emit(force=True)
 
     # -- progress -------------------------------------------------------------------------
@@ -85,7 +86,7 @@ class Download:
         done = bytes_done(staged.segments) if staged else 0
         total = staged.size if staged else self.request.size
         return Progress(self.key, self.request.url, done, total, self.speed,
-                        self.resumable.connections, self.phase)
+                        self.resumable.connections, self.state)
 
     def emit(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -142,7 +143,7 @@ class Download:
         digest = await asyncio.to_thread(file_sha256, found)
         if digest != request.sha256.lower():
             return None
-        self.move_to(Phase.FINISHED)
+        self.move_to(DownloadState.FINISHED)
         return DownloadResult(self.key, request.url, request.destination, size, digest, None,
                               0, size)
 
@@ -154,7 +155,7 @@ class Download:
         same bytes cannot loop forever.
         """
         policy, retry = self.context.retry, _RetryCount()
-        self.move_to(Phase.DOWNLOADING)
+        self.move_to(DownloadState.DOWNLOADING)
         try:
             while True:
                 try:
@@ -192,7 +193,7 @@ class Download:
         """The result for an unexpected exception (a bug): failed, with the .part kept."""
         error = DownloadError(f"{self.request.url}: internal error ({type(exc).__name__}: {exc})",
                               ErrorCode.DOWNLOAD_INVALID)
-        if self.phase.ended:  # the bug came after the end: report it, keep the phase
+        if self.state.ended:  # the bug came after the end: report it, keep the state
             return DownloadResult(self.key, self.request.url, None, 0, None, error, 0,
                                   self.resumable.resumed_from)
         return self._failed(error)
@@ -208,7 +209,7 @@ class Download:
                 resumable.save_now()
                 with contextlib.suppress(OSError, DownloadError):
                     staged.close()
-        self.move_to(Phase.FAILED)
+        self.move_to(DownloadState.FAILED)
         received = staged.received if staged else 0
         return DownloadResult(self.key, self.request.url, None, 0, None, error, received,
                               resumable.resumed_from)
@@ -262,6 +263,6 @@ class Download:
             self.context.store.delete(resumable.store_key)
             resumable.saved = False
         self.sha256 = digest
-        self.move_to(Phase.FINISHED)
+        self.move_to(DownloadState.FINISHED)
         return DownloadResult(self.key, request.url, request.destination, size, digest, None,
                               staged.received, resumable.resumed_from)

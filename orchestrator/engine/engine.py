@@ -16,7 +16,6 @@ from yarl import URL
 from orchestrator.engine.context import EngineContext
 from orchestrator.engine.download import Download
 from orchestrator.engine.http import CredentialCache, make_session
-from orchestrator.engine.phases import Phase
 from orchestrator.engine.request import (
     CredentialProvider,
     DownloadRequest,
@@ -27,6 +26,7 @@ from orchestrator.engine.request import (
 from orchestrator.engine.slots import HostSlots
 from orchestrator.engine.state import SidecarStore, StateStore
 from orchestrator.errors import DownloadError, ErrorCode
+from orchestrator.model.enums import DownloadState
 
 DEFAULT_RETRY = RetryPolicy()
 
@@ -47,15 +47,15 @@ class DownloadHandle:
         self._start()
 
     @property
-    def state(self) -> Phase:
-        return self._download.phase
+    def state(self) -> DownloadState:
+        return self._download.state
 
     @property
     def progress(self) -> Progress:
         return self._download.progress()
 
     def _start(self) -> None:
-        self._download.move_to(Phase.WAITING)
+        self._download.move_to(DownloadState.WAITING)
         self._task = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
@@ -73,14 +73,14 @@ class DownloadHandle:
             if self._cancelled:
                 self._finish_cancelled()
             else:
-                self._download.move_to(Phase.PAUSED)
+                self._download.move_to(DownloadState.PAUSED)
             return
         if not self._result.done():
             self._result.set_result(result)
 
     def _finish_cancelled(self) -> None:
         self._download.forget()
-        self._download.move_to(Phase.FAILED)
+        self._download.move_to(DownloadState.FAILED)
         self._settle(DownloadError(f"{self._download.request.url}: cancelled",
                                    ErrorCode.CANCELLED))
 

@@ -1,4 +1,4 @@
-"""The phases of one download and the moves between them, in one place.
+"""The states one download goes through in the engine and the moves between them, in one place.
 
 ::
 
@@ -7,6 +7,8 @@
        │  └─ paused ◄┘
        └──────┴──────┴────────► failed
 
+The states are :class:`~orchestrator.model.enums.DownloadState` members; the engine uses
+all of them but ``CREATED`` (a download the engine knows of is at least waiting).
 ``waiting`` is for a connection slot of the host; ``paused`` keeps the ``.part`` and its
 state until resumed (back to ``waiting``). A file already in place goes from ``waiting``
 straight to ``finished``; a cancel ends any unfinished download as ``failed``.
@@ -14,37 +16,26 @@ straight to ``finished``; a cancel ends any unfinished download as ``failed``.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from orchestrator.errors import PhaseError
+from orchestrator.model.enums import DownloadState
 
-
-class Phase(StrEnum):
-    """Where a download stands; the values are what progress and the control API show."""
-
-    WAITING = "waiting"
-    DOWNLOADING = "downloading"
-    PAUSED = "paused"
-    FINISHED = "finished"
-    FAILED = "failed"
-
-    @property
-    def ended(self) -> bool:
-        return self in (Phase.FINISHED, Phase.FAILED)
-
-
-MOVES: dict[Phase, frozenset[Phase]] = {
-    Phase.WAITING: frozenset({Phase.WAITING, Phase.DOWNLOADING, Phase.PAUSED, Phase.FINISHED,
-                              Phase.FAILED}),
-    Phase.DOWNLOADING: frozenset({Phase.PAUSED, Phase.FINISHED, Phase.FAILED}),
-    Phase.PAUSED: frozenset({Phase.WAITING, Phase.FAILED}),
-    Phase.FINISHED: frozenset(),
-    Phase.FAILED: frozenset(),
+MOVES: dict[DownloadState, frozenset[DownloadState]] = {
+    DownloadState.WAITING: frozenset({DownloadState.WAITING, DownloadState.DOWNLOADING,
+                                      DownloadState.PAUSED, DownloadState.FINISHED,
+                                      DownloadState.FAILED}),
+    DownloadState.DOWNLOADING: frozenset({DownloadState.PAUSED, DownloadState.FINISHED,
+                                          DownloadState.FAILED}),
+    DownloadState.PAUSED: frozenset({DownloadState.WAITING, DownloadState.FAILED}),
+    DownloadState.FINISHED: frozenset(),
+    DownloadState.FAILED: frozenset(),
 }
 
 
-def check_move(current: Phase, new: Phase) -> Phase:
-    """``new`` when the move from ``current`` is allowed; else PhaseError."""
-    if new not in MOVES[current]:
-        raise PhaseError(f"a download cannot go from {current} to {new}")
+def check_move(current: DownloadState, new: DownloadState) -> DownloadState:
+    """``new`` when the move from ``current`` is allowed; else PhaseError.
+
+    A state the table does not hold (``CREATED``) has no moves in the engine.
+    """
+    if new not in MOVES.get(current, ()):
+        raise PhaseError(f"a download cannot go from {current.label} to {new.label}")
     return new

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.engine.phases import Phase
 from orchestrator.errors import DownloadError
+from orchestrator.model.enums import DownloadState
 
 CredentialProvider = Callable[[str, str | None], Awaitable[tuple[str, str] | None]]
 """``(origin "scheme://host:port", realm) -> (user, password)`` or None; asked once per origin."""
@@ -60,7 +60,7 @@ class Progress:
     total: int | None
     speed: float
     connections: int
-    state: Phase
+    state: DownloadState
 
 
 @dataclass(frozen=True)

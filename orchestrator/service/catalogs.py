@@ -10,11 +10,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from orchestrator.engine import DownloadHandle, DownloadRequest, DownloadResult, Engine
-from orchestrator.engine.phases import Phase
 from orchestrator.errors import BackgroundAssetsError, BodyTooLarge, DownloadError, ErrorCode
 from orchestrator.manifests import load_catalog
 from orchestrator.model.app import App
 from orchestrator.model.catalog import Catalog
+from orchestrator.model.enums import DownloadState
 from orchestrator.service.containers import Layout
 
 CATALOG_ID = "@catalog"
@@ -116,7 +116,7 @@ async def _watched(handle: DownloadHandle, url: str, limits: CatalogLimits) -> D
             if done:
                 return waiter.result()
             now, received = time.monotonic(), handle.progress.bytes
-            if handle.state is not Phase.DOWNLOADING:  # waiting for a slot of its host
+            if handle.state is not DownloadState.DOWNLOADING:  # waiting for a slot of its host
                 samples.clear()
             samples.append((now, received))
             while len(samples) > 1 and samples[1][0] <= now - limits.window:

@@ -6,7 +6,7 @@ import asyncio
 
 from orchestrator.devserver import DevServer
 from orchestrator.engine import Engine
-from orchestrator.engine.phases import Phase
+from orchestrator.model.enums import DownloadState
 from tests.engine.conftest import FAST_RETRY, make_asset, request_for, sha256_of
 
 MIB = 1 << 20
@@ -27,7 +27,7 @@ async def test_pause_keeps_the_part_and_resume_continues(served, out):
         handle.pause()
 
         async def paused() -> None:
-            while handle.state is not Phase.PAUSED:
+            while handle.state is not DownloadState.PAUSED:
                 await asyncio.sleep(0.01)
         await asyncio.wait_for(paused(), 20)
         assert (out / "asset.bin.part").stat().st_size >= MIB
@@ -60,7 +60,7 @@ async def test_waiting_downloads_start_by_priority(served, out):
     async with DevServer(served, rate_per_connection=4 * MIB) as server, \
             Engine(retry=FAST_RETRY, max_connections_per_host=1) as engine:
         def track(progress):
-            if progress.state == "finished":
+            if progress.state is DownloadState.FINISHED:
                 order.append(progress.key.rsplit("/", 1)[-1])
         handles = [engine.start(request_for(server, assets[0], out), track),
                    engine.start(request_for(server, assets[1], out, priority=10), track),
@@ -93,7 +93,8 @@ async def test_progress_is_throttled_exact_and_ends_with_a_final_report(served, 
             Engine(retry=FAST_RETRY) as engine:
         result = await engine.fetch(request_for(server, asset, out), on_progress=seen.append)
     assert result.ok
-    assert seen[-1].state == "finished" and seen[-1].bytes == seen[-1].total == asset.size
+    assert seen[-1].state is DownloadState.FINISHED
+    assert seen[-1].bytes == seen[-1].total == asset.size
     byte_counts = [p.bytes for p in seen]
     assert byte_counts == sorted(byte_counts)
     assert len(seen) <= 2 + 10 * 0.5 + 6
@@ -111,6 +112,6 @@ async def test_leaving_the_engine_pauses_every_download_with_its_state(served, o
             await asyncio.sleep(0.2)
         results = [await handle.wait() for handle in handles]
     assert all(result.error.code == 1040 for result in results)
-    assert all(handle.state == "paused" for handle in handles)
+    assert all(handle.state is DownloadState.PAUSED for handle in handles)
     assert all((out / f"f{i}.bin.part.json").exists() for i in range(3))
     assert not any((out / f"f{i}.bin").exists() for i in range(3))

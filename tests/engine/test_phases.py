@@ -1,4 +1,4 @@
-"""The phases a download reports follow the one table in ``engine/phases.py``."""
+"""The states a download reports follow the one table in ``engine/phases.py``."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ import pytest
 
 from orchestrator.devserver import DevServer
 from orchestrator.engine import Engine
-from orchestrator.engine.phases import MOVES, Phase, check_move
+from orchestrator.engine.phases import MOVES, check_move
 from orchestrator.errors import PhaseError
+from orchestrator.model.enums import DownloadState
 from tests.engine.conftest import FAST_RETRY, make_asset, request_for, sha256_of
 
 MIB = 1 << 20
 
 
-def _moves(states: list[str]) -> list[str]:
-    return [state for state, _ in itertools.groupby(states)]
+def _moves(states: list[DownloadState]) -> list[str]:
+    """The states a download went through, as progress output labels them."""
+    return [state.label for state, _ in itertools.groupby(states)]
 
 
 async def _wait_for(condition, timeout: float = 20) -> None:
@@ -27,10 +29,10 @@ async def _wait_for(condition, timeout: float = 20) -> None:
     await asyncio.wait_for(poll(), timeout)
 
 
-async def test_pause_resume_finish_and_cancel_report_their_phases_in_order(served, out):
+async def test_pause_resume_finish_and_cancel_report_their_states_in_order(served, out):
     kept = make_asset(served, "kept.bin", 3 * MIB, seed=51)
     dropped = make_asset(served, "dropped.bin", 3 * MIB, seed=52)
-    seen: dict[str, list[str]] = {"kept.bin": [], "dropped.bin": []}
+    seen: dict[str, list[DownloadState]] = {"kept.bin": [], "dropped.bin": []}
     async with DevServer(served, rate_per_connection=2 * MIB) as server, \
             Engine(retry=FAST_RETRY) as engine:
         handles = {asset.name: engine.start(
@@ -39,7 +41,7 @@ async def test_pause_resume_finish_and_cancel_report_their_phases_in_order(serve
             for asset in (kept, dropped)}
         await _wait_for(lambda: all(h.progress.bytes > 0 for h in handles.values()))
         handles["kept.bin"].pause()
-        await _wait_for(lambda: handles["kept.bin"].state is Phase.PAUSED)
+        await _wait_for(lambda: handles["kept.bin"].state is DownloadState.PAUSED)
         handles["kept.bin"].resume()
         handles["dropped.bin"].cancel()
         server.rate_per_connection = None
@@ -47,7 +49,7 @@ async def test_pause_resume_finish_and_cancel_report_their_phases_in_order(serve
         requests = server.stats.requests
         handles["kept.bin"].resume()  # a finished download stays finished
         await asyncio.sleep(0.05)
-        assert handles["kept.bin"].state is Phase.FINISHED
+        assert handles["kept.bin"].state is DownloadState.FINISHED
         assert server.stats.requests == requests
     assert results["kept.bin"].ok and sha256_of(out / "kept.bin") == kept.sha256
     assert results["dropped.bin"].error.code == 1040
@@ -56,15 +58,23 @@ async def test_pause_resume_finish_and_cancel_report_their_phases_in_order(serve
     assert _moves(seen["dropped.bin"]) == ["waiting", "downloading", "failed"]
     for states in seen.values():
         for before, after in itertools.pairwise(_moves(states)):
-            assert Phase(after) in MOVES[Phase(before)], (before, after)
+            assert DownloadState.from_label(after) in MOVES[DownloadState.from_label(before)], \
+                (before, after)
 
 
 def test_an_ended_download_has_no_move_out_and_a_forbidden_move_raises():
-    for ended in (Phase.FINISHED, Phase.FAILED):
+    for ended in (DownloadState.FINISHED, DownloadState.FAILED):
         assert ended.ended and not MOVES[ended]
-        for phase in Phase:
-            with pytest.raises(PhaseError, match=f"from {ended} to {phase}"):
-                check_move(ended, phase)
+        for state in DownloadState:
+            with pytest.raises(PhaseError, match=f"from {ended.label} to {state.label}$"):
+                check_move(ended, state)
     with pytest.raises(PhaseError):
-        check_move(Phase.PAUSED, Phase.DOWNLOADING)  # a resume waits for a slot first
-    assert check_move(Phase.PAUSED, Phase.WAITING) is Phase.WAITING
+        check_move(DownloadState.PAUSED, DownloadState.DOWNLOADING)  # a resume waits first
+    assert check_move(DownloadState.PAUSED, DownloadState.WAITING) is DownloadState.WAITING
+
+
+def test_the_engine_moves_between_its_states_and_never_through_created():
+    assert set(MOVES) == set(DownloadState) - {DownloadState.CREATED}
+    assert all(DownloadState.CREATED not in moves for moves in MOVES.values())
+    with pytest.raises(PhaseError, match="from created to waiting"):
+        check_move(DownloadState.CREATED, DownloadState.WAITING)
