@@ -36,7 +36,9 @@ class Tracked:
 
     ``direct`` is set when the engine publishes the file at its destination in the
     container itself (see ``Orchestrator._direct_destination``); otherwise the file is
-    handed over at ``ephemeral``.
+    handed over at ``ephemeral``. ``state`` is the state the journal keeps (never
+    ``PAUSED``) and ``paused`` why the download is paused, if it is;
+    :meth:`DownloadQueue.shown_state` tells the two together as clients show them.
     """
 
     download: Download
@@ -225,7 +227,7 @@ class DownloadQueue:
     def _progress(self, tracked: Tracked, progress: Progress) -> None:
         tracked.bytes, tracked.speed = progress.bytes, progress.speed
         # Nothing moved yet, or the ending event says it all: no progress event.
-        if progress.bytes and progress.state not in ("finished", "failed"):
+        if progress.bytes and not progress.state.ended:
             self._on_progress(tracked)
 
     async def _finish(self, tracked: Tracked) -> None:
@@ -290,6 +292,21 @@ class DownloadQueue:
     def is_running(self, key: str) -> bool:
         """Whether the download is transferring now (not waiting, not paused)."""
         return key in self.running
+
+    def shown_state(self, tracked: Tracked) -> DownloadState:
+        """What a pending download is doing now, as clients show it.
+
+        ``PAUSED`` when paused (by request, or by the device: offline, low power mode, a
+        metered network; ``tracked.paused`` says which) and ``WAITING`` (for a slot, or to
+        be resumed) are told apart from ``DOWNLOADING``, which only a transfer in progress
+        is: a paused transfer keeps ``tracked.state`` at ``DOWNLOADING``, as the journal
+        does, though nothing moves then.
+        """
+        if tracked.paused:
+            return DownloadState.PAUSED
+        if tracked.state is DownloadState.DOWNLOADING and tracked.key not in self.running:
+            return DownloadState.WAITING
+        return tracked.state
 
 
 def _reason(candidate: Candidate, conditions: Conditions) -> str:

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from orchestrator.devserver import DevServer
 from orchestrator.model.device import Device, Network
+from orchestrator.model.enums import DownloadState
 from orchestrator.service import Orchestrator
 from tests.service.scenario import APP_ID, GROUP, Asset, KiB, MiB, Recorder, Scenario
 
@@ -89,9 +90,17 @@ async def test_metered_network_pauses_background_downloads_when_the_policy_forbi
                 await asyncio.sleep(0.02)
             o.set_device(replace(o.device, network=Network(online=True, metered=True)))
             assert events.named("download.paused")[0]["reason"] == "metered network"
+            tracked = o.queue.tracked[f"{GROUP}/big"]
+            assert o.queue.shown_state(tracked) is DownloadState.PAUSED
+            assert (tracked.state, tracked.paused) == (DownloadState.DOWNLOADING,
+                                                       "metered network")
             await asyncio.sleep(0.3)
             assert events.named("download.finished") == []
+            assert o.journal.download(tracked.key).download.state is DownloadState.DOWNLOADING
             o.set_device(Device())
+            while tracked.paused:  # the queue resumes it on its next decision
+                await asyncio.sleep(0.01)
+            assert o.queue.shown_state(tracked) is DownloadState.DOWNLOADING
             await o.wait(APP_ID, "all", timeout=20)
             assert events.named("download.finished")[0]["download"] == "big"
         finally:
