@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +27,12 @@ from orchestrator.errors import (
     StateDirUnusable,
     disk_full,
 )
-from orchestrator.events import Event, EventBus, EventKind
+from orchestrator.events import EventBus, EventKind
 from orchestrator.journal import Journal
 from orchestrator.manifests import load_app
-from orchestrator.model.app import App
 from orchestrator.model.device import Device
 from orchestrator.model.enums import ContentRequest
-from orchestrator.model.extension import Extension
 from orchestrator.scheduler.budget import next_periodic_run
-from orchestrator.scheduler.queue import Conditions
 from orchestrator.service.apps import AppDelegate, LoadedApp
 from orchestrator.service.catalogs import (
     CATALOG_DEADLINE,
@@ -43,13 +40,15 @@ from orchestrator.service.catalogs import (
     MIN_CATALOG_RATE,
     CatalogLimits,
 )
+from orchestrator.service.context import ServiceContext
 from orchestrator.service.downloads import DownloadQueue, Tracked
 from orchestrator.service.handover import Handover
 from orchestrator.service.lock import try_flock
 from orchestrator.service.network import NetworkWaits
-from orchestrator.service.progress import InstallProgress
 from orchestrator.service.recovery import Recovery
 from orchestrator.service.requests import CATALOG_FAILED, ContentRequests
+from orchestrator.service.runtime import ExtensionRuntime
+from orchestrator.service.tracking import Tracking
 
 __all__ = ["AppDelegate", "LoadedApp", "Orchestrator"]
 
@@ -69,13 +68,16 @@ def _lock_state_dir(state_dir: Path) -> int:
     return fd
 
 
-class Orchestrator(ContentRequests, Handover, Recovery):
+class Orchestrator:
     """The Background Assets system service, for one state dir.
 
     Use as an async context manager. ``clock`` gives wall time for the journal
     and the budget formulas; tests pass their own. ``max_catalog_size``,
     ``catalog_deadline`` (seconds) and ``catalog_min_rate`` (bytes per second) bound
     every catalog fetch.
+
+    A facade: the state lives in a :class:`ServiceContext`, the work in the
+    collaborators it shares, made when the orchestrator starts.
     """
 
     def __init__(self, state_dir: str | Path, *, device: Device | None = None,
@@ -84,67 +86,115 @@ class Orchestrator(ContentRequests, Handover, Recovery):
                  connections: int | None = None, max_catalog_size: int = MAX_CATALOG_SIZE,
                  catalog_deadline: float = CATALOG_DEADLINE,
                  catalog_min_rate: float = MIN_CATALOG_RATE) -> None:
-        self.state_dir = Path(state_dir)
-        self.catalog_limits = CatalogLimits(max_catalog_size, catalog_deadline, catalog_min_rate)
-        self.layout = containers.Layout(self.state_dir)
-        self.device = device or Device()
-        self.clock = clock
-        self.bypass_allotment = bypass_allotment
-        self.events = EventBus()
-        self.apps: dict[str, LoadedApp] = {}
-        self._own_engine = engine is None
+        self._ctx = ServiceContext(
+            Path(state_dir), device=device or Device(), clock=clock,
+            bypass_allotment=bypass_allotment,
+            catalog_limits=CatalogLimits(max_catalog_size, catalog_deadline, catalog_min_rate))
         self._engine = engine
-        self._queue_options = {"max_active": max_active, "max_per_host": max_per_host,
-                               "connections": connections}
-        self._changed = asyncio.Event()
-        self.network = NetworkWaits(self.device.network.online)
-        self._journal_commit: asyncio.Future[None] | None = None
-        self._background: set[asyncio.Task[None]] = set()
-        self._space_waits: dict[str, tuple[LoadedApp, ContentRequest]] = {}
-        self.journal: Journal
-        self.queue: DownloadQueue
+        self._max_active, self._max_per_host = max_active, max_per_host
+        self._connections = connections
 
     async def __aenter__(self) -> Orchestrator:
-        self._state_lock = _lock_state_dir(self.state_dir)
-        self.journal = Journal.in_state_dir(self.state_dir)
-        if self._engine is None:
-            self._engine = Engine(state_store=self.journal)
-            await self._engine.__aenter__()
-        self.queue = DownloadQueue(
-            self._engine, on_started=self._download_started, on_progress=self._download_progress,
-            on_paused=self._download_paused, on_ended=self._download_ended,
-            **self._queue_options,  # type: ignore[arg-type]
-        )
-        self.queue.on_settled = self._download_settled
-        self.queue.on_resumed = self._download_resumed
-        await self._recover()
-        self.queue.set_conditions(self._conditions())  # with the recovered apps' policies
-        self.queue.start()
-        self._resume_waiting()
+        ctx = self._ctx
+        self._state_lock = _lock_state_dir(ctx.state_dir)
+        journal = Journal.in_state_dir(ctx.state_dir)
+        self._own_engine = self._engine is None
+        engine = self._engine or Engine(state_store=journal)
+        if self._own_engine:
+            await engine.__aenter__()
+        self._tracking = Tracking(ctx)
+        self._runtime = ExtensionRuntime(ctx)
+        self._handover = handover = Handover(ctx, self._tracking, self._runtime)
+        self._requests = ContentRequests(ctx, self._tracking, self._runtime)
+        self._recovery = Recovery(ctx, self._tracking, handover)
+        queue = DownloadQueue(
+            engine, on_started=handover.started, on_progress=handover.progressed,
+            on_paused=handover.paused, on_ended=handover.ended, max_active=self._max_active,
+            max_per_host=self._max_per_host, connections=self._connections)
+        queue.on_settled = handover.settled
+        queue.on_resumed = handover.resumed
+        ctx.open(journal, engine, queue)
+        await self._recovery.recover()
+        queue.set_conditions(ctx.conditions())  # with the recovered apps' policies
+        queue.start()
+        self._requests.resume_waiting()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        ctx = self._ctx
         try:
-            for task in list(self._background):
-                task.cancel()
-            await asyncio.gather(*self._background, return_exceptions=True)
-            await self.queue.stop()
-            if self._own_engine and self._engine is not None:
-                await self._engine.__aexit__(None, None, None)
-            self.journal.close()
+            await ctx.stop_background()
+            await ctx.queue.stop()
+            if self._own_engine:
+                await ctx.engine.__aexit__(None, None, None)
+            ctx.journal.close()
         finally:
             os.close(self._state_lock)  # releases the flock
 
-    # Events ------------------------------------------------------------------
+    # The context's state, as clients read it ----------------------------------
+
+    @property
+    def state_dir(self) -> Path:
+        return self._ctx.state_dir
+
+    @property
+    def layout(self) -> containers.Layout:
+        return self._ctx.layout
+
+    @property
+    def device(self) -> Device:
+        """The device conditions now; :meth:`set_device` changes them."""
+        return self._ctx.device
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._ctx.clock
+
+    @property
+    def events(self) -> EventBus:
+        return self._ctx.events
+
+    @property
+    def apps(self) -> dict[str, LoadedApp]:
+        return self._ctx.apps
+
+    @property
+    def network(self) -> NetworkWaits:
+        return self._ctx.network
+
+    @property
+    def catalog_limits(self) -> CatalogLimits:
+        return self._ctx.catalog_limits
+
+    @property
+    def journal(self) -> Journal:
+        return self._ctx.journal
+
+    @property
+    def queue(self) -> DownloadQueue:
+        return self._ctx.queue
+
+    @property
+    def bypass_allotment(self) -> bool:
+        """Whether extensions run without a daily runtime allotment."""
+        return self._ctx.bypass_allotment
+
+    @bypass_allotment.setter
+    def bypass_allotment(self, bypass: bool) -> None:
+        self._ctx.bypass_allotment = bypass
+
+    @property
+    def disk_retry_interval(self) -> float:
+        """Seconds between checks for space once a full disk stopped work."""
+        return self._ctx.disk_retry_interval
+
+    @disk_retry_interval.setter
+    def disk_retry_interval(self, seconds: float) -> None:
+        self._ctx.disk_retry_interval = seconds
 
     def emit(self, kind: EventKind, app: str | None, /, **data: Any) -> None:
-        self.events.publish(Event(self.clock(), kind, app, data))
-        self._changed.set()
-
-    def _download_event(self, kind: EventKind, tracked: Tracked, /, **data: Any) -> None:
-        download = tracked.download
-        self.emit(kind, tracked.app_id, download=download.id, essential=download.essential,
-                  bytes=tracked.bytes, total=download.size, **data)
+        """Publish an event on :attr:`events`."""
+        self._ctx.emit(kind, app, **data)
 
     # Lifecycle -----------------------------------------------------------------
 
@@ -166,7 +216,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         # A first install, or one whose catalog could not be fetched, asks for ``install``.
         first = known is None or (retry and not known.launched)
         request = ContentRequest.INSTALL if first else ContentRequest.UPDATE
-        await self._begin_install(app, extension, Path(manifest), request)
+        await self._requests.begin_install(app, extension, Path(manifest), request)
         return app.id
 
     async def update(self, manifest: str | Path) -> str:
@@ -177,32 +227,9 @@ class Orchestrator(ContentRequests, Handover, Recovery):
                                         ErrorCode.APP_NOT_INSTALLED)
         return await self.install(manifest)
 
-    async def _begin_install(self, app: App, extension: Extension, manifest: Path,
-                             request: ContentRequest) -> None:
-        container = self.layout.container(app.app_group)
-        try:
-            containers.ensure_container(container)  # before any record
-        except OSError as error:
-            raise BackgroundAssetsError(f"{container}: cannot make the app's container: "
-                                        f"{error.strerror or error}", ErrorCode.DISK_ERROR) \
-                from error
-        known = self.journal.app(app.id)
-        self.journal.put_app(app.id, version=app.version, app_group=app.app_group,
-                             manifest_path=str(manifest.resolve()), state="installing",
-                             pending_request=request, at=self.clock())
-        loaded = LoadedApp(app, extension, manifest, launched=bool(known and known.launched),
-                           unplanned=True)
-        loaded.progress = InstallProgress(app.size, app.restrictions.essential_download_allowance)
-        self.apps[app.id] = loaded
-        self.queue.set_conditions(self._conditions())  # the app's network policy
-        self.emit(EventKind.APP_INSTALLED, app.id, version=app.version,
-                  request=request.name.lower())
-        self._emit_progress(loaded, force=True)
-        await self._planned_install(loaded, request)
-
     async def periodic(self, app_id: str) -> None:
         """A ``periodic`` content request, as the scheduler would send when it is due."""
-        await self._content_request(self._loaded(app_id), ContentRequest.PERIODIC)
+        await self._requests.content_request(self._ctx.loaded(app_id), ContentRequest.PERIODIC)
 
     def next_periodic(self, app_id: str) -> float | None:
         """When the app's next periodic run is due (README's formula); None while forbidden."""
@@ -233,8 +260,8 @@ class Orchestrator(ContentRequests, Handover, Recovery):
 
     def launch(self, app_id: str, delegate: AppDelegate | None = None) -> None:
         """Launch the app: refused while essential downloads are pending."""
-        loaded = self._loaded(app_id)
-        pending = self._pending(app_id, essential=True)
+        loaded = self._ctx.loaded(app_id)
+        pending = self._tracking.pending(app_id, essential=True)
         if pending:
             names = ", ".join(sorted(t.download.id for t in pending)[:5])
             raise BackgroundAssetsError(
@@ -254,13 +281,13 @@ class Orchestrator(ContentRequests, Handover, Recovery):
 
     def terminate(self, app_id: str) -> None:
         """The app stops running; callbacks go to its extension again."""
-        loaded = self._loaded(app_id)
+        loaded = self._ctx.loaded(app_id)
         loaded.running, loaded.delegate = False, None
 
     async def uninstall(self, app_id: str) -> None:
         """Remove the app, its container, its staging files and its journal rows."""
-        loaded = self._loaded(app_id)
-        for tracked in self._pending(app_id):
+        loaded = self._ctx.loaded(app_id)
+        for tracked in self._tracking.pending(app_id):
             self.queue.cancel(tracked.key)
             if tracked.task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -289,7 +316,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         """
         from orchestrator.service.lock import exclusive_control
 
-        return exclusive_control(self.state_dir, self._loaded(app_id).app.app_group, deadline)
+        return exclusive_control(self.state_dir, self._ctx.loaded(app_id).app.app_group, deadline)
 
     def set_device(self, device: Device) -> None:
         """New device conditions: pause or resume downloads accordingly.
@@ -297,37 +324,13 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         Going offline stops catalog fetches and pauses every transfer; coming back
         online makes the content requests that waited meanwhile.
         """
-        self.device = device
+        self._ctx.device = device
         self.network.set_online(device.network.online)
-        self.queue.set_conditions(self._conditions())
+        self.queue.set_conditions(self._ctx.conditions())
         self.emit(EventKind.DEVICE_CHANGED, None, lowPowerMode=device.low_power_mode,
                   online=device.network.online, metered=device.network.metered,
                   inAppContent=device.in_app_content)
-        self._resume_waiting()
-
-    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run ``work`` in a task of its own, cancelled when the orchestrator stops."""
-        task = asyncio.get_running_loop().create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    def _conditions(self) -> Conditions:
-        return Conditions(
-            online=self.device.network.online, metered=self.device.network.metered,
-            low_power_mode=self.device.low_power_mode,
-            allow_metered={a: x.app.network_policy.allow_metered for a, x in self.apps.items()},
-        )
-
-    def _loaded(self, app_id: str) -> LoadedApp:
-        try:
-            return self.apps[app_id]
-        except KeyError:
-            raise BackgroundAssetsError(f"{app_id} is not installed",
-                                        ErrorCode.APP_NOT_INSTALLED) from None
-
-    def _pending(self, app_id: str, *, essential: bool | None = None) -> list[Tracked]:
-        return [t for t in self.queue.tracked.values() if t.app_id == app_id
-                and (essential is None or t.download.essential == essential)]
+        self._requests.resume_waiting()
 
     # Control ---------------------------------------------------------------------
 
@@ -347,7 +350,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         download keeps waiting in the background, to start once the network is back.
         """
         tracked = self.find_download(key)
-        if not self._loaded(tracked.app_id).running:
+        if not self._ctx.loaded(tracked.app_id).running:
             raise BackgroundAssetsError(
                 f"{tracked.app_id} is not running: only the running app may start a foreground "
                 "download", ErrorCode.CALL_FROM_INACTIVE_PROCESS_NOT_ALLOWED)
@@ -357,7 +360,7 @@ class Orchestrator(ContentRequests, Handover, Recovery):
                 "it waits in the background and starts once the network is back",
                 ErrorCode.NETWORK_ERROR)
         self.queue.promote(tracked.key)
-        self._download_event(EventKind.DOWNLOAD_STARTED, tracked, foreground=True, promoted=True)
+        self._ctx.emit_download(EventKind.DOWNLOAD_STARTED, tracked, foreground=True, promoted=True)
 
     def pause(self, key: str) -> None:
         self.queue.pause(self.find_download(key).key)
@@ -374,14 +377,27 @@ class Orchestrator(ContentRequests, Handover, Recovery):
     def cancel(self, key: str) -> None:
         tracked = self.find_download(key)
         if not self.queue.cancel(tracked.key):
-            loaded = self._loaded(tracked.app_id)
+            loaded = self._ctx.loaded(tracked.app_id)
             error = DownloadError("cancelled before it started", ErrorCode.CANCELLED)
 
             async def report() -> None:
-                await self._failed(loaded, tracked, error)
-                self._check_launchable(loaded)
+                await self._handover.failed(loaded, tracked, error)
+                self._tracking.check_launchable(loaded)
 
-            self._in_background(report())
+            self._ctx.in_background(report())
+
+    def runtime_today(self, app_id: str) -> tuple[float, float]:
+        """Seconds of extension runtime the app spent today, and today's allotment."""
+        return self._runtime.today(app_id)
+
+    def purge(self, bytes_to_free: int | None = None, *, app_id: str | None = None) -> int:
+        """Evict purgeable files (apps not running first, least recently used first).
+
+        Frees at least ``bytes_to_free`` when possible (all purgeable files when
+        None), of app ``app_id`` only when given; returns the bytes freed. The next
+        periodic run fetches them again.
+        """
+        return self._recovery.purge(bytes_to_free, app_id=app_id)
 
     def settled(self, app_id: str, until: str = "essential") -> bool:
         """Whether :meth:`wait` with ``until`` would return now (an app not installed is)."""
@@ -398,9 +414,9 @@ class Orchestrator(ContentRequests, Handover, Recovery):
         nothing is pending (``all``)."""
         async def settled() -> None:
             while True:
-                self._changed.clear()
+                self._ctx.changed.clear()
                 if self.settled(app_id, until):
                     return
-                await self._changed.wait()
+                await self._ctx.changed.wait()
 
         await asyncio.wait_for(settled(), timeout)

@@ -11,49 +11,54 @@ from orchestrator.events import EventKind
 from orchestrator.manifests import load_app
 from orchestrator.model.enums import ContentRequest, DownloadState
 from orchestrator.service.apps import LoadedApp
+from orchestrator.service.context import ServiceContext
 from orchestrator.service.downloads import Tracked
+from orchestrator.service.handover import Handover
 from orchestrator.service.progress import InstallProgress
+from orchestrator.service.tracking import Tracking
 
 
 class Recovery:
-    """Part of :class:`Orchestrator`; shares its attributes."""
+    """Brings back what the journal knows after a restart, and frees purgeable space."""
 
-    # Recovery and purge ----------------------------------------------------------------
+    def __init__(self, ctx: ServiceContext, tracking: Tracking, handover: Handover) -> None:
+        self.ctx, self.tracking, self.handover = ctx, tracking, handover
 
-    async def _recover(self) -> None:
+    async def recover(self) -> None:
         """After a restart: resume in-flight downloads, hand over finished ones, drop orphans."""
-        for record in self.journal.apps():
+        for record in self.ctx.journal.apps():
             try:
                 app, extension = load_app(Path(record.manifest_path))
             except BackgroundAssetsError as error:
-                self.emit(EventKind.EVENT_REFUSED, record.id, request="recover", **error.as_dict())
+                self.ctx.emit(EventKind.EVENT_REFUSED, record.id, request="recover",
+                              **error.as_dict())
                 continue
             loaded = LoadedApp(app, extension, Path(record.manifest_path),
                                launched=record.launched)
-            self.apps[app.id] = loaded
+            self.ctx.apps[app.id] = loaded
             await self._recover_downloads(loaded)
             pending = record.pending_request
             if pending is not None:
                 # Stopped before it was made (offline, or while the catalog was being
                 # fetched or the extension asked): made again once the device is online.
-                self.network.keep(app.id, pending)
+                self.ctx.network.keep(app.id, pending)
             if pending in (ContentRequest.INSTALL, ContentRequest.UPDATE):
                 loaded.unplanned = True
                 loaded.progress = InstallProgress(
                     app.size, app.restrictions.essential_download_allowance)
                 continue
             loaded.progress = self._recovered_progress(loaded)
-            loaded.launchable = self.queue.pending_essential[app.id] == 0
+            loaded.launchable = self.ctx.queue.pending_essential[app.id] == 0
         self._remove_orphans()
 
     def _recovered_progress(self, loaded: LoadedApp) -> InstallProgress:
         """Install progress as the journal tells it: complete once no essential download
         is pending, else the essential bytes delivered over those of the whole plan."""
-        essential = [r for r in self.journal.downloads(loaded.app.id) if r.download.essential]
+        essential = [r for r in self.ctx.journal.downloads(loaded.app.id) if r.download.essential]
         total = sum(r.download.size or r.bytes_on_disk for r in essential)
         delivered = sum(r.download.size or r.bytes_on_disk for r in essential
                         if r.download.state == DownloadState.FINISHED)
-        if self.queue.pending_essential[loaded.app.id] == 0:
+        if self.ctx.queue.pending_essential[loaded.app.id] == 0:
             delivered = total
         loaded.essential_done = delivered
         return InstallProgress(loaded.app.size, total, essential_done=delivered,
@@ -61,36 +66,37 @@ class Recovery:
 
     async def _recover_downloads(self, loaded: LoadedApp) -> None:
         active = {DownloadState.CREATED, DownloadState.WAITING, DownloadState.DOWNLOADING}
-        for record in self.journal.downloads(loaded.app.id):
+        for record in self.ctx.journal.downloads(loaded.app.id):
             download = record.download
             if download.state in active:
-                self.journal.set_download_state(record.key, DownloadState.WAITING,
-                                                reason="recovered", at=self.clock())
-                self._track(loaded, download.with_state(DownloadState.WAITING))
+                self.ctx.journal.set_download_state(record.key, DownloadState.WAITING,
+                                                    reason="recovered", at=self.ctx.clock())
+                self.tracking.track(loaded, download.with_state(DownloadState.WAITING))
             elif download.state == DownloadState.FINISHED and not record.delivered:
-                tracked = Tracked(download, loaded.app.id, 0, self.layout.ephemeral_path(
+                tracked = Tracked(download, loaded.app.id, 0, self.ctx.layout.ephemeral_path(
                     loaded.app.app_group, download.id, download.url))
                 if tracked.ephemeral.exists():
                     tracked.bytes = record.bytes_on_disk
-                    await self._deliver(loaded, tracked, tracked.ephemeral)
+                    await self.handover.deliver(loaded, tracked, tracked.ephemeral)
                 else:
                     # A full disk keeps the row finished and undelivered, which the next
                     # start recovers the same way: fetched again either way.
                     with contextlib.suppress(JournalError):
-                        self.journal.add_downloads(loaded.app.id, [download], at=self.clock())
-                    self._track(loaded, download.with_state(DownloadState.WAITING))
+                        self.ctx.journal.add_downloads(loaded.app.id, [download],
+                                                       at=self.ctx.clock())
+                    self.tracking.track(loaded, download.with_state(DownloadState.WAITING))
 
     def _remove_orphans(self) -> None:
         """Staging files that no pending download owns are left-overs of a crash."""
-        owned = {t.ephemeral for t in self.queue.tracked.values()}
-        if self.layout.staging.exists():
-            for path in sorted(self.layout.staging.glob("*/*")):
+        owned = {t.ephemeral for t in self.ctx.queue.tracked.values()}
+        if self.ctx.layout.staging.exists():
+            for path in sorted(self.ctx.layout.staging.glob("*/*")):
                 if path.is_file() and path.with_name(containers.staged_name(path)) not in owned:
                     containers.discard(path)
-        keys = set(self.queue.tracked)
-        for key in self.journal.engine_state_keys():
+        keys = set(self.ctx.queue.tracked)
+        for key in self.ctx.journal.engine_state_keys():
             if key not in keys:
-                self.journal.delete(key)
+                self.ctx.journal.delete(key)
 
     def purge(self, bytes_to_free: int | None = None, *, app_id: str | None = None) -> int:
         """Evict purgeable files (apps not running first, least recently used first).
@@ -100,10 +106,10 @@ class Recovery:
         periodic run fetches them again.
         """
         candidates = []
-        apps = self.apps if app_id is None else {app_id: self._loaded(app_id)}
+        apps = self.ctx.apps if app_id is None else {app_id: self.ctx.loaded(app_id)}
         for owner, loaded in apps.items():
-            container = self.layout.container(loaded.app.app_group)
-            for record in self.journal.downloads(owner, {DownloadState.FINISHED}):
+            container = self.ctx.layout.container(loaded.app.app_group)
+            for record in self.ctx.journal.downloads(owner, {DownloadState.FINISHED}):
                 destination = record.download.destination
                 if not record.delivered or not containers.is_purgeable(destination):
                     continue
@@ -120,9 +126,9 @@ class Recovery:
             containers.discard(path)
             # A journal the full disk cannot write raises here, the file gone: its row still
             # says delivered, and the present-file checks read a missing file as absent.
-            self.journal.update_download(record.key, delivered=False)
+            self.ctx.journal.update_download(record.key, delivered=False)
             freed += size
-            self.emit(EventKind.ASSET_PURGED, record.app_id, download=record.download.id,
-                      essential=record.download.essential, bytes=size, total=size,
-                      path=str(path))
+            self.ctx.emit(EventKind.ASSET_PURGED, record.app_id, download=record.download.id,
+                          essential=record.download.essential, bytes=size, total=size,
+                          path=str(path))
         return freed

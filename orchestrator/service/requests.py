@@ -12,6 +12,7 @@ import orchestrator.service.containers as containers
 from orchestrator.errors import (
     BackgroundAssetsError,
     DiskFullError,
+    ErrorCode,
     JournalError,
     WentOffline,
     disk_full,
@@ -21,16 +22,17 @@ from orchestrator.journal import AppRecord
 from orchestrator.model.app import App
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest, DownloadState
+from orchestrator.model.extension import Extension
 from orchestrator.model.plan import AppExtensionInfo, Plan
-from orchestrator.scheduler.budget import daily_allotment
 from orchestrator.scheduler.checks import PlanContext, check_plan, event_refusal
 from orchestrator.scheduler.rules import PresentFile, decide_downloads
 from orchestrator.service.apps import LoadedApp
 from orchestrator.service.catalogs import CATALOG_ID, FetchedCatalog, fetch_catalog
-from orchestrator.service.downloads import Tracked
-from orchestrator.service.handler import HandlerOutcome, HandlerRunner
-from orchestrator.service.handover import JOURNAL_SPACE, free_bytes
-from orchestrator.service.network import NetworkWaits, outranks
+from orchestrator.service.context import JOURNAL_SPACE, ServiceContext, free_bytes
+from orchestrator.service.network import outranks
+from orchestrator.service.progress import InstallProgress
+from orchestrator.service.runtime import ExtensionRuntime
+from orchestrator.service.tracking import Tracking
 
 CATALOG_FAILED = "catalog-failed"
 
@@ -49,20 +51,22 @@ class RequestOutcome(enum.Enum):
 
 
 class ContentRequests:
-    """Part of :class:`Orchestrator`; shares its attributes.
+    """Makes an app's content requests: the catalog, the extension, the plan.
 
     While the device is offline no catalog is fetched: a content request then waits
-    (in ``self.network``, a :class:`NetworkWaits`) and is made once the device is online
-    again.
+    (in the context's :class:`NetworkWaits`) and is made once the device is online
+    again; one a full disk stopped waits until space is back.
     """
 
-    network: NetworkWaits
-    # The content request of each app a full disk stopped, made again once space is back.
-    _space_waits: dict[str, tuple[LoadedApp, ContentRequest]]
+    def __init__(self, ctx: ServiceContext, tracking: Tracking,
+                 runtime: ExtensionRuntime) -> None:
+        self.ctx, self.tracking, self.runtime = ctx, tracking, runtime
+        # The content request of each app a full disk stopped, made again once space is back.
+        self._space_waits: dict[str, tuple[LoadedApp, ContentRequest]] = {}
 
     # Content requests ------------------------------------------------------------
 
-    async def _content_request(self, loaded: LoadedApp,
+    async def content_request(self, loaded: LoadedApp,
                                request: ContentRequest) -> RequestOutcome:
         """Make ``request``: refusal and allotment checks, then (online) the catalog, the
         extension and the plan.
@@ -73,20 +77,20 @@ class ContentRequests:
         :class:`JournalError` after the request was put aside for when space is back.
         """
         app_id = loaded.app.id
-        record = self.journal.app(app_id)
+        record = self.ctx.journal.app(app_id)
         assert record is not None
         try:
             if request == ContentRequest.PERIODIC:  # the periodic runs follow the latest one
-                self.journal.record_periodic(app_id, self.clock())
+                self.ctx.journal.record_periodic(app_id, self.ctx.clock())
             if record.pending_request != request and outranks(request, record.pending_request):
-                self.journal.set_pending_request(app_id, request)
+                self.ctx.journal.set_pending_request(app_id, request)
             outcome = await self._try_request(loaded, request, record)
             if outcome == RequestOutcome.MADE:
                 # An install or update whose catalog failed: installing again retries it;
                 # the app stays usable meanwhile, as in the framework.
                 failed = loaded.catalog_failed and request != ContentRequest.PERIODIC
-                self.journal.request_made(app_id, request,
-                                          state=CATALOG_FAILED if failed else None)
+                self.ctx.journal.request_made(app_id, request,
+                                              state=CATALOG_FAILED if failed else None)
         except JournalError as error:
             if not disk_full(error):
                 raise
@@ -98,19 +102,19 @@ class ContentRequests:
                            record: AppRecord) -> RequestOutcome:
         app = loaded.app
         context = PlanContext(
-            app, request, self.device, launched=loaded.launched,
+            app, request, self.ctx.device, launched=loaded.launched,
             download_bytes_used=record.download_bytes_used,
             essential_bytes_used=record.essential_bytes_used,
-            scheduled_ids=frozenset(t.download.id for t in self._pending(app.id)),
+            scheduled_ids=frozenset(t.download.id for t in self.tracking.pending(app.id)),
         )
         refusal = event_refusal(context)
         if refusal is not None:
-            self.emit(EventKind.EVENT_REFUSED, app.id, request=request.name.lower(),
-                      **refusal.as_dict())
+            self.ctx.emit(EventKind.EVENT_REFUSED, app.id, request=request.name.lower(),
+                          **refusal.as_dict())
             return RequestOutcome.MADE
-        if not self._within_allotment(loaded):
+        if not self.runtime.within_allotment(loaded):
             return RequestOutcome.MADE
-        if not self.network.online:
+        if not self.ctx.network.online:
             self._wait_for_network(loaded, request)
             return RequestOutcome.WAITING
         try:
@@ -130,22 +134,47 @@ class ContentRequests:
                     fetched: FetchedCatalog) -> None:
         """The extension's downloads for the fetched catalog, checked and scheduled."""
         app, request = loaded.app, context.request
-        runner = self._runner(loaded)
+        runner = self.runtime.runner(loaded)
         started = time.monotonic()
         try:
             if runner is None:
                 downloads = decide_downloads(loaded.extension, fetched.catalog, request,
                                              self._present(app))
-                self.journal.add_runtime(app.id, self._day(), time.monotonic() - started)
+                self.ctx.journal.add_runtime(app.id, self.ctx.day(), time.monotonic() - started)
             else:
                 downloads, outcome = await runner.downloads(
                     request, fetched.path, self._extension_info(loaded, context, fetched.size),
-                    budget=self._runtime_left(loaded), catalog_url=app.manifest_url)
-                self._charge(loaded, "downloads", outcome)
+                    budget=self.runtime.left(loaded), catalog_url=app.manifest_url)
+                self.runtime.charge(loaded, "downloads", outcome)
         finally:
             containers.discard(fetched.path)
         plan = check_plan(replace(context, catalog_bytes=fetched.size), downloads)
         self._schedule(loaded, plan)
+
+    async def begin_install(self, app: App, extension: Extension, manifest: Path,
+                            request: ContentRequest) -> None:
+        """Record the app as installing, load it, and make its install or update request."""
+        ctx = self.ctx
+        container = ctx.layout.container(app.app_group)
+        try:
+            containers.ensure_container(container)  # before any record
+        except OSError as error:
+            raise BackgroundAssetsError(f"{container}: cannot make the app's container: "
+                                        f"{error.strerror or error}", ErrorCode.DISK_ERROR) \
+                from error
+        known = ctx.journal.app(app.id)
+        ctx.journal.put_app(app.id, version=app.version, app_group=app.app_group,
+                            manifest_path=str(manifest.resolve()), state="installing",
+                            pending_request=request, at=ctx.clock())
+        loaded = LoadedApp(app, extension, manifest, launched=bool(known and known.launched),
+                           unplanned=True)
+        loaded.progress = InstallProgress(app.size, app.restrictions.essential_download_allowance)
+        ctx.apps[app.id] = loaded
+        ctx.queue.set_conditions(ctx.conditions())  # the app's network policy
+        ctx.emit(EventKind.APP_INSTALLED, app.id, version=app.version,
+                 request=request.name.lower())
+        ctx.emit_progress(loaded, force=True)
+        await self._planned_install(loaded, request)
 
     async def _planned_install(self, loaded: LoadedApp, request: ContentRequest) -> None:
         """The install or update content request, then the launch gate.
@@ -157,38 +186,38 @@ class ContentRequests:
         loaded.unplanned = True
         outcome: RequestOutcome | None = None
         try:
-            outcome = await self._content_request(loaded, request)
+            outcome = await self.content_request(loaded, request)
         finally:
             if outcome == RequestOutcome.MADE:
                 loaded.unplanned = False
-            self._changed.set()
+            self.ctx.changed.set()
         if outcome == RequestOutcome.WAITING:
             return
-        self._check_launchable(loaded)
+        self.tracking.check_launchable(loaded)
 
     # Waiting for the network -----------------------------------------------------
 
     def _wait_for_network(self, loaded: LoadedApp, request: ContentRequest) -> None:
         """Offline: keep the request and make it once the device is online again."""
-        self.network.keep(loaded.app.id, request)
-        self.emit(EventKind.REQUEST_WAITING, loaded.app.id, request=request.name.lower(),
-                  reason="offline: the catalog is fetched once the network is back")
-        self._resume_waiting()  # back online already while the fetch was being stopped
+        self.ctx.network.keep(loaded.app.id, request)
+        self.ctx.emit(EventKind.REQUEST_WAITING, loaded.app.id, request=request.name.lower(),
+                      reason="offline: the catalog is fetched once the network is back")
+        self.resume_waiting()  # back online already while the fetch was being stopped
 
-    def _resume_waiting(self) -> None:
+    def resume_waiting(self) -> None:
         """Online: make every request that waited for the network, each in its own task."""
-        for app_id, request in self.network.take().items():
-            loaded = self.apps.get(app_id)
+        for app_id, request in self.ctx.network.take().items():
+            loaded = self.ctx.apps.get(app_id)
             if loaded is not None:
-                self._in_background(self._make_request(loaded, request))
+                self.ctx.in_background(self._make_request(loaded, request))
 
     async def _make_request(self, loaded: LoadedApp, request: ContentRequest) -> None:
-        if self.apps.get(loaded.app.id) is not loaded:
+        if self.ctx.apps.get(loaded.app.id) is not loaded:
             return  # uninstalled or installed again meanwhile
         # A full disk was reported (request.waiting) and the request put aside again.
         with contextlib.suppress(JournalError):
             if request == ContentRequest.PERIODIC:
-                await self._content_request(loaded, request)
+                await self.content_request(loaded, request)
             else:
                 await self._planned_install(loaded, request)
 
@@ -210,17 +239,17 @@ class ContentRequests:
                 self._space_waits[app_id] = (loaded, request)
         else:  # none yet, or one of the app as it was before an update: that one ends
             self._space_waits[app_id] = (loaded, request)
-            needed = free_bytes(self.state_dir) + JOURNAL_SPACE
-            self._in_background(self._request_when_space(loaded, needed))
-        self.emit(EventKind.REQUEST_WAITING, app_id, request=request.name.lower(),
-                  reason="the disk is full: the request is made again once space is back",
-                  **error.as_dict())
+            needed = free_bytes(self.ctx.state_dir) + JOURNAL_SPACE
+            self.ctx.in_background(self._request_when_space(loaded, needed))
+        self.ctx.emit(EventKind.REQUEST_WAITING, app_id, request=request.name.lower(),
+                      reason="the disk is full: the request is made again once space is back",
+                      **error.as_dict())
 
     async def _request_when_space(self, loaded: LoadedApp, needed: int) -> None:
         app_id = loaded.app.id
         back = False
         try:
-            back = await self._space_back(needed, lambda: self.apps.get(app_id) is loaded)
+            back = await self.ctx.space_back(needed, lambda: self.ctx.apps.get(app_id) is loaded)
         finally:
             waiting = self._space_waits.get(app_id)
             if waiting is not None and waiting[0] is loaded:
@@ -229,47 +258,6 @@ class ContentRequests:
                 waiting = None
         if back and waiting is not None:
             await self._make_request(loaded, waiting[1])
-
-    def runtime_today(self, app_id: str) -> tuple[float, float]:
-        """Seconds of extension runtime the app spent today, and today's allotment."""
-        allotment = daily_allotment(self.device.daily_allotment_seconds,
-                                    self.journal.launches(app_id), self.clock())
-        return self.journal.runtime_spent(app_id, self._day()), allotment
-
-    def _within_allotment(self, loaded: LoadedApp) -> bool:
-        if self.bypass_allotment:
-            return True
-        app_id = loaded.app.id
-        spent, allotment = self.runtime_today(app_id)
-        if spent < allotment:
-            return True
-        self.emit(EventKind.EXTENSION_TERMINATED, app_id,
-                  reason="daily runtime allotment exhausted", spent=round(spent, 3),
-                  allotment=allotment)
-        return False
-
-    def _runner(self, loaded: LoadedApp) -> HandlerRunner | None:
-        if loaded.extension.handler is None:
-            return None
-        base_dir = Path(loaded.app.extension).parent if loaded.app.extension \
-            else loaded.manifest.parent
-        return HandlerRunner(loaded.extension, base_dir, self.state_dir,
-                             self.layout.container(loaded.app.app_group))
-
-    def _runtime_left(self, loaded: LoadedApp) -> float | None:
-        if self.bypass_allotment:
-            return None
-        spent, allotment = self.runtime_today(loaded.app.id)
-        return max(0.0, allotment - spent)
-
-    def _charge(self, loaded: LoadedApp, entry: str, outcome: HandlerOutcome) -> None:
-        # Runtime a full journal cannot count is not charged: the handler's work stands.
-        with contextlib.suppress(JournalError):
-            self.journal.add_runtime(loaded.app.id, self._day(), outcome.runtime)
-        if outcome.terminated is not None:
-            self.emit(EventKind.EXTENSION_TERMINATED, loaded.app.id, reason=outcome.terminated,
-                      entry=entry, runtime=round(outcome.runtime, 3),
-                      lockSeconds=round(outcome.lock_seconds, 3))
 
     def _extension_info(self, loaded: LoadedApp, context: PlanContext,
                         catalog_bytes: int) -> AppExtensionInfo:
@@ -286,46 +274,46 @@ class ContentRequests:
         remaining = None if loaded.launched else max(
             0, app.restrictions.download_allowance - context.download_bytes_used)
         try:
-            fetched = await self.network.while_online(fetch_catalog(
-                self._engine, self.layout, app,  # type: ignore[arg-type]
+            fetched = await self.ctx.network.while_online(fetch_catalog(
+                self.ctx.engine, self.ctx.layout, app,
                 launched=loaded.launched, allowance_remaining=remaining,
-                limits=self.catalog_limits))
+                limits=self.ctx.catalog_limits))
         except BackgroundAssetsError as error:
-            self.emit(EventKind.DOWNLOAD_FAILED, app.id, download=CATALOG_ID, essential=False,
-                      bytes=0, total=None, **error.as_dict())
+            self.ctx.emit(EventKind.DOWNLOAD_FAILED, app.id, download=CATALOG_ID, essential=False,
+                          bytes=0, total=None, **error.as_dict())
             if isinstance(error, DiskFullError):
                 raise  # fetched again once space is back: nobody else is told
             await self._catalog_failed(loaded, error)
             return None
         if not loaded.launched:
-            self.journal.add_allowance_usage(app.id, download_bytes=fetched.size)
-        self.emit(EventKind.CATALOG_FETCHED, app.id, download=CATALOG_ID, essential=False,
-                  bytes=fetched.size, total=fetched.size, assets=len(fetched.catalog.assets))
+            self.ctx.journal.add_allowance_usage(app.id, download_bytes=fetched.size)
+        self.ctx.emit(EventKind.CATALOG_FETCHED, app.id, download=CATALOG_ID, essential=False,
+                      bytes=fetched.size, total=fetched.size, assets=len(fetched.catalog.assets))
         info = {"restrictedDownloadSizeRemaining": None if remaining is None
                 else max(0, remaining - fetched.size),
                 "restrictedEssentialDownloadSizeRemaining": None if loaded.launched else max(
                     0, app.restrictions.essential_download_allowance
                     - context.essential_bytes_used)}
-        self.emit(EventKind.EXTENSION_REQUEST, app.id, request=context.request.name.lower(),
-                  catalog=str(fetched.path), **info)
+        self.ctx.emit(EventKind.EXTENSION_REQUEST, app.id, request=context.request.name.lower(),
+                      catalog=str(fetched.path), **info)
         return fetched
 
     async def _catalog_failed(self, loaded: LoadedApp, error: BackgroundAssetsError) -> None:
         """A handler hears of the catalog's failure as a failed download of the manifest."""
-        runner = self._runner(loaded)
+        runner = self.runtime.runner(loaded)
         if runner is None:
             return
         app = loaded.app
         manifest = Download(id=CATALOG_ID, url=app.manifest_url, app_group=app.app_group)
         retries, outcome = await runner.failed(manifest, error,
-                                               budget=self._runtime_left(loaded))
-        self._charge(loaded, "failed", outcome)
-        self._reschedule(loaded, retries, error)
+                                               budget=self.runtime.left(loaded))
+        self.runtime.charge(loaded, "failed", outcome)
+        self.tracking.reschedule(loaded, retries, error)
 
     def _present(self, app: App) -> dict[str, PresentFile]:
-        container = self.layout.container(app.app_group)
+        container = self.ctx.layout.container(app.app_group)
         present = {}
-        for record in self.journal.downloads(app.id, {DownloadState.FINISHED}):
+        for record in self.ctx.journal.downloads(app.id, {DownloadState.FINISHED}):
             download = record.download
             if not record.delivered:
                 continue
@@ -338,56 +326,19 @@ class ContentRequests:
     def _schedule(self, loaded: LoadedApp, plan: Plan) -> None:
         app = loaded.app
         for rejection in plan.rejections:
-            self.emit(EventKind.PLAN_REJECTED, app.id, **rejection.as_dict())
+            self.ctx.emit(EventKind.PLAN_REJECTED, app.id, **rejection.as_dict())
         usage, counted = plan.allowances, {}
         if usage.restricted:
-            record = self.journal.app(app.id)
+            record = self.ctx.journal.app(app.id)
             assert record is not None
             counted = {"download_bytes": usage.download_bytes - record.download_bytes_used,
                        "essential_bytes": usage.essential_bytes - record.essential_bytes_used}
-        self.journal.add_downloads(app.id, list(plan.accepted), at=self.clock(), **counted)
+        self.ctx.journal.add_downloads(app.id, list(plan.accepted), at=self.ctx.clock(), **counted)
         for download in plan.accepted:
-            tracked = self._track(loaded, download)
-            self._download_event(EventKind.DOWNLOAD_SCHEDULED, tracked, priority=download.priority)
+            tracked = self.tracking.track(loaded, download)
+            self.ctx.emit_download(EventKind.DOWNLOAD_SCHEDULED, tracked,
+                                   priority=download.priority)
         if loaded.progress is not None and plan.request != ContentRequest.PERIODIC:
             essential_total = sum(d.size or 0 for d in plan.essential)
             loaded.progress = loaded.progress.answered(essential_total)
-            self._emit_progress(loaded, force=True)
-
-    def _track(self, loaded: LoadedApp, download: Download, exact_size: bool = True) -> Tracked:
-        app = loaded.app
-        ephemeral = self.layout.ephemeral_path(app.app_group, download.id, download.url)
-        allowed = None if loaded.launched else app.restrictions.domain_allow_list
-        tracked = Tracked(download, app.id, 0, ephemeral, allowed, exact_size,
-                          self._direct_destination(loaded, download))
-        self.queue.add(tracked)
-        return tracked
-
-    def _direct_destination(self, loaded: LoadedApp, download: Download) -> Path | None:
-        """Where the engine may publish the file itself, or None to hand it over.
-
-        A declarative extension would only move the file to its destination, so the
-        engine's own atomic rename puts it there: one rename per file instead of two,
-        and none on the event loop (20,000 small files: see benchmarks/plan.py). The
-        staging file stays in the staging folder, on the same file system. A delegate
-        that connects before the file is done still gets it at the ephemeral path.
-        """
-        if loaded.extension.handler is not None:
-            return None
-        app_group = loaded.app.app_group
-        container = self.layout.container(app_group)
-        try:
-            target = containers.container_path(container, download.destination)
-            if not containers.same_file_system(target.parent, self.layout.staging_dir(app_group)):
-                return None
-        except (BackgroundAssetsError, OSError):
-            return None  # delivery moves it and fails it with the reason
-        return target
-
-    @staticmethod
-    def _day_of(ts: float) -> str:
-        return time.strftime("%Y-%m-%d", time.gmtime(ts))
-
-    def _day(self) -> str:
-        return self._day_of(self.clock())
-
+            self.ctx.emit_progress(loaded, force=True)

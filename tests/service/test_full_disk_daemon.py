@@ -27,8 +27,8 @@ pytestmark = pytest.mark.timeout(90)
 
 RETRY_INTERVAL = 0.2
 # ``bgassets daemon ARGS`` with the disk retry interval of the first argument.
-DAEMON = ("import sys; from orchestrator.service.handover import Handover; "
-          "Handover.disk_retry_interval = float(sys.argv[1]); "
+DAEMON = ("import sys; from orchestrator.service.context import ServiceContext; "
+          "ServiceContext.disk_retry_interval = float(sys.argv[1]); "
           "from orchestrator.cli.main import main; sys.exit(main(sys.argv[2:]))")
 ASSETS = [Asset("tutorial", 256 * KiB, essential=True), Asset("movie", 384 * KiB),
           Asset("extra", 192 * KiB)]

@@ -68,8 +68,7 @@ async def install_with(tmp_path, handler, assets, *, device=None, memory="32MiB"
             await orchestrator.install(manifest)
             if wait:
                 await orchestrator.wait(APP_ID, wait, timeout=30)
-            day = orchestrator._day()
-            spent = orchestrator.journal.runtime_spent(APP_ID, day)
+            spent, _ = orchestrator.runtime_today(APP_ID)
             return recorder, spent
 
 
