@@ -10,6 +10,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -158,14 +159,15 @@ def test_purge_app_evicts_only_that_apps_purgeable_files(served, daemon, tmp_pat
                 "--state-dir", str(daemon.state), stdout=subprocess.PIPE)
             output, _ = await purge.communicate()
             assert purge.returncode == 0
-            seen = []
-            while True:
+            seen, deadline = [], time.monotonic() + 20
+            while time.monotonic() < deadline:  # until a second without events
                 try:
                     event = await asyncio.wait_for(anext(events), 1.0)
                 except TimeoutError:
                     return json.loads(output), seen
                 if event["event"] == "asset.purged":
                     seen.append(event)
+            raise AssertionError("the daemon's events never went quiet after the purge")
 
     answer, purged = asyncio.run(purge_news())
     assert answer == {"freed": 48 * KiB, "app": NEWS}

@@ -1,7 +1,7 @@
 """Events read from a daemon's stream become EventKind events; unknown kinds are skipped."""
 
-from orchestrator.events import EventKind
 from orchestrator.control.remote import event_from_dict
+from orchestrator.events import EventKind
 
 
 def test_a_known_kind_becomes_its_member_with_its_fields():

@@ -14,5 +14,6 @@ from tui.app import BgAssetsApp, in_process
 async def tui(tmp_path):
     """A BgAssetsApp on the two-app scenario, with a real DevServer and Orchestrator."""
     async with scene(tmp_path) as built:
-        app = BgAssetsApp(in_process(lambda: contextlib.nullcontext(built.orchestrator)), built.manifests)
+        app = BgAssetsApp(in_process(lambda: contextlib.nullcontext(built.orchestrator)),
+                          built.manifests)
         yield app, built

@@ -166,7 +166,8 @@ async def test_names_beside_ids_and_every_column_fits_160_columns(tmp_path):
 async def test_a_second_session_shows_the_installed_apps_complete_and_launchable(tmp_path):
     for session in ("first", "second"):
         async with scene(tmp_path) as built:
-            app = BgAssetsApp(in_process(lambda: contextlib.nullcontext(built.orchestrator)), built.manifests)
+            app = BgAssetsApp(in_process(lambda: contextlib.nullcontext(built.orchestrator)),
+                              built.manifests)
             async with app.run_test(size=SIZE) as pilot:
                 if session == "first":
                     await install_all(app, pilot)
