@@ -8,7 +8,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from orchestrator.cli.offline import wait_unless_offline
 from orchestrator.cli.session import app_manifests, default_device, demo_session
@@ -16,6 +16,10 @@ from orchestrator.cli.timeline import Timeline
 from orchestrator.errors import BackgroundAssetsError
 from orchestrator.events import Event, EventKind
 from orchestrator.model.units import format_size
+
+if TYPE_CHECKING:
+    from orchestrator.service import Orchestrator
+    from orchestrator.service.views import AppView
 
 SUMMARY_EVERY = 2.0
 QUIET_EVENTS = {EventKind.DOWNLOAD_PROGRESS, EventKind.DOWNLOAD_SCHEDULED,
@@ -70,15 +74,12 @@ class Summary:
         if name not in QUIET_EVENTS:
             self.timeline(event)
 
-    def known(self, app_id: str, loaded: Any) -> None:
+    def known(self, view: AppView) -> None:
         """Start an app's line from what the journal says, for an app installed earlier."""
-        line = self.apps.setdefault(app_id, AppLine())
-        if loaded.progress is not None:
-            line.fraction = loaded.progress.fraction
-        if loaded.launched:
-            line.state = "launched"
-        elif loaded.launchable:
-            line.state = "launchable"
+        line = self.apps.setdefault(view.id, AppLine())
+        line.fraction = view.progress
+        if view.launchable:
+            line.state = str(view.state)
 
     def print(self, force: bool = False) -> None:
         """Print one line per app, unless nothing changed since the last time."""
@@ -97,22 +98,23 @@ class Summary:
 async def run_headless(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Install every app, launch each once launchable, then run a periodic request."""
     from orchestrator.manifests import load_app
+    from orchestrator.service.views import snapshot
 
     summary = Summary(out)
     started = time.monotonic()
     async with demo_session(args) as orchestrator:
-        orchestrator.events.subscribe(summary)  # type: ignore[attr-defined]
+        orchestrator.events.subscribe(summary)
         printer = asyncio.create_task(_print_every(summary))
         try:
             apps = []
             for manifest in app_manifests(args.directory):
                 app, _ = load_app(manifest)
                 apps.append(app.id)
-                loaded = orchestrator.apps.get(app.id)  # type: ignore[attr-defined]
-                if loaded is None:
-                    await orchestrator.install(manifest)  # type: ignore[attr-defined]
+                view = snapshot(orchestrator).app(app.id)
+                if view is None:
+                    await orchestrator.install(manifest)
                 else:
-                    summary.known(app.id, loaded)
+                    summary.known(view)
             device_file = args.device or default_device(args.directory)
             plays = [asyncio.ensure_future(_play(orchestrator, app_id, device_file))
                      for app_id in apps]
@@ -130,14 +132,15 @@ async def run_headless(args: argparse.Namespace, out: TextIO = sys.stdout) -> in
     return 1 if failed else 0
 
 
-async def _play(orchestrator: Any, app_id: str, device_file: Path | None) -> None:
+async def _play(orchestrator: Orchestrator, app_id: str, device_file: Path | None) -> None:
     """One app's life: launchable, launched, background fetches, periodic.
 
     Nothing in this process changes the device: offline, it stops (see ``offline``).
     """
     await wait_unless_offline(orchestrator, app_id, "essential", device_file)
-    loaded = orchestrator.apps[app_id]
-    if not loaded.running:
+    from orchestrator.service.views import app_view
+
+    if not app_view(orchestrator, app_id).running:
         try:
             orchestrator.launch(app_id)
         except BackgroundAssetsError:

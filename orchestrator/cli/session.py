@@ -12,9 +12,12 @@ import errno
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import BackgroundAssetsError, ErrorCode, StateDirBusy
+
+if TYPE_CHECKING:
+    from orchestrator.service import Orchestrator
 
 
 def app_manifests(directory: Path) -> list[Path]:
@@ -87,7 +90,7 @@ def _release(args: argparse.Namespace) -> None:
 
 
 @contextlib.asynccontextmanager
-async def demo_session(args: argparse.Namespace) -> AsyncIterator[object]:
+async def demo_session(args: argparse.Namespace) -> AsyncIterator[Orchestrator]:
     """Serve what DIR's apps fetch from the built-in server (see ``served``), and yield
     a running Orchestrator (not yet installing)."""
     from orchestrator.manifests import load_device

@@ -75,49 +75,80 @@ class ControlClient:
             raise BackgroundAssetsError(answer.get("message", "refused"), code)
         return answer
 
+    async def _object(self, method: str, route: str, body: Any = None,
+                      app: str | None = None) -> dict[str, Any]:
+        """The answer of a route that answers one JSON object; 1041 for anything else."""
+        answer = await self._call(method, route, body, app)
+        if not isinstance(answer, dict):
+            raise BackgroundAssetsError(f"the daemon at {self.path} answered {route} with "
+                                        f"{type(answer).__name__}, not an object",
+                                        ErrorCode.BAD_SERVER_ANSWER)
+        return answer
+
     async def status(self) -> dict[str, Any]:
-        return await self._call("GET", "status")  # type: ignore[no-any-return]
+        return await self._object("GET", "status")
 
     async def downloads(self) -> list[dict[str, Any]]:
-        return await self._call("GET", "downloads")  # type: ignore[no-any-return]
+        answer = await self._call("GET", "downloads")
+        if not isinstance(answer, list) or not all(isinstance(row, dict) for row in answer):
+            raise BackgroundAssetsError(f"the daemon at {self.path} answered downloads with "
+                                        "something else than a list of objects",
+                                        ErrorCode.BAD_SERVER_ANSWER)
+        return answer
 
     async def snapshot(self) -> Snapshot:
         """``GET /v1/status`` as a :class:`Snapshot`."""
-        return snapshot_from_json(await self.status())
+        status = await self.status()
+        try:
+            return snapshot_from_json(status)
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            raise self._unreadable("status", error) from None
 
     async def download_views(self) -> list[DownloadView]:
         """``GET /v1/downloads`` as :class:`DownloadView` values."""
-        return [download_from_json(row) for row in await self.downloads()]
+        rows = await self.downloads()
+        try:
+            return [download_from_json(row) for row in rows]
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            raise self._unreadable("downloads", error) from None
+
+    def _unreadable(self, route: str, error: Exception) -> BackgroundAssetsError:
+        what = f"no {error}" if isinstance(error, KeyError) else str(error)
+        return BackgroundAssetsError(f"the daemon at {self.path} answered {route} with "
+                                     f"something this client cannot read ({what})",
+                                     ErrorCode.BAD_SERVER_ANSWER)
 
     async def act(self, download: str, action: str, app: str | None = None) -> dict[str, Any]:
         """promote, cancel, pause or resume download ``download`` (an id), as ``app`` when
         given: the daemon then looks the id up among that app's downloads first."""
-        return await self._call(  # type: ignore[no-any-return]
-            "POST", f"downloads/{download}/{action}", app=app)
+        return await self._object("POST", f"downloads/{download}/{action}", app=app)
 
     async def app_action(self, app: str, action: str) -> dict[str, Any]:
         """launch, terminate, periodic, uninstall, or install / update from the manifest
         the daemon installed ``app`` from."""
-        return await self._call("POST", f"apps/{app}/{action}")  # type: ignore[no-any-return]
+        return await self._object("POST", f"apps/{app}/{action}")
 
     async def install(self, manifest: Path,
                       request: ContentRequest = ContentRequest.INSTALL) -> dict[str, Any]:
         """Install (``ContentRequest.UPDATE``: update) the app of ``manifest``, a path the
         daemon reads; answers the app id, the action and the version."""
         body = {"manifest": str(Path(manifest).resolve()), "request": request.name.lower()}
-        return await self._call("POST", "apps", body)  # type: ignore[no-any-return]
+        return await self._object("POST", "apps", body)
 
     async def purge(self, bytes_to_free: int | None, app: str | None = None) -> int:
         """Evict purgeable files (of ``app`` only when given); the bytes freed."""
         body: dict[str, Any] = {"bytes": bytes_to_free}
         if app is not None:
             body["app"] = app
-        answer = await self._call("POST", "purge", body)
-        return int(answer["freed"])
+        freed = (await self._object("POST", "purge", body)).get("freed")
+        if not isinstance(freed, int) or isinstance(freed, bool):
+            raise BackgroundAssetsError(f"the daemon at {self.path} answered purge without "
+                                        "the bytes freed", ErrorCode.BAD_SERVER_ANSWER)
+        return freed
 
     async def set_device(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Set the named device conditions (see ``device.changed_device``); the new device."""
-        return await self._call("POST", "device", changes)  # type: ignore[no-any-return]
+        return await self._object("POST", "device", changes)
 
     @contextlib.asynccontextmanager
     async def event_stream(self) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:

@@ -101,7 +101,7 @@ class RemoteControls:
             self._status_wanted.set()
         # The daemon's new state, read before the caller looks at it.
         await self.load_status()
-        return str(answer["app"])
+        return str(answer.get("app") or app_id)
 
     async def install(self, app_id: str | None, manifest: Path | None = None) -> str:
         return await self._manifest_action(ContentRequest.INSTALL, app_id, manifest)
@@ -126,7 +126,7 @@ class RemoteControls:
     async def _act(self, verb: str, download_id: str, app_id: str | None) -> str:
         answer = await self.client.act(download_id, verb, app=app_id)
         self._status_wanted.set()
-        return str(answer["app"])
+        return str(answer.get("app") or app_id)
 
     async def promote(self, download_id: str, app_id: str | None = None) -> str:
         return await self._act("promote", download_id, app_id)
