@@ -27,7 +27,7 @@ from orchestrator.errors import (
     StateDirUnusable,
     disk_full,
 )
-from orchestrator.events import EventBus, EventKind
+from orchestrator.events import EventKind
 from orchestrator.journal import Journal
 from orchestrator.manifests import load_app
 from orchestrator.model.device import Device
@@ -44,7 +44,6 @@ from orchestrator.service.context import ServiceContext
 from orchestrator.service.downloads import DownloadQueue, Tracked
 from orchestrator.service.handover import Handover
 from orchestrator.service.lock import try_flock
-from orchestrator.service.network import NetworkWaits
 from orchestrator.service.recovery import Recovery
 from orchestrator.service.requests import CATALOG_FAILED, ContentRequests
 from orchestrator.service.runtime import ExtensionRuntime
@@ -90,6 +89,11 @@ class Orchestrator:
             Path(state_dir), device=device or Device(), clock=clock,
             bypass_allotment=bypass_allotment,
             catalog_limits=CatalogLimits(max_catalog_size, catalog_deadline, catalog_min_rate))
+        # The context's own objects, which it never replaces.
+        ctx = self._ctx
+        self.state_dir, self.layout, self.clock = ctx.state_dir, ctx.layout, ctx.clock
+        self.events, self.apps, self.network = ctx.events, ctx.apps, ctx.network
+        self.catalog_limits = ctx.catalog_limits
         self._engine = engine
         self._max_active, self._max_per_host = max_active, max_per_host
         self._connections = connections
@@ -131,40 +135,12 @@ class Orchestrator:
         finally:
             os.close(self._state_lock)  # releases the flock
 
-    # The context's state, as clients read it ----------------------------------
-
-    @property
-    def state_dir(self) -> Path:
-        return self._ctx.state_dir
-
-    @property
-    def layout(self) -> containers.Layout:
-        return self._ctx.layout
+    # The context's state, as clients read it and tests tune it -----------------
 
     @property
     def device(self) -> Device:
         """The device conditions now; :meth:`set_device` changes them."""
         return self._ctx.device
-
-    @property
-    def clock(self) -> Callable[[], float]:
-        return self._ctx.clock
-
-    @property
-    def events(self) -> EventBus:
-        return self._ctx.events
-
-    @property
-    def apps(self) -> dict[str, LoadedApp]:
-        return self._ctx.apps
-
-    @property
-    def network(self) -> NetworkWaits:
-        return self._ctx.network
-
-    @property
-    def catalog_limits(self) -> CatalogLimits:
-        return self._ctx.catalog_limits
 
     @property
     def journal(self) -> Journal:
