@@ -67,7 +67,7 @@ class ContentRequests:
     # Content requests ------------------------------------------------------------
 
     async def content_request(self, loaded: LoadedApp,
-                               request: ContentRequest) -> RequestOutcome:
+                              request: ContentRequest) -> RequestOutcome:
         """Make ``request``: refusal and allotment checks, then (online) the catalog, the
         extension and the plan.
 
