@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.service.views import download_views, to_json
 from orchestrator.devserver import DevServer
 from orchestrator.devserver.thread import serve_in_thread
 from orchestrator.errors import ErrorCode, JournalError
 from orchestrator.journal import Journal
 from orchestrator.model.enums import DownloadState
 from orchestrator.service import Orchestrator
+from orchestrator.service.views import download_views, to_json
 from tests.service.disk import fill, small_tmpfs
 from tests.service.scenario import APP_ID, GROUP, Asset, KiB, MiB, Recorder, Scenario
 

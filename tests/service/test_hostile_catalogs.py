@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from orchestrator.service.views import download_views, snapshot, to_json
 from orchestrator.devserver import DevServer
 from orchestrator.engine import Engine, RetryPolicy
 from orchestrator.service import Orchestrator
+from orchestrator.service.views import download_views, snapshot, to_json
 from tests.service.scenario import APP_ID, GROUP, Asset, KiB, Recorder, Scenario
 
 OTHER_ID, OTHER_GROUP = "com.example.other", "group.com.example.other"
