@@ -35,7 +35,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check orchestrator tui tests benchmarks
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy --strict orchestrator/model orchestrator/scheduler orchestrator/engine
+	$(VENV)/bin/mypy orchestrator tui
+	$(VENV)/bin/mypy --strict orchestrator/model orchestrator/scheduler orchestrator/engine \
+		orchestrator/service/views.py orchestrator/service/controls.py
 
 docs: $(STAMP)
 	$(PY) -m orchestrator.manifests.reference > docs/manifests.md.new

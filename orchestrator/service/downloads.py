@@ -35,7 +35,7 @@ class Tracked:
     """One scheduled download while it is not finished.
 
     ``direct`` is set when the engine publishes the file at its destination in the
-    container itself (see ``Orchestrator._direct_destination``); otherwise the file is
+    container itself (see ``Tracking._direct_destination``); otherwise the file is
     handed over at ``ephemeral``. ``state`` is the state the journal keeps (never
     ``PAUSED``) and ``paused`` why the download is paused, if it is;
     :meth:`DownloadQueue.shown_state` tells the two together as clients show them.

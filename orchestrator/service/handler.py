@@ -29,13 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import orchestrator
-from orchestrator.errors import BackgroundAssetsError
+from orchestrator.errors import BackgroundAssetsError, HandlerAnswerError
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest
 from orchestrator.model.extension import DEFAULT_MEMORY_LIMIT, Extension
 from orchestrator.model.plan import AppExtensionInfo
 from orchestrator.service.handler_answers import (
-    HandlerAnswerError,
     downloads_call,
     failed_call,
     finished_call,

@@ -25,7 +25,8 @@ from orchestrator.model.enums import ContentRequest, DownloadState
 from orchestrator.model.extension import Extension
 from orchestrator.model.plan import AppExtensionInfo, Plan
 from orchestrator.scheduler.checks import PlanContext, check_plan, event_refusal
-from orchestrator.scheduler.rules import PresentFile, decide_downloads
+from orchestrator.scheduler.planning import rules_plan
+from orchestrator.scheduler.rules import PresentFile
 from orchestrator.service.apps import LoadedApp
 from orchestrator.service.catalogs import CATALOG_ID, FetchedCatalog, fetch_catalog
 from orchestrator.service.context import JOURNAL_SPACE, ServiceContext, free_bytes
@@ -132,23 +133,27 @@ class ContentRequests:
 
     async def _plan(self, loaded: LoadedApp, context: PlanContext,
                     fetched: FetchedCatalog) -> None:
-        """The extension's downloads for the fetched catalog, checked and scheduled."""
-        app, request = loaded.app, context.request
+        """The extension's downloads for the fetched catalog, checked and scheduled.
+
+        A declarative extension's plan is :func:`rules_plan`'s, the one ``bgassets plan``
+        prints; a handler's downloads go through the same checks.
+        """
+        app, context = loaded.app, replace(context, catalog_bytes=fetched.size)
         runner = self.runtime.runner(loaded)
         started = time.monotonic()
         try:
             if runner is None:
-                downloads = decide_downloads(loaded.extension, fetched.catalog, request,
-                                             self._present(app))
+                plan = rules_plan(loaded.extension, fetched.catalog, context, self._present(app))
                 self.ctx.journal.add_runtime(app.id, self.ctx.day(), time.monotonic() - started)
             else:
                 downloads, outcome = await runner.downloads(
-                    request, fetched.path, self._extension_info(loaded, context, fetched.size),
+                    context.request, fetched.path,
+                    self._extension_info(loaded, context, fetched.size),
                     budget=self.runtime.left(loaded), catalog_url=app.manifest_url)
                 self.runtime.charge(loaded, "downloads", outcome)
+                plan = check_plan(context, downloads)
         finally:
             containers.discard(fetched.path)
-        plan = check_plan(replace(context, catalog_bytes=fetched.size), downloads)
         self._schedule(loaded, plan)
 
     async def begin_install(self, app: App, extension: Extension, manifest: Path,

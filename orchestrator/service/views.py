@@ -156,19 +156,10 @@ def snapshot(orchestrator: Orchestrator, app_id: str | None = None) -> Snapshot:
 
 
 def pending_view(orchestrator: Orchestrator, tracked: Tracked) -> DownloadView:
-    """A scheduled download as it stands now.
-
-    ``paused`` (by request, or by the device: offline, low power mode, a metered
-    network) and ``waiting`` (for a slot, or to be resumed) are told apart from
-    ``downloading``, which only a transfer in progress is: a paused transfer keeps the
-    engine's ``downloading`` state and its last speed, neither of which is true then.
-    """
+    """A scheduled download as it stands now (see ``DownloadQueue.shown_state``); the
+    speed only while it transfers, not the last one of a transfer now paused."""
     d = tracked.download
-    state = tracked.state
-    if tracked.paused:
-        state = DownloadState.PAUSED
-    elif state == DownloadState.DOWNLOADING and not orchestrator.queue.is_running(tracked.key):
-        state = DownloadState.WAITING
+    state = orchestrator.queue.shown_state(tracked)
     return DownloadView(
         app=tracked.app_id, id=d.id, state=state, essential=d.essential, priority=d.priority,
         bytes=tracked.bytes, total=d.size,
