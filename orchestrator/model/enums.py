@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from functools import cached_property
 
 
 class DownloadState(IntEnum):
@@ -21,15 +22,17 @@ class DownloadState(IntEnum):
     FINISHED = 3
     PAUSED = 4
 
-    @property
+    # Cached on the member: asked for each progress report, they then cost what reading
+    # an attribute does.
+    @cached_property
     def label(self) -> str:
         """The lower-case name (``"paused"``) that progress output and the control API show."""
-        return _LABELS[self]
+        return self.name.lower()
 
-    @property
+    @cached_property
     def ended(self) -> bool:
         """Finished or failed: no move leads out of it."""
-        return self in _ENDED
+        return self in (DownloadState.FINISHED, DownloadState.FAILED)
 
     @classmethod
     def from_label(cls, label: str) -> DownloadState:
@@ -40,9 +43,7 @@ class DownloadState(IntEnum):
             raise ValueError(f"{label!r} is not a download state") from None
 
 
-_LABELS = {state: state.name.lower() for state in DownloadState}
-_BY_LABEL = {label: state for state, label in _LABELS.items()}
-_ENDED = (DownloadState.FINISHED, DownloadState.FAILED)
+_BY_LABEL = {state.label: state for state in DownloadState}
 
 
 class ContentRequest(IntEnum):
