@@ -277,11 +277,11 @@ def _request(name: Any) -> ContentRequest | None:
         return None
 
 
-def _download_state(name: Any) -> DownloadState:
-    """The state called ``name``; waiting for one this version does not know."""
+def _download_state(label: Any) -> DownloadState:
+    """The state ``label`` names; waiting for one this version does not know."""
     try:
-        return DownloadState[str(name).upper()]
-    except KeyError:
+        return DownloadState.from_label(str(label))
+    except ValueError:
         return DownloadState.WAITING
 
 
