@@ -21,8 +21,10 @@ from orchestrator.errors import BackgroundAssetsError, DaemonUnavailable, ErrorC
 from orchestrator.model.enums import ContentRequest
 from orchestrator.service.views import (
     DownloadView,
+    HistoryEntry,
     Snapshot,
     download_from_json,
+    history_from_json,
     snapshot_from_json,
 )
 
@@ -95,6 +97,14 @@ class ControlClient:
                                         "something else than a list of objects",
                                         ErrorCode.BAD_SERVER_ANSWER)
         return answer
+
+    async def history(self, app: str, download: str) -> list[HistoryEntry]:
+        """Every move of download ``download`` of ``app`` the daemon's journal holds."""
+        answer = await self._call("GET", f"apps/{app}/downloads/{download}/history")
+        try:
+            return [history_from_json(entry) for entry in answer]
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            raise self._unreadable("history", error) from None
 
     async def snapshot(self) -> Snapshot:
         """``GET /v1/status`` as a :class:`Snapshot`."""

@@ -23,7 +23,7 @@ from orchestrator.errors import BackgroundAssetsError, DaemonUnavailable, ErrorC
 from orchestrator.events import Event, EventBus, EventKind
 from orchestrator.model.device import Device
 from orchestrator.model.enums import ContentRequest
-from orchestrator.service.views import DownloadView, Snapshot, device_from_json
+from orchestrator.service.views import DownloadView, HistoryEntry, Snapshot, device_from_json
 
 # /v1/status is read again after app-level events, at most this often, and at least once
 # a second for the clocks (runtime today, next periodic run).
@@ -78,6 +78,9 @@ class RemoteControls:
         self._downloads.update((view.key, view) for view in views)
         self._downloads_wanted, self._downloads_read_at = False, time.monotonic()
         return [view for view in views if app_id is None or view.app == app_id]
+
+    async def history(self, app_id: str, download_id: str) -> list[HistoryEntry]:
+        return await self.client.history(app_id, download_id)
 
     async def load_status(self) -> None:
         self._snapshot = await self.client.snapshot()

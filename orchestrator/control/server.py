@@ -127,6 +127,7 @@ class ControlServer:
             web.get("/v1/status", self.status),
             web.get("/v1/downloads", self.downloads),
             web.post("/v1/downloads/{download}/{action}", self.act),
+            web.get("/v1/apps/{app}/downloads/{download}/history", self.history),
             web.post("/v1/apps", self.install),
             web.post("/v1/apps/{app}/{action}", self.app_action),
             web.post("/v1/purge", self.purge),
@@ -203,6 +204,15 @@ class ControlServer:
         # Looked up in the scope's app: download ids are unique within one app only.
         app_id = await actions[action](download, scope)
         return web.json_response({"download": download, "action": action, "app": app_id})
+
+    async def history(self, request: web.Request) -> web.Response:
+        """Every move of one download of one app the journal holds, oldest first."""
+        scope, app_id = self._scope(request), request.match_info["app"]
+        if scope is not None and scope != app_id:
+            raise BackgroundAssetsError(f"a client of {scope} cannot read {app_id}'s downloads",
+                                        ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED)
+        moves = await self.controls.history(app_id, request.match_info["download"])
+        return web.json_response([to_json(move) for move in moves])
 
     async def app_action(self, request: web.Request) -> web.Response:
         """``launch`` (the app starts running: foreground promotion becomes possible),

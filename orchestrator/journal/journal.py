@@ -77,6 +77,17 @@ class DownloadRecord:
         return self.download.key
 
 
+@dataclass(frozen=True)
+class Transition:
+    """One move of a download: when, from which state (None when it was scheduled), to
+    which, and why."""
+
+    at: float
+    previous: DownloadState | None
+    state: DownloadState
+    reason: str | None
+
+
 class Journal:
     """Apps, launches, downloads and their transitions, engine state and runtime.
 
@@ -456,11 +467,12 @@ class Journal:
         return replace(record, download=record.download.with_state(state),
                        error_code=code, error_message=message)
 
-    def transitions(self, key: str) -> list[tuple[int | None, int, str | None]]:
-        """``(from, to, reason)`` of every transition of a download, oldest first."""
-        rows = self._query("SELECT from_state, to_state, reason FROM transitions WHERE key = ?"
-                           " ORDER BY rowid", (key,))
-        return [(row[0], row[1], row[2]) for row in rows]
+    def transitions(self, key: str) -> list[Transition]:
+        """Every transition of a download, oldest first (a download's history)."""
+        rows = self._query("SELECT at, from_state, to_state, reason FROM transitions"
+                           " WHERE key = ? ORDER BY rowid", (key,))
+        return [Transition(row[0], None if row[1] is None else DownloadState(row[1]),
+                           DownloadState(row[2]), row[3]) for row in rows]
 
     # The engine's StateStore -------------------------------------------------
 

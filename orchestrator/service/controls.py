@@ -18,7 +18,7 @@ from orchestrator.events import EventBus
 from orchestrator.model.device import Device
 from orchestrator.service.downloads import Tracked
 from orchestrator.service.orchestrator import Orchestrator
-from orchestrator.service.views import DownloadView, Snapshot
+from orchestrator.service.views import DownloadView, HistoryEntry, Snapshot
 
 
 class Controls(Protocol):
@@ -38,6 +38,8 @@ class Controls(Protocol):
     def download(self, app_id: str, download_id: str) -> DownloadView | None: ...
 
     async def downloads(self, app_id: str | None = None) -> list[DownloadView]: ...
+
+    async def history(self, app_id: str, download_id: str) -> list[HistoryEntry]: ...
 
     async def install(self, app_id: str | None, manifest: Path | None = None) -> str: ...
 
@@ -79,6 +81,9 @@ class LocalControls:
 
     async def downloads(self, app_id: str | None = None) -> list[DownloadView]:
         return views.download_views(self.orchestrator, app_id)
+
+    async def history(self, app_id: str, download_id: str) -> list[HistoryEntry]:
+        return views.download_history(self.orchestrator, app_id, download_id)
 
     # Apps -----------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.model.device import BackgroundRefresh, Device, Network, Storage
 from orchestrator.model.enums import ContentRequest, DownloadState
 from orchestrator.service.containers import is_purgeable
@@ -106,6 +107,15 @@ class DownloadView:
     @property
     def pending(self) -> bool:
         return not self.state.ended
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One move of a download, as the journal keeps it: when, to which state, and why."""
+
+    at: float
+    state: DownloadState
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,11 +213,27 @@ def download_view(orchestrator: Orchestrator, app_id: str, download_id: str) -> 
     return None if record is None else ended_view(record)
 
 
+def download_history(orchestrator: Orchestrator, app_id: str,
+                     download_id: str) -> list[HistoryEntry]:
+    """Every move of download ``download_id`` of ``app_id`` the journal holds, oldest first;
+    it outlives the process (a restarted service shows what happened before)."""
+    loaded = orchestrator.apps.get(app_id)
+    if loaded is None:
+        raise BackgroundAssetsError(f"{app_id} is not installed", ErrorCode.APP_NOT_INSTALLED)
+    moves = orchestrator.journal.transitions(f"{loaded.app.app_group}/{download_id}")
+    if not moves:
+        raise BackgroundAssetsError(f"no download {download_id!r} of {app_id}",
+                                    ErrorCode.DOWNLOAD_NOT_SCHEDULED)
+    return [HistoryEntry(move.at, move.state, move.reason) for move in moves]
+
+
 # JSON, as the control API answers -------------------------------------------------
 
 
-def to_json(view: AppView | DownloadView | Snapshot | Device) -> dict[str, Any]:
+def to_json(view: AppView | DownloadView | HistoryEntry | Snapshot | Device) -> dict[str, Any]:
     """``view`` as the control API answers it (camelCase names, enums by name)."""
+    if isinstance(view, HistoryEntry):
+        return {"at": view.at, "state": view.state.label, "reason": view.reason}
     if isinstance(view, Snapshot):
         return {"apps": [to_json(app) for app in view.apps.values()],
                 "device": to_json(view.device), "at": view.at}
@@ -329,6 +355,12 @@ def download_from_json(data: Mapping[str, Any]) -> DownloadView:
         message=_text(data.get("message")), purgeable=bool(data.get("purgeable")),
         url=str(data.get("url") or ""), destination=str(data.get("destination") or ""),
         sha256=_text(data.get("sha256")))
+
+
+def history_from_json(data: Mapping[str, Any]) -> HistoryEntry:
+    """The :class:`HistoryEntry` that :func:`to_json` wrote as ``data``."""
+    return HistoryEntry(_number(data.get("at")), _download_state(data.get("state")),
+                        _text(data.get("reason")))
 
 
 def device_from_json(data: Mapping[str, Any]) -> Device:

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import pytest
 
-from orchestrator.control import ControlServer, socket_path
+from orchestrator.control import ControlClient, ControlServer, socket_path
 from orchestrator.control.remote import RemoteControls, attached
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.model.enums import DownloadState
@@ -112,3 +112,24 @@ async def test_an_install_through_the_socket_reads_the_new_version(both, tmp_pat
         await remote.update("com.example.nothing")
     assert missing.value.code == ErrorCode.APP_NOT_INSTALLED
     assert await remote.purge() == await local.purge() == 0  # nothing delivered offline
+
+
+async def test_a_downloads_history_is_the_journals_through_both(both):
+    local, remote = both
+    await remote.pause("archive", NEWS)
+    await remote.resume("archive", NEWS)
+    here = await local.history(NEWS, "archive")
+    assert await remote.history(NEWS, "archive") == here
+    assert [(entry.state, entry.reason) for entry in here][:1] == [
+        (DownloadState.WAITING, "scheduled")]
+    assert all(a.at <= b.at for a, b in zip(here, here[1:], strict=False))
+    for controls in (local, remote):
+        with pytest.raises(BackgroundAssetsError) as unknown:
+            await controls.history(NEWS, "nothing")
+        assert unknown.value.code == ErrorCode.DOWNLOAD_NOT_SCHEDULED
+    async with ControlClient(remote.path, app=GAME) as game:
+        with pytest.raises(BackgroundAssetsError) as other:
+            await game.history(NEWS, "archive")  # an app reads its own downloads only
+        assert other.value.code == ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED
+        assert [entry.state for entry in await game.history(GAME, "tutorial")][:1] == [
+            DownloadState.WAITING]

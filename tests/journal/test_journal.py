@@ -32,6 +32,11 @@ def dl(download_id, **kw):
                     size=100, destination=f"{download_id}.bin", **kw)
 
 
+
+def moves(journal, key):
+    """``(from, to, reason)`` of each of a download's transitions, oldest first."""
+    return [(move.previous, move.state, move.reason) for move in journal.transitions(key)]
+
 def test_fresh_journal_is_wal_and_migrated(tmp_path):
     with open_journal(tmp_path) as journal:
         assert journal.path.name == "journal.sqlite"
@@ -112,8 +117,7 @@ def test_downloads_record_every_transition(tmp_path):
     record = journal.download(key)
     assert record.download.state == DownloadState.FAILED and record.download.essential
     assert (record.error_code, record.app_id) == (1010, APP)
-    assert journal.transitions(key) == [(None, 1, "scheduled"), (1, 2, "started"),
-                                        (2, -1, "size")]
+    assert moves(journal, key) == [(None, 1, "scheduled"), (1, 2, "started"), (2, -1, "size")]
     waiting = journal.downloads(APP, {DownloadState.WAITING})
     assert [r.download.id for r in waiting] == ["b"]
     with pytest.raises(JournalError):
@@ -191,7 +195,8 @@ def test_deferred_transitions_land_with_the_next_transaction_or_on_close(tmp_pat
                                  from_state=DownloadState.WAITING, reason="started", at=11.0)
     journal.set_download_state(f"{GROUP}/a", DownloadState.FINISHED, reason="finished",
                                delivered=True)
-    assert journal.transitions(f"{GROUP}/a")[1:] == [(1, 2, "started"), (2, 3, "finished")]
+    assert moves(journal, f"{GROUP}/a")[1:] == [(1, 2, "started"), (2, 3, "finished")]
+    assert journal.transitions(f"{GROUP}/a")[1].at == 11.0  # when it moved, not when written
     assert journal.download(f"{GROUP}/a").delivered
     journal.defer_download_state(f"{GROUP}/b", DownloadState.DOWNLOADING,
                                  from_state=DownloadState.WAITING, reason="started", at=12.0)
@@ -215,7 +220,7 @@ def test_paused_is_never_journaled_a_paused_download_stays_as_it_was(tmp_path):
     journal.close()
     with Journal.in_state_dir(tmp_path / "state") as again:
         assert again.download(key).download.state is DownloadState.DOWNLOADING
-        assert [to for _, to, _ in again.transitions(key)] == [1, 2]
+        assert [move.state for move in again.transitions(key)] == [1, 2]
 
 
 async def test_an_engine_checkpoint_shows_as_bytes_on_disk(tmp_path):

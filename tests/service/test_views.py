@@ -18,9 +18,11 @@ from orchestrator.service.views import (
     AppState,
     AppView,
     DownloadView,
+    HistoryEntry,
     Snapshot,
     app_from_json,
     download_from_json,
+    history_from_json,
     snapshot_from_json,
     to_json,
 )
@@ -94,3 +96,9 @@ def test_paused_is_a_state_of_its_own_on_the_wire():
     view = DownloadView("a", "d", DownloadState.PAUSED, reason="offline")
     data = to_json(view)
     assert (data["state"], data["reason"]) == ("paused", "offline") and "paused" not in data
+
+
+@given(st.builds(HistoryEntry, at=seconds, state=st.sampled_from(DownloadState),
+                 reason=st.none() | text))
+def test_a_history_entry_reads_back_as_written(entry):
+    assert history_from_json(over_the_wire(to_json(entry))) == entry

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from tests.tui.drive import (
     install_all,
     installed_offline,
@@ -122,6 +124,20 @@ async def test_sort_by_column_and_filter(tui):
         assert status.startswith("showing 1 of 1 matching (6 in all), sorted by priority")
 
 
+async def history_shown(app, pilot) -> list[str]:
+    """The detail view's history lines (without their times), once the journal's are in:
+    they are read in a worker."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        await settle(app, pilot)
+        text = str(app.screen.query_one("#detail-text").render())
+        lines = text.split("\nhistory\n")[1].split("\n\n")[0].splitlines()
+        if lines:
+            return [line.split(maxsplit=1)[1] for line in lines]
+        await pilot.pause(0.02)
+    raise AssertionError("the journal's history never showed")
+
+
 async def test_detail_view_shows_the_download_and_closes(tui):
     app, built = tui
     async with app.run_test(size=SIZE) as pilot:
@@ -134,6 +150,8 @@ async def test_detail_view_shows_the_download_and_closes(tui):
         assert "tutorial of com.example.game" in text
         assert f"url          {built.server.url}game/tutorial.bin" in text
         assert "download.finished" in text and "essential    yes" in text
+        assert await history_shown(app, pilot) == [
+            "waiting (scheduled)", "downloading (started)", "finished (finished)"]
         await press(app, pilot, "escape")
         assert not isinstance(app.screen, DownloadDetail)
 
