@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from types import MappingProxyType, UnionType
+from typing import Any, NotRequired, TypedDict, Union, get_args, get_origin, get_type_hints
 
 from orchestrator.model.units import format_size
 
 _log = logging.getLogger("bgassets.events")
+
 
 class EventKind(StrEnum):
     """What an event tells; the value is its ``event`` field on the wire."""
@@ -47,6 +49,188 @@ class EventKind(StrEnum):
     DEVICE_CHANGED = "device.changed"
     # Published by a TUI attached to a daemon when the daemon stops answering.
     DAEMON_LOST = "daemon.lost"
+
+
+# The payloads whose fields are known: ``data`` of an event of each kind holds these
+# (with the ``NotRequired`` ones when they apply), and subscribers may read them so.
+
+
+class DownloadFields(TypedDict):
+    """Every ``download.*`` event, ``catalog.fetched`` and ``asset.purged``."""
+
+    download: str
+    essential: bool
+    bytes: int
+    total: int | None
+
+
+class ScheduledFields(DownloadFields):
+    priority: int
+
+
+class StartedFields(DownloadFields):
+    foreground: bool
+    promoted: NotRequired[bool]
+
+
+class ProgressFields(DownloadFields):
+    speed: int
+
+
+class PausedFields(DownloadFields):
+    reason: str
+
+
+class FinishedFields(DownloadFields):
+    sha256: str | None
+    path: str | None
+    purgeable: bool
+
+
+class FailedFields(DownloadFields):
+    code: int
+    name: str
+    message: str
+
+
+class CatalogFields(DownloadFields):
+    assets: int
+
+
+class PurgedFields(DownloadFields):
+    path: str
+
+
+class AppProgressFields(TypedDict):
+    fraction: float
+    bytes: int
+    total: int
+    phases: dict[str, float]
+    refined: bool
+
+
+class InstalledFields(TypedDict):
+    version: str
+    request: str
+    reason: NotRequired[str]
+
+
+class RejectedFields(TypedDict):
+    """``plan.rejected``, and the refusal of a whole event (``download`` None)."""
+
+    download: str | None
+    code: int
+    name: str
+    reason: str
+
+
+class RefusedFields(TypedDict):
+    """``event.refused``: ``reason`` for a refusal of the rules, ``message`` for an error."""
+
+    request: str
+    code: int
+    name: str
+    download: NotRequired[str | None]
+    reason: NotRequired[str]
+    message: NotRequired[str]
+
+
+class WaitingFields(TypedDict):
+    request: str
+    reason: str
+    code: NotRequired[int]
+    name: NotRequired[str]
+    message: NotRequired[str]
+
+
+class ExtensionRequestFields(TypedDict):
+    request: str
+    catalog: str
+    restrictedDownloadSizeRemaining: int | None
+    restrictedEssentialDownloadSizeRemaining: int | None
+
+
+class TerminatedFields(TypedDict):
+    reason: str
+    spent: NotRequired[float]
+    allotment: NotRequired[float]
+    entry: NotRequired[str]
+    runtime: NotRequired[float]
+    lockSeconds: NotRequired[float]
+
+
+class DeviceFields(TypedDict):
+    lowPowerMode: bool
+    online: bool
+    metered: bool
+    inAppContent: bool
+
+
+class LostFields(TypedDict):
+    message: str
+    socket: str
+
+
+class NoFields(TypedDict):
+    pass
+
+
+FIELDS: Mapping[EventKind, type[Mapping[str, Any]]] = MappingProxyType({
+    EventKind.APP_PROGRESS: AppProgressFields, EventKind.APP_LAUNCHABLE: NoFields,
+    EventKind.APP_INSTALLED: InstalledFields, EventKind.APP_LAUNCHED: NoFields,
+    EventKind.APP_UNINSTALLED: NoFields, EventKind.CATALOG_FETCHED: CatalogFields,
+    EventKind.EXTENSION_REQUEST: ExtensionRequestFields,
+    EventKind.REQUEST_WAITING: WaitingFields, EventKind.EXTENSION_TERMINATED: TerminatedFields,
+    EventKind.PLAN_REJECTED: RejectedFields, EventKind.EVENT_REFUSED: RefusedFields,
+    EventKind.DOWNLOAD_SCHEDULED: ScheduledFields, EventKind.DOWNLOAD_STARTED: StartedFields,
+    EventKind.DOWNLOAD_PROGRESS: ProgressFields, EventKind.DOWNLOAD_PAUSED: PausedFields,
+    EventKind.DOWNLOAD_RESUMED: StartedFields, EventKind.DOWNLOAD_FINISHED: FinishedFields,
+    EventKind.DOWNLOAD_FAILED: FailedFields, EventKind.DOWNLOAD_REENQUEUED: PausedFields,
+    EventKind.ASSET_PURGED: PurgedFields, EventKind.DEVICE_CHANGED: DeviceFields,
+    EventKind.DAEMON_LOST: LostFields,
+})
+
+
+def _fits(value: Any, kind: Any) -> bool:
+    """Whether ``value`` (read from JSON) is of the field type ``kind``."""
+    if get_origin(kind) in (UnionType, Union):
+        return any(_fits(value, option) for option in get_args(kind))
+    if kind is type(None):
+        return value is None
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is str:
+        return isinstance(value, str)
+    return isinstance(value, dict)  # dict[str, float]: the phases
+
+
+def field_problems(kind: EventKind, data: Mapping[str, Any]) -> list[str]:
+    """What ``data`` lacks, or holds of the wrong type, for an event of ``kind``; [] when
+    it has every field its payload requires. Fields it does not declare are allowed (a
+    newer daemon's)."""
+    fields = declared_fields(kind)
+    problems = [f"no {name}" for name, (_, required) in fields.items()
+                if required and name not in data]
+    problems += [f"{name} is {data[name]!r}" for name, (hint, _) in fields.items()
+                 if name in data and not _fits(data[name], hint)]
+    return problems
+
+
+def declared_fields(kind: EventKind) -> dict[str, tuple[Any, bool]]:
+    """Each field the payload of ``kind`` declares: its type, and whether it is required.
+
+    Read from the annotations rather than ``__required_keys__``, which cannot see
+    ``NotRequired`` through this module's postponed annotations.
+    """
+    fields = {}
+    for name, hint in get_type_hints(FIELDS[kind], include_extras=True).items():
+        optional = get_origin(hint) is NotRequired
+        fields[name] = (get_args(hint)[0] if optional else hint, not optional)
+    return fields
 
 
 @dataclass(frozen=True)

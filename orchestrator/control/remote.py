@@ -20,7 +20,7 @@ from typing import Any
 from orchestrator.control.client import ControlClient
 from orchestrator.control.device import device_changes
 from orchestrator.errors import BackgroundAssetsError, DaemonUnavailable, ErrorCode
-from orchestrator.events import Event, EventBus, EventKind
+from orchestrator.events import Event, EventBus, EventKind, field_problems
 from orchestrator.model.device import Device
 from orchestrator.model.enums import ContentRequest
 from orchestrator.service.views import DownloadView, HistoryEntry, Snapshot, device_from_json
@@ -35,14 +35,21 @@ QUIET = frozenset({EventKind.DOWNLOAD_PROGRESS, EventKind.APP_PROGRESS})
 
 
 def event_from_dict(data: Mapping[str, Any]) -> Event | None:
-    """An event of the daemon's NDJSON stream as the orchestrator published it; None for
-    a kind this client does not know (a newer daemon's)."""
+    """An event of the daemon's NDJSON stream as the orchestrator published it.
+
+    None for a kind this client does not know (a newer daemon's), and for one without
+    the fields its kind's payload requires, so that a subscriber may read those.
+    """
     try:
         kind = EventKind(data["event"])
     except (KeyError, ValueError):
         return None
+    ts, app = data.get("ts", time.time()), data.get("app")
     rest = {key: value for key, value in data.items() if key not in ("ts", "event", "app")}
-    return Event(float(data.get("ts") or time.time()), kind, data.get("app"), rest)
+    if not isinstance(ts, int | float) or isinstance(ts, bool) \
+            or not (app is None or isinstance(app, str)) or field_problems(kind, rest):
+        return None
+    return Event(float(ts), kind, app, rest)
 
 
 class RemoteControls:
