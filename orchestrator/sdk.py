@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-import orchestrator.service.lock as lock
+import orchestrator.storage.lock as lock
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest, DownloadState, Priority
@@ -138,7 +138,7 @@ class DownloaderExtension:
 
     def move_into_container(self, path: Path, destination: str) -> Path:
         """Move ``path`` to ``destination`` inside the container (no ``..``, no escape)."""
-        from orchestrator.service.containers import move_into
+        from orchestrator.storage.containers import move_into
 
         return move_into(Path(path), self.container, destination)
 
@@ -172,7 +172,7 @@ def with_exclusive_control(deadline: datetime | None = None, *,
     """Hold the app group's lock shared with the app (``withExclusiveControl``).
 
     ``deadline=datetime.now()`` tries once, as ``Date()`` does; ``timeout`` is
-    seconds from now. Raises :class:`orchestrator.service.lock.LockTimeout`
+    seconds from now. Raises :class:`orchestrator.storage.lock.LockTimeout`
     (``lockTimeout``, 1052) when the lock is not obtained in time.
     """
     context = current_context()

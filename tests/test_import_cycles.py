@@ -70,3 +70,24 @@ def test_no_import_cycles(package):
     graph = {name: _imports(path, modules) - {name} for name, path in modules.items()}
     cycle = _cycle(graph)
     assert cycle is None, " -> ".join(cycle or [])
+
+
+def _layer(module: str) -> str:
+    """The part of ``orchestrator`` a module belongs to: its subpackage, or itself."""
+    return ".".join(module.split(".")[:2])
+
+
+def test_no_cycles_between_the_packages_parts():
+    """Nor between the parts of the package: ``service`` may use ``storage`` and ``sdk``
+    may too, but then ``storage`` and ``sdk`` must not use ``service``."""
+    modules = _modules("orchestrator")
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        if name == "orchestrator":
+            continue  # the package's own __init__ re-exports every part by design
+        layers = {_layer(imported) for imported in _imports(path, modules)}
+        graph.setdefault(_layer(name), set()).update(layers - {_layer(name), "orchestrator"})
+    for layers in graph.values():
+        layers &= graph.keys()
+    cycle = _cycle(graph)
+    assert cycle is None, " -> ".join(cycle or [])

@@ -105,7 +105,7 @@ def _fetch(app: Any, launched: bool, limits: Any) -> tuple[Any, int]:
     from orchestrator.engine import Engine, MemoryStore
     from orchestrator.errors import BackgroundAssetsError
     from orchestrator.service.catalogs import FetchedCatalog, fetch_catalog
-    from orchestrator.service.containers import Layout
+    from orchestrator.storage.containers import Layout
 
     allowance = None if launched else app.restrictions.download_allowance
     fetched: list[FetchedCatalog] = []

@@ -43,8 +43,8 @@ def hold_state_dir(state_dir: Path) -> int:
     once), so that lock is tried here too: a state dir held by a daemon or a simulate
     is refused before a file is written or the port is taken.
     """
-    from orchestrator.service.lock import try_flock
     from orchestrator.service.orchestrator import STATE_LOCK
+    from orchestrator.storage.lock import try_flock
 
     served = try_flock(state_dir / SERVED_LOCK)
     if served is None:

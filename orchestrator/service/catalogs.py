@@ -15,7 +15,7 @@ from orchestrator.manifests import load_catalog
 from orchestrator.model.app import App
 from orchestrator.model.catalog import Catalog
 from orchestrator.model.enums import DownloadState
-from orchestrator.service.containers import Layout
+from orchestrator.storage.containers import Layout
 
 CATALOG_ID = "@catalog"
 MAX_CATALOG_SIZE = 64 << 20

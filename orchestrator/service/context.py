@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-import orchestrator.service.containers as containers
+import orchestrator.storage.containers as containers
 from orchestrator.engine import Engine
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.events import Event, EventBus, EventKind

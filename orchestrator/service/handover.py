@@ -7,7 +7,7 @@ import contextlib
 from dataclasses import replace
 from pathlib import Path
 
-import orchestrator.service.containers as containers
+import orchestrator.storage.containers as containers
 from orchestrator.engine import DownloadResult
 from orchestrator.engine.retry import disk_error
 from orchestrator.errors import (

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orchestrator.service.containers as containers
+import orchestrator.storage.containers as containers
 from orchestrator.engine import Engine
 from orchestrator.errors import (
     BackgroundAssetsError,
@@ -43,11 +43,11 @@ from orchestrator.service.catalogs import (
 from orchestrator.service.context import ServiceContext
 from orchestrator.service.downloads import DownloadQueue, Tracked
 from orchestrator.service.handover import Handover
-from orchestrator.service.lock import try_flock
 from orchestrator.service.recovery import Recovery
 from orchestrator.service.requests import CATALOG_FAILED, ContentRequests
 from orchestrator.service.runtime import ExtensionRuntime
 from orchestrator.service.tracking import Tracking
+from orchestrator.storage.lock import try_flock
 
 __all__ = ["AppDelegate", "LoadedApp", "Orchestrator"]
 
@@ -290,7 +290,7 @@ class Orchestrator:
         An async context manager; ``deadline`` is a ``time.monotonic()`` value, one in
         the past means "try once". Extensions get the same lock from ``orchestrator.sdk``.
         """
-        from orchestrator.service.lock import exclusive_control
+        from orchestrator.storage.lock import exclusive_control
 
         return exclusive_control(self.state_dir, self._ctx.loaded(app_id).app.app_group, deadline)
 

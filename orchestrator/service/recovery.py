@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-import orchestrator.service.containers as containers
+import orchestrator.storage.containers as containers
 from orchestrator.errors import BackgroundAssetsError, JournalError
 from orchestrator.events import EventKind
 from orchestrator.manifests import load_app

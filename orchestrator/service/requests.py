@@ -8,7 +8,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import orchestrator.service.containers as containers
+import orchestrator.storage.containers as containers
 from orchestrator.errors import (
     BackgroundAssetsError,
     DiskFullError,

@@ -6,7 +6,7 @@ import contextlib
 from dataclasses import replace
 from pathlib import Path
 
-import orchestrator.service.containers as containers
+import orchestrator.storage.containers as containers
 from orchestrator.errors import BackgroundAssetsError, ErrorCode, JournalError, disk_full
 from orchestrator.events import EventKind
 from orchestrator.model.download import Download

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.model.device import BackgroundRefresh, Device, Network, Storage
 from orchestrator.model.enums import ContentRequest, DownloadState
-from orchestrator.service.containers import is_purgeable
+from orchestrator.storage.containers import is_purgeable
 
 if TYPE_CHECKING:
     from orchestrator.journal.journal import DownloadRecord

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
-from orchestrator.service.containers import (
+from orchestrator.storage.containers import (
     Layout,
     container_path,
     discard,

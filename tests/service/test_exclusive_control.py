@@ -12,7 +12,7 @@ import pytest
 
 import orchestrator
 from orchestrator.errors import BackgroundAssetsError, ErrorCode, LockTimeout
-from orchestrator.service.lock import exclusive_control, exclusive_control_sync
+from orchestrator.storage.lock import exclusive_control, exclusive_control_sync
 
 GROUP = "group.com.example.locks"
 ROOT = str(Path(orchestrator.__file__).resolve().parent.parent)
@@ -20,7 +20,7 @@ ROOT = str(Path(orchestrator.__file__).resolve().parent.parent)
 HOLDER = '''
 import asyncio, sys, time
 from pathlib import Path
-from orchestrator.service.lock import exclusive_control
+from orchestrator.storage.lock import exclusive_control
 from orchestrator.errors import LockTimeout
 
 state, group, name, hold, log, offset = sys.argv[1:]

@@ -28,7 +28,7 @@ from orchestrator.service.handler import (
     finished_call,
     parse_downloads,
 )
-from orchestrator.service.lock import exclusive_control
+from orchestrator.storage.lock import exclusive_control
 
 GROUP = "group.com.example.handler"
 ROOT = Path(orchestrator.__file__).resolve().parent.parent

@@ -90,7 +90,7 @@ async def test_restart_hands_over_finished_files_again_and_removes_orphans(tmp_p
     from orchestrator.devserver import DevServer
     from orchestrator.journal import Journal
     from orchestrator.service import Orchestrator
-    from orchestrator.service.containers import Layout
+    from orchestrator.storage.containers import Layout
     from tests.service.scenario import APP_ID, KiB
 
     assets = [Asset("a", 64 * KiB), Asset("b", 32 * KiB)]
