@@ -106,10 +106,6 @@ class LiveState:
         self.counts: dict[str, int] = {}
         self.purgeable: dict[str, int] = {}
 
-    def apply_all(self, events: Iterable[Event]) -> None:
-        for event in events:
-            self.apply(event)
-
     def apply(self, event: Event) -> None:
         """Fold one event into the state."""
         self.version += 1

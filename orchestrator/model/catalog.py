@@ -93,11 +93,6 @@ class Catalog:
     assets: tuple[CatalogAsset, ...]
     url: str | None = None
 
-    @property
-    def total_size(self) -> int:
-        """Bytes of every asset together."""
-        return sum(asset.size for asset in self.assets)
-
     @classmethod
     def from_document(cls, data: Mapping[str, Any], base_url: str | None = None) -> Catalog:
         """Build from a validated catalog; ``base_url`` is where the catalog was fetched from."""

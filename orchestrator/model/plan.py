@@ -77,11 +77,6 @@ class Plan:
         """Accepted essential downloads."""
         return tuple(d for d in self.accepted if d.essential)
 
-    @property
-    def non_essential(self) -> tuple[Download, ...]:
-        """Accepted non-essential downloads."""
-        return tuple(d for d in self.accepted if not d.essential)
-
 
 @dataclass(frozen=True)
 class AppExtensionInfo:

@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Log
 
 from tui.frame import Frame
-from tui.state import LiveState, LogLine
+from tui.state import LogLine
 
 REWRITE_LIMIT = 2_000
 
@@ -63,10 +63,6 @@ class EventsScreen(Screen[None]):
             self.kind_filter = event.value
         self.log_widget.clear()
         self._after = 0
-
-    def shown_lines(self, state: LiveState) -> list[LogLine]:
-        """The kept lines that pass the filters (what the log shows)."""
-        return state.log_lines(self.app_filter, self.kind_filter)
 
     def refresh_from(self, frame: Frame) -> bool:
         state = frame.state
