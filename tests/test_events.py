@@ -3,7 +3,11 @@
 import json
 import logging
 
+import pytest
+
 from orchestrator.events import Event, EventBus, describe
+
+pytestmark = pytest.mark.bare_events
 
 
 def test_event_json_carries_the_pinned_fields():
