@@ -96,8 +96,8 @@ class Staged:
                 self.hasher.update(chunk)
         else:
             self._submit(chunk, offset, hash_it)
-            while self._pending_bytes > MAX_PENDING:
-                await self._settle_oldest()
+        # Counted before waiting for the write thread: meanwhile another connection may
+        # steal this segment's tail, and it must split after these bytes, not under them.
         segment.done += len(chunk)
         self.received += len(chunk)
         self.unsaved += len(chunk)
@@ -105,6 +105,8 @@ class Staged:
             self.mark_due = True
         if self.on_chunk is not None:
             self.on_chunk()
+        while self._pending_bytes > MAX_PENDING:
+            await self._settle_oldest()
 
     def write_mark(self, identity: StateRecord) -> None:
         """Write the progress mark once every chunk submitted so far is written.

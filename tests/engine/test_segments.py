@@ -17,6 +17,8 @@ from orchestrator.engine.segments import (
     plan_segments,
     steal,
 )
+from orchestrator.engine.staging import StagingFile
+from orchestrator.engine.transfer import Staged
 from tests.engine.conftest import FAST_RETRY, make_asset, request_for, sha256_of
 
 MIB = 1 << 20
@@ -137,3 +139,25 @@ async def test_a_slow_connection_does_not_hold_up_the_download(served, out, serv
     assert server.stats.faults_fired["slow"] == 1
     assert asyncio.get_running_loop().time() - started < 3.0
     assert sha256_of(out / "slow.bin") == asset.sha256
+
+
+async def test_a_tail_stolen_while_a_chunk_waits_for_the_write_thread_starts_after_it(tmp_path):
+    """A chunk counts in its segment as soon as it is handed to the write thread: a steal
+    while the writer is still busy with it splits after it, so no byte is in two segments
+    (a race that once showed as "38257283 of 37748736 bytes on disk")."""
+    size = 64 * MIB
+    victim = Segment(0, size)
+    staged = Staged(StagingFile(tmp_path / "a.part"), [victim], size)
+    chunk = bytes(8 * MIB)  # over MAX_PENDING: the write waits for the thread
+    try:
+        writing = asyncio.create_task(staged.write(chunk, victim))
+        await asyncio.sleep(0)  # the write runs until it waits (or is done)
+        assert victim.position == len(chunk)
+        stolen = steal(staged.segments)
+        await writing
+        assert stolen is not None and stolen.start >= victim.position == len(chunk)
+        assert victim.end == stolen.start and victim.remaining > 0
+        await staged.write(bytes(victim.remaining), victim)
+        assert sum(s.end - s.start for s in staged.segments) == size
+    finally:
+        staged.close()
