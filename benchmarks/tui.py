@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator import events as ev  # noqa: E402
+from orchestrator.events import EventKind  # noqa: E402
 from orchestrator.service import Orchestrator  # noqa: E402
 from tui.app import BgAssetsApp, in_process  # noqa: E402
 
@@ -49,20 +49,22 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
-def download_events(index: int, steps: int) -> list[tuple[str, dict[str, object]]]:
+def download_events(index: int, steps: int) -> list[tuple[EventKind, dict[str, object]]]:
     """What the orchestrator publishes for one download after it was scheduled."""
     name = f"asset-{index:05d}"
     base = {"download": name, "essential": index % 100 == 0, "total": SIZE}
-    out: list[tuple[str, dict[str, object]]] = [(ev.DOWNLOAD_STARTED, {**base, "bytes": 0})]
+    out: list[tuple[EventKind, dict[str, object]]] = [
+        (EventKind.DOWNLOAD_STARTED, {**base, "bytes": 0, "foreground": False})]
     for step in range(1, steps + 1):
-        out.append((ev.DOWNLOAD_PROGRESS, {**base, "bytes": SIZE * step // (steps + 1),
-                                           "speed": 2_000_000 + index}))
+        out.append((EventKind.DOWNLOAD_PROGRESS, {**base, "bytes": SIZE * step // (steps + 1),
+                                                  "speed": 2_000_000 + index}))
     if index % 50 == 49:
-        out.append((ev.DOWNLOAD_FAILED, {**base, "bytes": SIZE // 2, "code": 1021,
-                                         "name": "networkError", "message": "reset by peer"}))
+        out.append((EventKind.DOWNLOAD_FAILED, {**base, "bytes": SIZE // 2, "code": 1021,
+                                                "name": "networkError",
+                                                "message": "reset by peer"}))
     else:
-        out.append((ev.DOWNLOAD_FINISHED, {**base, "bytes": SIZE, "path": None,
-                                           "purgeable": False}))
+        out.append((EventKind.DOWNLOAD_FINISHED, {**base, "bytes": SIZE, "path": None,
+                                                  "purgeable": False, "sha256": None}))
     return out
 
 
@@ -71,7 +73,7 @@ async def feed(orchestrator: Orchestrator, count: int, active: int, steps: int,
     """Publish the whole stream in ticks of ``active`` downloads; returns the event count."""
     published = 0
     for index in range(count):
-        orchestrator.emit(ev.DOWNLOAD_SCHEDULED, APP_ID, download=f"asset-{index:05d}",
+        orchestrator.emit(EventKind.DOWNLOAD_SCHEDULED, APP_ID, download=f"asset-{index:05d}",
                           essential=index % 100 == 0, bytes=0, total=SIZE,
                           priority=index % 101)
         published += 1
