@@ -97,16 +97,11 @@ async def exclusive_control(state_dir: Path, app_group: str,
     polled so that waiting never blocks the event loop.
     """
     hold, fd, started = Hold(app_group), _open(state_dir, app_group), time.monotonic()
-    try:
+    with _closing(fd):
         while not _try_lock(fd, hold, started, deadline):
             await asyncio.sleep(POLL)
-        try:
+        with _held(fd, hold):
             yield hold
-        finally:
-            hold.released_at = time.monotonic()
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -114,13 +109,26 @@ def exclusive_control_sync(state_dir: Path, app_group: str,
                            deadline: float | None = None) -> Iterator[Hold]:
     """The blocking twin of :func:`exclusive_control`, for handler code without a loop."""
     hold, fd, started = Hold(app_group), _open(state_dir, app_group), time.monotonic()
-    try:
+    with _closing(fd):
         while not _try_lock(fd, hold, started, deadline):
             time.sleep(POLL)
-        try:
+        with _held(fd, hold):
             yield hold
-        finally:
-            hold.released_at = time.monotonic()
-            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _closing(fd: int) -> Iterator[None]:
+    try:
+        yield
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def _held(fd: int, hold: Hold) -> Iterator[None]:
+    """The lock taken on ``fd`` is released, and the release time noted, when this ends."""
+    try:
+        yield
+    finally:
+        hold.released_at = time.monotonic()
+        fcntl.flock(fd, fcntl.LOCK_UN)
