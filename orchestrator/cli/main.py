@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orchestrator.errors import BackgroundAssetsError, UsageError
+from orchestrator.storage.places import default_state_dir
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -33,15 +34,6 @@ COMMANDS = (
     "orchestrator.cli.remote",
 )
 
-
-def default_state_dir() -> str:
-    """``BGASSETS_STATE_DIR`` if set, else the platform's user state folder."""
-    env = os.environ.get("BGASSETS_STATE_DIR")
-    if env:
-        return env
-    import platformdirs
-
-    return platformdirs.user_state_dir("bgassets")
 
 
 STATE_DIR_HELP = ("where the journal, app containers and the daemon's control socket live "

@@ -29,6 +29,22 @@ from orchestrator.service.views import (
 )
 
 
+def _refusal(status: int, text: str) -> BackgroundAssetsError:
+    """The error a refusal of the daemon (HTTP ``status``, body ``text``) stands for."""
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        return BackgroundAssetsError(f"the daemon answered {status}: {text.strip()[:200]}",
+                                     ErrorCode.BAD_SERVER_ANSWER)
+    try:
+        code = ErrorCode(answer.get("code", int(ErrorCode.BAD_SERVER_ANSWER)))
+    except (ValueError, TypeError):  # a daemon of another version
+        code = ErrorCode.BAD_SERVER_ANSWER
+    return BackgroundAssetsError(str(answer.get("message", "refused")), code)
+
+
 class ControlClient:
     """Talks to the daemon of one state dir, optionally as one app."""
 
@@ -62,20 +78,13 @@ class ControlClient:
         except aiohttp.ClientError as error:
             raise DaemonUnavailable(f"the daemon at {self.path} does not answer ({error}); "
                                     "is it still running?") from error
-        try:
-            answer = json.loads(text)
-        except ValueError:
-            answer = {"message": f"the daemon answered {status}: {text.strip()[:200]}"}
-            if status < 400:
-                raise BackgroundAssetsError(answer["message"], ErrorCode.BAD_SERVER_ANSWER) \
-                    from None
         if status >= 400:
-            try:
-                code = ErrorCode(answer.get("code", int(ErrorCode.BAD_SERVER_ANSWER)))
-            except ValueError:  # a daemon of another version
-                code = ErrorCode.BAD_SERVER_ANSWER
-            raise BackgroundAssetsError(answer.get("message", "refused"), code)
-        return answer
+            raise _refusal(status, text)
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise BackgroundAssetsError(f"the daemon answered {status}: {text.strip()[:200]}",
+                                        ErrorCode.BAD_SERVER_ANSWER) from None
 
     async def _object(self, method: str, route: str, body: Any = None,
                       app: str | None = None) -> dict[str, Any]:
@@ -159,6 +168,28 @@ class ControlClient:
     async def set_device(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Set the named device conditions (see ``device.changed_device``); the new device."""
         return await self._object("POST", "device", changes)
+
+    @contextlib.asynccontextmanager
+    async def connection(self, app: str,
+                         wait: bool = False) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        """Connect as app ``app`` (it runs while the block does): its delegate's callbacks,
+        one dict each, ending with DaemonUnavailable when the daemon stops. ``wait``
+        waits until the app is launchable instead of being refused (1031)."""
+        assert self._session is not None
+        route = f"http://daemon/v1/apps/{app}/connect" + ("?wait=1" if wait else "")
+        try:
+            response = await self._session.get(route, headers={APP_HEADER: app})
+        except aiohttp.ClientError as error:
+            raise DaemonUnavailable(f"the daemon at {self.path} does not answer ({error}); "
+                                    "is it still running?") from error
+        async with response:
+            if response.status >= 400:
+                raise _refusal(response.status, await response.text())
+            yield self._lines(response)
+
+    async def answer(self, app: str, token: str) -> None:
+        """App ``app`` returned from the ``finished`` callback ``token``."""
+        await self._object("POST", f"apps/{app}/callbacks/{token}", app=app)
 
     @contextlib.asynccontextmanager
     async def event_stream(self) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:

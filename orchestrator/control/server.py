@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import json
 import os
 import socket
 from collections.abc import Awaitable, Callable, Collection
@@ -19,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from orchestrator.control.connections import RemoteDelegate
 from orchestrator.control.device import DEVICE_CONDITIONS, changed_device
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.service.controls import LocalControls
@@ -101,6 +103,15 @@ def _optional_byte_count(body: dict[str, Any], name: str) -> int | None:
     return value
 
 
+def _open(request: web.Request) -> bool:
+    """Whether the client of a streamed answer is still there."""
+    return request.transport is not None and not request.transport.is_closing()
+
+
+async def _line(response: web.StreamResponse, data: dict[str, Any]) -> None:
+    await response.write((json.dumps(data) + "\n").encode())
+
+
 def _error(error: BackgroundAssetsError) -> web.Response:
     status = {ErrorCode.APP_NOT_INSTALLED: 404, ErrorCode.DOWNLOAD_NOT_SCHEDULED: 404,
               ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED: 403,
@@ -118,6 +129,7 @@ class ControlServer:
     def __init__(self, orchestrator: Orchestrator, path: Path) -> None:
         self.controls = LocalControls(orchestrator)
         self.path = path
+        self._connections: dict[str, RemoteDelegate] = {}
         self._runner: web.AppRunner | None = None
         self._streams: set[asyncio.Task[Any]] = set()
 
@@ -128,6 +140,8 @@ class ControlServer:
             web.get("/v1/downloads", self.downloads),
             web.post("/v1/downloads/{download}/{action}", self.act),
             web.get("/v1/apps/{app}/downloads/{download}/history", self.history),
+            web.get("/v1/apps/{app}/connect", self.connect),
+            web.post("/v1/apps/{app}/callbacks/{token}", self.callback_answered),
             web.post("/v1/apps", self.install),
             web.post("/v1/apps/{app}/{action}", self.app_action),
             web.post("/v1/purge", self.purge),
@@ -213,6 +227,91 @@ class ControlServer:
                                         ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED)
         moves = await self.controls.history(app_id, request.match_info["download"])
         return web.json_response([to_json(move) for move in moves])
+
+    def _own_app(self, request: web.Request) -> str:
+        """The app of the route, which an app-scoped client may only name as itself."""
+        scope, app_id = self._scope(request), request.match_info["app"]
+        if scope is not None and scope != app_id:
+            raise BackgroundAssetsError(f"a client of {scope} cannot act for {app_id}",
+                                        ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED)
+        return self._installed(app_id)
+
+    async def connect(self, request: web.Request) -> web.StreamResponse:
+        """An app connects: it runs, and its delegate's callbacks stream down this answer
+        until it leaves (see :mod:`orchestrator.control.connections`). ``?wait=1`` waits
+        until it is launchable, streaming its install progress meanwhile."""
+        app_id = self._own_app(request)
+        delegate, wait = RemoteDelegate(app_id), request.query.get("wait") == "1"
+        unsubscribe = self.controls.events.subscribe(delegate.heard)
+        try:
+            if not wait:
+                await self.controls.launch(app_id, delegate)  # a refusal answers 409
+            response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+            await response.prepare(request)
+            return await self._connected(request, response, delegate, wait)
+        finally:
+            unsubscribe()
+            delegate.close()
+            with contextlib.suppress(BackgroundAssetsError):
+                await self.controls.disconnect(app_id, delegate)
+            if self._connections.get(app_id) is delegate:
+                del self._connections[app_id]
+
+    async def _connected(self, request: web.Request, response: web.StreamResponse,
+                         delegate: RemoteDelegate, wait: bool) -> web.StreamResponse:
+        task = asyncio.current_task()
+        assert task is not None
+        self._streams.add(task)
+        try:
+            if wait and not await self._launch_when_ready(request, response, delegate):
+                return response
+            older = self._connections.get(delegate.app_id)
+            self._connections[delegate.app_id] = delegate
+            if older is not None:
+                older.close()  # the newest connection of an app is the one it runs in
+            await _line(response, {"callback": "connected", "app": delegate.app_id})
+            while _open(request):
+                try:
+                    line = await asyncio.wait_for(delegate.lines.get(), STREAM_CHECK_SECONDS)
+                except TimeoutError:
+                    continue
+                if line is None:
+                    break
+                await _line(response, line)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self._streams.discard(task)
+        return response
+
+    async def _launch_when_ready(self, request: web.Request, response: web.StreamResponse,
+                                 delegate: RemoteDelegate) -> bool:
+        """Stream install progress until the app is launchable, then launch it; False
+        (with the refusal as the last line) when it cannot be."""
+        app_id = delegate.app_id
+        while not await self.controls.until_launchable(app_id, STREAM_CHECK_SECONDS):
+            if not _open(request):
+                return False
+            view = self.controls.snapshot().app(app_id)
+            await _line(response, {"callback": "installing",
+                                   "progress": view.progress if view else 0.0})
+        try:
+            await self.controls.launch(app_id, delegate)
+        except BackgroundAssetsError as error:
+            await _line(response, {"callback": "refused", **error.as_dict()})
+            return False
+        return True
+
+    async def callback_answered(self, request: web.Request) -> web.Response:
+        """The connected app returned from the ``finished`` callback ``token``."""
+        await _json_object(request)
+        app_id = self._own_app(request)
+        connection = self._connections.get(app_id)
+        if connection is None:
+            raise BackgroundAssetsError(f"{app_id} is not connected",
+                                        ErrorCode.REQUEST_INVALID)
+        connection.answered(request.match_info["token"])
+        return web.json_response({"app": app_id, "token": request.match_info["token"]})
 
     async def app_action(self, request: web.Request) -> web.Response:
         """``launch`` (the app starts running: foreground promotion becomes possible),

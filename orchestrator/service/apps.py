@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -14,9 +15,15 @@ from orchestrator.service.progress import InstallProgress
 
 
 class AppDelegate(Protocol):
-    """What a connected app registers to receive callbacks instead of its extension."""
+    """What a connected app registers to receive callbacks instead of its extension.
 
-    def finished(self, download: Download, path: Path) -> None: ...
+    ``finished`` gets the file at an ephemeral path and moves it before it returns;
+    what is left there is removed. A delegate in another process answers
+    asynchronously: False when the app went away before it returned, and the file
+    then goes to the extension as if no app had been connected.
+    """
+
+    def finished(self, download: Download, path: Path) -> bool | None | Awaitable[bool]: ...
 
     def failed(self, download: Download, error: BackgroundAssetsError) -> None: ...
 

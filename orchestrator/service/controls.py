@@ -16,6 +16,7 @@ import orchestrator.service.views as views
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.events import EventBus
 from orchestrator.model.device import Device
+from orchestrator.service.apps import AppDelegate
 from orchestrator.service.downloads import Tracked
 from orchestrator.service.orchestrator import Orchestrator
 from orchestrator.service.views import DownloadView, HistoryEntry, Snapshot
@@ -106,8 +107,23 @@ class LocalControls:
     async def periodic(self, app_id: str) -> None:
         await self.orchestrator.periodic(app_id)
 
-    async def launch(self, app_id: str) -> None:
-        self.orchestrator.launch(app_id)
+    async def launch(self, app_id: str, delegate: AppDelegate | None = None) -> None:
+        """The app runs; with ``delegate`` its callbacks go there instead of the extension."""
+        self.orchestrator.launch(app_id, delegate)
+
+    async def until_launchable(self, app_id: str, timeout: float) -> bool:
+        """Whether the app is launchable, waiting at most ``timeout`` seconds for it."""
+        try:
+            await self.orchestrator.wait(app_id, "essential", timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def disconnect(self, app_id: str, delegate: AppDelegate) -> None:
+        """A connected app left: it stops running, unless another connection replaced it."""
+        loaded = self.orchestrator.apps.get(app_id)
+        if loaded is not None and loaded.delegate is delegate:
+            self.orchestrator.terminate(app_id)
 
     async def terminate(self, app_id: str) -> None:
         self.orchestrator.terminate(app_id)

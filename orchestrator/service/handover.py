@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from dataclasses import replace
 from pathlib import Path
 
@@ -123,9 +124,9 @@ class Handover:
         download = tracked.download
         if path == tracked.direct:
             return path  # the engine published it at its destination already
-        if delegate is not None:
-            delegate.finished(download, path)
-        elif runner is not None:
+        if delegate is not None and await self._taken(delegate, download, path):
+            return None
+        if runner is not None:
             outcome = await runner.finished(download, path, budget=self.runtime.left(loaded))
             self.runtime.charge(loaded, "finished", outcome)
             if not outcome.ok:  # nobody took the file: it is not delivered
@@ -136,6 +137,15 @@ class Handover:
             container = self.ctx.layout.container(loaded.app.app_group)
             return containers.move_into(path, container, download.destination)
         return None
+
+    @staticmethod
+    async def _taken(delegate: AppDelegate, download: Download, path: Path) -> bool:
+        """Whether the app's delegate returned from ``finished`` (an app in another process
+        may go away first: then the extension gets the file)."""
+        answer = delegate.finished(download, path)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        return answer is not False
 
     def _delivered(self, loaded: LoadedApp, tracked: Tracked, final: Path | None) -> None:
         download = tracked.download

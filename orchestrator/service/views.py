@@ -24,6 +24,7 @@ from orchestrator.storage.containers import is_purgeable
 
 if TYPE_CHECKING:
     from orchestrator.journal.journal import DownloadRecord
+    from orchestrator.model.download import Download
     from orchestrator.service.downloads import Tracked
     from orchestrator.service.orchestrator import Orchestrator
 
@@ -64,6 +65,7 @@ class AppView:
     runtime_today: float = 0.0
     runtime_allotment: float = 0.0
     next_periodic_run: float | None = None
+    app_group: str = ""
 
     @property
     def launched(self) -> bool:
@@ -155,7 +157,7 @@ def app_view(orchestrator: Orchestrator, app_id: str) -> AppView:
                                       if restricted else None),
         essential_bytes_used=record.essential_bytes_used if record else 0,
         runtime_today=spent, runtime_allotment=allotment,
-        next_periodic_run=orchestrator.next_periodic(app_id))
+        next_periodic_run=orchestrator.next_periodic(app_id), app_group=app.app_group)
 
 
 def snapshot(orchestrator: Orchestrator, app_id: str | None = None) -> Snapshot:
@@ -176,6 +178,15 @@ def pending_view(orchestrator: Orchestrator, tracked: Tracked) -> DownloadView:
         speed=tracked.speed if state == DownloadState.DOWNLOADING else None,
         reason=tracked.paused, foreground=tracked.foreground,
         url=d.url, destination=d.destination, sha256=d.sha256)
+
+
+def of_download(app_id: str, download: Download, state: DownloadState,
+                done: int = 0) -> DownloadView:
+    """The view of ``download`` of ``app_id`` as a callback tells it (``done`` bytes)."""
+    return DownloadView(
+        app=app_id, id=download.id, state=state, essential=download.essential,
+        priority=download.priority, bytes=done, total=download.size, url=download.url,
+        destination=download.destination, sha256=download.sha256)
 
 
 def ended_view(record: DownloadRecord) -> DownloadView:
@@ -255,7 +266,7 @@ def _app_json(view: AppView) -> dict[str, Any]:
             "essentialDownloadAllowance": view.essential_download_allowance,
             "essentialBytesUsed": view.essential_bytes_used,
             "runtimeToday": view.runtime_today, "runtimeAllotment": view.runtime_allotment,
-            "nextPeriodicRun": view.next_periodic_run}
+            "nextPeriodicRun": view.next_periodic_run, "appGroup": view.app_group}
 
 
 def _download_json(view: DownloadView) -> dict[str, Any]:
@@ -339,7 +350,8 @@ def app_from_json(data: Mapping[str, Any]) -> AppView:
         essential_bytes_used=_count(data.get("essentialBytesUsed")),
         runtime_today=_number(data.get("runtimeToday")),
         runtime_allotment=_number(data.get("runtimeAllotment")),
-        next_periodic_run=None if when is None else _number(when))
+        next_periodic_run=None if when is None else _number(when),
+        app_group=str(data.get("appGroup") or ""))
 
 
 def download_from_json(data: Mapping[str, Any]) -> DownloadView:

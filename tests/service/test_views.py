@@ -39,7 +39,8 @@ app_views = st.builds(
     progress=st.floats(0, 1), phases=phases, pending=counts,
     download_allowance=st.none() | counts, download_bytes_used=counts,
     essential_download_allowance=st.none() | counts, essential_bytes_used=counts,
-    runtime_today=seconds, runtime_allotment=seconds, next_periodic_run=st.none() | seconds)
+    runtime_today=seconds, runtime_allotment=seconds, next_periodic_run=st.none() | seconds,
+    app_group=text)
 
 download_views = st.builds(
     DownloadView, app=text, id=text, state=st.sampled_from(DownloadState),

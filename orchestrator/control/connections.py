@@ -1,0 +1,97 @@
+"""An app connected to the daemon: its delegate's callbacks, sent down its connection.
+
+``GET /v1/apps/{app}/connect`` launches the app with a :class:`RemoteDelegate` and
+streams its callbacks as NDJSON lines (``{"callback": "began" | "paused" |
+"progress" | "finished" | "failed", "download": {...}, ...}``) until the app leaves.
+A ``finished`` line carries a ``token`` and the ephemeral ``path``; the app moves
+the file, then ``POST /v1/apps/{app}/callbacks/{token}`` says it returned. When the
+connection ends first, every ``finished`` still unanswered goes to the extension
+instead (the handover reads False), so a file is neither lost nor given twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.events import Event, EventKind
+from orchestrator.model.download import Download
+from orchestrator.model.enums import DownloadState
+from orchestrator.service.views import of_download, to_json
+
+# The download events an app's delegate hears of, and the callback each becomes.
+CALLBACKS = {EventKind.DOWNLOAD_STARTED: "began", EventKind.DOWNLOAD_RESUMED: "began",
+             EventKind.DOWNLOAD_PAUSED: "paused", EventKind.DOWNLOAD_PROGRESS: "progress"}
+STATES = {"began": DownloadState.DOWNLOADING, "paused": DownloadState.PAUSED,
+          "progress": DownloadState.DOWNLOADING}
+
+
+class RemoteDelegate:
+    """The delegate of one connected app: callbacks become lines on :attr:`lines`."""
+
+    def __init__(self, app_id: str) -> None:
+        self.app_id = app_id
+        self.lines: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._answers: dict[str, asyncio.Future[bool]] = {}
+        self._tokens = itertools.count(1)
+        self.closed = False
+
+    # What the handover calls ----------------------------------------------------------
+
+    async def finished(self, download: Download, path: Path) -> bool:
+        """Send the file to the app; True once it returned, False if it left first."""
+        if self.closed:
+            return False
+        token = str(next(self._tokens))
+        answer = asyncio.get_running_loop().create_future()
+        self._answers[token] = answer
+        self.lines.put_nowait({"callback": "finished", "token": token, "path": str(path),
+                               "download": self._view(download, DownloadState.FINISHED,
+                                                      download.size or 0)})
+        try:
+            return await answer
+        finally:
+            self._answers.pop(token, None)
+
+    def failed(self, download: Download, error: BackgroundAssetsError) -> None:
+        if not self.closed:
+            self.lines.put_nowait({"callback": "failed", **error.as_dict(),
+                                   "download": self._view(download, DownloadState.FAILED, 0)})
+
+    # What the connection does ---------------------------------------------------------
+
+    def heard(self, event: Event) -> None:
+        """Pass a download event of this app on as its callback."""
+        callback = CALLBACKS.get(event.event)
+        if callback is None or event.app != self.app_id or self.closed:
+            return
+        data = event.data
+        line: dict[str, Any] = {"callback": callback, "download": {
+            "app": self.app_id, "download": data["download"], "state": STATES[callback].label,
+            "essential": data["essential"], "bytes": data["bytes"], "total": data["total"]}}
+        if callback == "progress":
+            line.update(written=data["bytes"], expected=data["total"])
+        self.lines.put_nowait(line)
+
+    def answered(self, token: str) -> None:
+        """The app returned from ``finished`` for ``token``."""
+        answer = self._answers.get(token)
+        if answer is None:
+            raise BackgroundAssetsError(f"no finished callback {token!r} waits for an answer",
+                                        ErrorCode.REQUEST_INVALID)
+        if not answer.done():
+            answer.set_result(True)
+
+    def close(self) -> None:
+        """The app left: what it did not answer goes to the extension."""
+        self.closed = True
+        for answer in self._answers.values():
+            if not answer.done():
+                answer.set_result(False)
+        self.lines.put_nowait(None)
+
+    def _view(self, download: Download, state: DownloadState, done: int) -> dict[str, Any]:
+        return to_json(of_download(self.app_id, download, state, done))

@@ -1,0 +1,155 @@
+"""A real app process connected to a real daemon process: delegates across processes.
+
+The app connects with ``orchestrator.client.DownloadManager``; its delegate gets the
+files of downloads the extension scheduled, and moves them. An app killed inside
+``finished`` leaves its file to the extension, and never gets it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestrator.devserver.thread import serve_in_thread
+from tests.service.scenario import APP_ID, GROUP, Asset, KiB, MiB, Scenario
+
+pytestmark = pytest.mark.timeout(90)
+ASSETS = [Asset("tutorial", 64 * KiB, essential=True), Asset("movie", 256 * KiB, priority=90),
+          Asset("extra", 2 * MiB, priority=10)]
+
+
+def cli(state: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "orchestrator", "--state-dir", str(state),
+                           *args], capture_output=True, text=True, timeout=30)
+
+
+def until(condition, what: str, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: not reached in {timeout} s")
+
+
+def status(state: Path) -> dict:
+    answer = cli(state, "status", "--json")
+    assert answer.returncode == 0, answer.stderr
+    return next(app for app in json.loads(answer.stdout)["apps"] if app["app"] == APP_ID)
+
+
+def downloads(state: Path) -> dict[str, dict]:
+    answer = cli(state, "downloads", "--json")
+    assert answer.returncode == 0, answer.stderr
+    return {row["download"]: row for row in json.loads(answer.stdout)}
+
+
+def app_process(state: Path, out: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tests.control.app_process", str(state),
+                             APP_ID, str(out), *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def lines_until(process: subprocess.Popen, stop) -> list[dict]:
+    """The app's JSON lines until ``stop(line)`` holds or the process ends."""
+    seen = []
+    for text in process.stdout:
+        seen.append(json.loads(text))
+        if stop(seen[-1]):
+            break
+    return seen
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    scene = Scenario(tmp_path, ASSETS)
+    scene.write_content()
+    state = Path(tempfile.mkdtemp(prefix="bgc-"))  # short: the socket path has a limit
+    with serve_in_thread(scene.content, rate_per_connection=256 * KiB) as server:
+        scene.write_manifests(server.url)
+        apps = tmp_path / "apps" / "game"
+        apps.mkdir(parents=True)
+        for name in ("app.yaml", "extension.yaml"):
+            (apps / name).write_text((scene.root / "manifests" / name).read_text())
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator", "--state-dir", str(state), "daemon",
+             str(apps.parent)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert "listening on" in process.stdout.readline(), process.stderr.read()
+            yield state
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=20)
+
+
+def test_the_delegate_gets_the_files_and_a_crash_leaves_them_to_the_extension(daemon, tmp_path):
+    state, out = daemon, tmp_path / "moved"
+    out.mkdir()
+    container = state / "containers" / GROUP / "assets"
+    first = app_process(state, out, "--wait", "--die-on", "extra")
+    try:
+        seen = lines_until(first, lambda line: line["callback"] == "finished"
+                           and line["download"] == "extra")
+        assert first.wait(timeout=10) == 9, first.stderr.read()  # died inside finished()
+    finally:
+        first.kill()
+    connected = next(line for line in seen if line["callback"] == "connected")
+    assert {"movie", "extra"} <= set(connected["current"])
+    finished = [line["download"] for line in seen if line["callback"] == "finished"]
+    assert finished == ["movie", "extra"]
+    progress = [line for line in seen if line["callback"] == "progress"
+                and line["download"] == "extra"]
+    assert progress and all(line["expected"] == 2 * MiB for line in progress)
+    assert (out / "movie").read_bytes() == ASSETS[1].data()  # the app moved it
+    assert not (container / "movie.bin").exists()  # and the extension never got it
+    # The app died before returning: the extension's rules put the file in place.
+    until(lambda: (container / "extra.bin").is_file(), "extra delivered by the extension")
+    digest = hashlib.sha256((container / "extra.bin").read_bytes()).hexdigest()
+    assert digest == hashlib.sha256(ASSETS[2].data()).hexdigest()
+    assert not status(state)["running"]
+    rows = downloads(state)
+    assert (rows["movie"]["state"], rows["extra"]["state"]) == ("finished", "finished")
+
+    again = app_process(state, out)
+    try:
+        seen = lines_until(again, lambda line: line["callback"] == "connected")
+        assert seen[-1]["current"] == [] and until(lambda: status(state)["running"], "running")
+        again.stdin.close()
+        assert again.wait(timeout=10) == 0, again.stderr.read()
+    finally:
+        again.kill()
+    assert not any(line["callback"] == "finished" for line in seen)  # nothing twice
+    until(lambda: not status(state)["running"], "the app stops running once it leaves")
+
+
+def test_connecting_before_the_essential_downloads_is_refused_without_wait(tmp_path):
+    scene = Scenario(tmp_path, [Asset("tutorial", 1 * MiB, essential=True)])
+    scene.write_content()
+    state = Path(tempfile.mkdtemp(prefix="bgc-"))
+    with serve_in_thread(scene.content, rate_per_connection=64 * KiB) as server:
+        manifest = scene.write_manifests(server.url)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator", "--state-dir", str(state), "daemon"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert "listening on" in process.stdout.readline(), process.stderr.read()
+            assert cli(state, "install", str(manifest)).returncode == 0
+            app = app_process(state, tmp_path)
+            try:
+                assert app.wait(timeout=20) == 1
+                error = app.stderr.read()
+                assert "BackgroundAssetsError" in error and "not launchable" in error
+            finally:
+                app.kill()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=20)
