@@ -25,7 +25,8 @@ def register(subparsers: Any) -> None:
     clients = ", ".join(CLIENT_COMMANDS)
     parser = subparsers.add_parser(
         "daemon",
-        help=f"run the orchestrator as a service; {clients} and tui talk to it",
+        help=f"run the orchestrator as a service (--print-unit systemd|launchd installs it "
+        f"as one); {clients} and tui talk to it",
         description=(
             "Run the orchestrator on --state-dir with a control API on a Unix socket (mode "
             "0600) in that folder. Apps installed earlier resume; apps under DIR are installed. "

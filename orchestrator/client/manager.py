@@ -30,6 +30,7 @@ from typing import Any
 from orchestrator.control.client import ControlClient
 from orchestrator.control.sockets import socket_path
 from orchestrator.errors import BackgroundAssetsError, DaemonUnavailable, ErrorCode
+from orchestrator.model.enums import DownloadState
 from orchestrator.service.views import DownloadView, download_from_json
 from orchestrator.storage.lock import Hold, exclusive_control
 from orchestrator.storage.places import default_state_dir
@@ -139,6 +140,17 @@ class DownloadManager:
         """The app's downloads that are scheduled and not finished yet."""
         views = await self._client.download_views()
         return [view for view in views if view.app == self.app_id and view.pending]
+
+    def download(self, download_id: str, url: str, *, size: int | None = None,
+                 sha256: str | None = None, priority: int = 50) -> DownloadView:
+        """A download to :meth:`schedule` (``BAURLDownload``): not scheduled yet."""
+        return DownloadView(self.app_id, download_id, DownloadState.CREATED, priority=priority,
+                            total=size, url=url, sha256=sha256)
+
+    async def schedule(self, download: DownloadView) -> DownloadView:
+        """Schedule ``download`` in the background; its view as scheduled. An essential
+        download is refused (109): those are the extension's, at install."""
+        return await self._client.schedule(self.app_id, download)
 
     async def start_foreground(self, download: DownloadView | str) -> None:
         """Move a scheduled download to the foreground now; one that already transfers

@@ -187,6 +187,21 @@ class ControlClient:
                 raise _refusal(response.status, await response.text())
             yield self._lines(response)
 
+    async def schedule(self, app: str, request: DownloadView) -> DownloadView:
+        """Schedule, as running app ``app``, the background download ``request`` describes."""
+        body: dict[str, Any] = {"download": request.id, "url": request.url,
+                                "priority": request.priority}
+        for name, value in (("size", request.total), ("sha256", request.sha256)):
+            if value is not None:
+                body[name] = value
+        if request.essential:
+            body["essential"] = True  # refused (109): said rather than dropped
+        answer = await self._object("POST", f"apps/{app}/downloads", body, app=app)
+        try:
+            return download_from_json(answer)
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            raise self._unreadable("schedule", error) from None
+
     async def answer(self, app: str, token: str) -> None:
         """App ``app`` returned from the ``finished`` callback ``token``."""
         await self._object("POST", f"apps/{app}/callbacks/{token}", app=app)

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import socket
 from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
@@ -23,9 +24,10 @@ from aiohttp import web
 from orchestrator.control.connections import RemoteDelegate
 from orchestrator.control.device import DEVICE_CONDITIONS, changed_device
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.model.enums import DownloadState
 from orchestrator.service.controls import LocalControls
 from orchestrator.service.orchestrator import Orchestrator
-from orchestrator.service.views import to_json
+from orchestrator.service.views import DownloadView, to_json
 
 APP_HEADER = "X-BGAssets-App"
 # How often an idle event stream checks that its client is still there: aiohttp does not
@@ -61,6 +63,7 @@ def someone_listens(path: Path) -> bool:
 # this API, and is refused before it is read whole.
 MAX_BODY_BYTES = 64 * 1024
 _MAX_BYTE_COUNT = 2**63 - 1  # what the journal's integers hold
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def _invalid(message: str) -> BackgroundAssetsError:
@@ -141,6 +144,7 @@ class ControlServer:
             web.post("/v1/downloads/{download}/{action}", self.act),
             web.get("/v1/apps/{app}/downloads/{download}/history", self.history),
             web.get("/v1/apps/{app}/connect", self.connect),
+            web.post("/v1/apps/{app}/downloads", self.schedule),
             web.post("/v1/apps/{app}/callbacks/{token}", self.callback_answered),
             web.post("/v1/apps", self.install),
             web.post("/v1/apps/{app}/{action}", self.app_action),
@@ -301,6 +305,28 @@ class ControlServer:
             await _line(response, {"callback": "refused", **error.as_dict()})
             return False
         return True
+
+    async def schedule(self, request: web.Request) -> web.Response:
+        """The running app schedules a background download: ``{"download": ID, "url":
+        URL}`` with optional ``size``, ``sha256`` and ``priority`` (never ``essential``:
+        109). Answers the download as scheduled."""
+        app_id = self._own_app(request)
+        body = await _json_object(request, ("download", "url", "size", "sha256", "priority",
+                                            "essential"))
+        download_id, url = _optional_text(body, "download"), _optional_text(body, "url")
+        sha256, priority = _optional_text(body, "sha256"), body.get("priority", 50)
+        if not download_id or url is None or not url.startswith(("http://", "https://")):
+            raise _invalid('the body must name the download and its http(s) url: '
+                           '{"download": "ID", "url": "https://..."}')
+        if sha256 is not None and not _SHA256.fullmatch(sha256):
+            raise _invalid(f"sha256: expected 64 hex digits, got {sha256!r}")
+        if type(priority) is not int or not 0 <= priority <= 100:
+            raise _invalid(f"priority: expected 0 to 100, got {priority!r}")
+        request_view = DownloadView(app_id, download_id, DownloadState.CREATED,
+                                    essential=body.get("essential") is True, priority=priority,
+                                    total=_optional_byte_count(body, "size"), url=url,
+                                    sha256=sha256)
+        return web.json_response(to_json(await self.controls.schedule(app_id, request_view)))
 
     async def callback_answered(self, request: web.Request) -> web.Response:
         """The connected app returned from the ``finished`` callback ``token``."""

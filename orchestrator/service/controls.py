@@ -111,6 +111,20 @@ class LocalControls:
         """The app runs; with ``delegate`` its callbacks go there instead of the extension."""
         self.orchestrator.launch(app_id, delegate)
 
+    async def schedule(self, app_id: str, request: DownloadView) -> DownloadView:
+        """Schedule the background download ``request`` describes for running app
+        ``app_id``; its view once scheduled."""
+        if request.essential:
+            raise BackgroundAssetsError(
+                f"{request.id}: an app schedules background downloads only; essential ones "
+                "are the extension's, at install",
+                ErrorCode.DOWNLOAD_ESSENTIAL_DOWNLOAD_NOT_PERMITTED)
+        self.orchestrator.schedule(app_id, request.id, request.url, size=request.total,
+                                   sha256=request.sha256, priority=request.priority)
+        view = self.download(app_id, request.id)
+        assert view is not None
+        return view
+
     async def until_launchable(self, app_id: str, timeout: float) -> bool:
         """Whether the app is launchable, waiting at most ``timeout`` seconds for it."""
         try:

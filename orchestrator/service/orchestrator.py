@@ -255,6 +255,13 @@ class Orchestrator:
         loaded.delegate = delegate
         self.emit(EventKind.APP_LAUNCHED, app_id)
 
+    def schedule(self, app_id: str, download_id: str, url: str, *, size: int | None = None,
+                 sha256: str | None = None, priority: int = 50) -> None:
+        """A background download the running app asks for (never essential: those are
+        the extension's, at install); see :meth:`Tracking.schedule`."""
+        self._tracking.schedule(self._ctx.loaded(app_id), download_id, url, size=size,
+                                sha256=sha256, priority=priority)
+
     def terminate(self, app_id: str) -> None:
         """The app stops running; callbacks go to its extension again."""
         loaded = self._ctx.loaded(app_id)

@@ -9,8 +9,11 @@ from pathlib import Path
 import orchestrator.storage.containers as containers
 from orchestrator.errors import BackgroundAssetsError, ErrorCode, JournalError, disk_full
 from orchestrator.events import EventKind
+from orchestrator.model.catalog import CatalogAsset
 from orchestrator.model.download import Download
 from orchestrator.model.enums import DownloadState
+from orchestrator.scheduler.checks import destination_problem
+from orchestrator.scheduler.rules import matching_rule, render_destination
 from orchestrator.service.apps import LoadedApp
 from orchestrator.service.context import JOURNAL_SPACE, ServiceContext
 from orchestrator.service.downloads import Tracked
@@ -37,6 +40,36 @@ class Tracking:
         tracked = Tracked(download, app.id, 0, ephemeral, allowed, exact_size,
                           self._direct_destination(loaded, download))
         self.ctx.queue.add(tracked)
+        return tracked
+
+    def schedule(self, loaded: LoadedApp, download_id: str, url: str, *, size: int | None,
+                 sha256: str | None, priority: int) -> Tracked:
+        """A background download the running app asks for (``BADownloadManager``'s
+        ``scheduleDownload``): journaled, queued and announced like the extension's.
+
+        Its destination, for an extension that gets the file instead of the app, is the
+        one the extension's rules give an asset of that id and url.
+        """
+        app = loaded.app
+        if not loaded.running:
+            raise BackgroundAssetsError(f"{app.id} is not running: only the running app "
+                                        "schedules downloads",
+                                        ErrorCode.CALL_FROM_INACTIVE_PROCESS_NOT_ALLOWED)
+        if any(t.download.id == download_id for t in self.pending(app.id)):
+            raise BackgroundAssetsError(f"{download_id!r} is scheduled already",
+                                        ErrorCode.DOWNLOAD_ALREADY_SCHEDULED)
+        asset = CatalogAsset(download_id, url, size or 0, sha256, False, priority)
+        rule = matching_rule(loaded.extension.rules, asset)
+        destination = render_destination(rule.destination if rule else "{filename}", asset)
+        problem = destination_problem(destination)
+        if problem is not None:
+            raise BackgroundAssetsError(f"{download_id}: {problem}",
+                                        ErrorCode.PATH_OUTSIDE_CONTAINER)
+        download = Download(download_id, url, app.app_group, False, size, sha256, priority,
+                            destination, DownloadState.WAITING)
+        self.ctx.journal.add_downloads(app.id, [download], at=self.ctx.clock())
+        tracked = self.track(loaded, download, exact_size=size is not None)
+        self.ctx.emit_download(EventKind.DOWNLOAD_SCHEDULED, tracked, priority=priority)
         return tracked
 
     def _direct_destination(self, loaded: LoadedApp, download: Download) -> Path | None:

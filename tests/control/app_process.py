@@ -3,7 +3,9 @@
 ``python -m tests.control.app_process STATE APP_ID OUT [--die-on ID] [--wait]``: each
 callback is one JSON line on stdout; ``finished`` moves the file into OUT, except for
 download ID, inside whose ``finished`` the process kills itself (as an app that crashes
-before returning). It runs until stdin closes.
+before returning). Each line on stdin is a command (``schedule ID URL SIZE SHA256
+[essential]``, ``cancel ID``, ``foreground ID``, ``current``) answered with one
+``{"answer": ...}`` or ``{"refused": CODE}`` line; it runs until stdin closes.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import asyncio
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from orchestrator.client import DownloadManager
+from orchestrator.errors import BackgroundAssetsError
 
 
 def say(**data) -> None:
@@ -55,8 +59,28 @@ async def main() -> int:
         manager.delegate = Delegate(args.out, args.die_on)
         current = await manager.fetch_current_downloads()
         say(callback="connected", current=sorted(view.id for view in current))
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        loop = asyncio.get_running_loop()
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            try:
+                say(answer=await command(manager, line.split()))
+            except BackgroundAssetsError as error:
+                say(refused=int(error.code), message=error.message)
     return 0
+
+
+async def command(manager: DownloadManager, words: list[str]) -> object:
+    verb, *rest = words
+    if verb == "schedule":
+        download_id, url, size, sha256, *essential = rest
+        request = manager.download(download_id, url, size=int(size), sha256=sha256)
+        if essential:
+            request = replace(request, essential=True)
+        return (await manager.schedule(request)).id
+    if verb == "cancel":
+        return await manager.cancel(rest[0])
+    if verb == "foreground":
+        return await manager.start_foreground(rest[0])
+    return sorted(view.id for view in await manager.fetch_current_downloads())
 
 
 if __name__ == "__main__":

@@ -19,7 +19,12 @@ from pathlib import Path
 import pytest
 
 from orchestrator.devserver.thread import serve_in_thread
+from orchestrator.errors import ErrorCode
+from tests.control.daemon_apps import Asset as DaemonAsset
+from tests.control.daemon_apps import write_app, write_content
 from tests.service.scenario import APP_ID, GROUP, Asset, KiB, MiB, Scenario
+
+GAME, NEWS = "com.example.game", "com.example.news"
 
 pytestmark = pytest.mark.timeout(90)
 ASSETS = [Asset("tutorial", 64 * KiB, essential=True), Asset("movie", 256 * KiB, priority=90),
@@ -53,10 +58,17 @@ def downloads(state: Path) -> dict[str, dict]:
     return {row["download"]: row for row in json.loads(answer.stdout)}
 
 
-def app_process(state: Path, out: Path, *args: str) -> subprocess.Popen:
+def app_process(state: Path, out: Path, *args: str, app: str = APP_ID) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tests.control.app_process", str(state),
-                             APP_ID, str(out), *args], stdin=subprocess.PIPE,
+                             app, str(out), *args], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def ask(process: subprocess.Popen, command: str) -> dict:
+    """Send the app process one command; its answer (callback lines before it skipped)."""
+    process.stdin.write(command + "\n")
+    process.stdin.flush()
+    return lines_until(process, lambda line: "answer" in line or "refused" in line)[-1]
 
 
 def lines_until(process: subprocess.Popen, stop) -> list[dict]:
@@ -153,3 +165,53 @@ def test_connecting_before_the_essential_downloads_is_refused_without_wait(tmp_p
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=20)
+
+
+def test_an_app_schedules_its_own_downloads_and_cannot_touch_another_apps(tmp_path):
+    content, apps, state = tmp_path / "content", tmp_path / "apps", Path(
+        tempfile.mkdtemp(prefix="bgc-"))
+    write_content(content / "game", [DaemonAsset("tutorial", 64 * KiB, essential=True),
+                                      DaemonAsset("level", 2 * MiB)])
+    write_content(content / "news", [DaemonAsset("front", 2 * MiB)])
+    bonus = DaemonAsset("bonus", 128 * KiB)
+    (content / "game" / "bonus.bin").write_bytes(bonus.data())
+    with serve_in_thread(content, rate_per_connection=256 * KiB) as server:
+        for name in ("game", "news"):
+            write_app(apps / name, name, f"{server.url}{name}/catalog.json")
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator", "--state-dir", str(state), "daemon",
+             str(apps)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        game = news = None
+        try:
+            assert "listening on" in daemon.stdout.readline(), daemon.stderr.read()
+            game = app_process(state, tmp_path, "--wait", app=GAME)
+            news = app_process(state, tmp_path, "--wait", app=NEWS)
+            for process in (game, news):
+                lines_until(process, lambda line: line["callback"] == "connected")
+            assert ask(news, "current")["answer"] == ["front"]  # its own only
+            assert ask(news, "cancel level")["refused"] == ErrorCode.DOWNLOAD_NOT_SCHEDULED
+            assert ask(news, "foreground level")["refused"] == ErrorCode.DOWNLOAD_NOT_SCHEDULED
+            digest = hashlib.sha256(bonus.data()).hexdigest()
+            url = f"{server.url}game/bonus.bin"
+            essential = ask(game, f"schedule intro {url} {bonus.size} {digest} essential")
+            assert essential["refused"] == ErrorCode.DOWNLOAD_ESSENTIAL_DOWNLOAD_NOT_PERMITTED
+            assert ask(game, f"schedule bonus {url} {bonus.size} {digest}")["answer"] == "bonus"
+            lines_until(game, lambda line: line.get("callback") == "finished"
+                        and line["download"] == "bonus")
+            until(lambda: (tmp_path / "bonus").is_file(), "the app moved its own download")
+            again = ask(game, f"schedule level {url} {bonus.size} {digest}")
+            assert again["refused"] == ErrorCode.DOWNLOAD_ALREADY_SCHEDULED
+            assert ask(game, "foreground level")["answer"] is None
+            assert "level" in ask(game, "current")["answer"]
+            assert (tmp_path / "bonus").read_bytes() == bonus.data()
+            rows = {(row["app"], row["download"]): row for row in json.loads(
+                cli(state, "downloads", "--json").stdout)}
+            assert rows[(GAME, "bonus")]["state"] == "finished"
+            assert rows[(GAME, "level")]["foreground"] is True
+            assert rows[(NEWS, "front")]["state"] != "failed"  # news's stays untouched
+        finally:
+            for process in (game, news):
+                if process is not None:
+                    process.kill()
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(timeout=20)
