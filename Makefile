@@ -37,7 +37,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy orchestrator tui
 	$(VENV)/bin/mypy --strict orchestrator/model orchestrator/scheduler orchestrator/engine \
-		orchestrator/service/views.py orchestrator/service/controls.py
+		orchestrator/service/views.py orchestrator/service/controls.py orchestrator/client
 
 docs: $(STAMP)
 	$(PY) -m orchestrator.manifests.reference > docs/manifests.md.new

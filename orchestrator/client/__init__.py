@@ -1,5 +1,10 @@
-"""The app side: what a real app, a process of its own, uses to talk to the daemon."""
+"""The app side: what a real app, a process of its own, uses to talk to the daemon.
 
+:class:`DownloadManager` is async; :class:`BlockingDownloadManager` offers the same
+calls to an app without an event loop.
+"""
+
+from orchestrator.client.blocking import BlockingDownloadManager
 from orchestrator.client.manager import DownloadManager
 
-__all__ = ["DownloadManager"]
+__all__ = ["BlockingDownloadManager", "DownloadManager"]

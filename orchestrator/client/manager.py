@@ -58,7 +58,6 @@ class DownloadManager:
         self._client = ControlClient(socket_path(self.state_dir), app=app_id)
         self._stack = contextlib.AsyncExitStack()
         self._reader: asyncio.Task[None] | None = None
-        self._connected = asyncio.Event()
 
     async def __aenter__(self) -> DownloadManager:
         try:

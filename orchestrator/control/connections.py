@@ -46,7 +46,7 @@ class RemoteDelegate:
         if self.closed:
             return False
         token = str(next(self._tokens))
-        answer = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._answers[token] = answer
         self.lines.put_nowait({"callback": "finished", "token": token, "path": str(path),
                                "download": self._view(download, DownloadState.FINISHED,

@@ -14,12 +14,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from orchestrator.client import BlockingDownloadManager
 from orchestrator.devserver.thread import serve_in_thread
-from orchestrator.errors import ErrorCode
+from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from tests.control.daemon_apps import Asset as DaemonAsset
 from tests.control.daemon_apps import write_app, write_content
 from tests.service.scenario import APP_ID, GROUP, Asset, KiB, MiB, Scenario
@@ -215,3 +217,26 @@ def test_an_app_schedules_its_own_downloads_and_cannot_touch_another_apps(tmp_pa
                     process.kill()
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=20)
+
+
+def test_the_blocking_manager_connects_schedules_and_takes_the_lock(daemon, tmp_path):
+    """The same calls without an event loop, from a plain thread of this process."""
+    state, moved = daemon, []
+
+    class Keeper:
+        def finished(self, download, path):
+            moved.append(download.id)
+            path.replace(tmp_path / download.id)
+
+    with BlockingDownloadManager(APP_ID, state, wait_until_launchable=True) as manager:
+        manager.delegate = Keeper()
+        assert {"movie", "extra"} & {view.id for view in manager.fetch_current_downloads()}
+        with manager.exclusive_control() as hold:
+            assert hold.app_group == GROUP
+        with pytest.raises(BackgroundAssetsError) as essential:
+            manager.schedule(replace(manager.download("x", "http://127.0.0.1:9/x"),
+                                     essential=True))
+        assert essential.value.code == ErrorCode.DOWNLOAD_ESSENTIAL_DOWNLOAD_NOT_PERMITTED
+        until(lambda: "movie" in moved, "movie handed to the blocking app")
+    assert (tmp_path / "movie").read_bytes() == ASSETS[1].data()
+    until(lambda: not status(state)["running"], "the app stops running once it leaves")
