@@ -32,7 +32,7 @@ fuzz: $(STAMP)
 	$(PY) benchmarks/fuzz.py $(FUZZ_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check orchestrator tui tests benchmarks
+	$(VENV)/bin/ruff check orchestrator tui tests benchmarks examples
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy orchestrator tui

@@ -32,6 +32,7 @@ from orchestrator.control.sockets import socket_path
 from orchestrator.errors import BackgroundAssetsError, DaemonUnavailable, ErrorCode
 from orchestrator.model.enums import DownloadState
 from orchestrator.service.views import DownloadView, download_from_json
+from orchestrator.storage.containers import Layout
 from orchestrator.storage.lock import Hold, exclusive_control
 from orchestrator.storage.places import default_state_dir
 
@@ -158,6 +159,11 @@ class DownloadManager:
 
     async def cancel(self, download: DownloadView | str) -> None:
         await self._client.act(_download_id(download), "cancel", app=self.app_id)
+
+    @property
+    def container(self) -> Path:
+        """The app group's container: where the app keeps the files it moved in."""
+        return Layout(self.state_dir).container(self.app_group)
 
     def exclusive_control(self, deadline: float | None = None
                           ) -> AbstractAsyncContextManager[Hold]:
