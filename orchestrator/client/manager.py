@@ -59,6 +59,8 @@ class DownloadManager:
         self._client = ControlClient(socket_path(self.state_dir), app=app_id)
         self._stack = contextlib.AsyncExitStack()
         self._reader: asyncio.Task[None] | None = None
+        self._unanswered: list[str] = []
+        self._answering: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> DownloadManager:
         try:
@@ -79,6 +81,8 @@ class DownloadManager:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, BackgroundAssetsError):
                 await self._reader
+        if self._answering is not None:  # files moved are answered for before the end
+            await asyncio.wait([self._answering], timeout=5)
         await self._stack.aclose()  # the connection ends: the app stops running
 
     async def _until_connected(self, lines: AsyncIterator[dict[str, Any]]) -> None:
@@ -105,15 +109,18 @@ class DownloadManager:
 
     async def _callback(self, line: dict[str, Any]) -> None:
         callback, data = line.get("callback"), line.get("download")
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or not isinstance(callback, str):
             return
+        if callback != "finished" and getattr(self.delegate, callback, None) is None:
+            return  # nothing to call: not even worth reading the download
         download = download_from_json(data)
         if callback == "finished":
             try:
                 await self._call("finished", download, Path(str(line.get("path"))))
             finally:
-                # Returned (or raised): what it left at the path is removed.
-                await self._client.answer(self.app_id, str(line.get("token")))
+                # Returned (or raised): what it left at the path is removed. The answer
+                # goes out while the next callback is read, not before it.
+                self._answer(str(line.get("token")))
         elif callback == "failed":
             error = BackgroundAssetsError(str(line.get("message")), _code(line.get("code")))
             await self._call("failed", download, error)
@@ -121,6 +128,23 @@ class DownloadManager:
             await self._call("progress", download, line.get("written"), line.get("expected"))
         elif callback in ("began", "paused"):
             await self._call(str(callback), download)
+
+    def _answer(self, token: str) -> None:
+        """Tell the daemon the delegate returned for ``token``: with the other answers
+        due, in one request, sent while the next callbacks are read."""
+        self._unanswered.append(token)
+        if self._answering is None or self._answering.done():
+            self._answering = asyncio.create_task(self._send_answers())
+
+    async def _send_answers(self) -> None:
+        while self._unanswered:
+            tokens, self._unanswered = self._unanswered, []
+            try:
+                await self._client.answer(self.app_id, tokens)
+            except BackgroundAssetsError as error:
+                # The daemon left: it gives the unanswered files to the extension itself.
+                _log.warning("finished() answers not delivered: %s", error)
+                return
 
     async def _call(self, name: str, *args: Any) -> None:
         """The delegate's ``name`` with ``args``, if it has one; its errors are logged."""

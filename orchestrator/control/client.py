@@ -202,9 +202,9 @@ class ControlClient:
         except (KeyError, TypeError, AttributeError, ValueError) as error:
             raise self._unreadable("schedule", error) from None
 
-    async def answer(self, app: str, token: str) -> None:
-        """App ``app`` returned from the ``finished`` callback ``token``."""
-        await self._object("POST", f"apps/{app}/callbacks/{token}", app=app)
+    async def answer(self, app: str, tokens: list[str]) -> None:
+        """App ``app`` returned from the ``finished`` callbacks ``tokens``."""
+        await self._object("POST", f"apps/{app}/answers", {"tokens": tokens}, app=app)
 
     @contextlib.asynccontextmanager
     async def event_stream(self) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:

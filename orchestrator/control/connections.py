@@ -4,7 +4,8 @@
 streams its callbacks as NDJSON lines (``{"callback": "began" | "paused" |
 "progress" | "finished" | "failed", "download": {...}, ...}``) until the app leaves.
 A ``finished`` line carries a ``token`` and the ephemeral ``path``; the app moves
-the file, then ``POST /v1/apps/{app}/callbacks/{token}`` says it returned. When the
+the file, then ``POST /v1/apps/{app}/answers`` (``{"tokens": [...]}``, several at
+once) says it returned. When the
 connection ends first, every ``finished`` still unanswered goes to the extension
 instead (the handover reads False), so a file is neither lost nor given twice.
 """

@@ -145,7 +145,7 @@ class ControlServer:
             web.get("/v1/apps/{app}/downloads/{download}/history", self.history),
             web.get("/v1/apps/{app}/connect", self.connect),
             web.post("/v1/apps/{app}/downloads", self.schedule),
-            web.post("/v1/apps/{app}/callbacks/{token}", self.callback_answered),
+            web.post("/v1/apps/{app}/answers", self.answers),
             web.post("/v1/apps", self.install),
             web.post("/v1/apps/{app}/{action}", self.app_action),
             web.post("/v1/purge", self.purge),
@@ -328,16 +328,21 @@ class ControlServer:
                                     sha256=sha256)
         return web.json_response(to_json(await self.controls.schedule(app_id, request_view)))
 
-    async def callback_answered(self, request: web.Request) -> web.Response:
-        """The connected app returned from the ``finished`` callback ``token``."""
-        await _json_object(request)
+    async def answers(self, request: web.Request) -> web.Response:
+        """The connected app returned from the ``finished`` callbacks ``{"tokens": [...]}``
+        (several at once: one request per file would cost more than the file)."""
+        body = await _json_object(request, ("tokens",))
         app_id = self._own_app(request)
+        tokens = body.get("tokens")
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise _invalid('the body must list the answered tokens: {"tokens": ["1", "2"]}')
         connection = self._connections.get(app_id)
         if connection is None:
             raise BackgroundAssetsError(f"{app_id} is not connected",
                                         ErrorCode.REQUEST_INVALID)
-        connection.answered(request.match_info["token"])
-        return web.json_response({"app": app_id, "token": request.match_info["token"]})
+        for token in tokens:
+            connection.answered(token)
+        return web.json_response({"app": app_id, "answered": len(tokens)})
 
     async def app_action(self, request: web.Request) -> web.Response:
         """``launch`` (the app starts running: foreground promotion becomes possible),
