@@ -205,11 +205,17 @@ def test_an_app_schedules_its_own_downloads_and_cannot_touch_another_apps(tmp_pa
             assert again["refused"] == ErrorCode.DOWNLOAD_ALREADY_SCHEDULED
             assert ask(game, "foreground level")["answer"] is None
             assert "level" in ask(game, "current")["answer"]
+            pending = {(row["app"], row["download"]): row for row in json.loads(
+                cli(state, "downloads", "--json").stdout)}
+            assert pending[(GAME, "level")]["foreground"] is True
+            lines_until(game, lambda line: line.get("callback") == "finished"
+                        and line["download"] == "level")
+            # Promoted while it transferred: it went on where it was, nothing sent twice.
+            assert server.stats.bytes_by_path["/game/level.bin"] == 2 * MiB
             assert (tmp_path / "bonus").read_bytes() == bonus.data()
             rows = {(row["app"], row["download"]): row for row in json.loads(
                 cli(state, "downloads", "--json").stdout)}
             assert rows[(GAME, "bonus")]["state"] == "finished"
-            assert rows[(GAME, "level")]["foreground"] is True
             assert rows[(NEWS, "front")]["state"] != "failed"  # news's stays untouched
         finally:
             for process in (game, news):
