@@ -60,6 +60,7 @@ class DownloadManager:
         self._stack = contextlib.AsyncExitStack()
         self._reader: asyncio.Task[None] | None = None
         self._unanswered: list[str] = []
+        self._declined: list[str] = []
         self._answering: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> DownloadManager:
@@ -113,6 +114,10 @@ class DownloadManager:
             return
         if callback != "finished" and getattr(self.delegate, callback, None) is None:
             return  # nothing to call: not even worth reading the download
+        token = str(line.get("token"))
+        if callback == "finished" and getattr(self.delegate, "finished", None) is None:
+            self._answer(token, taken=False)  # no delegate takes it: the extension does
+            return
         download = download_from_json(data)
         if callback == "finished":
             try:
@@ -120,7 +125,7 @@ class DownloadManager:
             finally:
                 # Returned (or raised): what it left at the path is removed. The answer
                 # goes out while the next callback is read, not before it.
-                self._answer(str(line.get("token")))
+                self._answer(token)
         elif callback == "failed":
             error = BackgroundAssetsError(str(line.get("message")), _code(line.get("code")))
             await self._call("failed", download, error)
@@ -129,18 +134,20 @@ class DownloadManager:
         elif callback in ("began", "paused"):
             await self._call(str(callback), download)
 
-    def _answer(self, token: str) -> None:
-        """Tell the daemon the delegate returned for ``token``: with the other answers
-        due, in one request, sent while the next callbacks are read."""
-        self._unanswered.append(token)
+    def _answer(self, token: str, taken: bool = True) -> None:
+        """Tell the daemon the delegate returned for ``token`` (or, ``taken`` False, that
+        no delegate takes the file): with the other answers due, in one request, sent
+        while the next callbacks are read."""
+        (self._unanswered if taken else self._declined).append(token)
         if self._answering is None or self._answering.done():
             self._answering = asyncio.create_task(self._send_answers())
 
     async def _send_answers(self) -> None:
-        while self._unanswered:
+        while self._unanswered or self._declined:
             tokens, self._unanswered = self._unanswered, []
+            declined, self._declined = self._declined, []
             try:
-                await self._client.answer(self.app_id, tokens)
+                await self._client.answer(self.app_id, tokens, declined)
             except BackgroundAssetsError as error:
                 # The daemon left: it gives the unanswered files to the extension itself.
                 _log.warning("finished() answers not delivered: %s", error)

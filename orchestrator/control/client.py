@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -202,9 +202,12 @@ class ControlClient:
         except (KeyError, TypeError, AttributeError, ValueError) as error:
             raise self._unreadable("schedule", error) from None
 
-    async def answer(self, app: str, tokens: list[str]) -> None:
-        """App ``app`` returned from the ``finished`` callbacks ``tokens``."""
-        await self._object("POST", f"apps/{app}/answers", {"tokens": tokens}, app=app)
+    async def answer(self, app: str, tokens: Sequence[str],
+                     declined: Sequence[str] = ()) -> None:
+        """App ``app`` returned from the ``finished`` callbacks ``tokens``; those of
+        ``declined`` it does not take (its extension gets those files)."""
+        body = {"tokens": list(tokens), "declined": list(declined)}
+        await self._object("POST", f"apps/{app}/answers", body, app=app)
 
     @contextlib.asynccontextmanager
     async def event_stream(self) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:

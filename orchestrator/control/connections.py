@@ -77,14 +77,15 @@ class RemoteDelegate:
             line.update(written=data["bytes"], expected=data["total"])
         self.lines.put_nowait(line)
 
-    def answered(self, token: str) -> None:
-        """The app returned from ``finished`` for ``token``."""
+    def answered(self, token: str, taken: bool = True) -> None:
+        """The app returned from ``finished`` for ``token``; ``taken`` False: it has no
+        delegate to take the file, which goes to the extension."""
         answer = self._answers.get(token)
         if answer is None:
             raise BackgroundAssetsError(f"no finished callback {token!r} waits for an answer",
                                         ErrorCode.REQUEST_INVALID)
         if not answer.done():
-            answer.set_result(True)
+            answer.set_result(taken)
 
     def close(self) -> None:
         """The app left: what it did not answer goes to the extension."""

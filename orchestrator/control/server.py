@@ -331,18 +331,21 @@ class ControlServer:
     async def answers(self, request: web.Request) -> web.Response:
         """The connected app returned from the ``finished`` callbacks ``{"tokens": [...]}``
         (several at once: one request per file would cost more than the file)."""
-        body = await _json_object(request, ("tokens",))
+        body = await _json_object(request, ("tokens", "declined"))
         app_id = self._own_app(request)
-        tokens = body.get("tokens")
-        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-            raise _invalid('the body must list the answered tokens: {"tokens": ["1", "2"]}')
+        tokens, declined = body.get("tokens", []), body.get("declined", [])
+        for name, value in (("tokens", tokens), ("declined", declined)):
+            if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+                raise _invalid(f'{name}: expected a list of tokens, e.g. ["1", "2"]')
         connection = self._connections.get(app_id)
         if connection is None:
             raise BackgroundAssetsError(f"{app_id} is not connected",
                                         ErrorCode.REQUEST_INVALID)
         for token in tokens:
             connection.answered(token)
-        return web.json_response({"app": app_id, "answered": len(tokens)})
+        for token in declined:
+            connection.answered(token, taken=False)
+        return web.json_response({"app": app_id, "answered": len(tokens) + len(declined)})
 
     async def app_action(self, request: web.Request) -> web.Response:
         """``launch`` (the app starts running: foreground promotion becomes possible),

@@ -246,3 +246,70 @@ def test_the_blocking_manager_connects_schedules_and_takes_the_lock(daemon, tmp_
         until(lambda: "movie" in moved, "movie handed to the blocking app")
     assert (tmp_path / "movie").read_bytes() == ASSETS[1].data()
     until(lambda: not status(state)["running"], "the app stops running once it leaves")
+
+
+LOCKER = '''
+import time
+from orchestrator.sdk import DownloaderExtension, read_catalog, with_exclusive_control
+
+
+class Locker(DownloaderExtension):
+    """Takes the app group's lock before it answers, and notes when it got it."""
+
+    def downloads(self, request, manifest_path, info):
+        with with_exclusive_control(timeout=30):
+            with open(self.container / "locked.txt", "a") as notes:
+                notes.write(f"{request.name} {time.time()}\\n")
+        catalog = read_catalog(manifest_path, self.catalog_url)
+        return [self.download(a.id, a.url, size=a.size, sha256=a.sha256, priority=a.priority,
+                              destination=f"assets/{a.id}") for a in catalog.assets]
+
+    def finished(self, download, path):
+        self.move_into_container(path, f"assets/{download.id}")
+'''
+
+
+def test_the_app_and_its_handler_take_turns_on_the_app_groups_lock(tmp_path):
+    """The app holds the lock; the handler's periodic call waits for it, then runs. A
+    connected app without a delegate leaves its files to the handler."""
+    scene = Scenario(tmp_path, [Asset("level", 64 * KiB)])
+    scene.write_content()
+    state = Path(tempfile.mkdtemp(prefix="bgc-"))
+    with serve_in_thread(scene.content) as server:
+        manifest = scene.write_manifests(server.url)
+        extension = manifest.parent / "extension.yaml"
+        extension.write_text(extension.read_text().replace(
+            "  rules:", "  handler: handlers:Locker\n  rules:"))
+        (manifest.parent / "handlers.py").write_text(LOCKER)
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator", "--state-dir", str(state), "daemon"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert "listening on" in daemon.stdout.readline(), daemon.stderr.read()
+            assert cli(state, "install", str(manifest)).returncode == 0
+            notes = state / "containers" / GROUP / "locked.txt"
+            level = state / "containers" / GROUP / "assets" / "level"
+            until(lambda: notes.is_file() and level.is_file(), "the install's file handled")
+            level.unlink()  # the periodic request below plans it again
+            with BlockingDownloadManager(APP_ID, state, wait_until_launchable=True) as app:
+                with app.exclusive_control() as hold:
+                    asking = subprocess.Popen([sys.executable, "-c", (
+                        "import asyncio, sys\n"
+                        "from orchestrator.control import ControlClient, socket_path\n"
+                        "async def ask():\n"
+                        "    async with ControlClient(socket_path(sys.argv[1])) as c:\n"
+                        f"        await c.app_action({APP_ID!r}, 'periodic')\n"
+                        "asyncio.run(ask())\n"), str(state)])
+                    time.sleep(1.5)  # the handler's periodic request waits for the lock
+                    assert notes.read_text().count("PERIODIC") == 0
+                released = time.time()
+                assert asking.wait(timeout=30) == 0
+                assert hold.held >= 1.5
+                # Connected, but with no delegate: the file goes to the handler after all.
+                until(lambda: level.is_file(), "the handler's finished() while connected")
+            periodic = [line for line in notes.read_text().splitlines()
+                        if line.startswith("PERIODIC")]
+            assert len(periodic) == 1 and float(periodic[0].split()[1]) >= released - 0.05
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(timeout=20)
