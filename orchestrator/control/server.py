@@ -191,7 +191,7 @@ class ControlServer:
                 ErrorCode.DISK_ERROR))
 
     def _installed(self, app_id: str) -> str:
-        if self.controls.snapshot().app(app_id) is None:
+        if not self.controls.installed(app_id):
             raise BackgroundAssetsError(f"{app_id} is not installed", ErrorCode.APP_NOT_INSTALLED)
         return app_id
 
@@ -238,7 +238,7 @@ class ControlServer:
         if scope is not None and scope != app_id:
             raise BackgroundAssetsError(f"a client of {scope} cannot act for {app_id}",
                                         ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED)
-        return self._installed(app_id)
+        return app_id if scope is not None else self._installed(app_id)
 
     async def connect(self, request: web.Request) -> web.StreamResponse:
         """An app connects: it runs, and its delegate's callbacks stream down this answer

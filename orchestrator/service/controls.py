@@ -77,6 +77,11 @@ class LocalControls:
     def snapshot(self) -> Snapshot:
         return views.snapshot(self.orchestrator)
 
+    def installed(self, app_id: str) -> bool:
+        """Whether ``app_id`` is installed: what a request's scope is checked against,
+        without the journal reads of a whole snapshot."""
+        return app_id in self.orchestrator.apps
+
     def download(self, app_id: str, download_id: str) -> DownloadView | None:
         return views.download_view(self.orchestrator, app_id, download_id)
 
