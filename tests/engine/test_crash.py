@@ -112,9 +112,14 @@ async def test_kill_9_without_a_sha256_fetches_again_at_most_a_mark_per_connecti
         result, again, on_disk = await _resumed_after_a_kill(server, request, 12 * MIB)
     assert result.ok, result.error
     assert sha256_of(out / "asset.bin") == asset.sha256
-    # What was on disk but not claimed by the last mark: under MARK_BYTES per connection,
-    # plus the chunks received but not yet written at the kill.
-    assert again - (asset.size - on_disk) <= connections * 2 * MARK_BYTES, (again, on_disk)
+    # What was on disk but not trusted by the resume (not claimed by the last mark): under
+    # MARK_BYTES per connection, plus the chunks handed to the write thread after it. Read
+    # from what the resume trusted, not from the bytes the server sent meanwhile: those
+    # also count what a connection had in flight when its tail was stolen, which grows
+    # with the machine's load (it once read 41 MB for 36 MB needed).
+    untrusted = on_disk - result.resumed_from
+    assert untrusted <= connections * 2 * MARK_BYTES, (untrusted, again, on_disk)
+    assert again >= asset.size - result.resumed_from  # nothing trusted went unfetched
     assert sorted(os.listdir(out)) == ["asset.bin"]
 
 
