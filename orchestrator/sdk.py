@@ -136,6 +136,15 @@ class DownloaderExtension:
         return Download(id=id, url=url, app_group=self.app_group, essential=essential,
                         size=size, sha256=sha256, priority=priority, destination=destination)
 
+    def start_foreground(self, download: Download) -> None:
+        """``startForegroundDownload`` is the app's call, never the extension's: this
+        always raises 50 ``callFromExtensionNotAllowed``. The app promotes a download
+        with ``orchestrator.client.DownloadManager.start_foreground`` while it runs."""
+        raise BackgroundAssetsError(
+            f"{download.id}: only the running app may start a download in the foreground "
+            "(DownloadManager.start_foreground); an extension schedules in the background",
+            ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED)
+
     def move_into_container(self, path: Path, destination: str) -> Path:
         """Move ``path`` to ``destination`` inside the container (no ``..``, no escape)."""
         from orchestrator.storage.containers import move_into

@@ -10,7 +10,7 @@ from tests.service.scenario import APP_ID, GROUP, Asset, KiB, Recorder, Scenario
 
 HANDLERS = '''
 import time
-from orchestrator.sdk import DownloaderExtension, read_catalog
+from orchestrator.sdk import BackgroundAssetsError, DownloaderExtension, read_catalog
 
 
 class Downloader(DownloaderExtension):
@@ -39,6 +39,16 @@ class Hog(DownloaderExtension):
 class Dropper(Downloader):
     def finished(self, download, path):
         raise OSError("no room for it")
+
+
+class Eager(Downloader):
+    def downloads(self, request, manifest_path, info):
+        planned = list(super().downloads(request, manifest_path, info))
+        try:
+            self.start_foreground(planned[0])
+        except BackgroundAssetsError as error:
+            (self.container / "refused.txt").write_text(str(int(error.code)))
+        return planned
 
 
 class Notes(Downloader):
@@ -129,3 +139,10 @@ async def test_a_finished_call_that_fails_is_a_failed_download_not_a_delivered_o
     leftovers = [p for p in (tmp_path / "state").rglob("*") if p.is_file()
                  and p.name.startswith("extra")]
     assert leftovers == []
+
+
+async def test_an_extension_cannot_start_a_download_in_the_foreground(tmp_path):
+    recorder, _ = await install_with(tmp_path, "Eager", [Asset("extra", 64 * KiB)])
+    refused = tmp_path / "state" / "containers" / GROUP / "refused.txt"
+    assert refused.read_text() == "50"  # callFromExtensionNotAllowed, as in the framework
+    assert [e["download"] for e in recorder.named("download.finished")] == ["extra"]
