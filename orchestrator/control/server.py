@@ -115,6 +115,28 @@ async def _line(response: web.StreamResponse, data: dict[str, Any]) -> None:
     await response.write((json.dumps(data) + "\n").encode())
 
 
+async def _waiting_lines(queue: asyncio.Queue[dict[str, Any] | None]
+                         ) -> list[dict[str, Any] | None]:
+    """Every line waiting on ``queue`` (none after STREAM_CHECK_SECONDS of quiet): a burst
+    of callbacks goes out in one write instead of a timed wait and a write per line."""
+    if queue.empty():
+        try:
+            first = await asyncio.wait_for(queue.get(), STREAM_CHECK_SECONDS)
+        except TimeoutError:
+            return []
+        lines = [first]
+    else:
+        lines = []
+    while not queue.empty():
+        lines.append(queue.get_nowait())
+    return lines
+
+
+async def _write_lines(response: web.StreamResponse, lines: list[dict[str, Any] | None]) -> None:
+    if lines:
+        await response.write("".join(json.dumps(line) + "\n" for line in lines).encode())
+
+
 def _error(error: BackgroundAssetsError) -> web.Response:
     status = {ErrorCode.APP_NOT_INSTALLED: 404, ErrorCode.DOWNLOAD_NOT_SCHEDULED: 404,
               ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED: 403,
@@ -275,13 +297,11 @@ class ControlServer:
                 older.close()  # the newest connection of an app is the one it runs in
             await _line(response, {"callback": "connected", "app": delegate.app_id})
             while _open(request):
-                try:
-                    line = await asyncio.wait_for(delegate.lines.get(), STREAM_CHECK_SECONDS)
-                except TimeoutError:
-                    continue
-                if line is None:
+                lines = await _waiting_lines(delegate.lines)
+                if None in lines:
+                    await _write_lines(response, lines[:lines.index(None)])
                     break
-                await _line(response, line)
+                await _write_lines(response, lines)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
