@@ -110,7 +110,7 @@ async def run_headless(args: argparse.Namespace, out: TextIO = sys.stdout) -> in
             for manifest in app_manifests(args.directory):
                 app, _ = load_app(manifest)
                 apps.append(app.id)
-                view = snapshot(orchestrator).app(app.id)
+                view = snapshot(orchestrator, app.id).app(app.id)
                 if view is None:
                     await orchestrator.install(manifest)
                 else:

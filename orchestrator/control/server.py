@@ -15,9 +15,9 @@ import json
 import os
 import re
 import socket
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -64,6 +64,7 @@ def someone_listens(path: Path) -> bool:
 MAX_BODY_BYTES = 64 * 1024
 _MAX_BYTE_COUNT = 2**63 - 1  # what the journal's integers hold
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+T = TypeVar("T")
 
 
 def _invalid(message: str) -> BackgroundAssetsError:
@@ -112,13 +113,13 @@ def _open(request: web.Request) -> bool:
 
 
 async def _line(response: web.StreamResponse, data: dict[str, Any]) -> None:
-    await response.write((json.dumps(data) + "\n").encode())
+    await _write_lines(response, [data])
 
 
-async def _waiting_lines(queue: asyncio.Queue[dict[str, Any] | None]
-                         ) -> list[dict[str, Any] | None]:
-    """Every line waiting on ``queue`` (none after STREAM_CHECK_SECONDS of quiet): a burst
-    of callbacks goes out in one write instead of a timed wait and a write per line."""
+async def _waiting(queue: asyncio.Queue[T]) -> list[T]:
+    """Every item waiting on ``queue`` ([] after STREAM_CHECK_SECONDS of quiet, so that a
+    stream notices a client gone): a burst goes out in one write instead of a timed wait
+    and a write per item."""
     if queue.empty():
         try:
             first = await asyncio.wait_for(queue.get(), STREAM_CHECK_SECONDS)
@@ -132,7 +133,7 @@ async def _waiting_lines(queue: asyncio.Queue[dict[str, Any] | None]
     return lines
 
 
-async def _write_lines(response: web.StreamResponse, lines: list[dict[str, Any] | None]) -> None:
+async def _write_lines(response: web.StreamResponse, lines: list[dict[str, Any]]) -> None:
     if lines:
         await response.write("".join(json.dumps(line) + "\n" for line in lines).encode())
 
@@ -222,11 +223,7 @@ class ControlServer:
         return None if app is None else self._installed(app)
 
     async def status(self, request: web.Request) -> web.Response:
-        scope, snapshot = self._scope(request), self.controls.snapshot()
-        answer = to_json(snapshot)
-        if scope is not None:
-            answer["apps"] = [app for app in answer["apps"] if app["app"] == scope]
-        return web.json_response(answer)
+        return web.json_response(to_json(self.controls.snapshot(self._scope(request))))
 
     async def downloads(self, request: web.Request) -> web.Response:
         rows = await self.controls.downloads(self._scope(request))
@@ -247,10 +244,7 @@ class ControlServer:
 
     async def history(self, request: web.Request) -> web.Response:
         """Every move of one download of one app the journal holds, oldest first."""
-        scope, app_id = self._scope(request), request.match_info["app"]
-        if scope is not None and scope != app_id:
-            raise BackgroundAssetsError(f"a client of {scope} cannot read {app_id}'s downloads",
-                                        ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED)
+        app_id = self._own_app(request)
         moves = await self.controls.history(app_id, request.match_info["download"])
         return web.json_response([to_json(move) for move in moves])
 
@@ -285,10 +279,7 @@ class ControlServer:
 
     async def _connected(self, request: web.Request, response: web.StreamResponse,
                          delegate: RemoteDelegate, wait: bool) -> web.StreamResponse:
-        task = asyncio.current_task()
-        assert task is not None
-        self._streams.add(task)
-        try:
+        with self._streaming():
             if wait and not await self._launch_when_ready(request, response, delegate):
                 return response
             older = self._connections.get(delegate.app_id)
@@ -297,16 +288,25 @@ class ControlServer:
                 older.close()  # the newest connection of an app is the one it runs in
             await _line(response, {"callback": "connected", "app": delegate.app_id})
             while _open(request):
-                lines = await _waiting_lines(delegate.lines)
-                if None in lines:
-                    await _write_lines(response, lines[:lines.index(None)])
+                lines = await _waiting(delegate.lines)
+                await _write_lines(response, [line for line in lines if line is not None])
+                if None in lines:  # the delegate closed: nothing comes after it
                     break
-                await _write_lines(response, lines)
+        return response
+
+    @contextlib.contextmanager
+    def _streaming(self) -> Iterator[None]:
+        """The current task streams an answer until the block ends: the daemon's stop
+        cancels it, and a client that leaves or a cancel ends it quietly."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._streams.add(task)
+        try:
+            yield
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
             self._streams.discard(task)
-        return response
 
     async def _launch_when_ready(self, request: web.Request, response: web.StreamResponse,
                                  delegate: RemoteDelegate) -> bool:
@@ -316,7 +316,7 @@ class ControlServer:
         while not await self.controls.until_launchable(app_id, STREAM_CHECK_SECONDS):
             if not _open(request):
                 return False
-            view = self.controls.snapshot().app(app_id)
+            view = self.controls.snapshot(app_id).app(app_id)
             await _line(response, {"callback": "installing",
                                    "progress": view.progress if view else 0.0})
         try:
@@ -373,10 +373,7 @@ class ControlServer:
         app manifest the daemon installed it from (read again, so an edited version is an
         update); an app-scoped client acts on its own app only."""
         await _json_object(request)
-        scope, app_id = self._scope(request), request.match_info["app"]
-        if scope is not None and scope != app_id:
-            raise BackgroundAssetsError(f"a client of {scope} cannot act on {app_id}",
-                                        ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED)
+        app_id = self._own_app(request)
         action, controls = request.match_info["action"], self.controls
         calls: dict[str, Callable[[str], Awaitable[object]]] = {
             "launch": controls.launch, "terminate": controls.terminate,
@@ -388,7 +385,7 @@ class ControlServer:
         return self._app_answer(app_id, action)
 
     def _app_answer(self, app_id: str, action: str) -> web.Response:
-        view = self.controls.snapshot().app(app_id)
+        view = self.controls.snapshot(app_id).app(app_id)
         return web.json_response({"app": app_id, "action": action,
                                   "version": view.version if view else None})
 
@@ -445,21 +442,14 @@ class ControlServer:
         # Subscribed before the headers go out: a client that reads /v1/status once it has
         # them misses no event in between.
         queue = self.controls.events.queue()
-        task = asyncio.current_task()
-        assert task is not None
-        self._streams.add(task)
         try:
-            await response.prepare(request)
-            while request.transport is not None and not request.transport.is_closing():
-                try:
-                    event = await asyncio.wait_for(queue.get(), STREAM_CHECK_SECONDS)
-                except TimeoutError:
-                    continue
-                if scope is None or event.app in (scope, None):
-                    await response.write((event.to_json() + "\n").encode())
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+            with self._streaming():
+                await response.prepare(request)
+                while _open(request):
+                    lines = [event.to_json() + "\n" for event in await _waiting(queue)
+                             if scope is None or event.app in (scope, None)]
+                    if lines:
+                        await response.write("".join(lines).encode())
         finally:
-            self._streams.discard(task)
             self.controls.events.unqueue(queue)
         return response

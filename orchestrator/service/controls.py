@@ -9,6 +9,7 @@ code in both; reads return the views of :mod:`orchestrator.service.views`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -74,8 +75,10 @@ class LocalControls:
         self.orchestrator = orchestrator
         self.events = orchestrator.events
 
-    def snapshot(self) -> Snapshot:
-        return views.snapshot(self.orchestrator)
+    def snapshot(self, app_id: str | None = None) -> Snapshot:
+        """The whole snapshot, or with ``app_id`` only that app's view (the journal reads
+        of the others' are not made)."""
+        return views.snapshot(self.orchestrator, app_id)
 
     def installed(self, app_id: str) -> bool:
         """Whether ``app_id`` is installed: what a request's scope is checked against,
@@ -166,25 +169,23 @@ class LocalControls:
                                         ErrorCode.DOWNLOAD_NOT_SCHEDULED)
         return tracked
 
-    async def promote(self, download_id: str, app_id: str | None = None) -> str:
+    def _act(self, call: Callable[[str], None], download_id: str, app_id: str | None) -> str:
+        """``call`` with the key of the pending download; the id of its app."""
         tracked = self._tracked(download_id, app_id)
-        self.orchestrator.promote(tracked.key)
+        call(tracked.key)
         return tracked.app_id
+
+    async def promote(self, download_id: str, app_id: str | None = None) -> str:
+        return self._act(self.orchestrator.promote, download_id, app_id)
 
     async def pause(self, download_id: str, app_id: str | None = None) -> str:
-        tracked = self._tracked(download_id, app_id)
-        self.orchestrator.pause(tracked.key)
-        return tracked.app_id
+        return self._act(self.orchestrator.pause, download_id, app_id)
 
     async def resume(self, download_id: str, app_id: str | None = None) -> str:
-        tracked = self._tracked(download_id, app_id)
-        self.orchestrator.resume(tracked.key)
-        return tracked.app_id
+        return self._act(self.orchestrator.resume, download_id, app_id)
 
     async def cancel(self, download_id: str, app_id: str | None = None) -> str:
-        tracked = self._tracked(download_id, app_id)
-        self.orchestrator.cancel(tracked.key)
-        return tracked.app_id
+        return self._act(self.orchestrator.cancel, download_id, app_id)
 
     # Storage and device ---------------------------------------------------------
 

@@ -161,8 +161,12 @@ def app_view(orchestrator: Orchestrator, app_id: str) -> AppView:
 
 
 def snapshot(orchestrator: Orchestrator, app_id: str | None = None) -> Snapshot:
-    """Every installed app (only ``app_id`` when given) and the device."""
-    ids = [app_id] if app_id is not None else sorted(orchestrator.apps)
+    """Every installed app (only ``app_id`` when given: none when it is not installed)
+    and the device."""
+    if app_id is None:
+        ids = sorted(orchestrator.apps)
+    else:
+        ids = [app_id] if app_id in orchestrator.apps else []
     return Snapshot(MappingProxyType({i: app_view(orchestrator, i) for i in ids}),
                     orchestrator.device, orchestrator.clock())
 
