@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -27,6 +27,8 @@ from orchestrator.service.views import (
     history_from_json,
     snapshot_from_json,
 )
+
+T = TypeVar("T")
 
 
 def _refusal(status: int, text: str) -> BackgroundAssetsError:
@@ -110,32 +112,28 @@ class ControlClient:
     async def history(self, app: str, download: str) -> list[HistoryEntry]:
         """Every move of download ``download`` of ``app`` the daemon's journal holds."""
         answer = await self._call("GET", f"apps/{app}/downloads/{download}/history")
-        try:
-            return [history_from_json(entry) for entry in answer]
-        except (KeyError, TypeError, AttributeError, ValueError) as error:
-            raise self._unreadable("history", error) from None
+        return self._read("history", lambda: [history_from_json(entry) for entry in answer])
 
     async def snapshot(self) -> Snapshot:
         """``GET /v1/status`` as a :class:`Snapshot`."""
         status = await self.status()
-        try:
-            return snapshot_from_json(status)
-        except (KeyError, TypeError, AttributeError, ValueError) as error:
-            raise self._unreadable("status", error) from None
+        return self._read("status", lambda: snapshot_from_json(status))
 
     async def download_views(self) -> list[DownloadView]:
         """``GET /v1/downloads`` as :class:`DownloadView` values."""
         rows = await self.downloads()
-        try:
-            return [download_from_json(row) for row in rows]
-        except (KeyError, TypeError, AttributeError, ValueError) as error:
-            raise self._unreadable("downloads", error) from None
+        return self._read("downloads", lambda: [download_from_json(row) for row in rows])
 
-    def _unreadable(self, route: str, error: Exception) -> BackgroundAssetsError:
-        what = f"no {error}" if isinstance(error, KeyError) else str(error)
-        return BackgroundAssetsError(f"the daemon at {self.path} answered {route} with "
-                                     f"something this client cannot read ({what})",
-                                     ErrorCode.BAD_SERVER_ANSWER)
+    def _read(self, route: str, read: Callable[[], T]) -> T:
+        """``read()`` of an answer of ``route``; 1026 when it is of a shape the views
+        cannot read (an entry that is not an object, a field missing)."""
+        try:
+            return read()
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            what = f"no {error}" if isinstance(error, KeyError) else str(error)
+            raise BackgroundAssetsError(f"the daemon at {self.path} answered {route} with "
+                                        f"something this client cannot read ({what})",
+                                        ErrorCode.BAD_SERVER_ANSWER) from None
 
     async def act(self, download: str, action: str, app: str | None = None) -> dict[str, Any]:
         """promote, cancel, pause or resume download ``download`` (an id), as ``app`` when
@@ -197,10 +195,7 @@ class ControlClient:
         if request.essential:
             body["essential"] = True  # refused (109): said rather than dropped
         answer = await self._object("POST", f"apps/{app}/downloads", body, app=app)
-        try:
-            return download_from_json(answer)
-        except (KeyError, TypeError, AttributeError, ValueError) as error:
-            raise self._unreadable("schedule", error) from None
+        return self._read("schedule", lambda: download_from_json(answer))
 
     async def answer(self, app: str, tokens: Sequence[str],
                      declined: Sequence[str] = ()) -> None:
