@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import json
 import shutil
 import statistics
 import subprocess
@@ -33,49 +31,17 @@ sys.path.insert(0, str(ROOT))
 from orchestrator.client import DownloadManager  # noqa: E402
 from orchestrator.control import ControlClient, socket_path  # noqa: E402
 from orchestrator.devserver.thread import serve_in_thread  # noqa: E402
+from tests.control.daemon_apps import Asset, write_app, write_content  # noqa: E402
 
 APP_ID, GROUP = "com.example.bench", "group.com.example.bench"
 SIZE = 16 * 1024
 
 
-def write_app(root: Path, url: str, count: int) -> Path:
-    """The app's manifests, its catalog and ``count`` asset files under ``root``."""
-    content, entries = root / "content", []
-    content.mkdir(parents=True)
-    for index in range(count):
-        data = hashlib.sha256(str(index).encode()).digest() * (SIZE // 32)
-        (content / f"a{index:04d}.bin").write_bytes(data)
-        entries.append({"id": f"a{index:04d}", "url": f"a{index:04d}.bin", "size": SIZE,
-                        "sha256": hashlib.sha256(data).hexdigest()})
-    (content / "catalog.json").write_text(json.dumps({"version": "1", "assets": entries}))
-    (root / "app.yaml").write_text(f"""\
-apiVersion: bgassets/v1
-kind: App
-metadata: {{id: {APP_ID}, team: TEAM123456, name: Bench}}
-spec:
-  version: "1.0"
-  appGroup: {GROUP}
-  manifestURL: {url}catalog.json
-  size: 1MiB
-  maxInstallSize: 1GiB
-  essentialMaxInstallSize: 64MiB
-  initialDownloadRestrictions:
-    downloadAllowance: 512MiB
-    essentialDownloadAllowance: 8MiB
-    domainAllowList: ["127.0.0.1"]
-  extension: extension.yaml
-  networkPolicy: {{allowMetered: false}}
-""")
-    (root / "extension.yaml").write_text(f"""\
-apiVersion: bgassets/v1
-kind: Extension
-metadata: {{id: {APP_ID}.downloader, app: {APP_ID}, team: TEAM123456}}
-spec:
-  appGroup: {GROUP}
-  rules:
-    - destination: "assets/{{filename}}"
-""")
-    return root / "app.yaml"
+def write_bench_app(root: Path, url: str, count: int) -> Path:
+    """The app's manifests (a network policy that forbids metered networks), its catalog
+    and ``count`` asset files under ``root``; the content is served from ``root/content``."""
+    write_content(root / "content", [Asset(f"a{index:04d}", SIZE) for index in range(count)])
+    return write_app(root, "bench", f"{url}catalog.json", allow_metered=False)
 
 
 class Mover:
@@ -140,7 +106,7 @@ def main() -> int:
     delays: list[float] = []
     with tempfile.TemporaryDirectory() as folder, serve_in_thread(
             Path(folder) / "content") as server:
-        manifest = write_app(Path(folder), server.url, count)
+        manifest = write_bench_app(Path(folder), server.url, count)
         for _ in range(runs):
             for mode in times:
                 times[mode].append(asyncio.run(one_run(mode, manifest, count, delays)))

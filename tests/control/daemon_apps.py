@@ -47,7 +47,8 @@ def write_content(folder: Path, assets: list[Asset]) -> None:
     (folder / "catalog.json").write_text(json.dumps({"version": "1", "assets": entries}))
 
 
-def write_app(folder: Path, name: str, catalog_url: str, version: str = "1.0") -> Path:
+def write_app(folder: Path, name: str, catalog_url: str, version: str = "1.0",
+              allow_metered: bool = True) -> Path:
     """``folder/app.yaml`` and ``folder/extension.yaml`` of app ``com.example.<name>``."""
     app_id, group = f"com.example.{name}", f"group.com.example.{name}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -67,6 +68,7 @@ spec:
     essentialDownloadAllowance: 8MiB
     domainAllowList: ["127.0.0.1"]
   extension: extension.yaml
+  networkPolicy: {{allowMetered: {str(allow_metered).lower()}}}
 """)
     (folder / "extension.yaml").write_text(f"""\
 apiVersion: bgassets/v1

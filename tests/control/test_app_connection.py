@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from orchestrator.client import BlockingDownloadManager
 from orchestrator.devserver.thread import serve_in_thread
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from tests.control.daemon_apps import Asset as DaemonAsset
-from tests.control.daemon_apps import write_app, write_content
+from tests.control.daemon_apps import running_daemon, write_app, write_content
 from tests.service.scenario import APP_ID, GROUP, Asset, KiB, MiB, Scenario
 
 GAME, NEWS = "com.example.game", "com.example.news"
@@ -94,15 +93,8 @@ def daemon(tmp_path):
         apps.mkdir(parents=True)
         for name in ("app.yaml", "extension.yaml"):
             (apps / name).write_text((scene.root / "manifests" / name).read_text())
-        process = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator", "--state-dir", str(state), "daemon",
-             str(apps.parent)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            assert "listening on" in process.stdout.readline(), process.stderr.read()
+        with running_daemon(state, str(apps.parent)):
             yield state
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=20)
 
 
 def test_the_delegate_gets_the_files_and_a_crash_leaves_them_to_the_extension(daemon, tmp_path):
@@ -151,11 +143,7 @@ def test_connecting_before_the_essential_downloads_is_refused_without_wait(tmp_p
     state = Path(tempfile.mkdtemp(prefix="bgc-"))
     with serve_in_thread(scene.content, rate_per_connection=64 * KiB) as server:
         manifest = scene.write_manifests(server.url)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator", "--state-dir", str(state), "daemon"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            assert "listening on" in process.stdout.readline(), process.stderr.read()
+        with running_daemon(state):
             assert cli(state, "install", str(manifest)).returncode == 0
             app = app_process(state, tmp_path)
             try:
@@ -164,9 +152,6 @@ def test_connecting_before_the_essential_downloads_is_refused_without_wait(tmp_p
                 assert "BackgroundAssetsError" in error and "not launchable" in error
             finally:
                 app.kill()
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=20)
 
 
 def test_an_app_schedules_its_own_downloads_and_cannot_touch_another_apps(tmp_path):
@@ -180,49 +165,44 @@ def test_an_app_schedules_its_own_downloads_and_cannot_touch_another_apps(tmp_pa
     with serve_in_thread(content, rate_per_connection=256 * KiB) as server:
         for name in ("game", "news"):
             write_app(apps / name, name, f"{server.url}{name}/catalog.json")
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator", "--state-dir", str(state), "daemon",
-             str(apps)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        game = news = None
-        try:
-            assert "listening on" in daemon.stdout.readline(), daemon.stderr.read()
-            game = app_process(state, tmp_path, "--wait", app=GAME)
-            news = app_process(state, tmp_path, "--wait", app=NEWS)
-            for process in (game, news):
-                lines_until(process, lambda line: line["callback"] == "connected")
-            assert ask(news, "current")["answer"] == ["front"]  # its own only
-            assert ask(news, "cancel level")["refused"] == ErrorCode.DOWNLOAD_NOT_SCHEDULED
-            assert ask(news, "foreground level")["refused"] == ErrorCode.DOWNLOAD_NOT_SCHEDULED
-            digest = hashlib.sha256(bonus.data()).hexdigest()
-            url = f"{server.url}game/bonus.bin"
-            essential = ask(game, f"schedule intro {url} {bonus.size} {digest} essential")
-            assert essential["refused"] == ErrorCode.DOWNLOAD_ESSENTIAL_DOWNLOAD_NOT_PERMITTED
-            assert ask(game, f"schedule bonus {url} {bonus.size} {digest}")["answer"] == "bonus"
-            lines_until(game, lambda line: line.get("callback") == "finished"
-                        and line["download"] == "bonus")
-            until(lambda: (tmp_path / "bonus").is_file(), "the app moved its own download")
-            again = ask(game, f"schedule level {url} {bonus.size} {digest}")
-            assert again["refused"] == ErrorCode.DOWNLOAD_ALREADY_SCHEDULED
-            assert ask(game, "foreground level")["answer"] is None
-            assert "level" in ask(game, "current")["answer"]
-            pending = {(row["app"], row["download"]): row for row in json.loads(
-                cli(state, "downloads", "--json").stdout)}
-            assert pending[(GAME, "level")]["foreground"] is True
-            lines_until(game, lambda line: line.get("callback") == "finished"
-                        and line["download"] == "level")
-            # Promoted while it transferred: it went on where it was, nothing sent twice.
-            assert server.stats.bytes_by_path["/game/level.bin"] == 2 * MiB
-            assert (tmp_path / "bonus").read_bytes() == bonus.data()
-            rows = {(row["app"], row["download"]): row for row in json.loads(
-                cli(state, "downloads", "--json").stdout)}
-            assert rows[(GAME, "bonus")]["state"] == "finished"
-            assert rows[(NEWS, "front")]["state"] != "failed"  # news's stays untouched
-        finally:
-            for process in (game, news):
-                if process is not None:
-                    process.kill()
-            daemon.send_signal(signal.SIGTERM)
-            daemon.wait(timeout=20)
+        with running_daemon(state, str(apps)):
+            game = news = None
+            try:
+                game = app_process(state, tmp_path, "--wait", app=GAME)
+                news = app_process(state, tmp_path, "--wait", app=NEWS)
+                for process in (game, news):
+                    lines_until(process, lambda line: line["callback"] == "connected")
+                assert ask(news, "current")["answer"] == ["front"]  # its own only
+                assert ask(news, "cancel level")["refused"] == ErrorCode.DOWNLOAD_NOT_SCHEDULED
+                assert ask(news, "foreground level")["refused"] == ErrorCode.DOWNLOAD_NOT_SCHEDULED
+                digest = hashlib.sha256(bonus.data()).hexdigest()
+                url = f"{server.url}game/bonus.bin"
+                essential = ask(game, f"schedule intro {url} {bonus.size} {digest} essential")
+                assert essential["refused"] == ErrorCode.DOWNLOAD_ESSENTIAL_DOWNLOAD_NOT_PERMITTED
+                assert ask(game, f"schedule bonus {url} {bonus.size} {digest}")["answer"] == "bonus"
+                lines_until(game, lambda line: line.get("callback") == "finished"
+                            and line["download"] == "bonus")
+                until(lambda: (tmp_path / "bonus").is_file(), "the app moved its own download")
+                again = ask(game, f"schedule level {url} {bonus.size} {digest}")
+                assert again["refused"] == ErrorCode.DOWNLOAD_ALREADY_SCHEDULED
+                assert ask(game, "foreground level")["answer"] is None
+                assert "level" in ask(game, "current")["answer"]
+                pending = {(row["app"], row["download"]): row for row in json.loads(
+                    cli(state, "downloads", "--json").stdout)}
+                assert pending[(GAME, "level")]["foreground"] is True
+                lines_until(game, lambda line: line.get("callback") == "finished"
+                            and line["download"] == "level")
+                # Promoted while it transferred: it went on where it was, nothing sent twice.
+                assert server.stats.bytes_by_path["/game/level.bin"] == 2 * MiB
+                assert (tmp_path / "bonus").read_bytes() == bonus.data()
+                rows = {(row["app"], row["download"]): row for row in json.loads(
+                    cli(state, "downloads", "--json").stdout)}
+                assert rows[(GAME, "bonus")]["state"] == "finished"
+                assert rows[(NEWS, "front")]["state"] != "failed"  # news's stays untouched
+            finally:
+                for process in (game, news):
+                    if process is not None:
+                        process.kill()
 
 
 def test_the_blocking_manager_connects_schedules_and_takes_the_lock(daemon, tmp_path):
@@ -281,11 +261,7 @@ def test_the_app_and_its_handler_take_turns_on_the_app_groups_lock(tmp_path):
         extension.write_text(extension.read_text().replace(
             "  rules:", "  handler: handlers:Locker\n  rules:"))
         (manifest.parent / "handlers.py").write_text(LOCKER)
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator", "--state-dir", str(state), "daemon"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            assert "listening on" in daemon.stdout.readline(), daemon.stderr.read()
+        with running_daemon(state):
             assert cli(state, "install", str(manifest)).returncode == 0
             notes = state / "containers" / GROUP / "locked.txt"
             level = state / "containers" / GROUP / "assets" / "level"
@@ -310,6 +286,3 @@ def test_the_app_and_its_handler_take_turns_on_the_app_groups_lock(tmp_path):
             periodic = [line for line in notes.read_text().splitlines()
                         if line.startswith("PERIODIC")]
             assert len(periodic) == 1 and float(periodic[0].split()[1]) >= released - 0.05
-        finally:
-            daemon.send_signal(signal.SIGTERM)
-            daemon.wait(timeout=20)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.control.daemon_apps import running_daemon
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "wwdc-sessions" / "session_manager.py"
@@ -41,11 +42,7 @@ def test_the_example_app_adopts_the_sessions_and_fetches_a_missing_one(tmp_path)
     made = bgassets(state, "init", str(apps / "wwdc-sessions"), "--example", "wwdc-sessions")
     assert made.returncode == 0, made.stderr
     catalog = json.loads((apps / "wwdc-sessions" / "catalog.json").read_text())
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "--state-dir", str(state), "daemon",
-         str(apps), "--serve-demo"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert "listening on" in daemon.stdout.readline(), daemon.stderr.read()
+    with running_daemon(state, str(apps), "--serve-demo"):
         ids = {asset["id"] for asset in catalog["assets"]}
         deadline = time.monotonic() + 180
         while {row["download"] for row in downloads(state)
@@ -67,6 +64,3 @@ def test_the_example_app_adopts_the_sessions_and_fetches_a_missing_one(tmp_path)
                    for i in essential)
         asset = catalog["assets"][-1]
         assert hashlib.sha256(taken.read_bytes()).hexdigest() == asset["sha256"]
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=30)
