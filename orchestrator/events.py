@@ -8,6 +8,7 @@ An event serialises to one JSON object per line with at least ``ts``,
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -220,17 +221,19 @@ def field_problems(kind: EventKind, data: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def declared_fields(kind: EventKind) -> dict[str, tuple[Any, bool]]:
+@functools.cache
+def declared_fields(kind: EventKind) -> Mapping[str, tuple[Any, bool]]:
     """Each field the payload of ``kind`` declares: its type, and whether it is required.
 
     Read from the annotations rather than ``__required_keys__``, which cannot see
-    ``NotRequired`` through this module's postponed annotations.
+    ``NotRequired`` through this module's postponed annotations; once per kind, since
+    a client checks every event it reads from a daemon.
     """
     fields = {}
     for name, hint in get_type_hints(FIELDS[kind], include_extras=True).items():
         optional = get_origin(hint) is NotRequired
         fields[name] = (get_args(hint)[0] if optional else hint, not optional)
-    return fields
+    return MappingProxyType(fields)
 
 
 @dataclass(frozen=True)
