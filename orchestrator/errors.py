@@ -92,6 +92,12 @@ class BackgroundAssetsError(Exception):
         return {"code": int(self.code), "name": self.code.title, "message": self.message}
 
 
+class CredentialUnavailable(Exception):
+    """An Extension's ``spec.credentials`` entry matches a challenge but its secret cannot
+    be read: the message names the variable or file, never a value. The challenge then
+    fails with 1025 ``authenticationFailed`` carrying that message."""
+
+
 class UsageError(BackgroundAssetsError):
     """A command was called with arguments that cannot work (exit code 2)."""
 

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import urlsplit
 
 from yarl import URL
 
@@ -24,6 +23,8 @@ from orchestrator.cli.progress import FetchView
 from orchestrator.engine import CredentialProvider, DownloadRequest, Engine, SidecarStore
 from orchestrator.engine.http import origin_of
 from orchestrator.errors import DownloadError, ErrorCode, UsageError
+from orchestrator.model.auth import AuthScheme, Challenge, Credential
+from orchestrator.service.credentials import read_netrc
 
 
 @dataclass
@@ -36,19 +37,19 @@ class FetchOutcome:
 
 
 def netrc_credentials(path: Path) -> CredentialProvider:
-    """A credential provider answering from a netrc file, by host name of the origin."""
+    """A credential provider answering Basic challenges from a netrc file, by host name."""
     try:
-        table = netrc.netrc(str(path))
+        netrc.netrc(str(path))
     except (OSError, netrc.NetrcParseError) as error:
         raise UsageError(f"--netrc: cannot read {path}: {error}") from None
 
-    async def provide(origin: str, realm: str | None) -> tuple[str, str] | None:
-        host = urlsplit(origin).hostname or ""
-        entry = table.authenticators(host)
-        if entry is None:
+    async def provide(challenge: Challenge) -> Credential | None:
+        if challenge.scheme is not AuthScheme.BASIC:
             return None
-        login, _account, password = entry
-        return (login or "", password or "")
+        try:
+            return read_netrc(path, challenge.host)
+        except (OSError, netrc.NetrcParseError):
+            return None
 
     return provide
 

@@ -67,7 +67,8 @@ async def _open(resumable: Resumable,
     request = resumable.request
     response, final_url = await open_response(
         resumable.context.session, request.url, headers, allowed_hosts=request.allowed_hosts,
-        credentials=resumable.context.credentials)
+        credentials=resumable.context.credentials, scope=request.auth_scope,
+        key=request.state_key)
     return response, str(final_url)
 
 

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.errors import DownloadError
+from orchestrator.model.auth import Challenge, ChallengeAnswer
 from orchestrator.model.enums import DownloadState
 
-CredentialProvider = Callable[[str, str | None], Awaitable[tuple[str, str] | None]]
-"""``(origin "scheme://host:port", realm) -> (user, password)`` or None; asked once per origin."""
+CredentialProvider = Callable[[Challenge], Awaitable[ChallengeAnswer]]
+"""Answers a challenge: a Credential, None (nobody answers) or CANCEL; asked once per
+protection space (the download's ``auth_scope``, origin, scheme, realm, proxy)."""
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class DownloadRequest:
 
     ``max_size`` bounds a file of unknown size (a catalog): a larger declared length fails
     at once, and a body that keeps coming is cut off at ``max_size`` bytes.
+    ``auth_scope`` (an app id) keeps the credentials of one scope from another's requests.
     """
 
     url: str
@@ -32,6 +35,7 @@ class DownloadRequest:
     key: str | None = None
     staging: Path | None = None
     max_size: int | None = None
+    auth_scope: str | None = None
 
     @property
     def state_key(self) -> str:
