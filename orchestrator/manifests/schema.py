@@ -218,9 +218,33 @@ def _message(error: jsonschema.ValidationError) -> str:
         return f"{shown} is longer than {value} characters"
     if keyword == "uniqueItems":
         return "has duplicate entries"
+    if keyword in {"minProperties", "maxProperties"} and isinstance(error.schema, dict):
+        return _property_count(keyword, error.schema)
+    if keyword == "dependentRequired" and isinstance(instance, dict):
+        pairs = [(name, needed) for name, needed in value.items()
+                 if name in instance and any(n not in instance for n in needed)]
+        if pairs:
+            name, needed = pairs[0]
+            return f"{name} needs {' and '.join(needed)} beside it"
     if keyword == "pattern":
         return f"{shown} does not match {value}"
     return str(error.message)
+
+
+def _property_count(keyword: str, schema: dict[str, Any]) -> str:
+    """Too few or too many fields, naming the ones (or the pairs) to choose from."""
+    required = set(schema.get("required", ()))
+    choices = [name for name in schema.get("properties", {}) if name not in required]
+    groups: list[list[str]] = []
+    for name, needed in schema.get("dependentRequired", {}).items():
+        group = [name, *needed]
+        if not any(set(group) == set(known) for known in groups):
+            groups.append(group)
+    if groups:
+        return "needs " + ", or ".join(" and ".join(group) for group in groups)
+    if keyword == "minProperties":
+        return f"needs one of {', '.join(choices)}"
+    return f"give only one of {', '.join(choices)}"
 
 
 _SAMPLES: dict[str, Any] = {"string": "", "integer": 0, "number": 0.5, "boolean": True,

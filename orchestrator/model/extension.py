@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from orchestrator.model.auth import CredentialSource
 from orchestrator.model.units import parse_size
 
 DEFAULT_MEMORY_LIMIT = 64 * 2**20
@@ -80,6 +81,7 @@ class Extension:
     """The downloader extension of one app.
 
     ``handler`` (``module:Class``) replaces the declarative rules with user code.
+    ``credentials`` answer authentication challenges before the handler is asked.
     """
 
     id: str
@@ -91,13 +93,13 @@ class Extension:
     handler: str | None = None
     skip_present: bool = True
     memory_limit: int = DEFAULT_MEMORY_LIMIT
+    credentials: tuple[CredentialSource, ...] = ()
 
     @classmethod
     def from_document(cls, data: Mapping[str, Any], base_path: str | None = None) -> Extension:
         """Build from an already schema-validated Extension document.
 
-        ``base_path`` is accepted for symmetry with the other documents; nothing
-        in an extension is relative to its file today.
+        ``base_path`` is the manifest's folder: credential files are relative to it.
         """
         metadata, spec = data["metadata"], data["spec"]
         rules = tuple(Rule.from_document(rule) for rule in spec.get("rules") or ())
@@ -116,4 +118,6 @@ class Extension:
             handler=spec.get("handler"),
             skip_present=bool(spec.get("skipPresent", True)),
             memory_limit=parse_size(limits.get("memory", DEFAULT_MEMORY_LIMIT)),
+            credentials=tuple(CredentialSource.from_document(entry, base_path)
+                              for entry in spec.get("credentials") or ()),
         )

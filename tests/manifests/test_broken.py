@@ -354,6 +354,46 @@ CASES = [
         "app.yaml:12:28",
         "larger than spec.maxInstallSize, which includes it",
     ),
+    case(
+        "credentials-literal-password",
+        sub("extension.yaml", "  onFailure:",
+            "  credentials:\n    - host: cdn.example.com\n"
+            "      basic: {user: alice, password: s3cret}\n  onFailure:"),
+        "extension.yaml:16:28",
+        "spec.credentials[0].basic: unknown field 'password' (did you mean 'passwordEnv'?)",
+    ),
+    case(
+        "credentials-literal-token",
+        sub("extension.yaml", "  onFailure:",
+            "  credentials:\n    - {host: cdn.example.com, bearer: {token: abc}}\n"
+            "  onFailure:"),
+        "extension.yaml:15:40",
+        "spec.credentials[0].bearer: unknown field 'token' (did you mean 'tokenEnv'?)",
+    ),
+    case(
+        "credentials-two-forms",
+        sub("extension.yaml", "  onFailure:",
+            "  credentials:\n    - {host: cdn.example.com, netrc: true, "
+            "bearer: {tokenEnv: T}}\n  onFailure:"),
+        "extension.yaml:15:7",
+        "spec.credentials[0]: give only one of basic, bearer, netrc",
+    ),
+    case(
+        "credentials-half-a-pair",
+        sub("extension.yaml", "  onFailure:",
+            "  credentials:\n    - {host: cdn.example.com, basic: {usernameEnv: U, "
+            "passwordFile: p}}\n  onFailure:"),
+        "extension.yaml:15:38",
+        "spec.credentials[0].basic: usernameEnv needs passwordEnv beside it",
+    ),
+    case(
+        "credentials-host-with-scheme",
+        sub("extension.yaml", "  onFailure:",
+            "  credentials:\n    - {host: 'https://cdn.example.com', netrc: true}\n"
+            "  onFailure:"),
+        "extension.yaml:15:14",
+        "is not a host (a host name, an IP literal or *.example.com; no scheme, port or path)",
+    ),
 ]
 
 
