@@ -27,6 +27,13 @@ from urllib.parse import unquote, urlsplit
 
 import orchestrator.storage.lock as lock
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.model.auth import (
+    AuthScheme,
+    Challenge,
+    ChallengeAnswer,
+    ChallengeDisposition,
+    Credential,
+)
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest, DownloadState, Priority
 from orchestrator.model.plan import AppExtensionInfo
@@ -36,8 +43,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AppExtensionInfo",
+    "AuthScheme",
     "BackgroundAssetsError",
+    "Challenge",
+    "ChallengeDisposition",
     "ContentRequest",
+    "Credential",
     "Download",
     "DownloadState",
     "DownloaderExtension",
@@ -125,6 +136,14 @@ class DownloaderExtension:
         if download.essential:
             return [download.removing_essential()]
         return ()
+
+    def challenge(self, download: Download, challenge: Challenge) -> ChallengeAnswer:
+        """``backgroundDownload(_:didReceive:)``: answer a server's 401 or a proxy's 407
+        for ``download`` (the catalog's id is ``@catalog``) with a :class:`Credential`,
+        or ``ChallengeDisposition.CANCEL`` to fail it. None (the default) leaves the
+        challenge unanswered: the download fails with 1025 ``authenticationFailed``.
+        ``spec.credentials`` in the manifest, when one matches, answers before this."""
+        return None
 
     def download(self, id: str, url: str, *, size: int | None = None,
                  sha256: str | None = None, essential: bool = False,

@@ -56,9 +56,26 @@ def register(subparsers: Any) -> None:
                         "(see below)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed deciding which requests a fault share hits (default 0)")
+    parser.add_argument("--bearer-token-file", metavar="FILE", type=Path, default=None,
+                        help="require 'Authorization: Bearer TOKEN' of every request, TOKEN "
+                        "being the contents of FILE; others get a 401 challenge (to try "
+                        "an extension's spec.credentials)")
     parser.add_argument("--verbose", action="store_true",
                         help="print one line per request on stderr")
     parser.set_defaults(handler=run)
+
+
+def _token(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise UsageError(f"--bearer-token-file: cannot read {path}: {reason}") from None
+    if not token:
+        raise UsageError(f"--bearer-token-file: {path} is empty")
+    return token
 
 
 def _options(args: argparse.Namespace) -> tuple[Path, int | None, list[Fault]]:
@@ -81,6 +98,7 @@ def _options(args: argparse.Namespace) -> tuple[Path, int | None, list[Fault]]:
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; exit 0 then."""
     root, rate, faults = _options(args)
+    args.bearer_token = _token(args.bearer_token_file)
     return asyncio.run(_serve(args, root, rate, faults))
 
 
@@ -89,7 +107,7 @@ async def _serve(args: argparse.Namespace, root: Path, rate: int | None,
     from orchestrator.devserver.server import DevServer
 
     server = DevServer(root, args.host, args.port, rate_per_connection=rate, faults=faults,
-                       seed=args.seed, verbose=args.verbose)
+                       seed=args.seed, verbose=args.verbose, bearer_token=args.bearer_token)
     try:
         await server.start()
     except OSError as error:
@@ -103,6 +121,8 @@ async def _serve(args: argparse.Namespace, root: Path, rate: int | None,
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     extra = f", faults: {', '.join(map(str, faults))}" if faults else ""
+    if args.bearer_token is not None:
+        extra += ", bearer token required"
     print(f"bgassets serve: serving {args.dir} at {server.url} (Ctrl-C to stop){extra}",
           flush=True)
     try:

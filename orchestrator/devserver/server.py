@@ -7,6 +7,7 @@ countable ways (see ``faults.py``).
 
 from __future__ import annotations
 
+import hmac
 import mimetypes
 import os
 import sys
@@ -70,17 +71,21 @@ class DevServer:
 
     ``rate_per_connection`` caps each response in bytes per second; ``faults``
     are fault specs (see ``parse_fault``); ``seed`` makes shares repeatable.
+    ``bearer_token``, when set, is required of every request (``Authorization:
+    Bearer TOKEN``); others get a 401 challenge, as a CDN behind token auth does.
     Use ``async with`` or ``start()``/``stop()``.
     """
 
     def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0, *,
                  rate_per_connection: int | None = None, faults: Sequence[str | Fault] = (),
-                 seed: int = 0, verbose: bool = False) -> None:
+                 seed: int = 0, verbose: bool = False,
+                 bearer_token: str | None = None) -> None:
         self.root = Path(root).resolve()
         self.host = host
         self.port = port
         self.rate_per_connection = rate_per_connection
         self.verbose = verbose
+        self.bearer_token = bearer_token
         self.stats = DevServerStats()
         self._picker = FaultPicker(faults, seed)
         self._generations: Counter[str] = Counter()
@@ -162,6 +167,10 @@ class DevServer:
     async def _answer(self, request: web.BaseRequest, path: str) -> web.StreamResponse:
         if request.method not in ("GET", "HEAD"):
             return web.Response(status=405, headers={"Allow": "GET, HEAD"})
+        if self.bearer_token is not None and not hmac.compare_digest(
+                request.headers.get("Authorization", ""), f"Bearer {self.bearer_token}"):
+            return web.Response(status=401, text="a bearer token is required\n", headers={
+                "WWW-Authenticate": 'Bearer realm="bgassets-serve"'})
         file = self._resolve(path)
         if file is None:
             return web.Response(status=404, text=f"{path} not found\n")

@@ -70,7 +70,7 @@ async def fetch_catalog(engine: Engine, layout: Layout, app: App, *, launched: b
     allowed = None if launched else app.restrictions.domain_allow_list
     request = DownloadRequest(url=app.manifest_url, destination=destination, foreground=True,
                               connections=1, allowed_hosts=allowed,
-                              key=f"{app.app_group}/{CATALOG_ID}")
+                              key=f"{app.app_group}/{CATALOG_ID}", auth_scope=app.id)
     result = await fetch_within(engine, request, limits, allowance_remaining)
     try:
         catalog = load_catalog(destination.read_bytes(), app.manifest_url, app.manifest_url)

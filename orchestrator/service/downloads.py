@@ -81,6 +81,7 @@ class Tracked:
             sha256=download.sha256, priority=download.priority, foreground=self.foreground,
             connections=connections, allowed_hosts=self.allowed_hosts, key=self.key,
             staging=ephemeral.with_name(ephemeral.name + ".part") if self.direct else None,
+            auth_scope=self.app_id,
         )
 
 

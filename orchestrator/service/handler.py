@@ -30,14 +30,17 @@ from typing import Any
 
 import orchestrator
 from orchestrator.errors import BackgroundAssetsError, HandlerAnswerError
+from orchestrator.model.auth import Challenge, ChallengeAnswer
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest
 from orchestrator.model.extension import DEFAULT_MEMORY_LIMIT, Extension
 from orchestrator.model.plan import AppExtensionInfo
 from orchestrator.service.handler_answers import (
+    challenge_call,
     downloads_call,
     failed_call,
     finished_call,
+    parse_challenge_answer,
     parse_downloads,
 )
 
@@ -114,6 +117,18 @@ class HandlerRunner:
         """Report a failure; the answer is the downloads to schedule again."""
         call = failed_call(download, error, self.container)
         return self._parsed(await self._call(call, budget))
+
+    async def challenge(self, download: Download, challenge: Challenge, *,
+                        budget: float | None) -> tuple[ChallengeAnswer, HandlerOutcome]:
+        """``backgroundDownload(_:didReceive:)``: a credential, cancel or None."""
+        outcome = await self._call(challenge_call(download, challenge, self.container), budget)
+        if not outcome.ok:
+            return None, outcome
+        try:
+            return parse_challenge_answer(outcome.answer), outcome
+        except HandlerAnswerError as error:
+            log.warning("%s: %s", self.extension.handler, error.message)
+            return None, replace(outcome, answer=None, terminated=error.message)
 
     async def _call(self, call: Mapping[str, Any], budget: float | None) -> HandlerOutcome:
         assert self.extension.handler is not None, "the extension has no handler"

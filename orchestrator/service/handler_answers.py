@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from orchestrator.errors import BackgroundAssetsError, HandlerAnswerError
+from orchestrator.model.auth import Challenge, ChallengeAnswer, ChallengeDisposition, Credential
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest, Priority
 from orchestrator.model.plan import AppExtensionInfo
@@ -56,6 +57,29 @@ def failed_call(download: Download, error: BackgroundAssetsError,
                       "message": error.message},
             "appGroup": download.app_group,
             "container": _absolute(container) if container is not None else None}
+
+
+def challenge_call(download: Download, challenge: Challenge,
+                   container: Path | None = None) -> dict[str, Any]:
+    """The call of ``backgroundDownload(_:didReceive:)``: the answer is a credential."""
+    return {"entry": "challenge", "download": encode_download(download),
+            "challenge": challenge.to_json(), "appGroup": download.app_group,
+            "container": _absolute(container) if container is not None else None}
+
+
+def parse_challenge_answer(answer: Mapping[str, Any] | None) -> ChallengeAnswer:
+    """A handler's ``challenge`` answer: a credential, cancel, or None (default handling)."""
+    if not answer:
+        return None
+    if answer.get("disposition") == ChallengeDisposition.CANCEL.value:
+        return ChallengeDisposition.CANCEL
+    credential = answer.get("credential")
+    if credential is None:
+        return None
+    parsed = Credential.from_json(credential)
+    if parsed is None:
+        raise _fail("challenge", "the credential has neither user and password nor a token")
+    return parsed
 
 
 def parse_downloads(answer: Mapping[str, Any] | None, app_group: str) -> list[Download]:

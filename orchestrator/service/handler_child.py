@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 
 from orchestrator import sdk
 from orchestrator.errors import BackgroundAssetsError, BadAnswer, ErrorCode
+from orchestrator.model.auth import Challenge, ChallengeDisposition, Credential
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest
 from orchestrator.model.plan import AppExtensionInfo
@@ -139,7 +140,23 @@ def run_entry(handler: Any, request: Mapping[str, Any]) -> dict[str, Any]:
                                         ErrorCode(int(error.get("code", 0))))
         result = _resolve(handler.failed(decode_download(request["download"]), failure))
         return {"downloads": _encode_all(result, "failed")}
-    raise BadAnswer(f"unknown entry point {entry!r} (downloads, finished, failed)")
+    if entry == "challenge":
+        challenge = Challenge.from_json(request.get("challenge") or {})
+        return _challenge_answer(_resolve(handler.challenge(
+            decode_download(request["download"]), challenge)))
+    raise BadAnswer(f"unknown entry point {entry!r} (downloads, finished, failed, challenge)")
+
+
+def _challenge_answer(result: Any) -> dict[str, Any]:
+    """``challenge()``'s result on the wire: a credential, cancel, or default handling."""
+    if result is None or result is ChallengeDisposition.PERFORM_DEFAULT_HANDLING:
+        return {"credential": None}
+    if result is ChallengeDisposition.CANCEL:
+        return {"disposition": ChallengeDisposition.CANCEL.value}
+    if not isinstance(result, Credential):
+        raise BadAnswer(f"challenge() returned {type(result).__name__}, not a Credential, "
+                        "None or ChallengeDisposition.CANCEL")
+    return {"credential": result.to_json()}
 
 
 def where(error: BaseException) -> str | None:

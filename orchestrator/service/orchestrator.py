@@ -40,6 +40,7 @@ from orchestrator.service.catalogs import (
     MIN_CATALOG_RATE,
     CatalogLimits,
 )
+from orchestrator.service.challenges import Challenges
 from orchestrator.service.context import ServiceContext
 from orchestrator.service.downloads import DownloadQueue, Tracked
 from orchestrator.service.handover import Handover
@@ -103,11 +104,14 @@ class Orchestrator:
         self._state_lock = _lock_state_dir(ctx.state_dir)
         journal = Journal.in_state_dir(ctx.state_dir)
         self._own_engine = self._engine is None
-        engine = self._engine or Engine(state_store=journal)
-        if self._own_engine:
-            await engine.__aenter__()
         self._tracking = Tracking(ctx)
         self._runtime = ExtensionRuntime(ctx)
+        challenges = Challenges(ctx, self._runtime)
+        engine = self._engine or Engine(state_store=journal, credentials=challenges.answer)
+        if self._own_engine:
+            await engine.__aenter__()
+        elif engine.credentials.provider is None:  # a given engine answers as ours would
+            engine.credentials.provider = challenges.answer
         self._handover = handover = Handover(ctx, self._tracking, self._runtime)
         self._requests = ContentRequests(ctx, self._tracking, self._runtime)
         self._recovery = Recovery(ctx, self._tracking, handover)
@@ -192,6 +196,7 @@ class Orchestrator:
         # A first install, or one whose catalog could not be fetched, asks for ``install``.
         first = known is None or (retry and not known.launched)
         request = ContentRequest.INSTALL if first else ContentRequest.UPDATE
+        self._ctx.engine.credentials.forget(app.id)  # its spec.credentials may have changed
         await self._requests.begin_install(app, extension, Path(manifest), request)
         return app.id
 
@@ -253,6 +258,7 @@ class Orchestrator:
         self.journal.record_launch(app_id, self.clock())
         loaded.launched = loaded.running = True
         loaded.delegate = delegate
+        self._ctx.engine.credentials.forget(app_id)  # its delegate may answer differently
         self.emit(EventKind.APP_LAUNCHED, app_id)
 
     def schedule(self, app_id: str, download_id: str, url: str, *, size: int | None = None,
@@ -266,6 +272,7 @@ class Orchestrator:
         """The app stops running; callbacks go to its extension again."""
         loaded = self._ctx.loaded(app_id)
         loaded.running, loaded.delegate = False, None
+        self._ctx.engine.credentials.forget(app_id)  # the extension answers again
 
     async def uninstall(self, app_id: str) -> None:
         """Remove the app, its container, its staging files and its journal rows."""
@@ -288,6 +295,7 @@ class Orchestrator:
         containers.remove_tree(self.layout.container(group))
         containers.remove_tree(self.layout.staging_dir(group))
         self.network.forget(app_id)
+        self._ctx.engine.credentials.forget(app_id)
         del self.apps[app_id]
         self.emit(EventKind.APP_UNINSTALLED, app_id)
 

@@ -121,3 +121,28 @@ def test_help_explains_every_fault() -> None:
     for name in FAULT_NAMES:
         assert re.search(rf"^  {re.escape(name)} ", result.stdout, re.MULTILINE), name
     assert "once" in result.stdout and "--seed" in result.stdout
+
+
+def test_a_bearer_token_file_makes_every_request_need_the_token(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "asset.bin").write_bytes(b"locked")
+    (tmp_path / "token").write_text("s3cret-token\n")
+    with serving(str(content), "--port", "0", "--bearer-token-file",
+                 str(tmp_path / "token")) as (process, url):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url + "asset.bin", timeout=5)
+        assert refused.value.code == 401
+        assert refused.value.headers["WWW-Authenticate"] == 'Bearer realm="bgassets-serve"'
+        request = urllib.request.Request(url + "asset.bin",
+                                         headers={"Authorization": "Bearer s3cret-token"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.read() == b"locked"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    (tmp_path / "empty").write_text("\n")
+    for token_file, message in ((tmp_path / "missing", "cannot read"),
+                                (tmp_path / "empty", "is empty")):
+        result = _run(str(content), "--bearer-token-file", str(token_file))
+        assert result.returncode == 2 and message in result.stderr
+        assert "Traceback" not in result.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class Scenario:
     rules: tuple[str, ...] = ('{destination: "assets/{filename}"}',)
     version: str = "1.0"
     allow_metered: bool = True
+    extension_spec: str = ""  # more of the Extension's spec, as YAML lines under it
 
     @property
     def content(self) -> Path:
@@ -93,7 +95,7 @@ spec:
   rules:
 {rule_lines}
   onFailure: {{essential: reenqueue-nonessential, retries: 1}}
-""")
+{textwrap.indent(self.extension_spec, "  ")}""")
         return manifests / "app.yaml"
 
 

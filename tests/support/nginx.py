@@ -45,6 +45,7 @@ http {{
         listen 127.0.0.1:{port};
         root {root};
         {limit_rate}
+        {auth}
     }}
 }}
 """
@@ -111,8 +112,15 @@ def _free_port() -> int:
 
 
 def _write_config(root: Path, workdir: Path, port: int, limit_rate: str | None,
-                  access_log: Path | None, sendfile_max_chunk: str | None) -> Path:
+                  access_log: Path | None, sendfile_max_chunk: str | None,
+                  auth_basic: tuple[str, str] | None = None) -> Path:
     user = "user root;\n" if os.geteuid() == 0 else ""
+    auth = ""
+    if auth_basic is not None:
+        users = workdir / "htpasswd"
+        users.write_text(f"{auth_basic[0]}:{{PLAIN}}{auth_basic[1]}\n")
+        auth = f'auth_basic "assets"; auth_basic_user_file {users};'
+
     rate = f"limit_rate {limit_rate};" if limit_rate else ""
     log = f"access_log {access_log.resolve()} bgassets;" if access_log else "access_log off;"
     chunk = f"sendfile_max_chunk {sendfile_max_chunk};" if sendfile_max_chunk else ""
@@ -120,7 +128,7 @@ def _write_config(root: Path, workdir: Path, port: int, limit_rate: str | None,
     config.write_text(_CONFIG.format(user=user, work=workdir, port=port,
                                      root=root.resolve(), limit_rate=rate,
                                      log_format=ACCESS_LOG_FORMAT, access_log=log,
-                                     sendfile_max_chunk=chunk))
+                                     sendfile_max_chunk=chunk, auth=auth))
     return config
 
 
@@ -150,13 +158,15 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def nginx_server(root: Path, workdir: Path, *, limit_rate: str | None = None,
                  access_log: Path | None = None,
-                 sendfile_max_chunk: str | None = None) -> Iterator[str]:
+                 sendfile_max_chunk: str | None = None,
+                 auth_basic: tuple[str, str] | None = None) -> Iterator[str]:
     """Serve ``root`` with nginx on 127.0.0.1 and yield its base URL (``http://...:PORT/``).
 
     ``limit_rate`` is nginx's per-connection cap, e.g. ``"20m"``. ``access_log``, when
     given, gets one line per request in ``ACCESS_LOG_FORMAT`` (read it back with
     ``read_access_log``); without it nothing is logged. ``sendfile_max_chunk`` bounds what
-    nginx hands a socket at once (2m by default). A port taken between choosing and
+    nginx hands a socket at once (2m by default). ``auth_basic`` (user, password) puts
+    everything behind nginx's ``auth_basic``. A port taken between choosing and
     binding is retried on another port.
     """
     nginx = require_tool("nginx")
@@ -165,7 +175,7 @@ def nginx_server(root: Path, workdir: Path, *, limit_rate: str | None = None,
     for _ in range(_ATTEMPTS):
         port = _free_port()
         config = _write_config(root, workdir, port, limit_rate, access_log,
-                               sendfile_max_chunk)
+                               sendfile_max_chunk, auth_basic)
         with open(workdir / "stderr.log", "ab") as stderr:
             process = subprocess.Popen([nginx, "-c", str(config), "-p", str(workdir), "-e",
                                         str(workdir / "error.log")],
