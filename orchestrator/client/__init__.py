@@ -6,5 +6,8 @@ calls to an app without an event loop.
 
 from orchestrator.client.blocking import BlockingDownloadManager
 from orchestrator.client.manager import DownloadManager
+from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.model.auth import AuthScheme, Challenge, ChallengeDisposition, Credential
 
-__all__ = ["BlockingDownloadManager", "DownloadManager"]
+__all__ = ["AuthScheme", "BackgroundAssetsError", "BlockingDownloadManager", "Challenge",
+           "ChallengeDisposition", "Credential", "DownloadManager", "ErrorCode"]

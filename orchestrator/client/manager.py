@@ -10,10 +10,13 @@ extension would get otherwise::
             await manager.start_foreground(download)
 
 A delegate has any of ``began(download)``, ``paused(download)``,
-``progress(download, written, expected)``, ``finished(download, path)`` and
-``failed(download, error)``, plain or ``async``. ``finished`` gets the file at an
-ephemeral path and moves it before it returns; what is left is removed. If the app
-leaves before it returns, the extension gets the file instead.
+``progress(download, written, expected)``, ``finished(download, path)``,
+``failed(download, error)`` and ``challenge(download, challenge)``, plain or
+``async``. ``finished`` gets the file at an ephemeral path and moves it before it
+returns; what is left is removed. If the app leaves before it returns, the extension
+gets the file instead. ``challenge`` answers a server's 401 (or a proxy's 407) with a
+:class:`Credential`, ``ChallengeDisposition.CANCEL`` (the download fails), or None:
+the extension answers, as the framework's ``performDefaultHandling``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 from orchestrator.control.client import ControlClient
 from orchestrator.control.sockets import socket_path
 from orchestrator.errors import BackgroundAssetsError, DaemonUnavailable, ErrorCode
+from orchestrator.model.auth import Challenge, ChallengeAnswer, ChallengeDisposition, Credential
 from orchestrator.model.enums import DownloadState
 from orchestrator.service.views import DownloadView, download_from_json
 from orchestrator.storage.containers import Layout
@@ -62,6 +66,7 @@ class DownloadManager:
         self._unanswered: list[str] = []
         self._declined: list[str] = []
         self._answering: asyncio.Task[None] | None = None
+        self._challenging: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> DownloadManager:
         try:
@@ -112,9 +117,17 @@ class DownloadManager:
         callback, data = line.get("callback"), line.get("download")
         if not isinstance(data, dict) or not isinstance(callback, str):
             return
-        if callback != "finished" and getattr(self.delegate, callback, None) is None:
+        if callback not in ("finished", "challenge") \
+                and getattr(self.delegate, callback, None) is None:
             return  # nothing to call: not even worth reading the download
         token = str(line.get("token"))
+        if callback == "challenge":
+            # Answered in a task of its own: the other callbacks go on meanwhile, and a
+            # delegate that asks a person for a password holds up nothing else.
+            self._challenging.add(task := asyncio.create_task(
+                self._challenge(token, download_from_json(data), line.get("challenge"))))
+            task.add_done_callback(self._challenging.discard)
+            return
         if callback == "finished" and getattr(self.delegate, "finished", None) is None:
             self._answer(token, taken=False)  # no delegate takes it: the extension does
             return
@@ -133,6 +146,25 @@ class DownloadManager:
             await self._call("progress", download, line.get("written"), line.get("expected"))
         elif callback in ("began", "paused"):
             await self._call(str(callback), download)
+
+    async def _challenge(self, token: str, download: DownloadView, data: Any) -> None:
+        """The delegate's ``challenge`` answer (none: default handling), sent back."""
+        answer: ChallengeAnswer = None
+        method = getattr(self.delegate, "challenge", None)
+        if method is not None and isinstance(data, dict):
+            try:
+                answer = method(download, Challenge.from_json(data))
+                if inspect.isawaitable(answer):
+                    answer = await answer
+            except Exception:
+                _log.exception("the delegate's challenge() failed")
+                answer = None
+        if not isinstance(answer, (Credential, ChallengeDisposition)):
+            answer = None
+        try:
+            await self._client.answer_challenge(self.app_id, token, answer)
+        except BackgroundAssetsError as error:
+            _log.warning("challenge() answer not delivered: %s", error)
 
     def _answer(self, token: str, taken: bool = True) -> None:
         """Tell the daemon the delegate returned for ``token`` (or, ``taken`` False, that

@@ -18,6 +18,7 @@ import aiohttp
 from orchestrator.control.server import APP_HEADER
 from orchestrator.control.sockets import check_socket
 from orchestrator.errors import BackgroundAssetsError, DaemonUnavailable, ErrorCode
+from orchestrator.model.auth import ChallengeAnswer, ChallengeDisposition, Credential
 from orchestrator.model.enums import ContentRequest
 from orchestrator.service.views import (
     DownloadView,
@@ -203,6 +204,15 @@ class ControlClient:
         ``declined`` it does not take (its extension gets those files)."""
         body = {"tokens": list(tokens), "declined": list(declined)}
         await self._object("POST", f"apps/{app}/answers", body, app=app)
+
+    async def answer_challenge(self, app: str, token: str, answer: ChallengeAnswer) -> None:
+        """App ``app``'s answer to the ``challenge`` callback ``token``."""
+        body: dict[str, Any] = {"token": token}
+        if answer is ChallengeDisposition.CANCEL:
+            body["disposition"] = answer.value
+        elif isinstance(answer, Credential):
+            body["credential"] = answer.to_json()
+        await self._object("POST", f"apps/{app}/challenges", body, app=app)
 
     @contextlib.asynccontextmanager
     async def event_stream(self) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:

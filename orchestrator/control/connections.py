@@ -8,6 +8,9 @@ the file, then ``POST /v1/apps/{app}/answers`` (``{"tokens": [...]}``, several a
 once) says it returned. When the
 connection ends first, every ``finished`` still unanswered goes to the extension
 instead (the handover reads False), so a file is neither lost nor given twice.
+A ``challenge`` line carries a ``token`` and the challenge (no secret); the app
+answers with ``POST /v1/apps/{app}/challenges``: a credential, cancel, or nothing
+(default handling: the extension answers), which is also what leaving means.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.events import Event, EventKind
+from orchestrator.model.auth import Challenge, ChallengeAnswer
 from orchestrator.model.download import Download
 from orchestrator.model.enums import DownloadState
 from orchestrator.service.views import of_download, to_json
@@ -37,6 +41,7 @@ class RemoteDelegate:
         self.app_id = app_id
         self.lines: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self._answers: dict[str, asyncio.Future[bool]] = {}
+        self._challenges: dict[str, asyncio.Future[ChallengeAnswer]] = {}
         self._tokens = itertools.count(1)
         self.closed = False
 
@@ -56,6 +61,21 @@ class RemoteDelegate:
             return await answer
         finally:
             self._answers.pop(token, None)
+
+    async def challenge(self, download: Download, challenge: Challenge) -> ChallengeAnswer:
+        """Ask the app for credentials; None (default handling) if it leaves first."""
+        if self.closed:
+            return None
+        token = str(next(self._tokens))
+        answer: asyncio.Future[ChallengeAnswer] = asyncio.get_running_loop().create_future()
+        self._challenges[token] = answer
+        self.lines.put_nowait({"callback": "challenge", "token": token,
+                               "challenge": challenge.to_json(),
+                               "download": self._view(download, DownloadState.DOWNLOADING, 0)})
+        try:
+            return await answer
+        finally:
+            self._challenges.pop(token, None)
 
     def failed(self, download: Download, error: BackgroundAssetsError) -> None:
         if not self.closed:
@@ -87,12 +107,24 @@ class RemoteDelegate:
         if not answer.done():
             answer.set_result(taken)
 
+    def challenged(self, token: str, answer: ChallengeAnswer) -> None:
+        """The app's answer to the ``challenge`` callback ``token``."""
+        waiting = self._challenges.get(token)
+        if waiting is None:
+            raise BackgroundAssetsError(f"no challenge callback {token!r} waits for an answer",
+                                        ErrorCode.REQUEST_INVALID)
+        if not waiting.done():
+            waiting.set_result(answer)
+
     def close(self) -> None:
         """The app left: what it did not answer goes to the extension."""
         self.closed = True
         for answer in self._answers.values():
             if not answer.done():
                 answer.set_result(False)
+        for challenge in self._challenges.values():
+            if not challenge.done():
+                challenge.set_result(None)
         self.lines.put_nowait(None)
 
     def _view(self, download: Download, state: DownloadState, done: int) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from aiohttp import web
 from orchestrator.control.connections import RemoteDelegate
 from orchestrator.control.device import DEVICE_CONDITIONS, changed_device
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.model.auth import ChallengeAnswer, ChallengeDisposition, Credential
 from orchestrator.model.enums import DownloadState
 from orchestrator.service.controls import LocalControls
 from orchestrator.service.orchestrator import Orchestrator
@@ -169,6 +170,7 @@ class ControlServer:
             web.get("/v1/apps/{app}/connect", self.connect),
             web.post("/v1/apps/{app}/downloads", self.schedule),
             web.post("/v1/apps/{app}/answers", self.answers),
+            web.post("/v1/apps/{app}/challenges", self.challenges),
             web.post("/v1/apps", self.install),
             web.post("/v1/apps/{app}/{action}", self.app_action),
             web.post("/v1/purge", self.purge),
@@ -366,6 +368,37 @@ class ControlServer:
         for token in declined:
             connection.answered(token, taken=False)
         return web.json_response({"app": app_id, "answered": len(tokens) + len(declined)})
+
+    async def challenges(self, request: web.Request) -> web.Response:
+        """The connected app's answer to a ``challenge`` callback: ``{"token": T}`` plus
+        ``"credential": {"user", "password"} | {"token"}``, or ``"disposition":
+        "cancelAuthenticationChallenge"``; neither is default handling (the extension
+        answers). The credential is kept in memory only, never logged."""
+        body = await _json_object(request, ("token", "credential", "disposition"))
+        app_id = self._own_app(request)
+        token = body.get("token")
+        if not isinstance(token, str):
+            raise _invalid('token: expected the challenge callback\'s token, e.g. "3"')
+        disposition = body.get("disposition", ChallengeDisposition.USE_CREDENTIAL.value)
+        try:
+            chosen = ChallengeDisposition(disposition)
+        except ValueError:
+            choices = ", ".join(d.value for d in ChallengeDisposition)
+            raise _invalid(f"disposition: expected one of {choices}") from None
+        answer: ChallengeAnswer = None
+        if chosen is ChallengeDisposition.CANCEL:
+            answer = chosen
+        elif body.get("credential") is not None:
+            answer = Credential.from_json(body["credential"])
+            if answer is None:
+                raise _invalid('credential: expected {"user": U, "password": P} '
+                               'or {"token": T}')
+        connection = self._connections.get(app_id)
+        if connection is None:
+            raise BackgroundAssetsError(f"{app_id} is not connected",
+                                        ErrorCode.REQUEST_INVALID)
+        connection.challenged(token, answer)
+        return web.json_response({"app": app_id, "answered": token})
 
     async def app_action(self, request: web.Request) -> web.Response:
         """``launch`` (the app starts running: foreground promotion becomes possible),

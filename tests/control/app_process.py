@@ -1,9 +1,11 @@
 """A real app in its own process: connects with a DownloadManager and prints its callbacks.
 
-``python -m tests.control.app_process STATE APP_ID OUT [--die-on ID] [--wait]``: each
-callback is one JSON line on stdout; ``finished`` moves the file into OUT, except for
-download ID, inside whose ``finished`` the process kills itself (as an app that crashes
-before returning). Each line on stdin is a command (``schedule ID URL SIZE SHA256
+``python -m tests.control.app_process STATE APP_ID OUT [--die-on ID] [--wait]
+[--challenge token:T|default|cancel]``: each callback is one JSON line on stdout;
+``finished`` moves the file into OUT, except for download ID, inside whose ``finished``
+the process kills itself (as an app that crashes before returning). ``--challenge``
+gives the delegate a ``challenge`` callback answering with Bearer T, default handling
+or cancel. Each line on stdin is a command (``schedule ID URL SIZE SHA256
 [essential]``, ``cancel ID``, ``foreground ID``, ``current``) answered with one
 ``{"answer": ...}`` or ``{"refused": CODE}`` line; it runs until stdin closes.
 """
@@ -18,7 +20,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from orchestrator.client import DownloadManager
+from orchestrator.client import ChallengeDisposition, Credential, DownloadManager
 from orchestrator.errors import BackgroundAssetsError
 
 
@@ -46,6 +48,19 @@ class Delegate:
         say(callback="failed", download=download.id, code=int(error.code))
 
 
+class Challenged(Delegate):
+    def __init__(self, out: Path, die_on: str | None, answer: str) -> None:
+        super().__init__(out, die_on)
+        self.answer = answer
+
+    async def challenge(self, download, challenge):
+        say(callback="challenge", download=download.id, scheme=challenge.scheme.value,
+            realm=challenge.realm, origin=challenge.origin)
+        if self.answer.startswith("token:"):
+            return Credential.bearer(self.answer.removeprefix("token:"))
+        return ChallengeDisposition.CANCEL if self.answer == "cancel" else None
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("state")
@@ -53,10 +68,12 @@ async def main() -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--die-on")
     parser.add_argument("--wait", action="store_true")
+    parser.add_argument("--challenge")
     args = parser.parse_args()
     async with DownloadManager(args.app, args.state,
                                wait_until_launchable=args.wait) as manager:
-        manager.delegate = Delegate(args.out, args.die_on)
+        manager.delegate = (Challenged(args.out, args.die_on, args.challenge) if args.challenge
+                            else Delegate(args.out, args.die_on))
         current = await manager.fetch_current_downloads()
         say(callback="connected", current=sorted(view.id for view in current))
         loop = asyncio.get_running_loop()
