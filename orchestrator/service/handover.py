@@ -94,7 +94,9 @@ class Handover:
         try:
             runner = self.runtime.runner(loaded)
             delegate = loaded.delegate if loaded.running else None
-            if path == tracked.direct and (delegate is not None or runner is not None):
+            if delegate is not None:
+                path = self._to_handover(loaded, tracked, path)
+            elif path == tracked.direct and runner is not None:
                 path = containers.move_out(path, tracked.ephemeral)
             final = await self._hand_over(loaded, tracked, path, runner, delegate)
         except (BackgroundAssetsError, OSError) as failure:
@@ -116,6 +118,18 @@ class Handover:
             await self.failed(loaded, tracked, error)
             return
         self._delivered(loaded, tracked, final)
+
+    def _to_handover(self, loaded: LoadedApp, tracked: Tracked, path: Path) -> Path:
+        """The file at its ephemeral path inside the app group container, for the delegate
+        (a rename: the staging folder is on the container's file system)."""
+        folder = self.ctx.layout.handover_dir(loaded.app.app_group)
+        target = folder / tracked.ephemeral.name
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise BackgroundAssetsError(f"cannot hand over {path}: {error.strerror}",
+                                        ErrorCode.DISK_ERROR) from error
+        return containers.move_out(path, target)
 
     async def _hand_over(self, loaded: LoadedApp, tracked: Tracked, path: Path,
                          runner: HandlerRunner | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 import orchestrator.storage.containers as containers
@@ -75,6 +76,12 @@ class Recovery:
             elif download.state == DownloadState.FINISHED and not record.delivered:
                 tracked = Tracked(download, loaded.app.id, 0, self.ctx.layout.ephemeral_path(
                     loaded.app.app_group, download.id, download.url))
+                handed = self.ctx.layout.handover_dir(loaded.app.app_group) \
+                    / tracked.ephemeral.name
+                if handed.is_file() and not tracked.ephemeral.exists():
+                    # Stopped while the app's delegate had it: handed over again.
+                    with contextlib.suppress(OSError):
+                        os.replace(handed, tracked.ephemeral)
                 if tracked.ephemeral.exists():
                     tracked.bytes = record.bytes_on_disk
                     await self.handover.deliver(loaded, tracked, tracked.ephemeral)
@@ -93,6 +100,8 @@ class Recovery:
             for path in sorted(self.ctx.layout.staging.glob("*/*")):
                 if path.is_file() and path.with_name(containers.staged_name(path)) not in owned:
                     containers.discard(path)
+        for loaded in self.ctx.apps.values():  # what delegates left when the daemon stopped
+            containers.remove_tree(self.ctx.layout.handover_dir(loaded.app.app_group))
         keys = set(self.ctx.queue.tracked)
         for key in self.ctx.journal.engine_state_keys():
             if key not in keys:

@@ -4,6 +4,8 @@ Layout under the state dir::
 
     containers/<app group>/...           what apps and extensions own
     containers/<app group>/Library/Caches/...   purgeable
+    containers/<app group>/tmp/bgassets/<key>-<name>   a file handed to the app's
+                                           delegate: it moves the file before returning
     staging/<app group>/<key>-<name>      ephemeral: the engine's .part files and
                                            finished files waiting to be handed over
 """
@@ -30,6 +32,7 @@ from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.scheduler.checks import destination_problem
 
 CACHES = PurePosixPath("Library/Caches")
+HANDOVER = PurePosixPath("tmp/bgassets")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,10 @@ class Layout:
         if folder is None:
             folder = self._folders[kind, app_group] = self.root / kind / app_group
         return folder
+
+    def handover_dir(self, app_group: str) -> Path:
+        """Inside the container: where a delegate gets its files (ephemeral)."""
+        return self.container(app_group) / HANDOVER
 
     def ephemeral_path(self, app_group: str, download_id: str, url: str) -> Path:
         """Where the engine puts a finished download before it is handed over."""

@@ -2,9 +2,11 @@
 
 A declarative extension's files are published by the engine at their destination;
 an app that connects with a delegate before a file is done still gets that file at
-an ephemeral path, outside its container, and what it does not move is deleted.
+an ephemeral path (the container's ``tmp/bgassets``), and what it does not move is
+deleted.
 """
 
+import asyncio
 import hashlib
 
 from orchestrator.devserver import DevServer
@@ -54,7 +56,7 @@ async def test_a_delegate_connected_mid_install_gets_ephemeral_files(tmp_path):
 
     assert set(delegate.finished_paths) == {"level-1", "level-2"} and not delegate.failed_ids
     for path in delegate.finished_paths.values():
-        assert container not in path.parents, "a delegate gets an ephemeral path"
+        assert path.parent == container / "tmp" / "bgassets", "an ephemeral path, inside"
         assert not path.exists(), "what the delegate did not move is deleted"
     kept = next(iter(delegate.finished_paths))
     data = (keep / kept).read_bytes()
@@ -83,3 +85,49 @@ async def test_declarative_files_are_published_in_place_with_nothing_left_in_sta
     assert list((container / "assets").glob("*.part*")) == []
     staging = tmp_path / "state" / "staging" / GROUP
     assert [p.name for p in staging.iterdir() if p.is_file()] == []
+
+
+class Stuck:
+    """A delegate whose ``finished`` never returns: the daemon stops while it waits."""
+
+    def __init__(self):
+        self.given = asyncio.Event()
+
+    async def finished(self, download, path):
+        self.given.set()
+        await asyncio.Event().wait()
+
+    def failed(self, download, error):
+        pass
+
+
+async def test_a_file_the_delegate_held_when_the_daemon_stopped_is_delivered_after_restart(
+        tmp_path):
+    assets = [Asset("tutorial", 32 * KiB, essential=True)]
+    scene = Scenario(tmp_path, assets)
+    scene.write_content()
+    level = Asset("level", 96 * KiB)  # the app's own download, not in the catalog
+    (scene.content / "game" / "level.bin").write_bytes(level.data())
+    container = tmp_path / "state" / "containers" / GROUP
+    stuck = Stuck()
+    async with DevServer(scene.content) as server:
+        manifest = scene.write_manifests(server.url)
+        async with Orchestrator(tmp_path / "state") as orchestrator:
+            await orchestrator.install(manifest)
+            await orchestrator.wait(APP_ID, "essential", timeout=30)
+            orchestrator.launch(APP_ID, stuck)
+            orchestrator.schedule(APP_ID, "level", f"{server.url}game/level.bin",
+                                  size=level.size)
+            await asyncio.wait_for(stuck.given.wait(), 30)
+            held = list((container / "tmp" / "bgassets").iterdir())
+            assert [p.name.endswith("level.bin") for p in held] == [True]
+        recorder = Recorder()
+        async with Orchestrator(tmp_path / "state") as orchestrator:  # no app connected
+            orchestrator.events.subscribe(recorder)
+            await orchestrator.wait(APP_ID, "all", timeout=30)
+    # The extension's rules got the file, and what the delegate held is gone. The journal
+    # had not recorded the download as handed over, so it was fetched once more.
+    assert (container / "assets" / "level.bin").read_bytes() == level.data()
+    assert not (container / "tmp" / "bgassets").exists()
+    assert [e["download"] for e in recorder.named("download.finished")] == ["level"]
+    assert server.stats.bytes_by_path["/game/level.bin"] <= 2 * level.size
