@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.bundled import KINDS  # noqa: E402
+from tests.support.fuzzcases import FUZZED as KINDS  # noqa: E402
 from tests.support.fuzzcases import (  # noqa: E402
     Verdict,
     case_for,

@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-KINDS = ("app", "extension", "device", "catalog")
+KINDS = ("app", "extension", "device", "catalog", "assetpack")
 # The port of the local asset server that the examples' manifestURLs name, and
 # the default of `bgassets serve`, `run` and `init`.
 EXAMPLES_PORT = 8470
@@ -40,7 +40,7 @@ def schemas_dir() -> Path:
 
 
 def schema_path(kind: str) -> Path:
-    """The schema file of ``kind`` (app, extension, device, catalog)."""
+    """The schema file of ``kind`` (app, extension, device, catalog, assetpack)."""
     return schemas_dir() / f"{kind}.schema.json"
 
 

@@ -28,6 +28,7 @@ FILE_MATCH: dict[str, tuple[str, ...]] = {
     "device": ("**/devices/*.yaml", "**/devices/*.yml", "**/*.device.yaml", "**/*.device.yml"),
     "catalog": ("**/catalog.json", "**/*.catalog.json", "**/catalog.yaml", "**/catalog.yml",
                 "**/*.catalog.yaml", "**/*.catalog.yml"),
+    "assetpack": ("**/packs/*.yaml", "**/packs/*.yml", "**/*.pack.yaml", "**/*.pack.yml"),
 }
 
 

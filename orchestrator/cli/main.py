@@ -25,6 +25,7 @@ COMMANDS = (
     "orchestrator.cli.schema",
     "orchestrator.cli.init",
     "orchestrator.cli.serve",
+    "orchestrator.cli.pack",
     "orchestrator.cli.fetch",
     "orchestrator.cli.plan",
     "orchestrator.cli.simulate",

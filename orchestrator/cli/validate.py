@@ -17,14 +17,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "validate",
         help="check manifests and catalogs against the schemas and each other",
         description=(
-            "Validate App, Extension and Device manifests and catalogs (YAML or JSON). "
-            "Folders are searched recursively for *.yaml, *.yml and *.json. Files given "
-            "together are checked against each other: an app against its extension, ids "
-            "unique. Prints FILE:LINE:COL: message per problem."
+            "Validate App, Extension, Device and AssetPack manifests and catalogs (YAML or "
+            "JSON). Folders are searched recursively for *.yaml, *.yml and *.json. Files "
+            "given together are checked against each other: an app against its extension, "
+            "ids unique. Prints FILE:LINE:COL: message per problem."
         ),
         epilog="Exit codes: 0 all valid, 1 any problem, 2 usage error.",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or folders")
+    parser.add_argument("--source", metavar="DIR", type=Path, default=None,
+                        help="the folder AssetPack selectors name files in: check that each "
+                        "selector matches a file and that no path is in two packs (as "
+                        "pack build does)")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text: FILE:LINE:COL: message lines; json: a list of "
                         "{file, line, column, path, message}")
@@ -69,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
     missing = [path for path in args.paths if not os.path.lexists(path)]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    if args.source is not None and not args.source.is_dir():
+        raise UsageError(f"--source {args.source}: no such folder")
     try:
-        problems = validate_paths(args.paths)
+        problems = validate_paths(args.paths, pack_source=args.source)
     except (RecursionError, MemoryError) as error:
         print(f"bgassets validate: cannot validate, the input is too large or too deeply "
               f"nested ({type(error).__name__})", file=sys.stderr)

@@ -126,25 +126,31 @@ def check_app(app: Source) -> None:
     does), so that an editor flags exactly what validate refuses.
     """
     entries = app.get("spec", "initialDownloadRestrictions", "domainAllowList") or []
-    url = app.get("spec", "manifestURL")
-    host = None
+    _check_url_host(app, ("spec", "manifestURL"), entries, "the catalog")
+    if app.get("spec", "assetPacks") is not None:
+        _check_url_host(app, ("spec", "assetPacks", "manifestURL"), entries,
+                        "the pack catalog")
+    spec = app.data["spec"]
+    if "essentialMaxInstallSize" in spec and "maxInstallSize" in spec and parse_size(
+            spec["essentialMaxInstallSize"]) > parse_size(spec["maxInstallSize"]):
+        app.report(("spec", "essentialMaxInstallSize"), "spec.essentialMaxInstallSize: larger "
+                   "than spec.maxInstallSize, which includes it")
+
+
+def _check_url_host(app: Source, path: tuple[str, ...], entries: list[str], what: str) -> None:
+    """A URL the app fetches before its first launch: one whose host the allow list has."""
+    url, host = app.get(*path), None
     try:
         parts = urlsplit(url)
         host, _ = parts.hostname, parts.port
     except ValueError as error:
         # The schema's pattern lets through brackets and ports that the planner and the
         # engine cannot split: "http://[::1/c.json" names no host at all.
-        app.report(("spec", "manifestURL"), f"spec.manifestURL: {describe(url)} is not a "
-                   f"URL: {error}")
+        app.report(path, f"{dotted(path)}: {describe(url)} is not a URL: {error}")
     if host and not host_allowed(host, entries):
-        app.report(("spec", "manifestURL"), f"spec.manifestURL: host {host!r} is not in "
-                   "initialDownloadRestrictions.domainAllowList, so the catalog cannot be "
+        app.report(path, f"{dotted(path)}: host {host!r} is not in "
+                   f"initialDownloadRestrictions.domainAllowList, so {what} cannot be "
                    "fetched before the first launch")
-    spec = app.data["spec"]
-    if "essentialMaxInstallSize" in spec and "maxInstallSize" in spec and parse_size(
-            spec["essentialMaxInstallSize"]) > parse_size(spec["maxInstallSize"]):
-        app.report(("spec", "essentialMaxInstallSize"), "spec.essentialMaxInstallSize: larger "
-                   "than spec.maxInstallSize, which includes it")
 
 
 def destination_problem(template: str) -> str | None:
@@ -193,10 +199,10 @@ def check_pair(app: Source, extension: Source) -> None:
 
 
 def check_unique_ids(sources: Iterable[Source]) -> None:
-    """No two apps, no two extensions and no two device profiles share an id (or name)."""
+    """No two apps, extensions, asset packs or device profiles share an id (or name)."""
     seen: dict[tuple[str, str], Source] = {}
     for source in sources:
-        if source.kind not in ("app", "extension", "device"):
+        if source.kind not in ("app", "extension", "device", "assetpack"):
             continue
         path = ("metadata", "name" if source.kind == "device" else "id")
         key = (source.kind, source.get(*path))
@@ -205,6 +211,16 @@ def check_unique_ids(sources: Iterable[Source]) -> None:
             line, column = first.locator.value(path) if first.locator else (1, 1)
             source.report(path, f"{'.'.join(path)}: duplicate {source.kind} "
                           f"{path[1]} {key[1]!r}, already used in {first.file}:{line}:{column}")
+
+
+def check_pack(pack: Source) -> None:
+    """Each of an AssetPack's selectors names a file or a directory, not both."""
+    for index, selector in enumerate(pack.get("spec", "files") or []):
+        path = ("spec", "files", index)
+        if "file" in selector and "directory" in selector:
+            pack.report(path, f"{dotted(path)}: give file or directory, not both")
+        elif "file" not in selector and "directory" not in selector:
+            pack.report(path, f"{dotted(path)}: needs file or directory")
 
 
 def check_catalog(catalog: Source) -> None:

@@ -15,12 +15,16 @@ from orchestrator.manifests.yamlload import MAX_DEPTH
 from orchestrator.model.app import App
 from orchestrator.model.device import Device
 from orchestrator.model.extension import Extension
+from orchestrator.model.pack import AssetPack
+from orchestrator.packs.selection import Selection, select
 
 SUFFIXES = (".yaml", ".yml", ".json")
+_KIND_NAMES = {"app": "an App", "extension": "an Extension", "device": "a Device",
+               "assetpack": "an AssetPack", "catalog": "a catalog"}
 # A 100,000-asset catalog is about 20 MB; anything this large is a mistake, not a manifest.
 MAX_FILE_SIZE = 512 << 20
 _PER_KIND = {"app": crosscheck.check_app, "extension": crosscheck.check_extension,
-             "catalog": crosscheck.check_catalog}
+             "catalog": crosscheck.check_catalog, "assetpack": crosscheck.check_pack}
 
 
 def read_source(path: Path, name: str | None = None) -> Source:
@@ -126,11 +130,14 @@ def extension_of(app: Source, known: dict[str, Source]) -> Source | None:
     return extension
 
 
-def validate_paths(paths: Sequence[str | Path]) -> list[Problem]:
+def validate_paths(paths: Sequence[str | Path], *,
+                   pack_source: Path | None = None) -> list[Problem]:
     """Validate files and folders (recursively: *.yaml, *.yml, *.json) as one set.
 
     Apps are checked against the extensions they name, and ids must be unique
-    across the set. Problems come sorted by file, line and column.
+    across the set. With ``pack_source``, the AssetPacks' selectors are checked against
+    that folder: each matches a file, and no path is in two packs. Problems come sorted
+    by file, line and column.
     """
     known: dict[str, Source] = {}
     for given in paths:
@@ -146,13 +153,43 @@ def validate_paths(paths: Sequence[str | Path]) -> list[Problem]:
         if source.kind == "app":
             extension_of(source, known)
     crosscheck.check_unique_ids(s for s in known.values() if s.valid)
+    if pack_source is not None:
+        check_pack_files([s for s in known.values() if s.kind == "assetpack"], pack_source)
     return sorted({problem for source in known.values() for problem in source.problems})
+
+
+def check_pack_files(sources: Sequence[Source], source_folder: Path) -> Selection | None:
+    """The files of valid packs in ``source_folder``; selector problems are reported on
+    their documents. None when a pack is invalid (its own problems say why)."""
+    if not all(source.valid and not source.problems for source in sources):
+        return None
+    packs = [AssetPack.from_document(source.data) for source in sources]
+    selection = select(packs, source_folder)
+    for problem in selection.problems:
+        path = ("spec", "files", problem.selector)
+        sources[problem.pack].report(path, f"spec.files[{problem.selector}]: {problem.message}")
+    return selection
+
+
+def load_packs(paths: Sequence[str | Path], source_folder: Path
+               ) -> tuple[list[AssetPack], Selection]:
+    """The AssetPacks at ``paths`` and their files in ``source_folder``; ManifestError
+    lists every problem (schema, duplicate ids, selectors, overlaps)."""
+    sources = [_load(path, "assetpack") for path in paths]
+    for source in sources:
+        if source.kind is None and not source.problems:
+            source.report(("kind",), "expected an AssetPack document")
+    crosscheck.check_unique_ids(s for s in sources if s.valid)
+    selection = check_pack_files(sources, source_folder)
+    raise_problems(sorted({p for source in sources for p in source.problems}))
+    assert selection is not None
+    return [AssetPack.from_document(source.data) for source in sources], selection
 
 
 def _load(path: str | Path, kind: str) -> Source:
     source = read_source(Path(path))
     if source.kind not in (None, kind) and not source.problems:
-        source.report(("kind",), f"expected a {kind.capitalize()} document, "
+        source.report(("kind",), f"expected {_KIND_NAMES[kind]} document, "
                       f"found {source.kind}")
     return source
 

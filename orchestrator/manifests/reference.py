@@ -30,6 +30,7 @@ SECTIONS = (
     ("app", "App", "wwdc-sessions/app.yaml"),
     ("extension", "Extension", "wwdc-sessions/extension.yaml"),
     ("device", "Device", "devices/low-power.yaml"),
+    ("assetpack", "AssetPack", "level-packs/packs/worlds.yaml"),
     ("catalog", "Catalog", "wwdc-sessions/catalog.json"),
 )
 
@@ -195,7 +196,7 @@ INTRO = """\
 <!-- Generated from the schemas by `{command}`:
      edit the schemas or orchestrator/manifests/reference.py, not this page. -->
 
-bgassets reads four kinds of documents. Three are manifests that you write in
+bgassets reads five kinds of documents. Four are manifests that you write in
 YAML, one document per file, each with `apiVersion: bgassets/v1`, a `kind`, a
 `metadata` mapping and a `spec` mapping:
 
@@ -205,9 +206,12 @@ YAML, one document per file, each with `apiVersion: bgassets/v1`, a `kind`, a
 - its [Extension](#extension) (`kind: Extension`): the downloader extension
   that turns the catalog into downloads;
 - a [Device](#device) (`kind: Device`): the conditions of a machine that the
-  scheduler obeys.
+  scheduler obeys;
+- an [AssetPack](#assetpack) (`kind: AssetPack`): a managed asset pack, the files of
+  a source folder it holds and when it is downloaded. `bgassets pack build` turns
+  packs into what a host serves: a pack catalog (`packs.json`) and its objects.
 
-The fourth, the [Catalog](#catalog), is served at the app's `manifestURL`: the
+The fifth, the [Catalog](#catalog), is served at the app's `manifestURL`: the
 assets on the server, in JSON or YAML (large catalogs are JSON). It has no
 `kind`; bgassets knows it by its `version` and `assets`.
 
@@ -224,7 +228,7 @@ For your own project, with bgassets installed:
 
 ```sh
 bgassets init my-app            # a new app: manifests, catalog, schemas, editor settings
-bgassets schema --write schemas # or only the four schemas and an index.json, into schemas/
+bgassets schema --write schemas # or only the five schemas and an index.json, into schemas/
 bgassets schema app             # or print one schema
 ```
 
@@ -277,8 +281,14 @@ Besides each schema it checks that:
 - `essentialMaxInstallSize` is at most `maxInstallSize`;
 - a rule's `destination` stays inside the app group container and uses only
   `{{id}}`, `{{filename}}` and `{{ext}}`;
-- no two apps, extensions or device profiles share an id or name, and no two
-  assets of a catalog share an id.
+- the host of `spec.assetPacks.manifestURL`, when given, is in `domainAllowList` too;
+- each AssetPack selector names a `file` or a `directory`, not both;
+- no two apps, extensions, asset packs or device profiles share an id or name, and no
+  two assets of a catalog share an id.
+
+With `--source DIR` it also checks the AssetPacks' selectors against the files in
+`DIR`, as `bgassets pack build` does: every selector matches at least one regular
+file (symlinks are not followed), and no path is claimed by two packs.
 """
 
 

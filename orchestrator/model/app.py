@@ -44,6 +44,8 @@ class NetworkPolicy:
 class App:
     """One app: identity, app group, catalog location and size limits.
 
+    ``pack_catalog_url`` is where its managed asset packs are listed, when it has any.
+
     ``extension`` is the path of the extension manifest, resolved against the
     directory of the app manifest when ``base_path`` was given.
     """
@@ -60,6 +62,7 @@ class App:
     extension: str | None = None
     name: str | None = None
     network_policy: NetworkPolicy = field(default_factory=NetworkPolicy)
+    pack_catalog_url: str | None = None
 
     @property
     def display_name(self) -> str:
@@ -93,4 +96,5 @@ class App:
             ),
             extension=extension,
             network_policy=NetworkPolicy(allow_metered=bool(policy.get("allowMetered", True))),
+            pack_catalog_url=(spec.get("assetPacks") or {}).get("manifestURL"),
         )

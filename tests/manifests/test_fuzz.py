@@ -14,11 +14,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.bundled import KINDS
 from orchestrator.cli.main import main
 from orchestrator.devserver.thread import serve_in_thread
 from orchestrator.manifests import validate_catalog_bytes
 from tests.support.fuzzcases import FILE_NAMES, Case, example_files, judge, make_case
+from tests.support.fuzzcases import FUZZED as KINDS
 from tests.support.fuzzdocs import GENERATORS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -123,8 +123,8 @@ def test_schema_prints_and_writes_the_shipped_schemas(user):
     folder = user.home / "schemas"
     index = json.loads((folder / "index.json").read_text())
     assert sorted(entry["url"] for entry in index["schemas"]) == [
-        "./app.schema.json", "./catalog.schema.json", "./device.schema.json",
-        "./extension.schema.json"]
+        "./app.schema.json", "./assetpack.schema.json", "./catalog.schema.json",
+        "./device.schema.json", "./extension.schema.json"]
     for entry in index["schemas"]:
         assert json.loads((folder / entry["url"]).read_text())["$id"] == entry["$id"]
 
