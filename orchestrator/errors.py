@@ -45,6 +45,10 @@ class ErrorCode(IntEnum):
     PORT_UNAVAILABLE = 1027
     DISK_ERROR = 1030
     CANCELLED = 1040
+    INSTALL_NOT_IN_PROGRESS = 1041
+    INSTALL_PAUSED = 1042
+    INSTALL_NOT_PAUSED = 1043
+    UPDATE_NOT_CANCELLABLE = 1044
     APP_NOT_LAUNCHABLE = 1050
     APP_NOT_INSTALLED = 1051
     LOCK_TIMEOUT = 1052
@@ -186,6 +190,17 @@ def disk_full(error: BaseException) -> bool:
     be written): worth trying again once space is back, not before."""
     return isinstance(error, DiskFullError) or (
         isinstance(error, JournalError) and error.code == ErrorCode.DISK_ERROR)
+
+
+class InstallCancelled(BackgroundAssetsError):
+    """An install or update stopped before it was planned: ``cancel-install`` or
+    ``uninstall`` of the app while its catalog was fetched or its extension asked."""
+
+    code = ErrorCode.CANCELLED
+
+    def __init__(self, app_id: str) -> None:
+        super().__init__(f"the install of {app_id} was cancelled before its downloads were "
+                         "planned (cancel-install or uninstall)")
 
 
 class DaemonUnavailable(BackgroundAssetsError):
