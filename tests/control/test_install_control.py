@@ -7,11 +7,18 @@ continues from the bytes on disk (a Range request), as the DevServer's counters 
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import pytest
 
+from orchestrator.client import DownloadManager
+from orchestrator.control import ControlServer, socket_path
+from orchestrator.devserver import DevServer
 from orchestrator.devserver.thread import serve_in_thread
+from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.events import EventKind
+from orchestrator.service import Orchestrator
 from tests.control.daemon_apps import Asset, KiB, MiB, running_daemon, write_app, write_content
 
 GAME, GROUP = "com.example.game", "group.com.example.game"
@@ -110,3 +117,49 @@ def test_cancel_install_removes_the_app_and_refusals_name_their_code(tmp_path, s
             assert ended.returncode == 1, command
             assert f"error 1041 installNotInProgress: {GAME} has no install to" in ended.stderr
         assert daemon.app(GAME)["state"] == "launchable"
+
+
+class Taker:
+    """An app's delegate that keeps the files it is handed."""
+
+    def __init__(self, into):
+        self.into, self.taken = into, []
+
+    def finished(self, download, path):
+        path.rename(self.into / download.id)
+        self.taken.append(download.id)
+
+
+async def test_an_app_that_connects_while_its_install_is_paused_waits_for_the_resume(tmp_path):
+    write_content(tmp_path / "content" / "game", [TUTORIAL, Asset("extra", 64 * KiB)])
+    state, kept = tmp_path / "state", tmp_path / "kept"
+    kept.mkdir()
+    async with DevServer(tmp_path / "content", rate_per_connection=1 * MiB) as server, \
+            Orchestrator(state) as orchestrator, \
+            ControlServer(orchestrator, socket_path(state)):
+        manifest = write_app(tmp_path / "apps" / "game", "game", f"{server.url}game/catalog.json")
+        moving = asyncio.Event()
+        orchestrator.events.subscribe(lambda e: e.event == EventKind.DOWNLOAD_PROGRESS
+                                      and moving.set())
+        await orchestrator.install(manifest)
+        await asyncio.wait_for(moving.wait(), 20)
+        orchestrator.pause_install(GAME)
+
+        with pytest.raises(BackgroundAssetsError) as refused:
+            async with DownloadManager(GAME, state):
+                pass
+        assert refused.value.code == ErrorCode.APP_NOT_LAUNCHABLE
+        assert "paused" in refused.value.message
+        manager = DownloadManager(GAME, state, wait_until_launchable=True)
+        manager.delegate = Taker(kept)
+        connecting = asyncio.ensure_future(manager.__aenter__())
+        assert not orchestrator.apps[GAME].running
+        server.rate_per_connection = None
+        orchestrator.resume_install(GAME)
+        await asyncio.wait_for(connecting, 20)
+        try:
+            assert orchestrator.apps[GAME].running  # connected once launchable
+            await orchestrator.wait(GAME, "all", timeout=20)
+        finally:
+            await manager.__aexit__(None, None, None)
+    assert manager.delegate.taken == ["extra"]  # the app got what finished once it ran
