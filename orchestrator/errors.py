@@ -192,17 +192,6 @@ def disk_full(error: BaseException) -> bool:
         isinstance(error, JournalError) and error.code == ErrorCode.DISK_ERROR)
 
 
-class InstallCancelled(BackgroundAssetsError):
-    """An install or update stopped before it was planned: ``cancel-install`` or
-    ``uninstall`` of the app while its catalog was fetched or its extension asked."""
-
-    code = ErrorCode.CANCELLED
-
-    def __init__(self, app_id: str) -> None:
-        super().__init__(f"the install of {app_id} was cancelled before its downloads were "
-                         "planned (cancel-install or uninstall)")
-
-
 class DaemonUnavailable(BackgroundAssetsError):
     """No daemon listens on the state dir's control socket, or it stopped answering."""
 

@@ -185,8 +185,10 @@ class Orchestrator:
         if known is not None and known.version == app.version and app.id in self.apps \
                 and not retry:
             # Installed already: what was pending resumed when the journal was recovered.
+            held = "its install is paused: resume-install it" \
+                if self.apps[app.id].install_paused else "pending downloads resumed"
             self.emit(EventKind.APP_INSTALLED, app.id, version=app.version, request="none",
-                      reason="already installed at this version; pending downloads resumed")
+                      reason=f"already installed at this version; {held}")
             return app.id
         loaded = self.apps.get(app.id)
         if loaded is not None and loaded.install_paused:

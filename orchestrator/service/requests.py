@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import time
 from dataclasses import replace
@@ -14,7 +13,6 @@ from orchestrator.errors import (
     BackgroundAssetsError,
     DiskFullError,
     ErrorCode,
-    InstallCancelled,
     JournalError,
     WentOffline,
     disk_full,
@@ -190,7 +188,7 @@ class ContentRequests:
 
         The app is unplanned, so not launchable, from the start of the request until it
         has been made. Offline, or on a full disk, the request waits and the call that
-        makes it later opens the gate. :meth:`stop` ends it (InstallCancelled).
+        makes it later opens the gate. :meth:`stop` ends it (1040 ``cancelled``).
         """
         loaded.unplanned = True
         outcome: RequestOutcome | None = None
@@ -203,7 +201,9 @@ class ContentRequests:
             current = asyncio.current_task()
             if not made.cancelled() or (current is not None and current.cancelling()):
                 raise  # this caller is cancelled, not the request alone
-            raise InstallCancelled(app_id) from None
+            raise BackgroundAssetsError(
+                f"the install of {app_id} was cancelled before its downloads were planned "
+                "(cancel-install or uninstall)", ErrorCode.CANCELLED) from None
         finally:
             if self._installing.get(app_id) is made:
                 del self._installing[app_id]
@@ -243,11 +243,16 @@ class ContentRequests:
             return  # uninstalled or installed again meanwhile
         # A full disk was reported (request.waiting) and the request put aside again; a
         # cancel meant it to end.
-        with contextlib.suppress(JournalError, InstallCancelled):
+        try:
             if request == ContentRequest.PERIODIC:
                 await self.content_request(loaded, request)
             else:
                 await self._planned_install(loaded, request)
+        except JournalError:
+            pass
+        except BackgroundAssetsError as error:
+            if error.code != ErrorCode.CANCELLED:
+                raise
 
     # Waiting for space -----------------------------------------------------------
 

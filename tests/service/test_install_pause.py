@@ -115,6 +115,9 @@ async def test_pause_holds_every_download_and_resume_continues_with_a_range_requ
             orchestrator.resume("tutorial")
         assert alone.value.code == ErrorCode.INSTALL_PAUSED
         assert orchestrator.journal.app(APP_ID).install_paused_at is not None
+        await orchestrator.install(manifest)  # this version again: nothing changes
+        assert app_view(orchestrator, APP_ID).state == AppState.PAUSED
+        assert "install is paused" in recorder.named("app.installed")[-1]["reason"]
 
         assert orchestrator.resume_install(APP_ID) == 2
         await orchestrator.wait(APP_ID, "all", timeout=20)
@@ -250,6 +253,10 @@ async def test_an_update_of_an_app_launched_before_can_be_paused_but_not_cancell
         with pytest.raises(BackgroundAssetsError) as refused:
             await orchestrator.cancel_install(APP_ID)
         assert refused.value.code == ErrorCode.UPDATE_NOT_CANCELLABLE
+        scene.version = "3.0"
+        with pytest.raises(BackgroundAssetsError) as newer:
+            await orchestrator.update(scene.write_manifests(server.url))
+        assert newer.value.code == ErrorCode.INSTALL_PAUSED
         assert (tmp_path / "state" / "containers" / GROUP / "assets" / "tutorial.bin").exists()
         assert app_view(orchestrator, APP_ID).state == AppState.PAUSED
 
