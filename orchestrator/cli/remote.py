@@ -170,7 +170,9 @@ def _app_line(app: AppView) -> str:
     return (f"{app.id:<32} {app.state + running:<20} install {app.progress:4.0%}  "
             f"{app.pending} pending  runtime {app.runtime_today:.1f}/"
             f"{app.runtime_allotment:.0f} s"
-            + (f"  ({waiting.name.lower()} request waiting for the network)" if waiting else ""))
+            + (f"  ({waiting.name.lower()} request waiting for the network)" if waiting else "")
+            + ("  (install paused: resume-install or cancel-install it)"
+               if app.install_paused else ""))
 
 
 def _device_line(device: Device) -> str:
