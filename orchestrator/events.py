@@ -30,6 +30,11 @@ class EventKind(StrEnum):
     APP_INSTALLED = "app.installed"
     APP_LAUNCHED = "app.launched"
     APP_UNINSTALLED = "app.uninstalled"
+    # An install or update paused, resumed or cancelled as a whole (pause-install and its
+    # siblings); ``downloads`` counts the downloads of the app it acted on.
+    INSTALL_PAUSED = "install.paused"
+    INSTALL_RESUMED = "install.resumed"
+    INSTALL_CANCELLED = "install.cancelled"
     CATALOG_FETCHED = "catalog.fetched"
     EXTENSION_REQUEST = "extension.request"
     # A content request that waits for the network: its catalog is fetched once the device
@@ -116,6 +121,14 @@ class InstalledFields(TypedDict):
     reason: NotRequired[str]
 
 
+class InstallFields(TypedDict):
+    """``install.paused``, ``install.resumed`` and ``install.cancelled``: how many of the
+    app's downloads it paused, resumed or cancelled, and the install progress then."""
+
+    downloads: int
+    progress: float
+
+
 class RejectedFields(TypedDict):
     """``plan.rejected``, and the refusal of a whole event (``download`` None)."""
 
@@ -179,7 +192,9 @@ class NoFields(TypedDict):
 FIELDS: Mapping[EventKind, type[Mapping[str, Any]]] = MappingProxyType({
     EventKind.APP_PROGRESS: AppProgressFields, EventKind.APP_LAUNCHABLE: NoFields,
     EventKind.APP_INSTALLED: InstalledFields, EventKind.APP_LAUNCHED: NoFields,
-    EventKind.APP_UNINSTALLED: NoFields, EventKind.CATALOG_FETCHED: CatalogFields,
+    EventKind.APP_UNINSTALLED: NoFields, EventKind.INSTALL_PAUSED: InstallFields,
+    EventKind.INSTALL_RESUMED: InstallFields, EventKind.INSTALL_CANCELLED: InstallFields,
+    EventKind.CATALOG_FETCHED: CatalogFields,
     EventKind.EXTENSION_REQUEST: ExtensionRequestFields,
     EventKind.REQUEST_WAITING: WaitingFields, EventKind.EXTENSION_TERMINATED: TerminatedFields,
     EventKind.PLAN_REJECTED: RejectedFields, EventKind.EVENT_REFUSED: RefusedFields,

@@ -198,13 +198,17 @@ class BgAssetsApp(App[int]):
                     timeout=4 if outcome.ok else 8)
 
     def on_app_action(self, message: AppAction) -> None:
-        """install, update, periodic (they wait for the catalog), launch or terminate."""
+        """install, update, periodic (they wait for the catalog), launch, terminate, or
+        pause-install, resume-install and cancel-install."""
         if self.control is None or not message.app_id:
             self.notify("no app selected", severity="warning")
             return
         calls = {"install": self.control.install, "update": self.control.update,
                  "periodic": self.control.periodic, "launch": self.control.launch,
-                 "terminate": self.control.terminate}
+                 "terminate": self.control.terminate,
+                 "pause-install": self.control.pause_install,
+                 "resume-install": self.control.resume_install,
+                 "cancel-install": self.control.cancel_install}
         self.report_when_done(calls[message.verb](message.app_id))
 
     def on_download_action(self, message: DownloadAction) -> None:

@@ -17,7 +17,13 @@ APP_VERBS = (("install", "Install", "install the app (an install content request
              ("update", "Update", "apply a new app version (an update content request)"),
              ("periodic", "Periodic run", "send a periodic content request now"),
              ("launch", "Launch", "launch the app (refused while essential downloads pend)"),
-             ("terminate", "Terminate", "the app stops running (promotion is refused again)"))
+             ("terminate", "Terminate", "the app stops running (promotion is refused again)"),
+             ("pause-install", "Pause install of", "hold every download of the install; "
+              "not launchable until resumed"),
+             ("resume-install", "Resume install of", "let a paused install go on from the "
+              "bytes on disk"),
+             ("cancel-install", "Cancel install of", "give the install up: the app ends not "
+              "installed"))
 DOWNLOAD_VERBS = (("promote", "Promote", "resume in the foreground (running app only)"),
                   ("pause", "Pause", "pause the download"),
                   ("resume", "Resume", "resume a paused download"),

@@ -181,6 +181,29 @@ class Controller:
         return await self._ask(f"terminate {app_id}", self.controls.terminate(app_id),
                                f"{app_id} terminated")
 
+    async def _install_action(self, verb: str, app_id: str,
+                              call: Callable[[str], Awaitable[int]], done: str) -> Outcome:
+        action = f"{verb}-install {app_id}"
+        try:
+            count = await call(app_id)
+        except BackgroundAssetsError as error:
+            return refused(action, error)
+        return Outcome(action, f"{verb}-install {app_id}: {count} download(s) {done}")
+
+    async def pause_install(self, app_id: str) -> Outcome:
+        """Every download of the app's install holds; it is not launchable until resumed."""
+        return await self._install_action("pause", app_id, self.controls.pause_install,
+                                          "paused; resume-install to go on")
+
+    async def resume_install(self, app_id: str) -> Outcome:
+        return await self._install_action("resume", app_id, self.controls.resume_install,
+                                          "resumed")
+
+    async def cancel_install(self, app_id: str) -> Outcome:
+        """The install is given up: the app ends not installed."""
+        return await self._install_action("cancel", app_id, self.controls.cancel_install,
+                                          "cancelled; the app is not installed")
+
     # Downloads --------------------------------------------------------------
 
     async def _download(self, verb: str, row_key: str, done: str) -> Outcome:

@@ -6,7 +6,8 @@ from textual.message import Message
 
 
 class AppAction(Message):
-    """``verb`` (install, update, periodic, launch, terminate) on app ``app_id``."""
+    """``verb`` (install, update, periodic, launch, terminate, pause-install,
+    resume-install, cancel-install) on app ``app_id``."""
 
     def __init__(self, verb: str, app_id: str | None) -> None:
         super().__init__()

@@ -20,6 +20,8 @@ from orchestrator.service.views import DownloadView, Snapshot
 LOG_LIMIT = 5_000
 HISTORY_LIMIT = 30
 QUIET = frozenset({EventKind.DOWNLOAD_PROGRESS, EventKind.APP_PROGRESS})
+# The app is not installed after these: its downloads went with it.
+GONE = frozenset({EventKind.APP_UNINSTALLED, EventKind.INSTALL_CANCELLED})
 
 WAITING, DOWNLOADING, PAUSED, FINISHED, FAILED = (
     DownloadState.WAITING, DownloadState.DOWNLOADING, DownloadState.PAUSED,
@@ -124,6 +126,8 @@ class LiveState:
             status.fraction, status.phases = data["fraction"], dict(data.get("phases") or {})
         elif name == EventKind.EVENT_REFUSED:
             self.apps.setdefault(event.app, AppStatus()).refused = data.get("name")
+        elif name in GONE:
+            self._forget_app(event.app)
         elif name.startswith("download.") and data.get("download") is not None:
             self._download(event.app, name, event.ts, data)
         elif name == EventKind.ASSET_PURGED:
@@ -165,6 +169,13 @@ class LiveState:
         elif name == EventKind.DOWNLOAD_FAILED:
             row.state, row.speed = FAILED, 0.0
             row.error = f"{data.get('code')} {data.get('name')}: {data.get('message')}"
+
+    def _forget_app(self, app: str) -> None:
+        """The app is not installed any more: its rows and counts go with it."""
+        for key in [key for key, row in self.downloads.items() if row.app == app]:
+            del self.downloads[key]
+        self.apps.pop(app, None)
+        self.purgeable.pop(app, None)
 
     def _add_purgeable(self, app: str, size: int) -> None:
         self.purgeable[app] = max(0, self.purgeable.get(app, 0) + size)

@@ -32,6 +32,9 @@ NOTABLE: Mapping[EventKind, Priority] = MappingProxyType({
     EventKind.APP_LAUNCHABLE: Priority.INFO,
     EventKind.APP_LAUNCHED: Priority.INFO,
     EventKind.APP_UNINSTALLED: Priority.INFO,
+    EventKind.INSTALL_PAUSED: Priority.INFO,
+    EventKind.INSTALL_RESUMED: Priority.INFO,
+    EventKind.INSTALL_CANCELLED: Priority.INFO,
     EventKind.DOWNLOAD_FAILED: Priority.WARNING,
     EventKind.EXTENSION_TERMINATED: Priority.WARNING,
     EventKind.REQUEST_WAITING: Priority.WARNING,
@@ -59,6 +62,12 @@ def _failed(d: Mapping[str, Any]) -> str:
     return f"{d.get('download')}: error {d.get('code')} {d.get('name')}: {d.get('message')}"
 
 
+def _install(d: Mapping[str, Any]) -> str:
+    progress = d.get("progress")
+    at = f" at {progress:.0%}" if isinstance(progress, int | float) else ""
+    return f"{d.get('downloads')} download(s), install progress{at}"
+
+
 def _terminated(d: Mapping[str, Any]) -> str:
     spent = d.get("spent")
     allotment = d.get("allotment")
@@ -74,6 +83,9 @@ def _waiting(d: Mapping[str, Any]) -> str:
 
 _DETAILS: Mapping[EventKind, Callable[[Mapping[str, Any]], str]] = MappingProxyType({
     EventKind.APP_INSTALLED: _installed,
+    EventKind.INSTALL_PAUSED: _install,
+    EventKind.INSTALL_RESUMED: _install,
+    EventKind.INSTALL_CANCELLED: _install,
     EventKind.DOWNLOAD_FAILED: _failed,
     EventKind.EXTENSION_TERMINATED: _terminated,
     EventKind.REQUEST_WAITING: _waiting,

@@ -2,7 +2,8 @@
 
 ``status`` and ``downloads`` read its views; ``promote``, ``cancel``, ``pause``,
 ``resume`` act on one download; ``launch``, ``terminate``, ``install``, ``update``
-and ``uninstall`` drive an app's lifecycle; ``purge`` evicts purgeable files.
+and ``uninstall`` drive an app's lifecycle, ``pause-install``, ``resume-install`` and
+``cancel-install`` an install while it runs; ``purge`` evicts purgeable files.
 """
 
 from __future__ import annotations
@@ -29,13 +30,20 @@ APP_ACTIONS = {"launch": "launch an app: it runs, and may promote its downloads"
                             "again",
                "uninstall": "uninstall an app: its container, staging files and journal "
                             "rows go"}
+INSTALL_ACTIONS = {"pause-install": "pause an app's install or update: every download of it "
+                                    "holds, and the app is not launchable until resumed",
+                   "resume-install": "resume a paused install: its downloads continue from "
+                                     "the bytes on disk",
+                   "cancel-install": "cancel an app's install: its downloads stop and the app "
+                                     "ends not installed (no container, no journal rows)"}
 MANIFEST_ACTIONS = {"install": "install the app of an app manifest (an update when its "
                                "version changed)",
                     "update": "update an installed app from its edited app manifest"}
 VIEWS = {"status": "apps and device as the daemon sees them",
          "downloads": "pending and recent downloads"}
 # Every command of this module, for ``bgassets daemon --help``.
-CLIENT_COMMANDS = (*VIEWS, *DOWNLOAD_ACTIONS, "purge", *APP_ACTIONS, *MANIFEST_ACTIONS)
+CLIENT_COMMANDS = (*VIEWS, *DOWNLOAD_ACTIONS, "purge", *APP_ACTIONS, *INSTALL_ACTIONS,
+                   *MANIFEST_ACTIONS)
 
 
 def register(subparsers: Any) -> None:
@@ -48,7 +56,7 @@ def register(subparsers: Any) -> None:
         parser.add_argument("download", metavar="ID", help="the download's id")
         parser.add_argument("--app", metavar="APP_ID",
                             help="act as this app (the id is looked up among its downloads)")
-    for name, text in APP_ACTIONS.items():
+    for name, text in (APP_ACTIONS | INSTALL_ACTIONS).items():
         parser = _parser(subparsers, name, text, f"{text[0].upper()}{text[1:]}.")
         parser.add_argument("app_id", metavar="ID", help="the app's id (metadata.id)")
     for name, text in MANIFEST_ACTIONS.items():
@@ -120,6 +128,8 @@ async def _ask(args: argparse.Namespace) -> Any:
             return {"freed": await client.purge(args.amount, app=args.app), "app": args.app}
         if args.remote in APP_ACTIONS:
             return await client.app_action(args.app_id, args.remote)
+        if args.remote in INSTALL_ACTIONS:
+            return await client.install_action(args.app_id, args.remote.split("-")[0])
         if args.remote in MANIFEST_ACTIONS:
             return await client.install(args.manifest,
                                         request=ContentRequest[args.remote.upper()])
@@ -141,7 +151,17 @@ def _text(command: str, answer: Any) -> str:
         return f"{answer['action']}: {answer['app']} {answer['version']}"
     if command in APP_ACTIONS:
         return f"{answer['action']}: {answer['app']}"
+    if command in INSTALL_ACTIONS:
+        return _install_text(answer)
     return f"{answer['action']}: {answer['download']} ({answer['app']})"
+
+
+def _install_text(answer: dict[str, Any]) -> str:
+    count = answer["downloads"]
+    done = {"pause-install": "paused", "resume-install": "resumed",
+            "cancel-install": "cancelled"}[answer["action"]]
+    state = answer.get("state") or "not installed"
+    return f"{answer['action']}: {answer['app']} ({count} download(s) {done}; now {state})"
 
 
 def _app_line(app: AppView) -> str:
@@ -150,7 +170,9 @@ def _app_line(app: AppView) -> str:
     return (f"{app.id:<32} {app.state + running:<20} install {app.progress:4.0%}  "
             f"{app.pending} pending  runtime {app.runtime_today:.1f}/"
             f"{app.runtime_allotment:.0f} s"
-            + (f"  ({waiting.name.lower()} request waiting for the network)" if waiting else ""))
+            + (f"  ({waiting.name.lower()} request waiting for the network)" if waiting else "")
+            + ("  (install paused: resume-install or cancel-install it)"
+               if app.install_paused else ""))
 
 
 def _device_line(device: Device) -> str:

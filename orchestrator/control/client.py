@@ -146,6 +146,17 @@ class ControlClient:
         the daemon installed ``app`` from."""
         return await self._object("POST", f"apps/{app}/{action}")
 
+    async def install_action(self, app: str, action: str) -> dict[str, Any]:
+        """pause, resume or cancel the install of ``app`` as a whole; answers the app, the
+        action, how many ``downloads`` it acted on and the app's ``state`` after it."""
+        answer = await self._object("POST", f"apps/{app}/install/{action}")
+        downloads = answer.get("downloads")
+        if not isinstance(downloads, int) or isinstance(downloads, bool):
+            raise BackgroundAssetsError(f"the daemon at {self.path} answered {action}-install "
+                                        "without the downloads it acted on",
+                                        ErrorCode.BAD_SERVER_ANSWER)
+        return answer
+
     async def install(self, manifest: Path,
                       request: ContentRequest = ContentRequest.INSTALL) -> dict[str, Any]:
         """Install (``ContentRequest.UPDATE``: update) the app of ``manifest``, a path the

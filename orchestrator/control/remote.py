@@ -131,6 +131,20 @@ class RemoteControls:
     async def uninstall(self, app_id: str) -> None:
         await self._app_action(app_id, "uninstall")
 
+    async def _install_action(self, app_id: str, action: str) -> int:
+        answer = await self.client.install_action(app_id, action)
+        await self.load_status()  # the app's new state, read before the caller looks at it
+        return int(answer["downloads"])
+
+    async def pause_install(self, app_id: str) -> int:
+        return await self._install_action(app_id, "pause")
+
+    async def resume_install(self, app_id: str) -> int:
+        return await self._install_action(app_id, "resume")
+
+    async def cancel_install(self, app_id: str) -> int:
+        return await self._install_action(app_id, "cancel")
+
     # Downloads ------------------------------------------------------------------
 
     async def _act(self, verb: str, download_id: str, app_id: str | None) -> str:

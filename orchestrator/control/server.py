@@ -171,6 +171,7 @@ class ControlServer:
             web.post("/v1/apps/{app}/downloads", self.schedule),
             web.post("/v1/apps/{app}/answers", self.answers),
             web.post("/v1/apps/{app}/challenges", self.challenges),
+            web.post("/v1/apps/{app}/install/{action}", self.install_action),
             web.post("/v1/apps", self.install),
             web.post("/v1/apps/{app}/{action}", self.app_action),
             web.post("/v1/purge", self.purge),
@@ -416,6 +417,25 @@ class ControlServer:
             raise web.HTTPNotFound(text=f"unknown action {action!r}")
         await calls[action](app_id)
         return self._app_answer(app_id, action)
+
+    async def install_action(self, request: web.Request) -> web.Response:
+        """``pause``, ``resume`` or ``cancel`` the app's install or update as a whole while
+        the app is not launchable yet; answers how many downloads it acted on and the
+        app's state after it (null once cancelled: not installed)."""
+        await _json_object(request)
+        app_id = self._own_app(request)
+        action, controls = request.match_info["action"], self.controls
+        calls: dict[str, Callable[[str], Awaitable[int]]] = {
+            "pause": controls.pause_install, "resume": controls.resume_install,
+            "cancel": controls.cancel_install}
+        if action not in calls:
+            raise web.HTTPNotFound(text=f"unknown install action {action!r}: expected pause, "
+                                   "resume or cancel")
+        downloads = await calls[action](app_id)
+        view = self.controls.snapshot(app_id).app(app_id)
+        return web.json_response({"app": app_id, "action": f"{action}-install",
+                                  "downloads": downloads,
+                                  "state": str(view.state) if view else None})
 
     def _app_answer(self, app_id: str, action: str) -> web.Response:
         view = self.controls.snapshot(app_id).app(app_id)

@@ -42,7 +42,8 @@ class DevServerStats:
 
     Body bytes count what was handed to the socket. ``requests`` counts a
     request when it arrives, ``status_counts`` when its response has ended,
-    so a test can wait for a slow or endless body to be over.
+    so a test can wait for a slow or endless body to be over. ``range_headers``
+    keeps the path and ``Range`` header of every range request, in order.
     """
 
     requests: int = 0
@@ -50,6 +51,7 @@ class DevServerStats:
     body_bytes_sent: int = 0
     bytes_by_path: Counter[str] = field(default_factory=Counter)
     range_requests: int = 0
+    range_headers: list[tuple[str, str]] = field(default_factory=list)
     faults_fired: Counter[str] = field(default_factory=Counter)
     status_counts: Counter[int] = field(default_factory=Counter)
 
@@ -177,6 +179,7 @@ class DevServer:
         is_range = "Range" in request.headers
         if is_range:
             self.stats.range_requests += 1
+            self.stats.range_headers.append((path, request.headers["Range"]))
         fault = None
         if request.method == "GET":
             fault = self._picker.pick(path, is_range=is_range,

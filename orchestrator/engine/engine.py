@@ -44,6 +44,8 @@ class DownloadHandle:
             asyncio.get_running_loop().create_future())
         self._task: asyncio.Task[None] | None = None
         self._cancelled = False
+        # A resume while a pause still stops the transfer: it starts again once stopped.
+        self._pausing = self._resume_after_pause = False
         self._start()
 
     @property
@@ -72,8 +74,12 @@ class DownloadHandle:
         except asyncio.CancelledError:
             if self._cancelled:
                 self._finish_cancelled()
-            else:
-                self._download.move_to(DownloadState.PAUSED)
+                return
+            self._download.move_to(DownloadState.PAUSED)
+            self._pausing, again = False, self._resume_after_pause
+            self._resume_after_pause = False
+            if again:
+                self._start()
             return
         if not self._result.done():
             self._result.set_result(result)
@@ -92,12 +98,19 @@ class DownloadHandle:
 
     def pause(self) -> None:
         """Stop the transfer, keep the .part and its state; :meth:`resume` continues it."""
+        self._resume_after_pause = False
         if self._task is not None and not self._task.done():
+            self._pausing = True
             self._task.cancel()
 
     def resume(self) -> None:
-        if not self._result.done() and (self._task is None or self._task.done()):
+        """Continue a paused transfer from the bytes on disk (a Range request)."""
+        if self._result.done():
+            return
+        if self._task is None or self._task.done():
             self._start()
+        elif self._pausing:
+            self._resume_after_pause = True
 
     def cancel(self) -> None:
         """End with CANCELLED (1040), removing the .part and its state."""
@@ -124,6 +137,7 @@ class DownloadHandle:
         return await asyncio.shield(self._result)
 
     async def _shutdown(self) -> None:
+        self._resume_after_pause = False
         if self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.wait([self._task])  # unlike awaiting it, never swallows our own cancel

@@ -40,7 +40,8 @@ class AppRecord:
     """One installed app as the journal knows it.
 
     ``pending_request`` is the content request not made yet: being made, or waiting
-    for the network.
+    for the network. ``install_paused_at`` is when its install or update was paused as a
+    whole, None while it is not.
     """
 
     id: str
@@ -54,6 +55,7 @@ class AppRecord:
     essential_bytes_used: int
     last_periodic_at: float | None
     pending_request: ContentRequest | None = None
+    install_paused_at: float | None = None
 
     @property
     def launched(self) -> bool:
@@ -205,9 +207,10 @@ class Journal:
     def put_app(self, app_id: str, *, version: str, app_group: str, manifest_path: str,
                 state: str, pending_request: ContentRequest | None = None,
                 at: float | None = None) -> None:
-        """Record an install or an update (usage counters are kept on update), with the
-        content request it makes pending in the same transaction; that request is the
-        app's latest, so the periodic ones follow it (``last_periodic_at``)."""
+        """Record an install or an update (usage counters are kept on update, a pause of
+        the install before it is not), with the content request it makes pending in the
+        same transaction; that request is the app's latest, so the periodic ones follow it
+        (``last_periodic_at``)."""
         now = time.time() if at is None else at
         pending = None if pending_request is None else int(pending_request)
         periodic = None if pending_request is None else now
@@ -218,7 +221,7 @@ class Journal:
                 " ON CONFLICT(id) DO UPDATE SET"
                 " version=excluded.version, app_group=excluded.app_group,"
                 " manifest_path=excluded.manifest_path, state=excluded.state,"
-                " pending_request=excluded.pending_request,"
+                " pending_request=excluded.pending_request, install_paused_at=NULL,"
                 " last_periodic_at=COALESCE(excluded.last_periodic_at, last_periodic_at)",
                 (app_id, version, app_group, manifest_path, state, now, pending, periodic),
             )
@@ -245,6 +248,11 @@ class Journal:
                        " WHERE id = ? AND pending_request = ?", (app_id, int(request)))
             if state is not None:
                 db.execute("UPDATE apps SET state = ? WHERE id = ?", (state, app_id))
+
+    def set_install_paused(self, app_id: str, at: float | None) -> None:
+        """The app's install is paused since ``at``, or (None) no longer paused."""
+        with self.transaction() as db:
+            db.execute("UPDATE apps SET install_paused_at = ? WHERE id = ?", (at, app_id))
 
     def set_app_state(self, app_id: str, state: str) -> None:
         with self.transaction() as db:

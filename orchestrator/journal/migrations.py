@@ -73,4 +73,9 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE apps SET pending_request = CASE WHEN first_launched_at IS NULL THEN 1 ELSE 2 END
         WHERE state = 'installing' AND id NOT IN (SELECT app_id FROM downloads)
     """,
+    # 3: when the app's install or update was paused as a whole (pause-install), NULL
+    # while it is not, so that a restart keeps it paused.
+    """
+    ALTER TABLE apps ADD COLUMN install_paused_at REAL
+    """,
 )

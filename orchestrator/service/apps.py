@@ -34,7 +34,8 @@ class LoadedApp:
 
     ``unplanned`` holds while its install or update has not been planned yet (the
     catalog is being fetched, the extension asked, or the network awaited): it is not
-    launchable meanwhile.
+    launchable meanwhile. ``install_paused`` holds while its install or update is paused
+    as a whole: every download of it is held, and it is not launchable either.
     """
 
     app: App
@@ -49,5 +50,6 @@ class LoadedApp:
     essential_done: int = 0
     catalog_failed: bool = False
     unplanned: bool = False
+    install_paused: bool = False
 
 

@@ -25,6 +25,7 @@ PROGRESS_INTERVAL = 0.1
 DISK_RETRY_INTERVAL = 30.0
 # Free bytes a journal transaction (and a small catalog) is given before it is tried again.
 JOURNAL_SPACE = 256 * 1024
+_ADDED = frozenset({EventKind.DOWNLOAD_SCHEDULED, EventKind.DOWNLOAD_REENQUEUED})
 
 
 def free_bytes(folder: Path) -> int:
@@ -83,6 +84,11 @@ class ServiceContext:
         download = tracked.download
         self.emit(kind, tracked.app_id, download=download.id, essential=download.essential,
                   bytes=tracked.bytes, total=download.size, **data)
+        if kind in _ADDED and tracked.paused is not None:
+            # Held from the start (its install is paused): said once it was announced.
+            self.emit(EventKind.DOWNLOAD_PAUSED, tracked.app_id, download=download.id,
+                      essential=download.essential, bytes=tracked.bytes, total=download.size,
+                      reason=tracked.paused)
 
     def emit_progress(self, loaded: LoadedApp, force: bool = False) -> None:
         """The app's install progress, at most every ``PROGRESS_INTERVAL`` unless forced."""

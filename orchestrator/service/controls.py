@@ -28,7 +28,10 @@ class Controls(Protocol):
 
     ``install`` and ``update`` take the app manifest to read, or None for the one
     the service installed the app from (read again, so an edited version is an
-    update); both return the app's id. Download calls name the download by id, in
+    update); both return the app's id. ``pause_install``, ``resume_install`` and
+    ``cancel_install`` act on an install or update as a whole while the app is not
+    launchable yet, and return how many of its downloads they paused, resumed or
+    cancelled. Download calls name the download by id, in
     ``app_id``'s downloads when given (ids are unique within one app only), and
     return the id of the app it belongs to.
     """
@@ -54,6 +57,12 @@ class Controls(Protocol):
     async def terminate(self, app_id: str) -> None: ...
 
     async def uninstall(self, app_id: str) -> None: ...
+
+    async def pause_install(self, app_id: str) -> int: ...
+
+    async def resume_install(self, app_id: str) -> int: ...
+
+    async def cancel_install(self, app_id: str) -> int: ...
 
     async def promote(self, download_id: str, app_id: str | None = None) -> str: ...
 
@@ -152,6 +161,15 @@ class LocalControls:
 
     async def uninstall(self, app_id: str) -> None:
         await self.orchestrator.uninstall(app_id)
+
+    async def pause_install(self, app_id: str) -> int:
+        return self.orchestrator.pause_install(app_id)
+
+    async def resume_install(self, app_id: str) -> int:
+        return self.orchestrator.resume_install(app_id)
+
+    async def cancel_install(self, app_id: str) -> int:
+        return await self.orchestrator.cancel_install(app_id)
 
     # Downloads ------------------------------------------------------------------
 

@@ -28,6 +28,8 @@ from orchestrator.scheduler.queue import (
 )
 
 BY_REQUEST = "paused by request"
+# Every download of an app whose install is paused as a whole (pause-install).
+INSTALL_PAUSED = "install paused"
 
 
 @dataclass
@@ -137,13 +139,18 @@ class DownloadQueue:
 
     # Bookkeeping -------------------------------------------------------------------
 
-    def add(self, tracked: Tracked) -> None:
+    def add(self, tracked: Tracked, held: str | None = None) -> None:
+        """Track a download; ``held`` (a pause reason) keeps it paused from the start,
+        off the queue until :meth:`resume` with that reason."""
         self._order += 1
         tracked.order = self._order
         self.tracked[tracked.key] = tracked
         self.pending[tracked.app_id] += 1
         if tracked.download.essential:
             self.pending_essential[tracked.app_id] += 1
+        if held is not None:
+            tracked.paused = held
+            return
         self._enqueue(tracked)
         self.poke()
 
@@ -270,20 +277,23 @@ class DownloadQueue:
         self._forget(tracked)
         return False
 
-    def pause(self, key: str) -> None:
+    def pause(self, key: str, reason: str = BY_REQUEST) -> None:
+        """Pause a download until :meth:`resume` with the same ``reason``; a transfer
+        stops, keeping its ``.part`` to continue from."""
         tracked = self.tracked[key]
-        if self.running.pop(key, None) is None:
-            self._dequeue(tracked)
-        tracked.paused = BY_REQUEST
+        if tracked.paused not in (BY_REQUEST, INSTALL_PAUSED) \
+                and self.running.pop(key, None) is None:
+            self._dequeue(tracked)  # waiting, or paused by the device: on the queue
+        tracked.paused = reason
         if tracked.handle is not None:
             tracked.handle.pause()
         self._on_paused(tracked, tracked.paused)
         self.poke()
 
-    def resume(self, key: str) -> bool:
-        """Resume a download paused by request; False when it was not paused that way."""
+    def resume(self, key: str, reason: str = BY_REQUEST) -> bool:
+        """Resume a download paused for ``reason``; False when it was not paused so."""
         tracked = self.tracked[key]
-        if tracked.paused != BY_REQUEST:
+        if tracked.paused != reason:
             return False
         tracked.paused = None
         self._enqueue(tracked)

@@ -16,16 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orchestrator.storage.containers as containers
 from orchestrator.engine import Engine
 from orchestrator.errors import (
     BackgroundAssetsError,
     DownloadError,
     ErrorCode,
-    JournalError,
     StateDirBusy,
     StateDirUnusable,
-    disk_full,
 )
 from orchestrator.events import EventKind
 from orchestrator.journal import Journal
@@ -42,8 +39,9 @@ from orchestrator.service.catalogs import (
 )
 from orchestrator.service.challenges import Challenges
 from orchestrator.service.context import ServiceContext
-from orchestrator.service.downloads import DownloadQueue, Tracked
+from orchestrator.service.downloads import INSTALL_PAUSED, DownloadQueue, Tracked
 from orchestrator.service.handover import Handover
+from orchestrator.service.installs import Installs
 from orchestrator.service.recovery import Recovery
 from orchestrator.service.requests import CATALOG_FAILED, ContentRequests
 from orchestrator.service.runtime import ExtensionRuntime
@@ -115,6 +113,7 @@ class Orchestrator:
         self._handover = handover = Handover(ctx, self._tracking, self._runtime)
         self._requests = ContentRequests(ctx, self._tracking, self._runtime)
         self._recovery = Recovery(ctx, self._tracking, handover)
+        self._installs = Installs(ctx, self._tracking, self._requests)
         queue = DownloadQueue(
             engine, on_started=handover.started, on_progress=handover.progressed,
             on_paused=handover.paused, on_ended=handover.ended, max_active=self._max_active,
@@ -190,9 +189,16 @@ class Orchestrator:
         if known is not None and known.version == app.version and app.id in self.apps \
                 and not retry:
             # Installed already: what was pending resumed when the journal was recovered.
+            held = "its install is paused: resume-install it" \
+                if self.apps[app.id].install_paused else "pending downloads resumed"
             self.emit(EventKind.APP_INSTALLED, app.id, version=app.version, request="none",
-                      reason="already installed at this version; pending downloads resumed")
+                      reason=f"already installed at this version; {held}")
             return app.id
+        loaded = self.apps.get(app.id)
+        if loaded is not None and loaded.install_paused:
+            raise BackgroundAssetsError(
+                f"the install of {app.id} is paused: resume-install or cancel-install it "
+                f"before installing version {app.version}", ErrorCode.INSTALL_PAUSED)
         # A first install, or one whose catalog could not be fetched, asks for ``install``.
         first = known is None or (retry and not known.launched)
         request = ContentRequest.INSTALL if first else ContentRequest.UPDATE
@@ -242,6 +248,9 @@ class Orchestrator:
     def launch(self, app_id: str, delegate: AppDelegate | None = None) -> None:
         """Launch the app: refused while essential downloads are pending."""
         loaded = self._ctx.loaded(app_id)
+        if loaded.install_paused:
+            raise BackgroundAssetsError(f"{app_id} is not launchable: its install is paused; "
+                                        "resume-install it first", ErrorCode.APP_NOT_LAUNCHABLE)
         pending = self._tracking.pending(app_id, essential=True)
         if pending:
             names = ", ".join(sorted(t.download.id for t in pending)[:5])
@@ -276,28 +285,25 @@ class Orchestrator:
 
     async def uninstall(self, app_id: str) -> None:
         """Remove the app, its container, its staging files and its journal rows."""
-        loaded = self._ctx.loaded(app_id)
-        for tracked in self._tracking.pending(app_id):
-            self.queue.cancel(tracked.key)
-            if tracked.task is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await tracked.task
-        group = loaded.app.app_group
-        # The journal first: one it cannot write leaves the app installed, files and all.
-        try:
-            self.journal.remove_app(app_id)
-        except JournalError as error:
-            if not disk_full(error):
-                raise
-            # Its partial downloads are of no use any more, and their room may be enough.
-            containers.remove_tree(self.layout.staging_dir(group))
-            self.journal.remove_app(app_id)
-        containers.remove_tree(self.layout.container(group))
-        containers.remove_tree(self.layout.staging_dir(group))
-        self.network.forget(app_id)
-        self._ctx.engine.credentials.forget(app_id)
-        del self.apps[app_id]
-        self.emit(EventKind.APP_UNINSTALLED, app_id)
+        await self._installs.uninstall(app_id)
+
+    def pause_install(self, app_id: str) -> int:
+        """Pause the app's install or update as a whole: every download of it holds, the
+        app is not launchable until :meth:`resume_install`; a restart keeps it paused.
+        Returns how many downloads were paused."""
+        return self._installs.pause(app_id)
+
+    def resume_install(self, app_id: str) -> int:
+        """Resume a paused install: its transfers continue from the bytes on disk. Returns
+        how many downloads were resumed."""
+        return self._installs.resume(app_id)
+
+    async def cancel_install(self, app_id: str) -> int:
+        """Give up the app's install: its catalog fetch or extension run stops, its
+        downloads are cancelled, and it ends not installed (no container, no journal
+        rows). Refused once it is launchable, and for an update of an app launched before.
+        Returns how many downloads were cancelled."""
+        return await self._installs.cancel(app_id)
 
     def exclusive_control(self, app_id: str, deadline: float | None = None) -> Any:
         """The app group's lock across processes, for app code (``withExclusiveControl``).
@@ -341,6 +347,7 @@ class Orchestrator:
         download keeps waiting in the background, to start once the network is back.
         """
         tracked = self.find_download(key)
+        self._refuse_while_install_paused(tracked, "promoted")
         if not self._ctx.loaded(tracked.app_id).running:
             raise BackgroundAssetsError(
                 f"{tracked.app_id} is not running: only the running app may start a foreground "
@@ -359,7 +366,16 @@ class Orchestrator:
     def resume(self, key: str) -> None:
         """Resume a download paused by request; ``download.resumed`` (or ``download.started``
         for one that never ran) follows once it transfers again, not while offline."""
-        self.queue.resume(self.find_download(key).key)
+        tracked = self.find_download(key)
+        self._refuse_while_install_paused(tracked, "resumed")
+        self.queue.resume(tracked.key)
+
+    def _refuse_while_install_paused(self, tracked: Tracked, what: str) -> None:
+        """A download of a paused install moves with its install only (1042)."""
+        if tracked.paused == INSTALL_PAUSED or self._ctx.loaded(tracked.app_id).install_paused:
+            raise BackgroundAssetsError(
+                f"{tracked.download.id} cannot be {what} on its own: the install of "
+                f"{tracked.app_id} is paused; resume-install it", ErrorCode.INSTALL_PAUSED)
 
     def is_running(self, key: str) -> bool:
         """Whether a download (by key or id) is transferring now."""

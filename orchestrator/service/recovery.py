@@ -35,7 +35,8 @@ class Recovery:
                               **error.as_dict())
                 continue
             loaded = LoadedApp(app, extension, Path(record.manifest_path),
-                               launched=record.launched)
+                               launched=record.launched,
+                               install_paused=record.install_paused_at is not None)
             self.ctx.apps[app.id] = loaded
             await self._recover_downloads(loaded)
             pending = record.pending_request
@@ -49,7 +50,8 @@ class Recovery:
                     app.size, app.restrictions.essential_download_allowance)
                 continue
             loaded.progress = self._recovered_progress(loaded)
-            loaded.launchable = self.ctx.queue.pending_essential[app.id] == 0
+            loaded.launchable = not loaded.install_paused \
+                and self.ctx.queue.pending_essential[app.id] == 0
         self._remove_orphans()
 
     def _recovered_progress(self, loaded: LoadedApp) -> InstallProgress:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import enum
 import time
 from dataclasses import replace
@@ -64,6 +64,8 @@ class ContentRequests:
         self.ctx, self.tracking, self.runtime = ctx, tracking, runtime
         # The content request of each app a full disk stopped, made again once space is back.
         self._space_waits: dict[str, tuple[LoadedApp, ContentRequest]] = {}
+        # The install or update request of each app being made now, which a cancel stops.
+        self._installing: dict[str, asyncio.Task[RequestOutcome]] = {}
 
     # Content requests ------------------------------------------------------------
 
@@ -186,19 +188,39 @@ class ContentRequests:
 
         The app is unplanned, so not launchable, from the start of the request until it
         has been made. Offline, or on a full disk, the request waits and the call that
-        makes it later opens the gate.
+        makes it later opens the gate. :meth:`stop` ends it (1040 ``cancelled``).
         """
         loaded.unplanned = True
         outcome: RequestOutcome | None = None
+        app_id = loaded.app.id
+        made = asyncio.ensure_future(self.content_request(loaded, request))
+        self._installing[app_id] = made
         try:
-            outcome = await self.content_request(loaded, request)
+            outcome = await made
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not made.cancelled() or (current is not None and current.cancelling()):
+                raise  # this caller is cancelled, not the request alone
+            raise BackgroundAssetsError(
+                f"the install of {app_id} was cancelled before its downloads were planned "
+                "(cancel-install or uninstall)", ErrorCode.CANCELLED) from None
         finally:
+            if self._installing.get(app_id) is made:
+                del self._installing[app_id]
             if outcome == RequestOutcome.MADE:
                 loaded.unplanned = False
             self.ctx.changed.set()
         if outcome == RequestOutcome.WAITING:
             return
         self.tracking.check_launchable(loaded)
+
+    async def stop(self, app_id: str) -> None:
+        """Stop the install or update request of ``app_id`` being made, if one is: its
+        catalog fetch ends, its handler process is killed, nothing of it is planned."""
+        made = self._installing.get(app_id)
+        if made is not None and not made.done():
+            made.cancel()
+            await asyncio.wait([made])
 
     # Waiting for the network -----------------------------------------------------
 
@@ -219,12 +241,18 @@ class ContentRequests:
     async def _make_request(self, loaded: LoadedApp, request: ContentRequest) -> None:
         if self.ctx.apps.get(loaded.app.id) is not loaded:
             return  # uninstalled or installed again meanwhile
-        # A full disk was reported (request.waiting) and the request put aside again.
-        with contextlib.suppress(JournalError):
+        # A full disk was reported (request.waiting) and the request put aside again; a
+        # cancel meant it to end.
+        try:
             if request == ContentRequest.PERIODIC:
                 await self.content_request(loaded, request)
             else:
                 await self._planned_install(loaded, request)
+        except JournalError:
+            pass
+        except BackgroundAssetsError as error:
+            if error.code != ErrorCode.CANCELLED:
+                raise
 
     # Waiting for space -----------------------------------------------------------
 

@@ -16,7 +16,7 @@ from orchestrator.scheduler.checks import destination_problem
 from orchestrator.scheduler.rules import matching_rule, render_destination
 from orchestrator.service.apps import LoadedApp
 from orchestrator.service.context import JOURNAL_SPACE, ServiceContext
-from orchestrator.service.downloads import Tracked
+from orchestrator.service.downloads import INSTALL_PAUSED, Tracked
 
 
 class Tracking:
@@ -39,7 +39,7 @@ class Tracking:
         allowed = None if loaded.launched else app.restrictions.domain_allow_list
         tracked = Tracked(download, app.id, 0, ephemeral, allowed, exact_size,
                           self._direct_destination(loaded, download))
-        self.ctx.queue.add(tracked)
+        self.ctx.queue.add(tracked, held=INSTALL_PAUSED if loaded.install_paused else None)
         return tracked
 
     def schedule(self, loaded: LoadedApp, download_id: str, url: str, *, size: int | None,
@@ -136,9 +136,9 @@ class Tracking:
                             error)
 
     def check_launchable(self, loaded: LoadedApp) -> None:
-        """Open the launch gate once the install is planned and no essential download is
-        pending."""
-        if loaded.launchable or loaded.unplanned \
+        """Open the launch gate once the install is planned, not paused, and no essential
+        download is pending."""
+        if loaded.launchable or loaded.unplanned or loaded.install_paused \
                 or self.ctx.queue.pending_essential[loaded.app.id] > 0:
             return
         if loaded.progress is not None and not loaded.progress.step_done:

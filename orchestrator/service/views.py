@@ -34,9 +34,12 @@ _NO_PHASES: Mapping[str, float] = MappingProxyType({})
 
 
 class AppState(StrEnum):
-    """Where an installed app stands, as the framework names it."""
+    """Where an installed app stands, as the framework names it; ``paused`` is an install
+    or update paused as a whole (``pause-install``): not launchable, nothing of it moves
+    until it is resumed."""
 
     INSTALLING = "installing"
+    PAUSED = "paused"
     LAUNCHABLE = "launchable"
     LAUNCHED = "launched"
 
@@ -73,7 +76,11 @@ class AppView:
 
     @property
     def launchable(self) -> bool:
-        return self.state != AppState.INSTALLING
+        return self.state in (AppState.LAUNCHABLE, AppState.LAUNCHED)
+
+    @property
+    def install_paused(self) -> bool:
+        return self.state == AppState.PAUSED
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +147,8 @@ def app_view(orchestrator: Orchestrator, app_id: str) -> AppView:
     """The view of installed app ``app_id``."""
     loaded = orchestrator.apps[app_id]
     app, record = loaded.app, orchestrator.journal.app(app_id)
-    state = AppState.LAUNCHED if loaded.launched else \
-        AppState.LAUNCHABLE if loaded.launchable else AppState.INSTALLING
+    state = AppState.PAUSED if loaded.install_paused else AppState.LAUNCHED if loaded.launched \
+        else AppState.LAUNCHABLE if loaded.launchable else AppState.INSTALLING
     restricted = not loaded.launched
     spent, allotment = orchestrator.runtime_today(app_id)
     progress = loaded.progress

@@ -22,6 +22,7 @@ ROUTES = [
     "apps",
     *(f"apps/{GAME}/{action}" for action in
       ("launch", "terminate", "periodic", "install", "update", "uninstall")),
+    *(f"apps/{GAME}/install/{action}" for action in ("pause", "resume", "cancel")),
     "purge",
     "device",
 ]

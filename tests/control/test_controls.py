@@ -133,3 +133,29 @@ async def test_a_downloads_history_is_the_journals_through_both(both):
         assert other.value.code == ErrorCode.CALL_FROM_EXTENSION_NOT_ALLOWED
         assert [entry.state for entry in await game.history(GAME, "tutorial")][:1] == [
             DownloadState.WAITING]
+
+
+async def test_an_install_paused_resumed_and_cancelled_through_either_reads_alike(both):
+    local, remote = both
+    assert await remote.pause_install(GAME) == 4  # every download of the game waits
+    assert remote.snapshot().apps[GAME] == local.snapshot().apps[GAME]
+    assert remote.snapshot().apps[GAME].state == AppState.PAUSED
+    for controls in (local, remote):
+        views = [view for view in await controls.downloads(GAME) if view.pending]
+        assert {(view.state, view.reason) for view in views} == {
+            (DownloadState.PAUSED, "install paused")}
+        for call, code in ((controls.pause_install, ErrorCode.INSTALL_PAUSED),
+                           (controls.cancel_install, ErrorCode.INSTALL_NOT_IN_PROGRESS)):
+            with pytest.raises(BackgroundAssetsError) as refused:
+                await call(GAME if code == ErrorCode.INSTALL_PAUSED else NEWS)
+            assert refused.value.code == code
+        with pytest.raises(BackgroundAssetsError) as alone:
+            await controls.resume("tutorial", GAME)
+        assert alone.value.code == ErrorCode.INSTALL_PAUSED
+    assert await local.resume_install(GAME) == 4
+    await current(remote, lambda snapshot: snapshot.apps[GAME].state == AppState.INSTALLING)
+    with pytest.raises(BackgroundAssetsError) as not_paused:
+        await remote.resume_install(GAME)
+    assert not_paused.value.code == ErrorCode.INSTALL_NOT_PAUSED
+    assert await remote.cancel_install(GAME) == 4
+    assert GAME not in remote.snapshot().apps and GAME not in local.snapshot().apps

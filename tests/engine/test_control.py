@@ -40,6 +40,23 @@ async def test_pause_keeps_the_part_and_resume_continues(served, out):
     assert server.stats.body_bytes_sent <= asset.size + MIB
 
 
+async def test_a_resume_right_after_a_pause_continues_once_the_transfer_stopped(served, out):
+    asset = make_asset(served, "asset.bin", 2 * MIB, seed=34)
+    reached = asyncio.Event()
+    async with DevServer(served, rate_per_connection=4 * MIB) as server, \
+            Engine(retry=FAST_RETRY) as engine:
+        handle = engine.start(request_for(server, asset, out, connections=1),
+                              on_progress=lambda p: p.bytes >= MIB // 2 and reached.set())
+        await _until(reached)
+        handle.pause()
+        handle.resume()  # before the paused transfer has stopped: it starts again after
+        result = await asyncio.wait_for(handle.wait(), 20)
+    assert result.ok, result.error
+    assert sha256_of(out / "asset.bin") == asset.sha256
+    assert server.stats.requests == 2
+    assert server.stats.body_bytes_sent <= asset.size + 256 * 1024
+
+
 async def test_cancel_removes_part_and_state(served, out):
     asset = make_asset(served, "asset.bin", 3 * MIB, seed=32)
     reached = asyncio.Event()

@@ -107,6 +107,33 @@ def test_a_first_schema_journal_knows_which_installs_were_not_planned(tmp_path):
             "planned": None, "done": None}
 
 
+def test_a_paused_install_is_kept_across_a_reopen_until_resumed_or_installed_again(tmp_path):
+    journal = open_journal(tmp_path)
+    assert journal.app(APP).install_paused_at is None
+    journal.set_install_paused(APP, 42.0)
+    journal.close()
+    with Journal.in_state_dir(tmp_path / "state") as again:
+        assert again.app(APP).install_paused_at == 42.0
+        again.set_install_paused(APP, None)
+        assert again.app(APP).install_paused_at is None
+        again.set_install_paused(APP, 43.0)
+        again.put_app(APP, version="2.0", app_group=GROUP, manifest_path="app.yaml",
+                      state="installing", pending_request=ContentRequest.UPDATE)
+        assert again.app(APP).install_paused_at is None
+
+
+def test_a_second_schema_journal_has_no_paused_install(tmp_path):
+    path = tmp_path / "journal.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0] + ";" + MIGRATIONS[1] + "; PRAGMA user_version = 2;")
+    db.execute("INSERT INTO apps (id, version, app_group, manifest_path, state, installed_at)"
+               " VALUES ('old', '1', 'group.old', 'app.yaml', 'installing', 1)")
+    db.commit()
+    db.close()
+    with Journal(path) as journal:
+        assert [(r.id, r.install_paused_at) for r in journal.apps()] == [("old", None)]
+
+
 def test_downloads_record_every_transition(tmp_path):
     journal = open_journal(tmp_path)
     journal.add_downloads(APP, [dl("a", essential=True), dl("b", priority=90)])

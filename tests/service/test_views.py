@@ -99,6 +99,15 @@ def test_paused_is_a_state_of_its_own_on_the_wire():
     assert (data["state"], data["reason"]) == ("paused", "offline") and "paused" not in data
 
 
+def test_a_paused_install_is_an_app_state_that_is_not_launchable():
+    view = AppView("a", "A", "1.0", AppState.PAUSED, progress=0.4)
+    assert to_json(view)["state"] == "paused"
+    read = app_from_json(to_json(view))
+    assert read.state == AppState.PAUSED and read.install_paused and not read.launchable
+    assert all(AppView("a", "A", "1", state).launchable
+               for state in (AppState.LAUNCHABLE, AppState.LAUNCHED))
+
+
 @given(st.builds(HistoryEntry, at=seconds, state=st.sampled_from(DownloadState),
                  reason=st.none() | text))
 def test_a_history_entry_reads_back_as_written(entry):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
+from orchestrator.events import EventKind
 from orchestrator.model.device import Device, Network
+from orchestrator.model.enums import DownloadState
 from orchestrator.service import Orchestrator
 from tests.tui.drive import install_all, last_outcome, offline, press, settle, show
 from tests.tui.scenario import GAME, NEWS, scene, write_manifests
@@ -181,3 +184,57 @@ async def test_a_second_session_shows_the_installed_apps_complete_and_launchable
                 await press(app, pilot, "l")
                 assert last_outcome(app).ok
                 assert table.cell_text(GAME, STATE) == "launched, running"
+
+
+async def test_pause_resume_and_cancel_install_from_the_apps_keys(tui):
+    app, built = tui
+    orchestrator = built.orchestrator
+    offline(orchestrator)  # both installs wait for the network: neither is launchable
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table = app.screen.table
+        await press(app, pilot, "z")  # the first row: the game
+        assert last_outcome(app).message == \
+            f"pause-install {GAME}: 0 download(s) paused; resume-install to go on"
+        assert table.cell_text(GAME, STATE) == "install paused"
+        await press(app, pilot, "z")
+        assert last_outcome(app).code == 1042 and "installPaused" in last_outcome(app).message
+        await press(app, pilot, "l")
+        assert last_outcome(app).code == 1050 and "paused" in last_outcome(app).message
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {f"Resume install of {GAME}", f"Cancel install of {NEWS}"} <= titles
+
+        held = asyncio.get_running_loop().create_future()
+        orchestrator.events.subscribe(lambda e: e.event == EventKind.DOWNLOAD_PAUSED
+                                      and e.data["download"] == "tutorial"
+                                      and not held.done() and held.set_result(e))
+        await show(app, pilot, "3")
+        await press(app, pilot, "o")  # online: the game's plan is made, its downloads held
+        await show(app, pilot, "1")
+        assert (await asyncio.wait_for(held, 20)).data["reason"] == "install paused"
+        await settle(app, pilot)
+        row = app.state.downloads[f"{GAME}/tutorial"]
+        assert (row.state, row.reason) == (DownloadState.PAUSED, "install paused")
+        assert app.screen.table.cell_text(GAME, STATE) == "install paused"
+
+        await press(app, pilot, "s")
+        assert last_outcome(app).message == f"resume-install {GAME}: 4 download(s) resumed"
+        await install_all(app, pilot)
+        assert app.screen.table.cell_text(GAME, STATE) == "launchable"
+        await press(app, pilot, "c")
+        assert last_outcome(app).code == 1041 and GAME in orchestrator.apps
+
+
+async def test_cancel_install_from_the_apps_screen_leaves_the_app_not_installed(tui):
+    app, built = tui
+    orchestrator = built.orchestrator
+    offline(orchestrator)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await press(app, pilot, "down", "c")
+        assert last_outcome(app).message == \
+            f"cancel-install {NEWS}: 0 download(s) cancelled; the app is not installed"
+        assert NEWS not in orchestrator.apps
+        assert not (orchestrator.state_dir / "containers" / f"group.{NEWS}").exists()
+        assert app.screen.table.cell_text(NEWS, STATE) == "not installed"
+        assert app.screen.table.cell_text(GAME, STATE) == "installing: offline"

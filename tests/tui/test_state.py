@@ -52,6 +52,19 @@ def test_pause_failure_reenqueue_and_finish_change_the_row():
         "download.finished", "asset.purged"]
 
 
+def test_an_app_whose_install_is_cancelled_or_uninstalled_loses_its_rows():
+    state = LiveState()
+    for kind in ("install.cancelled", "app.uninstalled"):
+        state.apply(event("download.scheduled", "a"))
+        state.apply(event("download.paused", "a", reason="install paused"))
+        state.apply(Event(1.0, "download.scheduled", "com.example.other",
+                          {"download": "b", "essential": False, "bytes": 0, "total": 1}))
+        state.apply(event(kind, downloads=1, progress=0.5) if kind.startswith("install")
+                    else event(kind))
+        assert list(state.downloads) == ["com.example.other/b"]
+        assert state.log[-1].event == kind
+
+
 def test_log_filters_by_app_and_kind():
     state = LiveState()
     state.apply(event("download.scheduled", "a"))

@@ -12,7 +12,7 @@ from textual.widgets import Footer, Header, Static
 
 from orchestrator.model.device import Device
 from orchestrator.model.units import format_size
-from orchestrator.service.views import AppView
+from orchestrator.service.views import AppState, AppView
 from tui.frame import Frame
 from tui.messages import AppAction
 from tui.widgets.cells import duration, phase_bar
@@ -30,10 +30,13 @@ LEGEND = "progress: app · install step · essential bytes"
 def app_state(view: AppView | None) -> Text:
     """installing, launchable or launched (and running), as the framework names them.
 
-    An install or update waiting for the network reads ``installing: offline``.
+    An install or update waiting for the network reads ``installing: offline``, one paused
+    as a whole ``install paused``.
     """
     if view is None:
         return Text("not installed", "dim")
+    if view.state == AppState.PAUSED:
+        return Text("install paused", "bold yellow")
     if view.launched:
         return Text("launched" + (", running" if view.running else ""), "bold cyan")
     if view.launchable:
@@ -81,6 +84,12 @@ class AppsScreen(Screen[None]):
                 tooltip="send the selected app a periodic content request now"),
         Binding("l", "app('launch')", "Launch",
                 tooltip="launch the selected app (refused while essential downloads pend)"),
+        Binding("z", "app('pause-install')", "Pause install",
+                tooltip="pause the selected app's install: every download of it holds"),
+        Binding("s", "app('resume-install')", "Resume install",
+                tooltip="resume the selected app's paused install"),
+        Binding("c", "app('cancel-install')", "Cancel install",
+                tooltip="cancel the selected app's install: it ends not installed"),
     ]
 
     def __init__(self) -> None:
@@ -119,5 +128,5 @@ class AppsScreen(Screen[None]):
         waiting = sum(1 for row in state.downloads.values() if not row.state.ended)
         self.query_one("#apps-summary", Static).update(
             f"{len(snapshot.apps)} installed · {waiting} download(s) pending · {LEGEND} · "
-            "n install  u update  r periodic  l launch")
+            "n install  u update  r periodic  l launch  z/s/c pause/resume/cancel install")
         return True
