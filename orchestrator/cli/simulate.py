@@ -73,7 +73,9 @@ async def _simulate(args: argparse.Namespace) -> int:
         """Remember what failed; a re-enqueued essential download is no longer a failure.
 
         A request that waits for disk space (``request.waiting`` with a code) would keep
-        the wait going until space is back, which nothing in this process brings.
+        the wait going until space is back, which nothing in this process brings; so
+        would downloads that wait for space (``download.deferred``) once nothing else of
+        the app moves.
         """
         if event.app != app.id:
             return
@@ -87,7 +89,17 @@ async def _simulate(args: argparse.Namespace) -> int:
             stuck.set()
         elif event.event in (EventKind.DOWNLOAD_REENQUEUED, EventKind.DOWNLOAD_FINISHED):
             failures.pop(download, None)
+        elif event.event == EventKind.DOWNLOAD_DEFERRED:
+            failures[download] = event.as_dict()
+        if any(f["event"] == EventKind.DOWNLOAD_DEFERRED for f in failures.values()):
+            # Once the queue has decided what this event set off.
+            asyncio.get_running_loop().call_soon(stuck_on_space)
 
+    def stuck_on_space() -> None:
+        if orchestrator is not None and orchestrator.waiting_for_space(app.id):
+            stuck.set()
+
+    orchestrator: Orchestrator | None = None
     printer = Output(JsonLines(sys.stdout) if args.json else Timeline(sys.stdout))
     if not args.enforce_allotment and not args.json:
         print("simulate: runtime allotment bypassed (as the debug tool does)", file=sys.stderr)

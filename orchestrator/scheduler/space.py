@@ -102,7 +102,8 @@ def shortage(size: int, space: Space, committed: int = 0) -> str:
     if size > space.usable:
         return (f"needs {format_size(size)}, more than the disk could ever hold above its "
                 f"reserve ({format_size(space.usable)})")
-    taken = f", {format_size(committed)} of it taken by running downloads" if committed else ""
+    taken = f", {format_size(committed)} of it taken by the downloads that run" \
+        if committed else ""
     return f"needs {format_size(size)} but only {space.describe()}{taken}"
 
 

@@ -30,9 +30,11 @@ from orchestrator.errors import (
 from orchestrator.events import EventKind
 from orchestrator.journal import Journal
 from orchestrator.manifests import load_app
+from orchestrator.model.app import App
 from orchestrator.model.device import Device
 from orchestrator.model.enums import ContentRequest
 from orchestrator.scheduler.budget import next_periodic_run
+from orchestrator.scheduler.space import Space, install_refusal
 from orchestrator.service.apps import AppDelegate, LoadedApp
 from orchestrator.service.catalogs import (
     CATALOG_DEADLINE,
@@ -42,6 +44,7 @@ from orchestrator.service.catalogs import (
 )
 from orchestrator.service.context import ServiceContext
 from orchestrator.service.downloads import DownloadQueue, Tracked
+from orchestrator.service.gate import SpaceGate
 from orchestrator.service.handover import Handover
 from orchestrator.service.recovery import Recovery
 from orchestrator.service.requests import CATALOG_FAILED, ContentRequests
@@ -117,8 +120,10 @@ class Orchestrator:
             max_per_host=self._max_per_host, connections=self._connections)
         queue.on_settled = handover.settled
         queue.on_resumed = handover.resumed
+        queue.admit = SpaceGate(ctx, self._tracking, handover, self._recovery).admit
         ctx.open(journal, engine, queue)
         await self._recovery.recover()
+        ctx.disk.load(journal)
         queue.set_conditions(ctx.conditions())  # with the recovered apps' policies
         queue.start()
         self._requests.resume_waiting()
@@ -172,6 +177,19 @@ class Orchestrator:
         """Publish an event on :attr:`events`."""
         self._ctx.emit(kind, app, **data)
 
+    def space(self) -> Space | None:
+        """The disk now: measured, or simulated by the device's storage (see
+        ``service/space.py``); None when the state dir's file system cannot be read."""
+        return self._ctx.space()
+
+    def delivered_bytes(self, app_id: str | None = None) -> int:
+        """Bytes of delivered files the orchestrator keeps for ``app_id`` (every app: None)."""
+        return self._ctx.disk.delivered(app_id)
+
+    def purgeable_bytes(self, app_id: str | None = None) -> int:
+        """Bytes of delivered purgeable files of ``app_id`` (of every app when None)."""
+        return self._ctx.disk.purgeable(app_id)
+
     # Lifecycle -----------------------------------------------------------------
 
     async def install(self, manifest: str | Path) -> str:
@@ -192,8 +210,24 @@ class Orchestrator:
         # A first install, or one whose catalog could not be fetched, asks for ``install``.
         first = known is None or (retry and not known.launched)
         request = ContentRequest.INSTALL if first else ContentRequest.UPDATE
+        if request == ContentRequest.INSTALL:
+            self._make_room_for_install(app)
         await self._requests.begin_install(app, extension, Path(manifest), request)
         return app.id
+
+    def _make_room_for_install(self, app: App) -> None:
+        """Refuse an install whose ``essentialMaxInstallSize`` does not fit above the
+        reserve (1032), before anything is recorded or downloaded; purge what it needs."""
+        space = self._ctx.space()
+        if space is None:
+            return
+        refusal = install_refusal(app, space)
+        if refusal is not None:
+            self.emit(EventKind.EVENT_REFUSED, app.id, request="install", **refusal.as_dict())
+            raise BackgroundAssetsError(refusal.reason, refusal.code)
+        short = app.essential_max_install_size - space.available
+        if short > 0:
+            self.purge(short)
 
     async def update(self, manifest: str | Path) -> str:
         """Apply a new app version: an ``update`` content request."""
@@ -204,8 +238,13 @@ class Orchestrator:
         return await self.install(manifest)
 
     async def periodic(self, app_id: str) -> None:
-        """A ``periodic`` content request, as the scheduler would send when it is due."""
+        """A ``periodic`` content request, as the scheduler would send when it is due.
+
+        Downloads that waited for space are looked at again too: the run fetches what
+        is missing once there is room.
+        """
         await self._requests.content_request(self._ctx.loaded(app_id), ContentRequest.PERIODIC)
+        self.queue.poke()
 
     def next_periodic(self, app_id: str) -> float | None:
         """When the app's next periodic run is due (README's formula); None while forbidden."""
@@ -288,7 +327,9 @@ class Orchestrator:
         containers.remove_tree(self.layout.container(group))
         containers.remove_tree(self.layout.staging_dir(group))
         self.network.forget(app_id)
+        self._ctx.disk.forget(app_id)
         del self.apps[app_id]
+        self.queue.poke()  # its room may be what waiting downloads need
         self.emit(EventKind.APP_UNINSTALLED, app_id)
 
     def exclusive_control(self, app_id: str, deadline: float | None = None) -> Any:
@@ -390,6 +431,14 @@ class Orchestrator:
         if until == "essential":
             return loaded.launchable
         return not loaded.unplanned and self.queue.pending[app_id] == 0
+
+    def waiting_for_space(self, app_id: str) -> bool:
+        """Whether the app's install is planned, something of it is pending and every
+        pending download waits for disk space: only more room makes it move."""
+        loaded = self.apps.get(app_id)
+        if loaded is None or loaded.unplanned or self.queue.pending[app_id] == 0:
+            return False
+        return all(t.deferred for t in self._tracking.pending(app_id))
 
     async def wait(self, app_id: str, until: str = "essential",
                    timeout: float | None = None) -> None:
