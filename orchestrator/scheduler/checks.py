@@ -261,6 +261,13 @@ class _Checker:
         )
 
 
+def refused_plan(context: PlanContext, refusal: Rejection) -> Plan:
+    """The plan of an event refused as a whole (``refusal`` without a download): the
+    extension does not run, nothing is downloaded."""
+    return Plan(context.request, (), (refusal,), _Checker(context).usage(),
+                extension_runs=False)
+
+
 @without_collector
 def check_plan(context: PlanContext, downloads: Sequence[Download]) -> Plan:
     """Accept or refuse each download, in start order.
@@ -270,8 +277,7 @@ def check_plan(context: PlanContext, downloads: Sequence[Download]) -> Plan:
     """
     refused = event_refusal(context)
     if refused is not None:
-        usage = _Checker(context).usage()
-        return Plan(context.request, (), (refused,), usage, extension_runs=False)
+        return refused_plan(context, refused)
     checker = _Checker(context)
     accepted: list[Download] = []
     rejections: list[Rejection] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,6 +32,21 @@ def measured(folder: Path) -> tuple[int, int] | None:
             return None
         return usage.total, usage.free
     return None
+
+
+def device_space(storage: Storage, folder: Path, taken: int = 0) -> Space | None:
+    """The disk ``storage`` describes: simulated (its capacity, less its ``used`` and
+    ``taken`` more), or measured on ``folder``'s file system; None when that cannot be
+    read. Nothing is purgeable here: the orchestrator knows its purgeable files."""
+    if storage.capacity is None:
+        found = measured(folder)
+        if found is None:
+            return None
+        capacity, free = found
+    else:
+        capacity = storage.capacity
+        free = max(0, capacity - storage.used - taken)
+    return Space(capacity, free, storage.reserve)
 
 
 class StoredFile(NamedTuple):
@@ -99,13 +115,5 @@ class DiskSpace:
         """The disk now, under ``storage``'s reserve; ``in_flight`` is what running
         downloads have written so far (a measured disk counts it by itself). None when
         a measured file system cannot be read: then nothing is held back for space."""
-        purgeable = self.purgeable()
-        if storage.capacity is None:
-            found = measured(self.state_dir)
-            if found is None:
-                return None
-            capacity, free = found
-        else:
-            capacity = storage.capacity
-            free = max(0, capacity - storage.used - self.delivered() - in_flight)
-        return Space(capacity, free, storage.reserve, purgeable)
+        space = device_space(storage, self.state_dir, self.delivered() + in_flight)
+        return None if space is None else replace(space, purgeable=self.purgeable())
