@@ -72,8 +72,8 @@ class SpaceGate:
 
     def _defer(self, tracked: Tracked, space: Space, committed: int) -> None:
         if tracked.deferred is None:
-            reason = shortage(needed(tracked), space, committed)
-            tracked.deferred = f"waiting for space: {reason}"
+            reason = f"waiting for space: {shortage(needed(tracked), space, committed)}"
+            tracked.deferred = reason
             self.ctx.emit_download(EventKind.DOWNLOAD_DEFERRED, tracked, reason=reason,
                                    code=int(ErrorCode.NOT_ENOUGH_STORAGE),
                                    name=ErrorCode.NOT_ENOUGH_STORAGE.title,
