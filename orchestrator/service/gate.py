@@ -10,9 +10,10 @@ and foreground ones at once (1031).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import replace
 
-from orchestrator.errors import BackgroundAssetsError, ErrorCode
+from orchestrator.errors import BackgroundAssetsError, ErrorCode, JournalError
 from orchestrator.events import EventKind
 from orchestrator.scheduler.space import Admission, Need, Space, admit, shortage
 from orchestrator.service.context import ServiceContext
@@ -44,7 +45,10 @@ class SpaceGate:
         needs = [Need(t.key, needed(t), t.download.essential or t.foreground) for t in due]
         decision = admit(needs, space, committed)
         if decision.purge:
-            self.recovery.purge(decision.purge)
+            # A journal a full disk cannot write stops the purge where it is: what it
+            # freed is freed, and the second answer below sees it.
+            with contextlib.suppress(JournalError):
+                self.recovery.purge(decision.purge)
             space = self.ctx.space()
             if space is None:
                 return due
@@ -69,6 +73,21 @@ class SpaceGate:
         for tracked in started:
             tracked.deferred = None
         return started
+
+    def foreground_refusal(self, tracked: Tracked) -> BackgroundAssetsError | None:
+        """Why ``tracked`` cannot start in the foreground now for lack of space (even
+        after purging), or None; it then keeps waiting in the background."""
+        space = self.ctx.space()
+        if space is None or self.ctx.queue.is_running(tracked.key):
+            return None
+        committed = self.ctx.committed()
+        decision = admit([Need(tracked.key, needed(tracked), urgent=True)], space, committed)
+        if not decision.refuse:
+            return None
+        return BackgroundAssetsError(
+            f"{tracked.download.id} cannot start in the foreground: "
+            f"{shortage(needed(tracked), space, committed)}; it waits in the background "
+            "and starts once space is back", ErrorCode.NOT_ENOUGH_STORAGE)
 
     def _defer(self, tracked: Tracked, space: Space, committed: int) -> None:
         if tracked.deferred is None:

@@ -120,7 +120,8 @@ class Orchestrator:
             max_per_host=self._max_per_host, connections=self._connections)
         queue.on_settled = handover.settled
         queue.on_resumed = handover.resumed
-        queue.admit = SpaceGate(ctx, self._tracking, handover, self._recovery).admit
+        self._gate = SpaceGate(ctx, self._tracking, handover, self._recovery)
+        queue.admit = self._gate.admit
         ctx.open(journal, engine, queue)
         await self._recovery.recover()
         ctx.disk.load(journal)
@@ -371,7 +372,9 @@ class Orchestrator:
         """Foreground promotion, allowed to the running app only, and only while online.
 
         Foreground downloads fail fast offline: the promotion is refused and the
-        download keeps waiting in the background, to start once the network is back.
+        download keeps waiting in the background, to start once the network is back. So
+        they do on a disk without room for them above its reserve, even after purging
+        (1031): they keep waiting for space.
         """
         tracked = self.find_download(key)
         if not self._ctx.loaded(tracked.app_id).running:
@@ -383,6 +386,9 @@ class Orchestrator:
                 f"{tracked.download.id} cannot start in the foreground: the device is offline; "
                 "it waits in the background and starts once the network is back",
                 ErrorCode.NETWORK_ERROR)
+        no_room = self._gate.foreground_refusal(tracked)
+        if no_room is not None:
+            raise no_room
         self.queue.promote(tracked.key)
         self._ctx.emit_download(EventKind.DOWNLOAD_STARTED, tracked, foreground=True, promoted=True)
 

@@ -167,3 +167,29 @@ async def test_without_a_storage_capacity_the_state_dirs_disk_is_measured(tmp_pa
                 # The real disk holds what the engine wrote: the file and the journal.
                 assert shutil.disk_usage(state).free == orchestrator.space().free
                 assert shutil.disk_usage(state).free - MiB < 512 * KiB
+
+
+async def test_a_foreground_start_without_room_is_refused_and_the_download_keeps_waiting(
+        tmp_path):
+    scene = Scenario(tmp_path, [Asset("small", 256 * KiB, priority=90),
+                                Asset("large", MiB, priority=10)],
+                     essential_max_install_size="64KiB")
+    scene.write_content()
+    recorder = Recorder()
+    async with DevServer(scene.content) as server:
+        manifest = scene.write_manifests(server.url)
+        async with Orchestrator(tmp_path / "state", device=nearly_full(512 * KiB),
+                                max_active=1) as orchestrator:
+            orchestrator.events.subscribe(recorder)
+            deferred = seen(orchestrator, "download.deferred", "large")
+            await orchestrator.install(manifest)
+            await asyncio.wait_for(deferred, 10)
+            orchestrator.launch(APP_ID)
+            with pytest.raises(BackgroundAssetsError) as refused:
+                orchestrator.promote("large")
+            assert refused.value.code == ErrorCode.NOT_ENOUGH_STORAGE
+            assert "cannot start in the foreground: needs 1.0 MiB" in refused.value.message
+            assert "waits in the background" in refused.value.message
+            view = download_view(orchestrator, APP_ID, "large")
+            assert (view.state, view.foreground) == (DownloadState.WAITING, False)
+            assert not recorder.named("download.failed")
