@@ -74,8 +74,8 @@ async def _simulate(args: argparse.Namespace) -> int:
 
         A request that waits for disk space (``request.waiting`` with a code) would keep
         the wait going until space is back, which nothing in this process brings; so
-        would downloads that wait for space (``download.deferred``) once nothing else of
-        the app moves.
+        would downloads that wait for space (``download.deferred``), so ``--wait all``
+        ends once nothing else of the app moves (``idle``).
         """
         if event.app != app.id:
             return
@@ -91,15 +91,7 @@ async def _simulate(args: argparse.Namespace) -> int:
             failures.pop(download, None)
         elif event.event == EventKind.DOWNLOAD_DEFERRED:
             failures[download] = event.as_dict()
-        if any(f["event"] == EventKind.DOWNLOAD_DEFERRED for f in failures.values()):
-            # Once the queue has decided what this event set off.
-            asyncio.get_running_loop().call_soon(stuck_on_space)
 
-    def stuck_on_space() -> None:
-        if orchestrator is not None and orchestrator.waiting_for_space(app.id):
-            stuck.set()
-
-    orchestrator: Orchestrator | None = None
     printer = Output(JsonLines(sys.stdout) if args.json else Timeline(sys.stdout))
     if not args.enforce_allotment and not args.json:
         print("simulate: runtime allotment bypassed (as the debug tool does)", file=sys.stderr)
@@ -110,7 +102,7 @@ async def _simulate(args: argparse.Namespace) -> int:
             orchestrator.events.subscribe(watch)
             await _act(orchestrator, args, app.id)
             if args.event != "uninstall" and app.id in orchestrator.apps:
-                until = None if args.wait == "none" else args.wait
+                until = {"none": None, "all": "idle"}.get(args.wait, args.wait)
                 try:
                     # Nothing here changes the device: offline, this stops instead.
                     await unless_set(stuck, wait_unless_offline(

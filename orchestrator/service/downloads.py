@@ -251,7 +251,8 @@ class DownloadQueue:
         try:
             await self._on_ended(tracked, result)
         finally:
-            del self.ending[tracked.key]
+            if self.ending.get(tracked.key) is tracked:
+                del self.ending[tracked.key]
             self._settle(tracked)
             self.poke()
             if self.on_settled is not None:

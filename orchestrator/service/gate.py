@@ -34,6 +34,8 @@ class SpaceGate:
     def __init__(self, ctx: ServiceContext, tracking: Tracking, handover: Handover,
                  recovery: Recovery) -> None:
         self.ctx, self.tracking, self.handover, self.recovery = ctx, tracking, handover, recovery
+        # The downloads waiting for space, by key (some may have left the queue since).
+        self._deferred: dict[str, Tracked] = {}
         self._watching = False
 
     def admit(self, due: list[Tracked]) -> list[Tracked]:
@@ -72,7 +74,16 @@ class SpaceGate:
                 self._refuse(tracked, space, taken)
         for tracked in started:
             tracked.deferred = None
+            self._deferred.pop(tracked.key, None)
         return started
+
+    def waiting(self, app_id: str | None = None) -> list[Tracked]:
+        """The pending downloads (of ``app_id`` when given) that wait for space."""
+        tracked = self.ctx.queue.tracked
+        for key in [k for k, t in self._deferred.items()
+                    if tracked.get(k) is not t or t.deferred is None]:
+            del self._deferred[key]  # left the queue, or started meanwhile
+        return [t for t in self._deferred.values() if app_id in (None, t.app_id)]
 
     def foreground_refusal(self, tracked: Tracked) -> BackgroundAssetsError | None:
         """Why ``tracked`` cannot start in the foreground now for lack of space (even
@@ -93,6 +104,7 @@ class SpaceGate:
         if tracked.deferred is None:
             reason = f"waiting for space: {shortage(needed(tracked), space, committed)}"
             tracked.deferred = reason
+            self._deferred[tracked.key] = tracked
             self.ctx.emit_download(EventKind.DOWNLOAD_DEFERRED, tracked, reason=reason,
                                    code=int(ErrorCode.NOT_ENOUGH_STORAGE),
                                    name=ErrorCode.NOT_ENOUGH_STORAGE.title,
@@ -124,7 +136,7 @@ class SpaceGate:
 
     async def _recheck(self) -> None:
         try:
-            while any(t.deferred for t in self.ctx.queue.tracked.values()):
+            while self.waiting():
                 await asyncio.sleep(self.ctx.disk_retry_interval)
                 self.ctx.queue.poke()
         finally:

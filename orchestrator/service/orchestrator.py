@@ -430,13 +430,19 @@ class Orchestrator:
         return self._recovery.purge(bytes_to_free, app_id=app_id)
 
     def settled(self, app_id: str, until: str = "essential") -> bool:
-        """Whether :meth:`wait` with ``until`` would return now (an app not installed is)."""
+        """Whether :meth:`wait` with ``until`` would return now (an app not installed is).
+
+        ``idle`` is ``all`` for a caller that cannot make room on the disk: it is also
+        over once every download left waits for space.
+        """
         loaded = self.apps.get(app_id)
         if loaded is None:
             return True
         if until == "essential":
             return loaded.launchable
-        return not loaded.unplanned and self.queue.pending[app_id] == 0
+        if not loaded.unplanned and self.queue.pending[app_id] == 0:
+            return True
+        return until == "idle" and self.waiting_for_space(app_id)
 
     def waiting_for_space(self, app_id: str) -> bool:
         """Whether the app's install is planned, something of it is pending and every
@@ -444,12 +450,13 @@ class Orchestrator:
         loaded = self.apps.get(app_id)
         if loaded is None or loaded.unplanned or self.queue.pending[app_id] == 0:
             return False
-        return all(t.deferred for t in self._tracking.pending(app_id))
+        return len(self._gate.waiting(app_id)) == self.queue.pending[app_id]
 
     async def wait(self, app_id: str, until: str = "essential",
                    timeout: float | None = None) -> None:
-        """Wait until the app is launchable (``essential``) or its install is planned and
-        nothing is pending (``all``)."""
+        """Wait until the app is launchable (``essential``), or its install is planned and
+        nothing is pending (``all``), or nothing pending can move without more room on the
+        disk (``idle``)."""
         async def settled() -> None:
             while True:
                 self._ctx.changed.clear()
