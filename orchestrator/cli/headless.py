@@ -37,6 +37,8 @@ class AppLine:
     failed: int = 0
     bytes_done: int = 0
     live: dict[str, int] = field(default_factory=dict)
+    # Downloads that wait for space (download.deferred) and have not started since.
+    deferred: set[str] = field(default_factory=set)
 
 
 class Summary:
@@ -62,6 +64,10 @@ class Summary:
             line.state = "launched"
         elif name == EventKind.DOWNLOAD_SCHEDULED:
             line.scheduled += 1
+        elif name == EventKind.DOWNLOAD_DEFERRED:
+            line.deferred.add(download)
+        elif name == EventKind.DOWNLOAD_STARTED:
+            line.deferred.discard(download)
         elif name == EventKind.DOWNLOAD_PROGRESS:
             line.live[download] = data["bytes"]
         elif name == EventKind.DOWNLOAD_FINISHED:
@@ -89,7 +95,9 @@ class Summary:
             lines.append(f"  {app_id:<28} {line.state:<11} install {line.fraction:4.0%}  "
                          f"{line.finished}/{line.scheduled} downloads  "
                          f"{format_size(line.bytes_done + moving)}"
-                         + (f"  {line.failed} failed" if line.failed else ""))
+                         + (f"  {line.failed} failed" if line.failed else "")
+                         + (f"  {len(line.deferred)} waiting for space" if line.deferred
+                            else ""))
         if lines != self._last_printed or force:
             self._last_printed = lines
             print("\n".join(lines), file=self.out, flush=True)
@@ -127,8 +135,9 @@ async def run_headless(args: argparse.Namespace, out: TextIO = sys.stdout) -> in
             printer.cancel()
         summary.print(force=True)
     failed = sum(line.failed for line in summary.apps.values())
-    print(f"run: done in {time.monotonic() - started:.1f} s; {failed} failed download(s)",
-          file=out, flush=True)
+    waiting = sum(len(line.deferred) for line in summary.apps.values())
+    print(f"run: done in {time.monotonic() - started:.1f} s; {failed} failed download(s)"
+          + (f"; {waiting} waiting for space" if waiting else ""), file=out, flush=True)
     return 1 if failed else 0
 
 
