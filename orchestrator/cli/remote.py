@@ -131,7 +131,7 @@ def _text(command: str, answer: Any) -> str:
 
     if command == "status":
         return "\n".join([*(_app_line(app) for app in answer.apps.values()),
-                          _device_line(answer.device), storage_line(answer.storage)])
+                          storage_line(answer.storage), _device_line(answer.device)])
     if command == "downloads":
         return "\n".join(_download_line(row) for row in answer) or "no downloads"
     if command == "purge":
