@@ -51,6 +51,9 @@ class EventKind(StrEnum):
     DOWNLOAD_FINISHED = "download.finished"
     DOWNLOAD_FAILED = "download.failed"
     DOWNLOAD_REENQUEUED = "download.reenqueued"
+    # A background download due to start that the disk has no room for above its reserve,
+    # even after purging: it waits and starts once space is back.
+    DOWNLOAD_DEFERRED = "download.deferred"
     ASSET_PURGED = "asset.purged"
     DEVICE_CHANGED = "device.changed"
     # Published by a TUI attached to a daemon when the daemon stops answering.
@@ -85,6 +88,17 @@ class ProgressFields(DownloadFields):
 
 class PausedFields(DownloadFields):
     reason: str
+
+
+class DeferredFields(DownloadFields):
+    """``download.deferred``: ``needed`` bytes it still has to write, ``available`` above
+    the reserve when it was deferred, and the code (1031) it would fail with if urgent."""
+
+    reason: str
+    code: int
+    name: str
+    needed: int
+    available: int
 
 
 class FinishedFields(DownloadFields):
@@ -202,6 +216,7 @@ FIELDS: Mapping[EventKind, type[Mapping[str, Any]]] = MappingProxyType({
     EventKind.DOWNLOAD_PROGRESS: ProgressFields, EventKind.DOWNLOAD_PAUSED: PausedFields,
     EventKind.DOWNLOAD_RESUMED: StartedFields, EventKind.DOWNLOAD_FINISHED: FinishedFields,
     EventKind.DOWNLOAD_FAILED: FailedFields, EventKind.DOWNLOAD_REENQUEUED: PausedFields,
+    EventKind.DOWNLOAD_DEFERRED: DeferredFields,
     EventKind.ASSET_PURGED: PurgedFields, EventKind.DEVICE_CHANGED: DeviceFields,
     EventKind.DAEMON_LOST: LostFields,
 })

@@ -161,6 +161,8 @@ class LiveState:
             row.foreground = bool(data.get("foreground", row.foreground))
         elif name == EventKind.DOWNLOAD_PAUSED:
             row.state, row.speed, row.reason = PAUSED, 0.0, data.get("reason")
+        elif name == EventKind.DOWNLOAD_DEFERRED:
+            row.state, row.speed, row.reason = WAITING, 0.0, data.get("reason")
         elif name == EventKind.DOWNLOAD_FINISHED:
             row.state, row.speed, row.path = FINISHED, 0.0, data.get("path")
             row.bytes = row.total or row.bytes
@@ -206,7 +208,7 @@ class LiveState:
             row = DownloadRow(view.app, view.id, view.essential, view.priority,
                               WAITING if view.state == DownloadState.CREATED else view.state,
                               view.bytes, view.total, foreground=view.foreground)
-            if row.state == PAUSED:
+            if row.state in (PAUSED, WAITING):  # paused, or waiting for space
                 row.reason = view.reason
             if view.error is not None:
                 row.error = f"{view.error}: {view.message}"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 from orchestrator.cli.offline import wait_unless_offline
 from orchestrator.cli.session import app_manifests, default_device, demo_session
 from orchestrator.cli.timeline import Timeline
-from orchestrator.errors import BackgroundAssetsError
+from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.events import Event, EventKind
 from orchestrator.model.units import format_size
 
@@ -37,6 +37,8 @@ class AppLine:
     failed: int = 0
     bytes_done: int = 0
     live: dict[str, int] = field(default_factory=dict)
+    # Downloads that wait for space (download.deferred) and have not started since.
+    deferred: set[str] = field(default_factory=set)
 
 
 class Summary:
@@ -62,6 +64,10 @@ class Summary:
             line.state = "launched"
         elif name == EventKind.DOWNLOAD_SCHEDULED:
             line.scheduled += 1
+        elif name == EventKind.DOWNLOAD_DEFERRED:
+            line.deferred.add(download)
+        elif name == EventKind.DOWNLOAD_STARTED:
+            line.deferred.discard(download)
         elif name == EventKind.DOWNLOAD_PROGRESS:
             line.live[download] = data["bytes"]
         elif name == EventKind.DOWNLOAD_FINISHED:
@@ -89,7 +95,9 @@ class Summary:
             lines.append(f"  {app_id:<28} {line.state:<11} install {line.fraction:4.0%}  "
                          f"{line.finished}/{line.scheduled} downloads  "
                          f"{format_size(line.bytes_done + moving)}"
-                         + (f"  {line.failed} failed" if line.failed else ""))
+                         + (f"  {line.failed} failed" if line.failed else "")
+                         + (f"  {len(line.deferred)} waiting for space" if line.deferred
+                            else ""))
         if lines != self._last_printed or force:
             self._last_printed = lines
             print("\n".join(lines), file=self.out, flush=True)
@@ -109,12 +117,12 @@ async def run_headless(args: argparse.Namespace, out: TextIO = sys.stdout) -> in
             apps = []
             for manifest in app_manifests(args.directory):
                 app, _ = load_app(manifest)
-                apps.append(app.id)
                 view = snapshot(orchestrator, app.id).app(app.id)
-                if view is None:
-                    await orchestrator.install(manifest)
-                else:
+                if view is not None:
                     summary.known(view)
+                elif not await _installed(orchestrator, manifest, out):
+                    continue
+                apps.append(app.id)
             device_file = args.device or default_device(args.directory)
             plays = [asyncio.ensure_future(_play(orchestrator, app_id, device_file))
                      for app_id in apps]
@@ -127,9 +135,24 @@ async def run_headless(args: argparse.Namespace, out: TextIO = sys.stdout) -> in
             printer.cancel()
         summary.print(force=True)
     failed = sum(line.failed for line in summary.apps.values())
-    print(f"run: done in {time.monotonic() - started:.1f} s; {failed} failed download(s)",
-          file=out, flush=True)
+    waiting = sum(len(line.deferred) for line in summary.apps.values())
+    print(f"run: done in {time.monotonic() - started:.1f} s; {failed} failed download(s)"
+          + (f"; {waiting} waiting for space" if waiting else ""), file=out, flush=True)
     return 1 if failed else 0
+
+
+async def _installed(orchestrator: Orchestrator, manifest: Path, out: TextIO) -> bool:
+    """Install the app of ``manifest``; False, said in one line, when it is refused (an
+    install that does not fit on the disk: 1032), and the other apps go on."""
+    try:
+        await orchestrator.install(manifest)
+    except BackgroundAssetsError as error:
+        if error.code != ErrorCode.INSTALL_DOES_NOT_FIT:
+            raise
+        print(f"run: {manifest}: error {int(error.code)} {error.code.title}: {error.message}",
+              file=out, flush=True)
+        return False
+    return True
 
 
 async def _play(orchestrator: Orchestrator, app_id: str, device_file: Path | None) -> None:
@@ -145,9 +168,10 @@ async def _play(orchestrator: Orchestrator, app_id: str, device_file: Path | Non
             orchestrator.launch(app_id)
         except BackgroundAssetsError:
             return
-    await wait_unless_offline(orchestrator, app_id, "all", device_file)
+    # Nor does anything make room on the disk: downloads waiting for space end the wait.
+    await wait_unless_offline(orchestrator, app_id, "idle", device_file)
     await orchestrator.periodic(app_id)
-    await wait_unless_offline(orchestrator, app_id, "all", device_file)
+    await wait_unless_offline(orchestrator, app_id, "idle", device_file)
 
 
 async def _print_every(summary: Summary) -> None:

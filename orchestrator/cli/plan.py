@@ -14,9 +14,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import UsageError
+from orchestrator.errors import ErrorCode, UsageError
 
 REQUESTS = ("install", "update", "periodic")
+# The refusals that say the plan does not fit on the device's storage: exit 1.
+STORAGE_CODES = frozenset({ErrorCode.NOT_ENOUGH_STORAGE, ErrorCode.INSTALL_DOES_NOT_FIT})
 
 
 def register(subparsers: Any) -> None:
@@ -25,10 +27,14 @@ def register(subparsers: Any) -> None:
         help="dry run: which downloads an event would schedule, and every rejection",
         description=(
             "Show what the app's extension would ask for on a content request, in start "
-            "order, with the bytes counted against each initial allowance and every rejection "
-            "with its error code and reason. Nothing is downloaded but the catalog."
+            "order, with the bytes counted against each initial allowance and against the "
+            "storage (the Device's, or without a storage capacity the state dir's disk), and "
+            "every rejection with its error code and reason. Nothing is downloaded but the "
+            "catalog, and not even that for an install that does not fit."
         ),
-        epilog="Exit codes: 0 plan shown, 1 the manifests or catalog are invalid, 2 usage error.",
+        epilog="Exit codes: 0 plan shown, 1 the manifests or catalog are invalid or the plan "
+        "does not fit on the device's storage (an install over it, error 1032, or downloads "
+        "refused for space, error 1031), 2 usage error.",
     )
     parser.add_argument("manifest", type=Path, metavar="APP.yaml", help="the App manifest")
     parser.add_argument("--event", choices=REQUESTS, required=True,
@@ -53,13 +59,22 @@ def run(args: argparse.Namespace) -> int:
     from orchestrator.manifests import load_app, load_catalog, load_device
     from orchestrator.model.device import Device
     from orchestrator.model.enums import ContentRequest
-    from orchestrator.scheduler.checks import PlanContext
+    from orchestrator.scheduler.checks import PlanContext, refused_plan
     from orchestrator.scheduler.planning import rules_plan
+    from orchestrator.scheduler.space import install_refusal
+    from orchestrator.service.space import device_space
 
     if not args.manifest.is_file():
         raise UsageError(f"{args.manifest}: no such App manifest")
     app, extension = load_app(args.manifest)
     device = load_device(args.device) if args.device else Device()
+    request = ContentRequest[args.event.upper()]
+    space = device_space(device.storage, Path(args.state_dir))
+    refusal = install_refusal(app, space) \
+        if space is not None and request == ContentRequest.INSTALL else None
+    if refusal is not None:  # before anything is fetched, as the service refuses it
+        context = PlanContext(app, request, device=device, launched=args.launched, space=space)
+        return _show(args, app.id, refused_plan(context, refusal), space, _where(args, device))
     limits = _limits(args)
     if args.catalog and "://" not in args.catalog:
         data = _read_file(Path(args.catalog), limits.max_size)
@@ -70,15 +85,26 @@ def run(args: argparse.Namespace) -> int:
         catalog, size = _fetch(replace(app, manifest_url=args.catalog), True, limits)
     else:
         catalog, size = _fetch(app, args.launched, limits)
-    request = ContentRequest[args.event.upper()]
     context = PlanContext(app, request, device=device, launched=args.launched,
-                          catalog_bytes=size)
-    plan = rules_plan(extension, catalog, context)
+                          catalog_bytes=size, space=space)
+    return _show(args, app.id, rules_plan(extension, catalog, context), space,
+                 _where(args, device))
+
+
+def _where(args: argparse.Namespace, device: Any) -> str:
+    """The storage a plan was measured against, for people."""
+    if device.storage.simulated:
+        return f"the simulated disk of {args.device}"
+    return f"the disk of {args.state_dir}"
+
+
+def _show(args: argparse.Namespace, app_id: str, plan: Any, space: Any, where: str) -> int:
+    """Print the plan; 1 when it does not fit on the storage (1031, 1032)."""
     if args.json:
-        sys.stdout.write(json_document(plan_document(app.id, plan)))
+        sys.stdout.write(json_document(plan_document(app_id, plan, space)))
     else:
-        print_plan(app.id, plan, sys.stdout)
-    return 0
+        print_plan(app_id, plan, sys.stdout, where)
+    return 1 if any(r.code in STORAGE_CODES for r in plan.rejections) else 0
 
 
 def _limits(args: argparse.Namespace) -> Any:
@@ -145,9 +171,10 @@ def _read_file(path: Path, max_size: int) -> bytes:
     return data
 
 
-def plan_document(app_id: str, plan: Any) -> dict[str, Any]:
-    """The JSON form of a plan (``plan --json``)."""
-    usage = plan.allowances
+def plan_document(app_id: str, plan: Any, space: Any = None) -> dict[str, Any]:
+    """The JSON form of a plan (``plan --json``); ``storage`` is None when the disk
+    could not be measured."""
+    usage, storage = plan.allowances, plan.storage
     return {
         "app": app_id,
         "request": plan.request.name.lower(),
@@ -165,6 +192,14 @@ def plan_document(app_id: str, plan: Any) -> dict[str, Any]:
             "essentialDownloadAllowance": usage.essential_download_allowance,
             "essentialBytes": usage.essential_bytes,
             "essentialRemaining": usage.essential_remaining,
+        },
+        "storage": None if space is None else {
+            "capacity": space.capacity, "free": space.free, "reserve": space.reserve,
+            "available": space.available,
+            "bytes": storage.bytes if storage else 0,
+            "waiting": storage.waiting if storage else 0,
+            "fits": not any(r.code in STORAGE_CODES for r in plan.rejections)
+            and (storage is None or storage.fits),
         },
         "rejections": [r.as_dict() for r in plan.rejections],
     }
@@ -193,22 +228,35 @@ def json_document(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def print_plan(app_id: str, plan: Any, out: Any) -> None:
-    """The plan for people: accepted downloads in start order, allowances, rejections."""
-    out.write("".join(f"{line}\n" for line in plan_lines(app_id, plan)))
+def print_plan(app_id: str, plan: Any, out: Any, where: str | None = None) -> None:
+    """The plan for people: accepted downloads in start order, allowances, storage (on
+    ``where``), rejections."""
+    out.write("".join(f"{line}\n" for line in plan_lines(app_id, plan, where)))
 
 
-def plan_lines(app_id: str, plan: Any) -> Iterator[str]:
+def plan_lines(app_id: str, plan: Any, where: str | None = None) -> Iterator[str]:
     from orchestrator.manifests.problems import printable
     from orchestrator.model.units import format_size
 
-    for line in _plan_lines(app_id, plan, format_size):
+    for line in _plan_lines(app_id, plan, format_size, where):
         # A destination or a URL's file name may hold control characters (a catalog's
         # "\u001b[31m"); one search of the line is all that most lines cost.
         yield printable(line)
 
 
-def _plan_lines(app_id: str, plan: Any, format_size: Any) -> Iterator[str]:
+def _storage_line(storage: Any, where: str | None, format_size: Any) -> str:
+    on = f" on {where}" if where else ""
+    line = (f"  storage{on}: {format_size(storage.bytes + storage.waiting)} to download, "
+            f"{format_size(storage.available)} available above the reserve of "
+            f"{format_size(storage.reserve)}")
+    if storage.waiting:
+        return line + (f"; {format_size(storage.waiting)} of background downloads would wait "
+                       "for space")
+    return line + "; it fits"
+
+
+def _plan_lines(app_id: str, plan: Any, format_size: Any,
+                where: str | None = None) -> Iterator[str]:
 
     yield f"{app_id}: {plan.request.name.lower()} plan"
     if not plan.extension_runs:
@@ -229,6 +277,8 @@ def _plan_lines(app_id: str, plan: Any, format_size: Any) -> Iterator[str]:
                f"{format_size(usage.download_allowance)} downloadAllowance")
     else:
         yield "  unrestricted: the app has been launched"
+    if plan.storage is not None:
+        yield _storage_line(plan.storage, where, format_size)
     for r in plan.rejections:
         yield f"  rejected {r.download_id}: error {int(r.code)} {r.code.title}: {r.reason}"
     total = sum(d.size or 0 for d in plan.accepted)

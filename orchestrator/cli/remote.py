@@ -19,7 +19,7 @@ from orchestrator.model.enums import ContentRequest
 
 if TYPE_CHECKING:
     from orchestrator.model.device import Device
-    from orchestrator.service.views import AppView, DownloadView
+    from orchestrator.service.views import AppView, DownloadView, StorageView
 
 DOWNLOAD_ACTIONS = {"promote": "start a download in the foreground now (its app must be "
                                "running: see launch)",
@@ -141,7 +141,7 @@ def _text(command: str, answer: Any) -> str:
 
     if command == "status":
         return "\n".join([*(_app_line(app) for app in answer.apps.values()),
-                          _device_line(answer.device)])
+                          storage_line(answer.storage), _device_line(answer.device)])
     if command == "downloads":
         return "\n".join(_download_line(row) for row in answer) or "no downloads"
     if command == "purge":
@@ -165,14 +165,31 @@ def _install_text(answer: dict[str, Any]) -> str:
 
 
 def _app_line(app: AppView) -> str:
+    from orchestrator.model.units import format_size
+
     running = ", running" if app.running else ""
     waiting = app.waiting_request
+    over = app.over_max_install_size
     return (f"{app.id:<32} {app.state + running:<20} install {app.progress:4.0%}  "
             f"{app.pending} pending  runtime {app.runtime_today:.1f}/"
-            f"{app.runtime_allotment:.0f} s"
+            f"{app.runtime_allotment:.0f} s  on disk {format_size(app.size_on_disk)}"
+            + (f"  (over maxInstallSize {format_size(app.max_install_size)} by "
+               f"{format_size(over)})" if over else "")
             + (f"  ({waiting.name.lower()} request waiting for the network)" if waiting else "")
             + ("  (install paused: resume-install or cancel-install it)"
                if app.install_paused else ""))
+
+
+def storage_line(storage: StorageView) -> str:
+    """The disk as ``status`` prints it: free, reserve, available and purgeable."""
+    from orchestrator.model.units import format_size
+
+    kind = "simulated" if storage.simulated else "measured"
+    return (f"storage ({kind}): {format_size(storage.free)} free of "
+            f"{format_size(storage.capacity)}, reserve {format_size(storage.reserve)}, "
+            f"{format_size(storage.available)} available to downloads, "
+            f"{format_size(storage.purgeable)} purgeable, {format_size(storage.delivered)} "
+            "delivered")
 
 
 def _device_line(device: Device) -> str:
@@ -182,15 +199,16 @@ def _device_line(device: Device) -> str:
         return "on" if flag else "off"
 
     refresh, storage, network = device.background_refresh, device.storage, device.network
+    disk = "measured" if storage.capacity is None else (
+        f"{format_size(storage.used)} used of {format_size(storage.capacity)}")
+    disk += f" (reserve {format_size(storage.reserve)})"
     off_for = sorted(app for app, allowed in refresh.apps.items() if not allowed)
     where = ("online" if network.online else "offline") + (", metered" if network.metered else "")
     return (f"device {device.name or 'default'}: {where}; "
             f"low power mode {on(device.low_power_mode)}; background refresh "
             f"{on(refresh.enabled)}" + (f" (off for {', '.join(off_for)})" if off_for else "")
-            + f"; in-app content {on(device.in_app_content)}; storage "
-            f"{format_size(storage.used)} used of {format_size(storage.capacity)} "
-            f"(reserve {format_size(storage.reserve)}); runtime allotment "
-            f"{device.daily_allotment_seconds} s a day")
+            + f"; in-app content {on(device.in_app_content)}; storage {disk}; runtime "
+            f"allotment {device.daily_allotment_seconds} s a day")
 
 
 def _download_line(row: DownloadView) -> str:

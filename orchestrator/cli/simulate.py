@@ -73,7 +73,9 @@ async def _simulate(args: argparse.Namespace) -> int:
         """Remember what failed; a re-enqueued essential download is no longer a failure.
 
         A request that waits for disk space (``request.waiting`` with a code) would keep
-        the wait going until space is back, which nothing in this process brings.
+        the wait going until space is back, which nothing in this process brings; so
+        would downloads that wait for space (``download.deferred``), so ``--wait all``
+        ends once nothing else of the app moves (``idle``).
         """
         if event.app != app.id:
             return
@@ -87,6 +89,8 @@ async def _simulate(args: argparse.Namespace) -> int:
             stuck.set()
         elif event.event in (EventKind.DOWNLOAD_REENQUEUED, EventKind.DOWNLOAD_FINISHED):
             failures.pop(download, None)
+        elif event.event == EventKind.DOWNLOAD_DEFERRED:
+            failures[download] = event.as_dict()
 
     printer = Output(JsonLines(sys.stdout) if args.json else Timeline(sys.stdout))
     if not args.enforce_allotment and not args.json:
@@ -98,7 +102,7 @@ async def _simulate(args: argparse.Namespace) -> int:
             orchestrator.events.subscribe(watch)
             await _act(orchestrator, args, app.id)
             if args.event != "uninstall" and app.id in orchestrator.apps:
-                until = None if args.wait == "none" else args.wait
+                until = {"none": None, "all": "idle"}.get(args.wait, args.wait)
                 try:
                     # Nothing here changes the device: offline, this stops instead.
                     await unless_set(stuck, wait_unless_offline(

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -173,7 +174,7 @@ class RemoteControls:
         """Set the switches in which ``device`` differs from the last device seen."""
         answer = await self.client.set_device(device_changes(self._snapshot.device, device))
         changed = device_from_json(answer)
-        self._snapshot = Snapshot(self._snapshot.apps, changed, self._snapshot.at)
+        self._snapshot = replace(self._snapshot, device=changed)
         return changed
 
     # Keeping current ------------------------------------------------------------

@@ -461,6 +461,12 @@ class Journal:
                                                                  tuple(params))]
         return [r for r in records if not states or r.download.state in states]
 
+    def delivered_files(self) -> list[tuple[str, str, str, int]]:
+        """Every delivered file the journal knows: app id, key, destination and bytes."""
+        rows = self._query("SELECT app_id, key, destination, bytes_on_disk FROM downloads"
+                           " WHERE state = ? AND delivered = 1", (int(DownloadState.FINISHED),))
+        return [(row[0], row[1], row[2], int(row[3])) for row in rows]
+
     def download(self, key: str) -> DownloadRecord | None:
         rows = self._query("SELECT * FROM downloads WHERE key = ?", (key,))
         return self._as_written(rows[0]) if rows else None

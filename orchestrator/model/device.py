@@ -34,15 +34,29 @@ class Network:
 
 @dataclass(frozen=True)
 class Storage:
-    """Disk capacity, the reserve kept free, and bytes used by other things."""
+    """The disk downloads go to: its capacity, the reserve kept free, bytes used by others.
 
-    capacity: int = 2**40
+    With ``capacity`` None the disk is measured: capacity and free space are those of
+    the state dir's file system, and only ``reserve`` comes from here. With a capacity
+    the disk is simulated: ``used`` is what other things take, and what the orchestrator
+    delivers adds to it.
+    """
+
+    capacity: int | None = None
     reserve: int = 0
     used: int = 0
 
     @property
-    def available(self) -> int:
-        """Bytes that downloads may still use before touching the reserve."""
+    def simulated(self) -> bool:
+        """Whether the numbers come from the Device manifest instead of the file system."""
+        return self.capacity is not None
+
+    @property
+    def available(self) -> int | None:
+        """Bytes a simulated disk leaves to downloads before the reserve, counting nothing
+        the orchestrator delivered; None for a measured disk."""
+        if self.capacity is None:
+            return None
         return max(0, self.capacity - self.reserve - self.used)
 
 
@@ -66,7 +80,6 @@ class Device:
         network = spec.get("network") or {}
         storage = spec.get("storage") or {}
         runtime = spec.get("runtime") or {}
-        defaults = Storage()
         return cls(
             name=(data.get("metadata") or {}).get("name"),
             low_power_mode=bool(spec.get("lowPowerMode", False)),
@@ -82,7 +95,7 @@ class Device:
                 metered=bool(network.get("metered", False)),
             ),
             storage=Storage(
-                capacity=parse_size(storage.get("capacity", defaults.capacity)),
+                capacity=parse_size(storage["capacity"]) if "capacity" in storage else None,
                 reserve=parse_size(storage.get("reserve", 0)),
                 used=parse_size(storage.get("used", 0)),
             ),

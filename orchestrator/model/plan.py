@@ -58,12 +58,31 @@ class AllowanceUsage:
 
 
 @dataclass(frozen=True)
+class StorageUsage:
+    """The plan's bytes against the disk: ``available`` above the reserve and
+    ``purgeable`` (what purging could add) when it was planned; ``bytes`` of the accepted
+    downloads that fit, ``waiting`` of those that would wait for space."""
+
+    available: int
+    reserve: int
+    purgeable: int
+    bytes: int
+    waiting: int
+
+    @property
+    def fits(self) -> bool:
+        """Whether every accepted download fits now (none would wait for space)."""
+        return self.waiting == 0
+
+
+@dataclass(frozen=True)
 class Plan:
     """Accepted downloads in the order they should start, and every rejection.
 
     ``extension_runs`` is False when the event itself was refused (low power,
     background refresh off, in-app content off before first launch); the
-    refusal is then the first rejection and has no ``download_id``.
+    refusal is then the first rejection and has no ``download_id``. ``storage`` is
+    None when the plan was made without the disk's numbers.
     """
 
     request: ContentRequest
@@ -71,6 +90,7 @@ class Plan:
     rejections: tuple[Rejection, ...]
     allowances: AllowanceUsage
     extension_runs: bool = True
+    storage: StorageUsage | None = None
 
     @property
     def essential(self) -> tuple[Download, ...]:

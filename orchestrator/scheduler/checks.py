@@ -5,9 +5,10 @@ far. Every refusal carries the original framework's code: essential only for
 install and update (109), exact size for essential (0), allowances before the
 first launch (112 for essential bytes, 203 for other bytes, the catalog's own
 bytes included), hosts before the first launch (202), destinations inside the
-container (1012), no duplicate ids (100), no two downloads into one file (1013);
-for the event itself, low power or background refresh off (111) and in-app
-content off before launch (206).
+container (1012), no duplicate ids (100), no two downloads into one file (1013),
+room on the disk (1031: essential bytes over what is available above the reserve, or a
+download larger than the disk could hold); for the event itself, low power or
+background refresh off (111) and in-app content off before launch (206).
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from orchestrator.model.device import Device
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest
 from orchestrator.model.hosts import host_allowed
-from orchestrator.model.plan import AllowanceUsage, Plan, Rejection
+from orchestrator.model.plan import AllowanceUsage, Plan, Rejection, StorageUsage
 from orchestrator.model.units import format_size
 from orchestrator.scheduler.rules import ESSENTIAL_REQUESTS
+from orchestrator.scheduler.space import Space, shortage
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,8 @@ class PlanContext:
     ``launched`` says whether the app has ever been launched (then the initial
     restrictions no longer hold). ``download_bytes_used`` and
     ``essential_bytes_used`` are bytes already counted against the allowances
-    by earlier runs; ``catalog_bytes`` is this run's catalog download.
+    by earlier runs; ``catalog_bytes`` is this run's catalog download. ``space`` is the
+    disk as measured when planning, None to plan without it.
     """
 
     app: App
@@ -48,6 +51,7 @@ class PlanContext:
     download_bytes_used: int = 0
     essential_bytes_used: int = 0
     scheduled_ids: frozenset[str] = frozenset()
+    space: Space | None = None
 
 
 def destination_problem(destination: str) -> str | None:
@@ -142,6 +146,7 @@ class _Checker:
         self._allowance_left = (f" of downloadAllowance ({allowance}) are left before the "
                                 "first launch")
         self._essential_allowance_text = format_size(restrictions.essential_download_allowance)
+        self.storage_bytes = self.waiting_bytes = 0
 
     def _host(self, url: str) -> tuple[str, bool]:
         """The URL's host and whether the allow list admits it, cached by scheme and netloc."""
@@ -158,6 +163,13 @@ class _Checker:
         reason = self._static_refusal(download)
         if reason is None and self.restricted:
             reason = self._restricted_refusal(download)
+        if reason is None and self.context.space is not None and download.size is not None:
+            reason = self._storage_refusal(download, download.size, self.context.space)
+            if reason is not None and self.restricted:  # counted against an allowance
+                if download.essential:
+                    self.essential_bytes -= download.size
+                else:
+                    self.download_bytes -= download.size
         if reason is None:
             self.destinations[destination_key(download.destination)] = download.id
             return None
@@ -213,6 +225,31 @@ class _Checker:
         self.download_bytes = total
         return None
 
+    def _storage_refusal(self, download: Download, size: int,
+                         space: Space) -> tuple[ErrorCode, str] | None:
+        """A download the disk could never hold, or an essential one that does not fit
+        now (essential downloads never wait); a background one that does not fit now is
+        accepted, to wait for space."""
+        if size > space.usable:
+            return ErrorCode.NOT_ENOUGH_STORAGE, shortage(size, space)
+        total = self.storage_bytes + size
+        if total <= space.available + space.purgeable:
+            self.storage_bytes = total
+            return None
+        if download.essential:
+            return (ErrorCode.NOT_ENOUGH_STORAGE,
+                    f"essential: {shortage(size, space)}, and the downloads before it take "
+                    f"{format_size(self.storage_bytes)}; essential downloads do not wait")
+        self.waiting_bytes += size
+        return None
+
+    def storage(self) -> StorageUsage | None:
+        space = self.context.space
+        if space is None:
+            return None
+        return StorageUsage(space.available, space.reserve, space.purgeable,
+                            self.storage_bytes, self.waiting_bytes)
+
     def usage(self) -> AllowanceUsage:
         restrictions = self.context.app.restrictions
         return AllowanceUsage(
@@ -224,6 +261,13 @@ class _Checker:
         )
 
 
+def refused_plan(context: PlanContext, refusal: Rejection) -> Plan:
+    """The plan of an event refused as a whole (``refusal`` without a download): the
+    extension does not run, nothing is downloaded."""
+    return Plan(context.request, (), (refusal,), _Checker(context).usage(),
+                extension_runs=False)
+
+
 @without_collector
 def check_plan(context: PlanContext, downloads: Sequence[Download]) -> Plan:
     """Accept or refuse each download, in start order.
@@ -233,8 +277,7 @@ def check_plan(context: PlanContext, downloads: Sequence[Download]) -> Plan:
     """
     refused = event_refusal(context)
     if refused is not None:
-        usage = _Checker(context).usage()
-        return Plan(context.request, (), (refused,), usage, extension_runs=False)
+        return refused_plan(context, refused)
     checker = _Checker(context)
     accepted: list[Download] = []
     rejections: list[Rejection] = []
@@ -244,4 +287,5 @@ def check_plan(context: PlanContext, downloads: Sequence[Download]) -> Plan:
             accepted.append(download)
         else:
             rejections.append(rejection)
-    return Plan(context.request, tuple(accepted), tuple(rejections), checker.usage())
+    return Plan(context.request, tuple(accepted), tuple(rejections), checker.usage(),
+                storage=checker.storage())

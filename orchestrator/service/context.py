@@ -16,10 +16,12 @@ from orchestrator.events import Event, EventBus, EventKind
 from orchestrator.journal import Journal
 from orchestrator.model.device import Device
 from orchestrator.scheduler.queue import Conditions
+from orchestrator.scheduler.space import Space
 from orchestrator.service.apps import LoadedApp
 from orchestrator.service.catalogs import CatalogLimits
 from orchestrator.service.downloads import DownloadQueue, Tracked
 from orchestrator.service.network import NetworkWaits
+from orchestrator.service.space import DiskSpace
 
 PROGRESS_INTERVAL = 0.1
 DISK_RETRY_INTERVAL = 30.0
@@ -67,6 +69,7 @@ class ServiceContext:
         self.events = EventBus()
         self.apps: dict[str, LoadedApp] = {}
         self.network = NetworkWaits(device.network.online)
+        self.disk = DiskSpace(state_dir)
         self.changed = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
 
@@ -126,6 +129,18 @@ class ServiceContext:
                 return True
 
     # Reading the state -----------------------------------------------------------
+
+    def space(self) -> Space | None:
+        """The disk now (see :meth:`DiskSpace.space`), with what running downloads wrote
+        and what ended ones hold until they are delivered."""
+        queue = self.queue
+        in_flight = sum(t.bytes for t in queue.running.values()) \
+            + sum(t.bytes for t in queue.ending.values())
+        return self.disk.space(self.device.storage, in_flight)
+
+    def committed(self) -> int:
+        """Bytes the running downloads of known size still have to write."""
+        return sum(max(0, (t.download.size or 0) - t.bytes) for t in self.queue.running.values())
 
     def loaded(self, app_id: str) -> LoadedApp:
         try:

@@ -41,6 +41,7 @@ class Tracked:
     handed over at ``ephemeral``. ``state`` is the state the journal keeps (never
     ``PAUSED``) and ``paused`` why the download is paused, if it is;
     :meth:`DownloadQueue.shown_state` tells the two together as clients show them.
+    ``deferred`` says why a download that was due to start waits for disk space.
     """
 
     download: Download
@@ -54,6 +55,7 @@ class Tracked:
     state: DownloadState = DownloadState.WAITING
     handle: DownloadHandle | None = None
     paused: str | None = None
+    deferred: str | None = None
     bytes: int = 0
     speed: float = 0.0
     host: str = ""
@@ -91,6 +93,7 @@ Started = Callable[[Tracked], None]
 Ended = Callable[[Tracked, DownloadResult], Awaitable[None]]
 Progressed = Callable[[Tracked], None]
 Paused = Callable[[Tracked, str], None]
+Admit = Callable[[list[Tracked]], list[Tracked]]
 
 
 class DownloadQueue:
@@ -107,6 +110,8 @@ class DownloadQueue:
         self.engine = engine
         self.tracked: dict[str, Tracked] = {}
         self.running: dict[str, Tracked] = {}
+        # Transferred, and being handed over: their files are on disk but not delivered.
+        self.ending: dict[str, Tracked] = {}
         self.pending: Counter[str] = Counter()
         self.pending_essential: Counter[str] = Counter()
         self.conditions = Conditions()
@@ -120,6 +125,8 @@ class DownloadQueue:
         self._pump: asyncio.Task[None] | None = None
         self.on_settled: Callable[[Tracked], None] | None = None
         self.on_resumed: Callable[[Tracked], None] | None = None
+        # Of the downloads due to start, those the disk has room for (all when None).
+        self.admit: Admit | None = None
 
     def start(self) -> None:
         self._pump = asyncio.create_task(self._run(), name="bgassets-queue")
@@ -214,8 +221,11 @@ class DownloadQueue:
         chosen = downloads_to_start(heads, running, self.conditions,
                                     max_active=self.max_active, max_per_host=self.max_per_host,
                                     holding=holding)
-        for candidate in chosen:
-            self._launch(self.tracked[candidate.key])
+        if not chosen:
+            return
+        due = [self.tracked[candidate.key] for candidate in chosen]
+        for tracked in (due if self.admit is None else self.admit(due)):
+            self._launch(tracked)
 
     def _launch(self, tracked: Tracked) -> None:
         self._dequeue(tracked)
@@ -244,10 +254,13 @@ class DownloadQueue:
         # Its slot is free at once, but it stays pending (an essential one holding back its
         # app's other downloads and the launch gate) until ``on_ended`` has handed it over.
         self._forget(tracked, settled=False)
+        self.ending[tracked.key] = tracked
         self.poke()
         try:
             await self._on_ended(tracked, result)
         finally:
+            if self.ending.get(tracked.key) is tracked:
+                del self.ending[tracked.key]
             self._settle(tracked)
             self.poke()
             if self.on_settled is not None:

@@ -168,9 +168,10 @@ class Handover:
             if loaded.progress is not None:
                 loaded.progress = replace(loaded.progress, essential_done=loaded.essential_done)
                 self.ctx.emit_progress(loaded, force=True)
+        purgeable = containers.is_purgeable(download.destination)
+        self.ctx.disk.stored(tracked.key, tracked.app_id, tracked.bytes, purgeable)
         self.ctx.emit_download(EventKind.DOWNLOAD_FINISHED, tracked, sha256=download.sha256,
-                               path=str(final) if final else None,
-                               purgeable=containers.is_purgeable(download.destination))
+                               path=str(final) if final else None, purgeable=purgeable)
 
     async def _journal_written(self) -> None:
         """Return once what was deferred so far is committed.

@@ -120,6 +120,8 @@ class Installs:
         containers.remove_tree(ctx.layout.staging_dir(group))
         ctx.network.forget(app_id)
         ctx.engine.credentials.forget(app_id)
+        ctx.disk.forget(app_id)
+        ctx.queue.poke()  # its room may be what waiting downloads need
 
     async def _stop_downloads(self, loaded: LoadedApp) -> None:
         """Cancel every download of the app, out of the apps first: the queue's callbacks

@@ -27,9 +27,11 @@ from orchestrator.errors import (
 from orchestrator.events import EventKind
 from orchestrator.journal import Journal
 from orchestrator.manifests import load_app
+from orchestrator.model.app import App
 from orchestrator.model.device import Device
 from orchestrator.model.enums import ContentRequest
 from orchestrator.scheduler.budget import next_periodic_run
+from orchestrator.scheduler.space import Space, install_refusal
 from orchestrator.service.apps import AppDelegate, LoadedApp
 from orchestrator.service.catalogs import (
     CATALOG_DEADLINE,
@@ -40,6 +42,7 @@ from orchestrator.service.catalogs import (
 from orchestrator.service.challenges import Challenges
 from orchestrator.service.context import ServiceContext
 from orchestrator.service.downloads import INSTALL_PAUSED, DownloadQueue, Tracked
+from orchestrator.service.gate import SpaceGate
 from orchestrator.service.handover import Handover
 from orchestrator.service.installs import Installs
 from orchestrator.service.recovery import Recovery
@@ -120,8 +123,11 @@ class Orchestrator:
             max_per_host=self._max_per_host, connections=self._connections)
         queue.on_settled = handover.settled
         queue.on_resumed = handover.resumed
+        self._gate = SpaceGate(ctx, self._tracking, handover, self._recovery)
+        queue.admit = self._gate.admit
         ctx.open(journal, engine, queue)
         await self._recovery.recover()
+        ctx.disk.load(journal)
         queue.set_conditions(ctx.conditions())  # with the recovered apps' policies
         queue.start()
         self._requests.resume_waiting()
@@ -175,6 +181,19 @@ class Orchestrator:
         """Publish an event on :attr:`events`."""
         self._ctx.emit(kind, app, **data)
 
+    def space(self) -> Space | None:
+        """The disk now: measured, or simulated by the device's storage (see
+        ``service/space.py``); None when the state dir's file system cannot be read."""
+        return self._ctx.space()
+
+    def delivered_bytes(self, app_id: str | None = None) -> int:
+        """Bytes of delivered files the orchestrator keeps for ``app_id`` (every app: None)."""
+        return self._ctx.disk.delivered(app_id)
+
+    def purgeable_bytes(self, app_id: str | None = None) -> int:
+        """Bytes of delivered purgeable files of ``app_id`` (of every app when None)."""
+        return self._ctx.disk.purgeable(app_id)
+
     # Lifecycle -----------------------------------------------------------------
 
     async def install(self, manifest: str | Path) -> str:
@@ -203,8 +222,24 @@ class Orchestrator:
         first = known is None or (retry and not known.launched)
         request = ContentRequest.INSTALL if first else ContentRequest.UPDATE
         self._ctx.engine.credentials.forget(app.id)  # its spec.credentials may have changed
+        if request == ContentRequest.INSTALL:
+            self._make_room_for_install(app)
         await self._requests.begin_install(app, extension, Path(manifest), request)
         return app.id
+
+    def _make_room_for_install(self, app: App) -> None:
+        """Refuse an install whose ``essentialMaxInstallSize`` does not fit above the
+        reserve (1032), before anything is recorded or downloaded; purge what it needs."""
+        space = self._ctx.space()
+        if space is None:
+            return
+        refusal = install_refusal(app, space)
+        if refusal is not None:
+            self.emit(EventKind.EVENT_REFUSED, app.id, request="install", **refusal.as_dict())
+            raise BackgroundAssetsError(refusal.reason, refusal.code)
+        short = app.essential_max_install_size - space.available
+        if short > 0:
+            self.purge(short)
 
     async def update(self, manifest: str | Path) -> str:
         """Apply a new app version: an ``update`` content request."""
@@ -215,8 +250,13 @@ class Orchestrator:
         return await self.install(manifest)
 
     async def periodic(self, app_id: str) -> None:
-        """A ``periodic`` content request, as the scheduler would send when it is due."""
+        """A ``periodic`` content request, as the scheduler would send when it is due.
+
+        Downloads that waited for space are looked at again too: the run fetches what
+        is missing once there is room.
+        """
         await self._requests.content_request(self._ctx.loaded(app_id), ContentRequest.PERIODIC)
+        self.queue.poke()
 
     def next_periodic(self, app_id: str) -> float | None:
         """When the app's next periodic run is due (README's formula); None while forbidden."""
@@ -344,7 +384,9 @@ class Orchestrator:
         """Foreground promotion, allowed to the running app only, and only while online.
 
         Foreground downloads fail fast offline: the promotion is refused and the
-        download keeps waiting in the background, to start once the network is back.
+        download keeps waiting in the background, to start once the network is back. So
+        they do on a disk without room for them above its reserve, even after purging
+        (1031): they keep waiting for space.
         """
         tracked = self.find_download(key)
         self._refuse_while_install_paused(tracked, "promoted")
@@ -357,6 +399,9 @@ class Orchestrator:
                 f"{tracked.download.id} cannot start in the foreground: the device is offline; "
                 "it waits in the background and starts once the network is back",
                 ErrorCode.NETWORK_ERROR)
+        no_room = self._gate.foreground_refusal(tracked)
+        if no_room is not None:
+            raise no_room
         self.queue.promote(tracked.key)
         self._ctx.emit_download(EventKind.DOWNLOAD_STARTED, tracked, foreground=True, promoted=True)
 
@@ -407,18 +452,33 @@ class Orchestrator:
         return self._recovery.purge(bytes_to_free, app_id=app_id)
 
     def settled(self, app_id: str, until: str = "essential") -> bool:
-        """Whether :meth:`wait` with ``until`` would return now (an app not installed is)."""
+        """Whether :meth:`wait` with ``until`` would return now (an app not installed is).
+
+        ``idle`` is ``all`` for a caller that cannot make room on the disk: it is also
+        over once every download left waits for space.
+        """
         loaded = self.apps.get(app_id)
         if loaded is None:
             return True
         if until == "essential":
             return loaded.launchable
-        return not loaded.unplanned and self.queue.pending[app_id] == 0
+        if not loaded.unplanned and self.queue.pending[app_id] == 0:
+            return True
+        return until == "idle" and self.waiting_for_space(app_id)
+
+    def waiting_for_space(self, app_id: str) -> bool:
+        """Whether the app's install is planned, something of it is pending and every
+        pending download waits for disk space: only more room makes it move."""
+        loaded = self.apps.get(app_id)
+        if loaded is None or loaded.unplanned or self.queue.pending[app_id] == 0:
+            return False
+        return len(self._gate.waiting(app_id)) == self.queue.pending[app_id]
 
     async def wait(self, app_id: str, until: str = "essential",
                    timeout: float | None = None) -> None:
-        """Wait until the app is launchable (``essential``) or its install is planned and
-        nothing is pending (``all``)."""
+        """Wait until the app is launchable (``essential``), or its install is planned and
+        nothing is pending (``all``), or nothing pending can move without more room on the
+        disk (``idle``)."""
         async def settled() -> None:
             while True:
                 self._ctx.changed.clear()

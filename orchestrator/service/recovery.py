@@ -114,7 +114,8 @@ class Recovery:
 
         Frees at least ``bytes_to_free`` when possible (all purgeable files when
         None), of app ``app_id`` only when given; returns the bytes freed. The next
-        periodic run fetches them again.
+        periodic run fetches them again; downloads that waited for space are looked at
+        again at once.
         """
         candidates = []
         apps = self.ctx.apps if app_id is None else {app_id: self.ctx.loaded(app_id)}
@@ -126,7 +127,9 @@ class Recovery:
                     continue
                 path = containers.container_path(container, destination)
                 found = containers.confined_stat(path)
-                if found is not None:
+                if found is None:
+                    self.ctx.disk.removed(record.key)  # gone already: it takes no space
+                else:
                     used = max(found.st_atime, found.st_mtime)
                     candidates.append((loaded.running, used, found.st_size, path, record))
         candidates.sort(key=lambda c: (c[0], c[1]))
@@ -138,8 +141,11 @@ class Recovery:
             # A journal the full disk cannot write raises here, the file gone: its row still
             # says delivered, and the present-file checks read a missing file as absent.
             self.ctx.journal.update_download(record.key, delivered=False)
+            self.ctx.disk.removed(record.key)
             freed += size
             self.ctx.emit(EventKind.ASSET_PURGED, record.app_id, download=record.download.id,
                           essential=record.download.essential, bytes=size, total=size,
                           path=str(path))
+        if freed:
+            self.ctx.queue.poke()
         return freed

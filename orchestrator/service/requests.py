@@ -109,6 +109,7 @@ class ContentRequests:
             download_bytes_used=record.download_bytes_used,
             essential_bytes_used=record.essential_bytes_used,
             scheduled_ids=frozenset(t.download.id for t in self.tracking.pending(app.id)),
+            space=self.ctx.space(),
         )
         refusal = event_refusal(context)
         if refusal is not None:

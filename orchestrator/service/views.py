@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.model.device import BackgroundRefresh, Device, Network, Storage
 from orchestrator.model.enums import ContentRequest, DownloadState
+from orchestrator.scheduler.space import over_max_install_size
 from orchestrator.storage.containers import is_purgeable
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ class AppView:
 
     ``waiting_request`` is the content request waiting for the network, if one
     does; the allowances are None once the app was launched (no longer restricted).
+    ``size_on_disk`` is the app's own size and the bytes delivered to it that are kept,
+    against ``maxInstallSize`` (0 when the manifest sets none).
     """
 
     id: str
@@ -69,6 +72,13 @@ class AppView:
     runtime_allotment: float = 0.0
     next_periodic_run: float | None = None
     app_group: str = ""
+    size_on_disk: int = 0
+    max_install_size: int = 0
+
+    @property
+    def over_max_install_size(self) -> int:
+        """Bytes the app and what was delivered to it take beyond its ``maxInstallSize``."""
+        return over_max_install_size(0, self.size_on_disk, self.max_install_size)
 
     @property
     def launched(self) -> bool:
@@ -128,13 +138,35 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class StorageView:
+    """The disk downloads go to, as the service measured it for the snapshot.
+
+    ``simulated`` when the numbers come from the device's storage (then ``used`` grows
+    with ``delivered``), else measured on the state dir's file system. ``available`` is
+    what downloads may still use above the ``reserve``; ``purgeable`` the bytes of
+    purgeable files the orchestrator may remove to make room; ``delivered`` the bytes of
+    every delivered file it keeps (those two of one app only in a snapshot scoped to it).
+    All 0 when the file system could not be read.
+    """
+
+    simulated: bool = False
+    capacity: int = 0
+    free: int = 0
+    reserve: int = 0
+    available: int = 0
+    purgeable: int = 0
+    delivered: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Every installed app (by id, in id order) and the device, at the service's time
-    ``at`` (what the next periodic runs are measured against)."""
+    """Every installed app (by id, in id order), the device and its disk, at the
+    service's time ``at`` (what the next periodic runs are measured against)."""
 
     apps: Mapping[str, AppView]
     device: Device
     at: float
+    storage: StorageView = field(default_factory=StorageView)
 
     def app(self, app_id: str) -> AppView | None:
         return self.apps.get(app_id)
@@ -164,7 +196,22 @@ def app_view(orchestrator: Orchestrator, app_id: str) -> AppView:
                                       if restricted else None),
         essential_bytes_used=record.essential_bytes_used if record else 0,
         runtime_today=spent, runtime_allotment=allotment,
-        next_periodic_run=orchestrator.next_periodic(app_id), app_group=app.app_group)
+        next_periodic_run=orchestrator.next_periodic(app_id), app_group=app.app_group,
+        size_on_disk=app.size + orchestrator.delivered_bytes(app_id),
+        max_install_size=app.max_install_size)
+
+
+def storage_view(orchestrator: Orchestrator, app_id: str | None = None) -> StorageView:
+    """The disk now, as the orchestrator decides on it; with ``app_id``, the purgeable and
+    delivered bytes are that app's only."""
+    space = orchestrator.space()
+    delivered = orchestrator.delivered_bytes(app_id)
+    simulated = orchestrator.device.storage.simulated
+    if space is None:
+        return StorageView(simulated=simulated, delivered=delivered)
+    return StorageView(simulated=simulated, capacity=space.capacity, free=space.free,
+                       reserve=space.reserve, available=space.available,
+                       purgeable=orchestrator.purgeable_bytes(app_id), delivered=delivered)
 
 
 def snapshot(orchestrator: Orchestrator, app_id: str | None = None) -> Snapshot:
@@ -175,7 +222,7 @@ def snapshot(orchestrator: Orchestrator, app_id: str | None = None) -> Snapshot:
     else:
         ids = [app_id] if app_id in orchestrator.apps else []
     return Snapshot(MappingProxyType({i: app_view(orchestrator, i) for i in ids}),
-                    orchestrator.device, orchestrator.clock())
+                    orchestrator.device, orchestrator.clock(), storage_view(orchestrator, app_id))
 
 
 def pending_view(orchestrator: Orchestrator, tracked: Tracked) -> DownloadView:
@@ -187,7 +234,7 @@ def pending_view(orchestrator: Orchestrator, tracked: Tracked) -> DownloadView:
         app=tracked.app_id, id=d.id, state=state, essential=d.essential, priority=d.priority,
         bytes=tracked.bytes, total=d.size,
         speed=tracked.speed if state == DownloadState.DOWNLOADING else None,
-        reason=tracked.paused, foreground=tracked.foreground,
+        reason=tracked.paused or tracked.deferred, foreground=tracked.foreground,
         url=d.url, destination=d.destination, sha256=d.sha256)
 
 
@@ -252,13 +299,19 @@ def download_history(orchestrator: Orchestrator, app_id: str,
 # JSON, as the control API answers -------------------------------------------------
 
 
-def to_json(view: AppView | DownloadView | HistoryEntry | Snapshot | Device) -> dict[str, Any]:
+def to_json(view: AppView | DownloadView | HistoryEntry | Snapshot | StorageView | Device
+            ) -> dict[str, Any]:
     """``view`` as the control API answers it (camelCase names, enums by name)."""
     if isinstance(view, HistoryEntry):
         return {"at": view.at, "state": view.state.label, "reason": view.reason}
     if isinstance(view, Snapshot):
         return {"apps": [to_json(app) for app in view.apps.values()],
-                "device": to_json(view.device), "at": view.at}
+                "device": to_json(view.device), "storage": to_json(view.storage),
+                "at": view.at}
+    if isinstance(view, StorageView):
+        return {"simulated": view.simulated, "capacity": view.capacity, "free": view.free,
+                "reserve": view.reserve, "available": view.available,
+                "purgeable": view.purgeable, "delivered": view.delivered}
     if isinstance(view, AppView):
         return _app_json(view)
     if isinstance(view, DownloadView):
@@ -277,7 +330,8 @@ def _app_json(view: AppView) -> dict[str, Any]:
             "essentialDownloadAllowance": view.essential_download_allowance,
             "essentialBytesUsed": view.essential_bytes_used,
             "runtimeToday": view.runtime_today, "runtimeAllotment": view.runtime_allotment,
-            "nextPeriodicRun": view.next_periodic_run, "appGroup": view.app_group}
+            "nextPeriodicRun": view.next_periodic_run, "appGroup": view.app_group,
+            "sizeOnDisk": view.size_on_disk, "maxInstallSize": view.max_install_size}
 
 
 def _download_json(view: DownloadView) -> dict[str, Any]:
@@ -362,7 +416,9 @@ def app_from_json(data: Mapping[str, Any]) -> AppView:
         runtime_today=_number(data.get("runtimeToday")),
         runtime_allotment=_number(data.get("runtimeAllotment")),
         next_periodic_run=None if when is None else _number(when),
-        app_group=str(data.get("appGroup") or ""))
+        app_group=str(data.get("appGroup") or ""),
+        size_on_disk=_count(data.get("sizeOnDisk")),
+        max_install_size=_count(data.get("maxInstallSize")))
 
 
 def download_from_json(data: Mapping[str, Any]) -> DownloadView:
@@ -398,15 +454,26 @@ def device_from_json(data: Mapping[str, Any]) -> Device:
         in_app_content=bool(data.get("inAppContent", True)),
         network=Network(online=bool(data.get("online", True)),
                         metered=bool(data.get("metered", False))),
-        storage=Storage(**{k: _count(v) for k, v in storage.items()
-                           if k in ("capacity", "reserve", "used")}),
+        storage=Storage(capacity=_optional_count(storage.get("capacity")),
+                        reserve=_count(storage.get("reserve")), used=_count(storage.get("used"))),
         daily_allotment_seconds=_count(data.get("dailyAllotmentSeconds", 600)),
         name=_text(data.get("name")))
+
+
+def storage_from_json(data: Mapping[str, Any]) -> StorageView:
+    """The :class:`StorageView` that :func:`to_json` wrote as ``data``."""
+    return StorageView(
+        simulated=bool(data.get("simulated")), capacity=_count(data.get("capacity")),
+        free=_count(data.get("free")), reserve=_count(data.get("reserve")),
+        available=_count(data.get("available")), purgeable=_count(data.get("purgeable")),
+        delivered=_count(data.get("delivered")))
 
 
 def snapshot_from_json(data: Mapping[str, Any]) -> Snapshot:
     """The :class:`Snapshot` that :func:`to_json` wrote as ``data`` (``GET /v1/status``)."""
     apps = [app_from_json(app) for app in data.get("apps") or ()]
+    storage = data.get("storage")
     return Snapshot(MappingProxyType({app.id: app for app in sorted(apps, key=lambda a: a.id)}),
                     device_from_json(data.get("device") or {}),
-                    _number(data.get("at"), time.time()))
+                    _number(data.get("at"), time.time()),
+                    storage_from_json(storage if isinstance(storage, Mapping) else {}))

@@ -150,3 +150,24 @@ def test_headless_run_on_an_offline_device_stops_instead_of_waiting_for_ever(tmp
         f"bgassets run: error 1021 networkError: the device is offline (network.online: "
         f"false in {device}): nothing can be fetched"]
     assert "request.waiting" in result.stdout and "app.launchable" not in result.stdout
+
+
+def test_a_headless_run_on_a_nearly_full_disk_ends_with_what_waits_for_space(tmp_path):
+    from tests.control.daemon_apps import Asset
+
+    port, directory = free_port(), tmp_path / "content"
+    # 200 KiB above the reserve: the intro fits, the movie waits for space, and nothing
+    # in a headless run makes room.
+    own_app(directory, "game", port, [Asset("intro", 40 * KiB, essential=True),
+                                      Asset("movie", 300 * KiB)])
+    manifest = directory / "game" / "app.yaml"
+    manifest.write_text(manifest.read_text().replace("essentialMaxInstallSize: 64MiB",
+                                                     "essentialMaxInstallSize: 64KiB"))
+    device = tmp_path / "nearly-full.yaml"
+    device.write_text("apiVersion: bgassets/v1\nkind: Device\nmetadata: {name: nearly-full}\n"
+                      "spec:\n  storage: {capacity: 1GiB, reserve: 0, used: 1048376KiB}\n")
+    result = run_headless(directory, tmp_path / "state", port, "--device", str(device))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "download.deferred" in result.stdout and "waiting for space" in result.stdout
+    assert "1/2 downloads" in result.stdout and "1 waiting for space" in result.stdout
+    assert result.stdout.splitlines()[-1].endswith("0 failed download(s); 1 waiting for space")

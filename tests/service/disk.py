@@ -9,8 +9,11 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.service.scenario import Asset, Scenario
 
 
 @contextmanager
@@ -56,3 +59,9 @@ def fill(folder: Path, leave: int = 0) -> Path:
     finally:
         os.close(fd)
     return path
+
+
+def small_disk_scenario(root: Path, assets: list[Asset], **options: Any) -> Scenario:
+    """A :class:`Scenario` whose app fits a small disk: an essentialMaxInstallSize of
+    64 KiB, so that its install is not refused for space before anything downloads."""
+    return Scenario(root, assets, essential_max_install_size="64KiB", **options)

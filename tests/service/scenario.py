@@ -42,6 +42,8 @@ class Scenario:
     version: str = "1.0"
     allow_metered: bool = True
     extension_spec: str = ""  # more of the Extension's spec, as YAML lines under it
+    max_install_size: str = "1GiB"
+    essential_max_install_size: str = "64MiB"
 
     @property
     def content(self) -> Path:
@@ -76,8 +78,8 @@ spec:
   appGroup: {GROUP}
   manifestURL: {base_url}game/catalog.json
   size: 4MiB
-  maxInstallSize: 1GiB
-  essentialMaxInstallSize: 64MiB
+  maxInstallSize: {self.max_install_size}
+  essentialMaxInstallSize: {self.essential_max_install_size}
   initialDownloadRestrictions:
     downloadAllowance: {self.download_allowance}
     essentialDownloadAllowance: {self.essential_allowance}

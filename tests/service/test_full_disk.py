@@ -1,4 +1,5 @@
-"""A full disk is a clean failure: diskError (1030) for the downloads, the journal kept whole.
+"""A full disk is a clean failure: diskError (1030) for the downloads, the journal kept whole;
+and what does not fit in the free space does not start (1031).
 
 The state dir sits on a small tmpfs so that ENOSPC is real, not simulated.
 """
@@ -21,7 +22,7 @@ from orchestrator.journal import Journal
 from orchestrator.model.enums import DownloadState
 from orchestrator.service import Orchestrator
 from orchestrator.service.views import download_views, to_json
-from tests.service.disk import fill, small_tmpfs
+from tests.service.disk import fill, small_disk_scenario, small_tmpfs
 from tests.service.scenario import APP_ID, GROUP, Asset, KiB, MiB, Recorder, Scenario
 
 
@@ -52,34 +53,39 @@ def one_disk_error_line(result, journal):
     assert "the disk is full" in lines[0] and "free some space" in lines[0]
 
 
-def test_simulate_fails_downloads_that_do_not_fit_with_disk_error(tmp_path, small_disk):
-    scene = Scenario(tmp_path, [Asset("tutorial", 256 * KiB, essential=True),
-                                Asset("a", 1 * MiB), Asset("b", 1 * MiB), Asset("c", 1 * MiB)])
+def test_simulate_defers_downloads_that_do_not_fit_and_stops_with_not_enough_storage(
+        tmp_path, small_disk):
+    scene = small_disk_scenario(tmp_path, [
+        Asset("tutorial", 256 * KiB, essential=True), Asset("a", 1 * MiB), Asset("b", 1 * MiB),
+        Asset("c", 1 * MiB)])
     scene.write_content()
     with serve_in_thread(scene.content) as server:
         result = simulate_install(small_disk, scene.write_manifests(server.url))
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
-    failed = [e for e in events if e["event"] == "download.failed"]
-    assert failed and all(e["code"] == 1030 and e["name"] == "diskError" for e in failed)
-    assert all("the disk is full" in e["message"] and str(small_disk) in e["message"]
-               for e in failed)
+    # What would not fit never started, so nothing filled the disk and failed half-way.
+    assert not [e for e in events if e["event"] == "download.failed"]
+    deferred = [e for e in events if e["event"] == "download.deferred"]
+    assert deferred and all(e["code"] == 1031 and e["name"] == "notEnoughStorage"
+                            and e["needed"] == MiB for e in deferred)
+    assert all("taken by the downloads that run" in e["reason"] for e in deferred)
     finished = {e["download"] for e in events if e["event"] == "download.finished"}
-    assert "tutorial" in finished and finished | {e["download"] for e in failed} == \
-        {"tutorial", "a", "b", "c"}
+    waiting = {e["download"] for e in deferred}
+    assert "tutorial" in finished and not finished & waiting
+    assert finished | waiting == {"tutorial", "a", "b", "c"}
     assert "Traceback" not in result.stderr and "never retrieved" not in result.stderr
     summary = result.stderr.strip().splitlines()[-1]
-    assert summary.startswith("simulate: ") and "1030 diskError" in summary
+    assert summary.startswith("simulate: ") and "1031 notEnoughStorage" in summary
     assert all(e["app"] in (APP_ID, None) for e in events)
 
 
 async def test_disk_filling_up_mid_transfer_fails_downloads_and_keeps_the_journal(
         tmp_path, small_disk):
-    scene = Scenario(tmp_path, [Asset("a", 1 * MiB), Asset("b", 1 * MiB)])
+    scene = small_disk_scenario(tmp_path, [Asset("a", 512 * KiB), Asset("b", 512 * KiB)])
     scene.write_content()
     recorder, unhandled = Recorder(), []
     asyncio.get_running_loop().set_exception_handler(lambda _, context: unhandled.append(context))
-    async with DevServer(scene.content, rate_per_connection=2 * MiB) as server:
+    async with DevServer(scene.content, rate_per_connection=1 * MiB) as server:
         manifest = scene.write_manifests(server.url)
         async with Orchestrator(small_disk) as orchestrator:
             orchestrator.events.subscribe(recorder)
@@ -106,7 +112,7 @@ async def test_disk_filling_up_mid_transfer_fails_downloads_and_keeps_the_journa
 
 
 async def test_downloads_failed_for_a_full_disk_resume_once_space_is_back(tmp_path, small_disk):
-    scene = Scenario(tmp_path, [Asset("a", 512 * KiB), Asset("b", 512 * KiB)])
+    scene = small_disk_scenario(tmp_path, [Asset("a", 512 * KiB), Asset("b", 512 * KiB)])
     scene.write_content()
     recorder = Recorder()
     async with DevServer(scene.content, rate_per_connection=2 * MiB) as server:
@@ -136,7 +142,7 @@ async def test_downloads_failed_for_a_full_disk_resume_once_space_is_back(tmp_pa
 
 def test_simulate_on_a_full_journal_exits_1_with_one_line_and_changes_nothing(
         tmp_path, small_disk):
-    scene = Scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True)])
+    scene = small_disk_scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True)])
     scene.write_content()
     journal = small_disk / "journal.sqlite"
     with serve_in_thread(scene.content) as server:
@@ -164,7 +170,7 @@ def test_simulate_on_a_full_journal_exits_1_with_one_line_and_changes_nothing(
 
 
 def test_simulate_install_whose_catalog_finds_no_room_stops_with_exit_1(tmp_path, small_disk):
-    scene = Scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True)])
+    scene = small_disk_scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True)])
     scene.write_content()
     with serve_in_thread(scene.content) as server:
         manifest = scene.write_manifests(server.url)
@@ -209,7 +215,7 @@ async def _install_whose_catalog_finds_no_room(
 
 async def test_a_catalog_the_full_disk_had_no_room_for_is_fetched_once_space_is_back(
         tmp_path, small_disk):
-    scene = Scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True),
+    scene = small_disk_scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True),
                                 Asset("a", 128 * KiB)])
     async with _install_whose_catalog_finds_no_room(scene, small_disk) as (
             orchestrator, recorder, _manifest, _server, filler):
@@ -230,7 +236,7 @@ async def test_a_catalog_the_full_disk_had_no_room_for_is_fetched_once_space_is_
 
 @pytest.mark.parametrize("printing", [["--json"], []], ids=["json", "timeline"])
 def test_simulate_printing_to_a_full_disk_exits_1_with_one_line(tmp_path, printing):
-    scene = Scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True)])
+    scene = small_disk_scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True)])
     scene.write_content()
     with serve_in_thread(scene.content) as server, open("/dev/full", "w") as full:
         result = subprocess.run(
@@ -247,9 +253,10 @@ def test_simulate_printing_to_a_full_disk_exits_1_with_one_line(tmp_path, printi
 
 async def test_purge_frees_a_full_disk_and_uninstall_on_one_keeps_the_app_whole(
         tmp_path, small_disk):
-    scene = Scenario(tmp_path, [Asset("cache-icons", 256 * KiB), Asset("level", 64 * KiB)],
-                     rules=('{match: {id: "cache-*"}, destination: "Library/Caches/{filename}"}',
-                            '{destination: "assets/{filename}"}'))
+    scene = small_disk_scenario(
+        tmp_path, [Asset("cache-icons", 256 * KiB), Asset("level", 64 * KiB)],
+        rules=('{match: {id: "cache-*"}, destination: "Library/Caches/{filename}"}',
+               '{destination: "assets/{filename}"}'))
     scene.write_content()
     recorder = Recorder()
     container = small_disk / "containers" / GROUP
@@ -279,7 +286,7 @@ async def test_purge_frees_a_full_disk_and_uninstall_on_one_keeps_the_app_whole(
 
 
 async def test_a_delivery_the_containers_file_system_refuses_fails_with_disk_error(tmp_path):
-    scene = Scenario(tmp_path, [Asset("a", 64 * KiB)])
+    scene = small_disk_scenario(tmp_path, [Asset("a", 64 * KiB)])
     scene.write_content()
     recorder, unhandled = Recorder(), []
     asyncio.get_running_loop().set_exception_handler(lambda _, context: unhandled.append(context))
@@ -304,7 +311,7 @@ async def test_a_delivery_the_containers_file_system_refuses_fails_with_disk_err
 
 async def test_an_update_while_the_install_waits_for_space_is_the_request_made_once_it_is_back(
         tmp_path, small_disk):
-    scene = Scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True)])
+    scene = small_disk_scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True)])
     async with _install_whose_catalog_finds_no_room(scene, small_disk) as (
             orchestrator, recorder, manifest, server, filler):
         scene.version = "2.0"

@@ -20,8 +20,8 @@ from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.journal import Journal
 from orchestrator.model.enums import ContentRequest
 from orchestrator.service import Orchestrator
-from tests.service.disk import fill
-from tests.service.scenario import APP_ID, GROUP, Asset, KiB, Recorder, Scenario
+from tests.service.disk import fill, small_disk_scenario
+from tests.service.scenario import APP_ID, GROUP, Asset, KiB, Recorder
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -30,8 +30,10 @@ RETRY_INTERVAL = 0.2
 DAEMON = ("import sys; from orchestrator.service.context import ServiceContext; "
           "ServiceContext.disk_retry_interval = float(sys.argv[1]); "
           "from orchestrator.cli.main import main; sys.exit(main(sys.argv[2:]))")
-ASSETS = [Asset("tutorial", 256 * KiB, essential=True), Asset("movie", 384 * KiB),
-          Asset("extra", 192 * KiB)]
+# All essential, so that all three transfer at once when the disk fills up: a download
+# due to start on a disk already full would wait for space instead (download.deferred).
+ASSETS = [Asset("tutorial", 256 * KiB, essential=True), Asset("movie", 384 * KiB, essential=True),
+          Asset("extra", 192 * KiB, essential=True)]
 
 
 @contextlib.asynccontextmanager
@@ -83,7 +85,7 @@ async def refused_for_the_disk(call, journal):
 
 async def test_a_daemon_on_a_full_disk_fails_cleanly_and_resumes_once_space_is_back(
         tmp_path, small_disk):
-    scene = Scenario(tmp_path, ASSETS)
+    scene = small_disk_scenario(tmp_path, ASSETS)
     scene.write_content()
     journal = small_disk / "journal.sqlite"
     events = []
@@ -93,6 +95,7 @@ async def test_a_daemon_on_a_full_disk_fails_cleanly_and_resumes_once_space_is_b
                 ControlClient(socket_path(small_disk)) as client:
             watcher = asyncio.create_task(collect(client, events))
             await client.install(manifest)
+            await until(lambda: len(named(events, "download.started")) == 3, "3 started")
             filler = fill(small_disk)  # while every download is still transferring
 
             await until(lambda: len(named(events, "download.failed")) == 3, "3 failures")
@@ -161,8 +164,8 @@ class Downloader(DownloaderExtension):
 
 async def test_handler_downloads_a_full_disk_failed_come_back_once_space_is_back(
         tmp_path, small_disk):
-    scene = Scenario(tmp_path, [Asset("tutorial", 128 * KiB, essential=True),
-                                Asset("movie", 256 * KiB)])
+    scene = small_disk_scenario(tmp_path, [Asset("tutorial", 128 * KiB, essential=True),
+                                           Asset("movie", 256 * KiB, essential=True)])
     scene.write_content()
     recorder, unhandled = Recorder(), []
     asyncio.get_running_loop().set_exception_handler(lambda _, context: unhandled.append(context))
@@ -176,6 +179,8 @@ async def test_handler_downloads_a_full_disk_failed_come_back_once_space_is_back
             orchestrator.disk_retry_interval = RETRY_INTERVAL
             orchestrator.events.subscribe(recorder)
             await orchestrator.install(manifest)
+            # While both transfer: one due to start on a full disk would fail for space.
+            await until(lambda: len(recorder.named("download.started")) == 2, "2 started")
             filler = fill(small_disk)
             await orchestrator.wait(APP_ID, "all", timeout=30)
             failed = recorder.named("download.failed")

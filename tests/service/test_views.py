@@ -20,6 +20,7 @@ from orchestrator.service.views import (
     DownloadView,
     HistoryEntry,
     Snapshot,
+    StorageView,
     app_from_json,
     download_from_json,
     history_from_json,
@@ -40,7 +41,7 @@ app_views = st.builds(
     download_allowance=st.none() | counts, download_bytes_used=counts,
     essential_download_allowance=st.none() | counts, essential_bytes_used=counts,
     runtime_today=seconds, runtime_allotment=seconds, next_periodic_run=st.none() | seconds,
-    app_group=text)
+    app_group=text, size_on_disk=counts, max_install_size=counts)
 
 download_views = st.builds(
     DownloadView, app=text, id=text, state=st.sampled_from(DownloadState),
@@ -56,7 +57,7 @@ devices = st.builds(
                                  apps=st.dictionaries(text, st.booleans()).map(MappingProxyType)),
     in_app_content=st.booleans(),
     network=st.builds(Network, online=st.booleans(), metered=st.booleans()),
-    storage=st.builds(Storage, capacity=counts, reserve=counts, used=counts),
+    storage=st.builds(Storage, capacity=st.none() | counts, reserve=counts, used=counts),
     daily_allotment_seconds=st.integers(0, 86_400), name=st.none() | text)
 
 
@@ -74,10 +75,15 @@ def test_a_download_view_reads_back_as_written(view):
     assert download_from_json(over_the_wire(to_json(view))) == view
 
 
-@given(st.lists(app_views, unique_by=lambda view: view.id), devices, seconds)
-def test_a_snapshot_reads_back_as_written(apps, device, at):
+storage_views = st.builds(
+    StorageView, simulated=st.booleans(), capacity=counts, free=counts, reserve=counts,
+    available=counts, purgeable=counts, delivered=counts)
+
+
+@given(st.lists(app_views, unique_by=lambda view: view.id), devices, seconds, storage_views)
+def test_a_snapshot_reads_back_as_written(apps, device, at, storage):
     ordered = MappingProxyType({view.id: view for view in sorted(apps, key=lambda v: v.id)})
-    snapshot = Snapshot(ordered, device, at)
+    snapshot = Snapshot(ordered, device, at, storage)
     back = snapshot_from_json(over_the_wire(to_json(snapshot)))
     assert back == snapshot and list(back.apps) == sorted(view.id for view in apps)
 

@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.devserver import DevServer
+from orchestrator.model.device import Device, Storage
 from orchestrator.service import Orchestrator
 
 KiB = 2**10
 GAME, NEWS = "com.example.game", "com.example.news"
 FIXED_NOW = 1_780_000_000.0  # 2026-05-28, a fixed clock for deterministic frames
+GiB = 2**30
+# A simulated disk, so that frames show the same storage numbers on every machine.
+DEVICE = Device(storage=Storage(capacity=64 * GiB, reserve=2 * GiB, used=40 * GiB))
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,8 @@ def write_content(root: Path) -> Path:
     return content
 
 
-def write_manifests(root: Path, base_url: str, version: str = "1.0") -> list[Path]:
+def write_manifests(root: Path, base_url: str, version: str = "1.0",
+                    max_install_size: str = "64MiB") -> list[Path]:
     """``root/manifests/<app>/app.yaml`` and ``extension.yaml`` for both apps."""
     paths = []
     for app_id in APPS:
@@ -79,8 +84,8 @@ spec:
   appGroup: {group}
   manifestURL: {base_url}{name}/catalog.json
   size: 1MiB
-  maxInstallSize: 64MiB
-  essentialMaxInstallSize: 8MiB
+  maxInstallSize: {max_install_size}
+  essentialMaxInstallSize: 1MiB
   initialDownloadRestrictions:
     downloadAllowance: 2MiB
     essentialDownloadAllowance: 1MiB
@@ -113,15 +118,16 @@ class Scene:
 
 
 @contextlib.asynccontextmanager
-async def scene(root: Path, *, rate: int | None = None,
-                fixed_clock: bool = True) -> AsyncIterator[Scene]:
+async def scene(root: Path, *, rate: int | None = None, fixed_clock: bool = True,
+                max_install_size: str = "64MiB") -> AsyncIterator[Scene]:
     """DevServer on port 0 and an Orchestrator (one download at a time, fixed clock)."""
     content = write_content(root)
     async with DevServer(content, rate_per_connection=rate) as server:
-        manifests = write_manifests(root, server.url)
+        manifests = write_manifests(root, server.url, max_install_size=max_install_size)
         clock = (lambda: FIXED_NOW) if fixed_clock else None
         options = {"clock": clock} if clock else {}
-        async with Orchestrator(root / "state", max_active=1, **options) as orchestrator:
+        async with Orchestrator(root / "state", device=DEVICE, max_active=1,
+                                **options) as orchestrator:
             yield Scene(server, orchestrator, manifests)
 
 

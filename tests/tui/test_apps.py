@@ -14,7 +14,7 @@ from tests.tui.scenario import GAME, NEWS, scene, write_manifests
 from tui.app import BgAssetsApp, in_process
 
 SIZE = (160, 40)
-NAME, VERSION, STATE, PROGRESS, ALLOWANCE, ESSENTIAL, RUNTIME, PERIODIC = range(1, 9)
+NAME, VERSION, STATE, PROGRESS, ALLOWANCE, ESSENTIAL, DISK, RUNTIME, PERIODIC = range(1, 10)
 
 
 async def test_installs_every_app_and_shows_them_launchable(tui):
@@ -238,3 +238,16 @@ async def test_cancel_install_from_the_apps_screen_leaves_the_app_not_installed(
         assert not (orchestrator.state_dir / "containers" / f"group.{NEWS}").exists()
         assert app.screen.table.cell_text(NEWS, STATE) == "not installed"
         assert app.screen.table.cell_text(GAME, STATE) == "installing: offline"
+async def test_bytes_over_max_install_size_are_shown_red_with_the_excess(tmp_path):
+    async with scene(tmp_path, max_install_size="1MiB") as built:
+        app = BgAssetsApp(in_process(lambda: contextlib.nullcontext(built.orchestrator)),
+                          built.manifests)
+        async with app.run_test(size=SIZE) as pilot:
+            await install_all(app, pilot)
+            table = app.screen.table
+            # 1 MiB of app and 416 KiB delivered, against a maxInstallSize of 1 MiB.
+            assert table.cell_text(GAME, DISK) == "1.4 MiB"
+            assert table.cell_text(NEWS, DISK) == "1.1 MiB"
+            summary = str(app.screen.query_one("#apps-summary").render())
+            assert (f"over maxInstallSize: {GAME} by 416.0 KiB (max 1.0 MiB), "
+                    f"{NEWS} by 144.0 KiB (max 1.0 MiB)") in summary

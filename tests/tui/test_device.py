@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from tests.tui.drive import install_all, last_outcome, press, show
-from tests.tui.scenario import GAME, NEWS
+from dataclasses import replace
+
+from orchestrator.model.units import format_size
+from tests.tui.drive import install_all, last_outcome, press, settle, show
+from tests.tui.scenario import APPS, DEVICE, GAME, NEWS, GiB
 
 SIZE = (160, 40)
 
@@ -57,7 +60,7 @@ async def test_background_refresh_per_app_refuses_its_periodic_run(tui):
         await press(app, pilot, "down", "r")
         refusal = last_outcome(app)
         assert refusal.code == 111 and "background refresh is off" in refusal.message
-        assert app.screen.table.cell_text(NEWS, 8) == "off (no refresh)"
+        assert app.screen.table.cell_text(NEWS, 9) == "off (no refresh)"
 
 
 async def test_purge_removes_the_cache_file_and_the_count(tui):
@@ -106,3 +109,24 @@ async def test_the_app_switch_shows_what_it_set_also_while_the_global_switch_is_
         await press(app, pilot, "a")
         assert table.cell_text(NEWS, 1) == "off" and table.cell_text(NEWS, 2) == "off"
         assert table.cell_text(GAME, 2) == "on"
+
+
+async def test_the_screen_shows_free_reserve_available_and_purgeable_bytes_live(tui):
+    app, built = tui
+    orchestrator = built.orchestrator
+    storage = DEVICE.storage
+    async with app.run_test(size=SIZE) as pilot:
+        await install_all(app, pilot)
+        await show(app, pilot, "3")
+        # 64 GiB - 40 GiB used by others - what the two apps got delivered.
+        delivered = sum(a.size for assets in APPS.values() for a in assets)
+        assert orchestrator.delivered_bytes() == delivered
+        free = storage.capacity - storage.used - delivered
+        text = conditions_text(app)
+        assert (f"storage (simulated): {format_size(free)} free of 64.0 GiB, reserve 2.0 GiB, "
+                f"{format_size(free - storage.reserve)} available to downloads") in text
+        assert "storage used by purgeable assets: 32.0 KiB" in text
+        # The disk fills up elsewhere: the screen follows without a key.
+        orchestrator.set_device(replace(DEVICE, storage=replace(storage, used=62 * GiB)))
+        await settle(app, pilot)
+        assert "reserve 2.0 GiB, 0 B available to downloads" in conditions_text(app)

@@ -1,4 +1,5 @@
-"""Apps: each app's state, install progress in three phases, allowances, runtime, periodic."""
+"""Apps: each app's state, install progress in three phases, allowances, size on disk
+against maxInstallSize, runtime, periodic."""
 
 from __future__ import annotations
 
@@ -20,9 +21,8 @@ from tui.widgets.table import LiveTable
 
 # Sized so that the bundled examples (ids up to 26 characters) fit 160 columns.
 COLUMNS = (("app", "App"), ("name", "Name"), ("version", "Version"), ("state", "State"),
-           ("progress", "Progress"), ("allowance", "Allowance left"),
-           ("essential", "Essential left"), ("runtime", "Runtime today"),
-           ("periodic", "Next periodic"))
+           ("progress", "Progress"), ("allowance", "Allowance"), ("essential", "Essential"),
+           ("disk", "On disk"), ("runtime", "Runtime today"), ("periodic", "Next periodic"))
 CLOCK_REDRAW = 1.0
 LEGEND = "progress: app · install step · essential bytes"
 
@@ -52,6 +52,21 @@ def allowance_left(used: int, limit: int | None) -> str:
     return format_size(max(0, limit - used))
 
 
+def disk_text(view: AppView) -> Text:
+    """The app with what was delivered to it: red once over its maxInstallSize (the
+    summary line says by how much)."""
+    style = "bold red" if view.over_max_install_size else ""
+    return Text(format_size(view.size_on_disk), style)
+
+
+def over_max_text(views: list[AppView]) -> str:
+    """The apps over their maxInstallSize, and by how much, for the summary line."""
+    over = [f"{view.id} by {format_size(view.over_max_install_size)} (max "
+            f"{format_size(view.max_install_size)})"
+            for view in views if view.over_max_install_size]
+    return f"over maxInstallSize: {', '.join(over)} · " if over else ""
+
+
 def periodic_text(view: AppView, device: Device, now: float) -> str:
     when = view.next_periodic_run
     if when is None:
@@ -63,11 +78,12 @@ def app_cells(view: AppView | None, device: Device, now: float,
               app_id: str) -> tuple[object, ...]:
     """One row of the Apps table, read from the app's view."""
     if view is None:
-        return (app_id, "", "", app_state(None), "", "", "", "", "")
+        return (app_id, "", "", app_state(None), "", "", "", "", "", "")
     bar = phase_bar(dict(view.phases)) + Text(f" {view.progress:4.0%}")
     return (app_id, view.name, view.version, app_state(view), bar,
             allowance_left(view.download_bytes_used, view.download_allowance),
             allowance_left(view.essential_bytes_used, view.essential_download_allowance),
+            disk_text(view),
             f"{duration(view.runtime_today) or '0s'} / {duration(view.runtime_allotment)}",
             periodic_text(view, device, now))
 
@@ -127,6 +143,7 @@ class AppsScreen(Screen[None]):
                          for i in frame.app_ids])
         waiting = sum(1 for row in state.downloads.values() if not row.state.ended)
         self.query_one("#apps-summary", Static).update(
-            f"{len(snapshot.apps)} installed · {waiting} download(s) pending · {LEGEND} · "
+            f"{len(snapshot.apps)} installed · {waiting} download(s) pending · "
+            f"{over_max_text(list(snapshot.apps.values()))}{LEGEND} · "
             "n install  u update  r periodic  l launch  z/s/c pause/resume/cancel install")
         return True

@@ -1,4 +1,5 @@
-"""Device: the conditions the scheduler obeys, each one a key away, and purgeable storage."""
+"""Device: the conditions the scheduler obeys, each one a key away, and the disk: free,
+reserve, available and purgeable bytes, live."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from textual.widgets import Footer, Header, Static
 
 from orchestrator.model.device import BackgroundRefresh, Device
 from orchestrator.model.units import format_size
+from orchestrator.service.views import StorageView
 from tui.frame import Frame
 from tui.messages import DeviceAction
 from tui.widgets.table import LiveTable
@@ -37,8 +39,22 @@ def refresh_cells(refresh: BackgroundRefresh, app_id: str) -> tuple[Text, Text]:
     return on_off(own), effective
 
 
-def conditions(device: Device, purgeable: int) -> Text:
-    """The device's switches as one block of text, with the key that flips each."""
+def storage_text(storage: StorageView) -> Text:
+    """The disk in two lines: free of capacity and the reserve, then what downloads may
+    still use (red when nothing) and the purgeable bytes the ``x`` key removes."""
+    kind = "simulated" if storage.simulated else "measured"
+    text = Text(f"    storage ({kind}): {format_size(storage.free)} free of "
+                f"{format_size(storage.capacity)}, reserve {format_size(storage.reserve)}, ")
+    text.append(f"{format_size(storage.available)} available to downloads",
+                "bold green" if storage.available else "bold red")
+    text.append(f"\n    storage used by purgeable assets: {format_size(storage.purgeable)}"
+                "   ( x  purge them)\n")
+    return text
+
+
+def conditions(device: Device, storage: StorageView) -> Text:
+    """The device's switches as one block of text, with the key that flips each, and
+    the disk."""
     text = Text()
     lines = [("w", "low power mode", on_off(device.low_power_mode)),
              ("b", "background refresh (global)", on_off(device.background_refresh.enabled)),
@@ -50,8 +66,7 @@ def conditions(device: Device, purgeable: int) -> Text:
         text.append(f" {label:<30}")
         text.append(value)
         text.append("\n")
-    text.append(f"    storage used by purgeable assets: {format_size(purgeable)}"
-                f"   ( x  purge them)\n")
+    text.append(storage_text(storage))
     text.append(f"    daily runtime allotment: {device.daily_allotment_seconds} s per app, "
                 "scaled by launches")
     return text
@@ -100,12 +115,12 @@ class DeviceScreen(Screen[None]):
     def refresh_from(self, frame: Frame) -> bool:
         state, snapshot = frame.state, frame.snapshot
         device = snapshot.device
-        key = (device, tuple(sorted(state.purgeable.items())), tuple(snapshot.apps))
+        key = (device, snapshot.storage, tuple(sorted(state.purgeable.items())),
+               tuple(snapshot.apps))
         if key == self._drawn:
             return False
         self._drawn = key
-        self.query_one("#conditions", Static).update(
-            conditions(device, sum(state.purgeable.values())))
+        self.query_one("#conditions", Static).update(conditions(device, snapshot.storage))
         refresh = device.background_refresh
         rows = [(app_id, (app_id, *refresh_cells(refresh, app_id),
                           format_size(state.purgeable.get(app_id, 0))))

@@ -67,6 +67,8 @@ def state(row: DownloadRow) -> Text:
     label = row.state.label + (" (fg)" if row.foreground and moving else "")
     if row.reason and row.state == DownloadState.PAUSED:
         label += f": {row.reason}"
+    elif row.reason and row.state == DownloadState.WAITING:  # the detail says how much
+        label = "waiting for space"
     return Text(label, STATE_STYLES.get(row.state, ""))
 
 
