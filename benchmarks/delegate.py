@@ -74,15 +74,26 @@ class Solo:
         self.came.put_nowait(download.id)
 
 
-async def solo_run(manifest: Path, url: str, count: int, called: dict[str, float]) -> None:
-    """``count`` downloads the app schedules one after another on an idle daemon: the
-    handover latency of one file, with nothing queued before it."""
+@contextlib.contextmanager
+def running_daemon() -> Iterator[Path]:
+    """A ``bgassets daemon`` on a fresh state dir, until the block ends; the state dir."""
     state = Path(tempfile.mkdtemp(prefix="bgb-"))
     daemon = subprocess.Popen([sys.executable, "-m", "orchestrator", "--state-dir", str(state),
                                "daemon"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                               text=True)
     try:
         assert daemon.stdout is not None and "listening on" in daemon.stdout.readline()
+        yield state
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+async def solo_run(manifest: Path, url: str, count: int, called: dict[str, float]) -> None:
+    """``count`` downloads the app schedules one after another on an idle daemon: the
+    handover latency of one file, with nothing queued before it."""
+    with running_daemon() as state:
         async with ControlClient(socket_path(state)) as client:
             await client.install(manifest)
             out = state / "moved"
@@ -96,10 +107,6 @@ async def solo_run(manifest: Path, url: str, count: int, called: dict[str, float
                     await manager.schedule(manager.download(
                         f"solo-{index}", f"{url}a{index:04d}.bin", size=SIZE))
                     await asyncio.wait_for(delegate.came.get(), 30)
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=30)
-        shutil.rmtree(state, ignore_errors=True)
 
 
 class Mover:
@@ -117,12 +124,7 @@ class Mover:
 
 async def one_run(mode: str, manifest: Path, count: int, called: dict[str, float]) -> float:
     """Seconds from the network no longer metered to the last file handed over."""
-    state = Path(tempfile.mkdtemp(prefix="bgb-"))
-    daemon = subprocess.Popen([sys.executable, "-m", "orchestrator", "--state-dir", str(state),
-                               "daemon"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              text=True)
-    try:
-        assert daemon.stdout is not None and "listening on" in daemon.stdout.readline()
+    with running_daemon() as state:
         async with ControlClient(socket_path(state)) as client:
             await client.set_device({"metered": True})
             await client.install(manifest)
@@ -135,10 +137,6 @@ async def one_run(mode: str, manifest: Path, count: int, called: dict[str, float
                         manager.delegate = Mover(out, called)
                         return await _timed(client, events, count)
                 return await _timed(client, events, count)
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=30)
-        shutil.rmtree(state, ignore_errors=True)
 
 
 async def _timed(client: ControlClient, events, count: int) -> float:

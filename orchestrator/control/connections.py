@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.events import Event, EventKind
@@ -26,6 +26,8 @@ from orchestrator.model.auth import Challenge, ChallengeAnswer
 from orchestrator.model.download import Download
 from orchestrator.model.enums import DownloadState
 from orchestrator.service.views import of_download, to_json
+
+T = TypeVar("T")
 
 # The download events an app's delegate hears of, and the callback each becomes.
 CALLBACKS = {EventKind.DOWNLOAD_STARTED: "began", EventKind.DOWNLOAD_RESUMED: "began",
@@ -51,31 +53,29 @@ class RemoteDelegate:
         """Send the file to the app; True once it returned, False if it left first."""
         if self.closed:
             return False
-        token = str(next(self._tokens))
-        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._answers[token] = answer
-        self.lines.put_nowait({"callback": "finished", "token": token, "path": str(path),
-                               "download": self._view(download, DownloadState.FINISHED,
-                                                      download.size or 0)})
-        try:
-            return await answer
-        finally:
-            self._answers.pop(token, None)
+        return await self._ask(self._answers, {
+            "callback": "finished", "path": str(path),
+            "download": self._view(download, DownloadState.FINISHED, download.size or 0)})
 
     async def challenge(self, download: Download, challenge: Challenge) -> ChallengeAnswer:
         """Ask the app for credentials; None (default handling) if it leaves first."""
         if self.closed:
             return None
+        return await self._ask(self._challenges, {
+            "callback": "challenge", "challenge": challenge.to_json(),
+            "download": self._view(download, DownloadState.DOWNLOADING, 0)})
+
+    async def _ask(self, waiting: dict[str, asyncio.Future[T]], line: dict[str, Any]) -> T:
+        """Send ``line`` with a new token; the app's answer to it (``close`` gives the
+        answer of an app that left)."""
         token = str(next(self._tokens))
-        answer: asyncio.Future[ChallengeAnswer] = asyncio.get_running_loop().create_future()
-        self._challenges[token] = answer
-        self.lines.put_nowait({"callback": "challenge", "token": token,
-                               "challenge": challenge.to_json(),
-                               "download": self._view(download, DownloadState.DOWNLOADING, 0)})
+        answer: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        waiting[token] = answer
+        self.lines.put_nowait({**line, "token": token})
         try:
             return await answer
         finally:
-            self._challenges.pop(token, None)
+            waiting.pop(token, None)
 
     def failed(self, download: Download, error: BackgroundAssetsError) -> None:
         if not self.closed:

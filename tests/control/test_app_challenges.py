@@ -17,7 +17,7 @@ import pytest
 from orchestrator.devserver.thread import serve_in_thread
 from tests.control.daemon_apps import Asset, running_daemon, write_app, write_content
 from tests.control.test_app_connection import app_process as start_app
-from tests.control.test_app_connection import ask, lines_until
+from tests.control.test_app_connection import ask, lines_until, until
 
 pytestmark = pytest.mark.timeout(90)
 KiB = 2**10
@@ -63,6 +63,7 @@ def test_the_delegate_answers_and_the_app_gets_the_file(protected, tmp_path):
         lines_until(app, lambda line: line["callback"] == "connected")
         assert schedule(app, "secret", url)["answer"] == "secret"
         seen = outcome_of(app, "secret")
+        until(lambda: (tmp_path / "secret").is_file(), "the app moved the file")
     finally:
         app.kill()
     challenges = [line for line in seen if line["callback"] == "challenge"]
@@ -85,6 +86,7 @@ def test_default_handling_goes_to_the_extension_and_cancel_fails_with_1025(prote
         lines_until(app, lambda line: line["callback"] == "connected")
         assert schedule(app, "secret", url)["answer"] == "secret"
         defaulted = outcome_of(app, "secret")
+        until(lambda: (tmp_path / "secret").is_file(), "the app moved the file")
     finally:
         app.kill()
     assert [line["callback"] for line in defaulted if line["callback"] != "progress"] == [
