@@ -109,7 +109,8 @@ def test_modeline_resolves_to_the_right_schema(path):
     assert match, f"{path}: first line is not a yaml-language-server modeline"
     target = (path.parent / match.group(1)).resolve()
     assert target.is_file()
-    kind = {"App": "app", "Extension": "extension", "Device": "device"}[
+    kind = {"App": "app", "Extension": "extension", "Device": "device",
+            "AssetPack": "assetpack"}[
         re.search(r"^kind: (\w+)$", path.read_text(), re.M).group(1)]
     assert target == (ROOT / "schemas" / f"{kind}.schema.json").resolve()
 
