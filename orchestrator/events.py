@@ -55,6 +55,11 @@ class EventKind(StrEnum):
     # even after purging: it waits and starts once space is back.
     DOWNLOAD_DEFERRED = "download.deferred"
     ASSET_PURGED = "asset.purged"
+    # Managed asset packs: the pack catalog read at an install, update or check, a pack
+    # version made current (all its files local), a pack removed.
+    PACK_CATALOG = "pack.catalog"
+    PACK_INSTALLED = "pack.installed"
+    PACK_REMOVED = "pack.removed"
     DEVICE_CHANGED = "device.changed"
     # Published by a TUI attached to a daemon when the daemon stops answering.
     DAEMON_LOST = "daemon.lost"
@@ -199,6 +204,25 @@ class LostFields(TypedDict):
     socket: str
 
 
+class PackCatalogFields(TypedDict):
+    url: str
+    packs: int
+    wanted: list[str]
+
+
+class PackInstalledFields(TypedDict):
+    pack: str
+    version: str
+    files: int
+    bytes: int
+    previous: str | None
+
+
+class PackRemovedFields(TypedDict):
+    pack: str
+    freed: int
+
+
 class NoFields(TypedDict):
     pass
 
@@ -218,6 +242,8 @@ FIELDS: Mapping[EventKind, type[Mapping[str, Any]]] = MappingProxyType({
     EventKind.DOWNLOAD_FAILED: FailedFields, EventKind.DOWNLOAD_REENQUEUED: PausedFields,
     EventKind.DOWNLOAD_DEFERRED: DeferredFields,
     EventKind.ASSET_PURGED: PurgedFields, EventKind.DEVICE_CHANGED: DeviceFields,
+    EventKind.PACK_CATALOG: PackCatalogFields, EventKind.PACK_INSTALLED: PackInstalledFields,
+    EventKind.PACK_REMOVED: PackRemovedFields,
     EventKind.DAEMON_LOST: LostFields,
 })
 
@@ -236,6 +262,9 @@ def _fits(value: Any, kind: Any) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if kind is str:
         return isinstance(value, str)
+    if get_origin(kind) is list:
+        (item,) = get_args(kind)
+        return isinstance(value, list) and all(_fits(one, item) for one in value)
     return isinstance(value, dict)  # dict[str, float]: the phases
 
 
@@ -371,6 +400,15 @@ def describe(event: Event) -> str | None:
         return f"{name:<20} {who}{tag}{size}{extra}"
     if name == EventKind.REQUEST_WAITING:
         return f"{name:<20} {d.get('request')}: {d.get('reason')}"
+    if name == EventKind.PACK_INSTALLED:
+        was = f" (was {d['previous']})" if d.get("previous") else ""
+        return (f"{name:<20} {d.get('pack')} version {d.get('version')}{was}: "
+                f"{d.get('files')} files, {format_size(d.get('bytes') or 0)}")
+    if name == EventKind.PACK_REMOVED:
+        return f"{name:<20} {d.get('pack')}: {format_size(d.get('freed') or 0)} freed"
+    if name == EventKind.PACK_CATALOG:
+        wanted = ", ".join(d.get("wanted") or []) or "none"
+        return f"{name:<20} {d.get('packs')} pack(s), downloading: {wanted}"
     if name == EventKind.EXTENSION_REQUEST:
         left = d.get("restrictedDownloadSizeRemaining")
         essential_left = d.get("restrictedEssentialDownloadSizeRemaining")

@@ -26,6 +26,7 @@ COMMANDS = (
     "orchestrator.cli.init",
     "orchestrator.cli.serve",
     "orchestrator.cli.pack",
+    "orchestrator.cli.packs",
     "orchestrator.cli.fetch",
     "orchestrator.cli.plan",
     "orchestrator.cli.simulate",

@@ -23,9 +23,11 @@ from orchestrator.model.enums import ContentRequest
 from orchestrator.service.views import (
     DownloadView,
     HistoryEntry,
+    PackView,
     Snapshot,
     download_from_json,
     history_from_json,
+    pack_from_json,
     snapshot_from_json,
 )
 
@@ -156,6 +158,26 @@ class ControlClient:
                                         "without the downloads it acted on",
                                         ErrorCode.BAD_SERVER_ANSWER)
         return answer
+
+    async def packs(self, app: str) -> list[PackView]:
+        """The asset packs of ``app``."""
+        answer = await self._call("GET", f"apps/{app}/packs", app=app)
+        return self._read("packs", lambda: [pack_from_json(row) for row in answer])
+
+    async def pack_action(self, app: str, pack: str, action: str) -> int | str:
+        """ensure, remove or rollback one asset pack; what the action answers."""
+        answer = await self._object("POST", f"apps/{app}/packs/{pack}/{action}", app=app)
+        result = answer.get("result")
+        if not isinstance(result, int | str) or isinstance(result, bool):
+            raise BackgroundAssetsError(f"the daemon at {self.path} answered {action} of pack "
+                                        f"{pack} without its result", ErrorCode.BAD_SERVER_ANSWER)
+        return result
+
+    async def check_packs(self, app: str) -> tuple[list[str], list[str]]:
+        """Read the app's pack catalog again: (packs updating, packs removed)."""
+        answer = await self._object("POST", f"apps/{app}/packs/check", app=app)
+        return self._read("packs/check", lambda: (
+            [str(p) for p in answer["updating"]], [str(p) for p in answer["removed"]]))
 
     async def install(self, manifest: Path,
                       request: ContentRequest = ContentRequest.INSTALL) -> dict[str, Any]:

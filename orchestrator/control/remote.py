@@ -24,7 +24,14 @@ from orchestrator.errors import BackgroundAssetsError, DaemonUnavailable, ErrorC
 from orchestrator.events import Event, EventBus, EventKind, field_problems
 from orchestrator.model.device import Device
 from orchestrator.model.enums import ContentRequest
-from orchestrator.service.views import DownloadView, HistoryEntry, Snapshot, device_from_json
+from orchestrator.service.controls import PackAction
+from orchestrator.service.views import (
+    DownloadView,
+    HistoryEntry,
+    PackView,
+    Snapshot,
+    device_from_json,
+)
 
 # /v1/status is read again after app-level events, at most this often, and at least once
 # a second for the clocks (runtime today, next periodic run).
@@ -145,6 +152,17 @@ class RemoteControls:
 
     async def cancel_install(self, app_id: str) -> int:
         return await self._install_action(app_id, "cancel")
+
+    # Asset packs ------------------------------------------------------------------
+
+    async def packs(self, app_id: str) -> list[PackView]:
+        return await self.client.packs(app_id)
+
+    async def pack_action(self, app_id: str, pack_id: str, action: PackAction) -> int | str:
+        return await self.client.pack_action(app_id, pack_id, action.value)
+
+    async def check_packs(self, app_id: str) -> tuple[list[str], list[str]]:
+        return await self.client.check_packs(app_id)
 
     # Downloads ------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from orchestrator.control.device import DEVICE_CONDITIONS, changed_device
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.model.auth import ChallengeAnswer, ChallengeDisposition, Credential
 from orchestrator.model.enums import DownloadState
-from orchestrator.service.controls import LocalControls
+from orchestrator.service.controls import LocalControls, PackAction
 from orchestrator.service.orchestrator import Orchestrator
 from orchestrator.service.views import DownloadView, to_json
 
@@ -172,6 +172,9 @@ class ControlServer:
             web.post("/v1/apps/{app}/answers", self.answers),
             web.post("/v1/apps/{app}/challenges", self.challenges),
             web.post("/v1/apps/{app}/install/{action}", self.install_action),
+            web.get("/v1/apps/{app}/packs", self.packs),
+            web.post("/v1/apps/{app}/packs/check", self.check_packs),
+            web.post("/v1/apps/{app}/packs/{pack}/{action}", self.pack_action),
             web.post("/v1/apps", self.install),
             web.post("/v1/apps/{app}/{action}", self.app_action),
             web.post("/v1/purge", self.purge),
@@ -436,6 +439,33 @@ class ControlServer:
         return web.json_response({"app": app_id, "action": f"{action}-install",
                                   "downloads": downloads,
                                   "state": str(view.state) if view else None})
+
+    async def packs(self, request: web.Request) -> web.Response:
+        """The app's asset packs: each with its policy, catalog and local versions, sizes,
+        pending downloads and status flags."""
+        app_id = self._own_app(request)
+        return web.json_response([to_json(view) for view in await self.controls.packs(app_id)])
+
+    async def pack_action(self, request: web.Request) -> web.Response:
+        """``ensure`` (answers the downloads scheduled), ``remove`` (the bytes freed) or
+        ``rollback`` (the version now current) one asset pack of the app."""
+        await _json_object(request)
+        app_id, pack_id = self._own_app(request), request.match_info["pack"]
+        try:
+            action = PackAction(request.match_info["action"])
+        except ValueError:
+            raise web.HTTPNotFound(text=f"unknown pack action {request.match_info['action']!r}"
+                                   ": expected ensure, remove or rollback") from None
+        result = await self.controls.pack_action(app_id, pack_id, action)
+        return web.json_response({"app": app_id, "pack": pack_id, "action": action.value,
+                                  "result": result})
+
+    async def check_packs(self, request: web.Request) -> web.Response:
+        """Read the app's pack catalog again: ``{"updating": [...], "removed": [...]}``."""
+        await _json_object(request)
+        app_id = self._own_app(request)
+        updating, removed = await self.controls.check_packs(app_id)
+        return web.json_response({"app": app_id, "updating": updating, "removed": removed})
 
     def _app_answer(self, app_id: str, action: str) -> web.Response:
         view = self.controls.snapshot(app_id).app(app_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -72,6 +73,15 @@ class FailurePolicy:
     retries: int = DEFAULT_RETRIES
 
 
+@dataclass(frozen=True)
+class PackRule:
+    """One entry of ``spec.packs``: packs whose id matches ``id`` (a glob) are downloaded
+    or not; the first matching rule decides."""
+
+    id: str
+    download: bool = True
+
+
 # Without rules the extension downloads every asset, as the catalog says.
 DEFAULT_RULES = (Rule(),)
 
@@ -94,6 +104,7 @@ class Extension:
     skip_present: bool = True
     memory_limit: int = DEFAULT_MEMORY_LIMIT
     credentials: tuple[CredentialSource, ...] = ()
+    pack_rules: tuple[PackRule, ...] = ()
 
     @classmethod
     def from_document(cls, data: Mapping[str, Any], base_path: str | None = None) -> Extension:
@@ -120,4 +131,13 @@ class Extension:
             memory_limit=parse_size(limits.get("memory", DEFAULT_MEMORY_LIMIT)),
             credentials=tuple(CredentialSource.from_document(entry, base_path)
                               for entry in spec.get("credentials") or ()),
+            pack_rules=tuple(PackRule(str(rule["id"]), bool(rule.get("download", True)))
+                             for rule in spec.get("packs") or ()),
         )
+
+    def should_download(self, pack_id: str) -> bool:
+        """``shouldDownload`` by the declarative ``spec.packs`` rules (default: yes)."""
+        for rule in self.pack_rules:
+            if fnmatch.fnmatchcase(pack_id, rule.id):
+                return rule.download
+        return True

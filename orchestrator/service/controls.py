@@ -10,6 +10,7 @@ code in both; reads return the views of :mod:`orchestrator.service.views`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -20,7 +21,15 @@ from orchestrator.model.device import Device
 from orchestrator.service.apps import AppDelegate
 from orchestrator.service.downloads import Tracked
 from orchestrator.service.orchestrator import Orchestrator
-from orchestrator.service.views import DownloadView, HistoryEntry, Snapshot
+from orchestrator.service.views import DownloadView, HistoryEntry, PackView, Snapshot
+
+
+class PackAction(StrEnum):
+    """What may be done to one asset pack of an app."""
+
+    ENSURE = "ensure"
+    REMOVE = "remove"
+    ROLLBACK = "rollback"
 
 
 class Controls(Protocol):
@@ -63,6 +72,12 @@ class Controls(Protocol):
     async def resume_install(self, app_id: str) -> int: ...
 
     async def cancel_install(self, app_id: str) -> int: ...
+
+    async def packs(self, app_id: str) -> list[PackView]: ...
+
+    async def pack_action(self, app_id: str, pack_id: str, action: PackAction) -> int | str: ...
+
+    async def check_packs(self, app_id: str) -> tuple[list[str], list[str]]: ...
 
     async def promote(self, download_id: str, app_id: str | None = None) -> str: ...
 
@@ -170,6 +185,23 @@ class LocalControls:
 
     async def cancel_install(self, app_id: str) -> int:
         return await self.orchestrator.cancel_install(app_id)
+
+    # Asset packs ------------------------------------------------------------------
+
+    async def packs(self, app_id: str) -> list[PackView]:
+        return views.pack_views(self.orchestrator, app_id)
+
+    async def pack_action(self, app_id: str, pack_id: str, action: PackAction) -> int | str:
+        """ensure: downloads scheduled; remove: bytes freed; rollback: the version now."""
+        orchestrator = self.orchestrator
+        if action is PackAction.ENSURE:
+            return orchestrator.ensure_pack(app_id, pack_id)
+        if action is PackAction.REMOVE:
+            return orchestrator.remove_pack(app_id, pack_id)
+        return orchestrator.rollback_pack(app_id, pack_id)
+
+    async def check_packs(self, app_id: str) -> tuple[list[str], list[str]]:
+        return await self.orchestrator.check_packs(app_id)
 
     # Downloads ------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from orchestrator.service.apps import AppDelegate, LoadedApp
 from orchestrator.service.context import JOURNAL_SPACE, ServiceContext
 from orchestrator.service.downloads import Tracked
 from orchestrator.service.handler import HandlerRunner
+from orchestrator.service.packs import Packs
 from orchestrator.service.runtime import ExtensionRuntime
 from orchestrator.service.tracking import Tracking
 
@@ -35,8 +36,8 @@ class Handover:
     policy."""
 
     def __init__(self, ctx: ServiceContext, tracking: Tracking,
-                 runtime: ExtensionRuntime) -> None:
-        self.ctx, self.tracking, self.runtime = ctx, tracking, runtime
+                 runtime: ExtensionRuntime, packs: Packs) -> None:
+        self.ctx, self.tracking, self.runtime, self.packs = ctx, tracking, runtime, packs
         self._journal_commit: asyncio.Future[None] | None = None
 
     # Download callbacks ------------------------------------------------------------
@@ -92,6 +93,11 @@ class Handover:
     async def deliver(self, loaded: LoadedApp, tracked: Tracked, path: Path) -> None:
         """Hand the finished file over: the running app's delegate, else the extension."""
         try:
+            if self.packs.is_pack_download(tracked.download):
+                # The system's own: into the pack store, never to a delegate or handler.
+                self.packs.delivered(loaded, tracked, path)
+                await self._delivered_to_journal(loaded, tracked, None)
+                return
             runner = self.runtime.runner(loaded)
             delegate = loaded.delegate if loaded.running else None
             if delegate is not None:
@@ -109,6 +115,11 @@ class Handover:
             return
         if final is None:
             containers.discard(path)  # whatever the delegate did not move
+        await self._delivered_to_journal(loaded, tracked, final)
+
+    async def _delivered_to_journal(self, loaded: LoadedApp, tracked: Tracked,
+                                    final: Path | None) -> None:
+        """Journal the delivery (batched with others), then announce it."""
         self.ctx.journal.defer_download_state(
             tracked.key, DownloadState.FINISHED, reason="finished", bytes_on_disk=tracked.bytes,
             delivered=True, from_state=DownloadState.DOWNLOADING, at=self.ctx.clock())
@@ -224,7 +235,14 @@ class Handover:
 
     async def _failure_answer(self, loaded: LoadedApp, download: Download,
                               error: BackgroundAssetsError) -> list[Download]:
-        """Tell the app's delegate or extension of a failure; the downloads it wants again."""
+        """Tell the app's delegate or extension of a failure; the downloads it wants again.
+
+        A pack download is the system's: an essential one comes back as a background one,
+        as the framework fetches an essential pack later when it could not at install."""
+        if self.packs.is_pack_download(download):
+            cancelled = error.code == ErrorCode.CANCELLED
+            return [download.removing_essential()] if download.essential and not cancelled \
+                else []
         if loaded.running and loaded.delegate is not None:
             loaded.delegate.failed(download, error)
             return []

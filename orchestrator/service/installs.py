@@ -17,6 +17,7 @@ from orchestrator.events import EventKind
 from orchestrator.service.apps import LoadedApp
 from orchestrator.service.context import ServiceContext
 from orchestrator.service.downloads import BY_REQUEST, INSTALL_PAUSED
+from orchestrator.service.packs import Packs
 from orchestrator.service.requests import ContentRequests
 from orchestrator.service.tracking import Tracking
 
@@ -32,8 +33,8 @@ class Installs:
     """
 
     def __init__(self, ctx: ServiceContext, tracking: Tracking,
-                 requests: ContentRequests) -> None:
-        self.ctx, self.tracking, self.requests = ctx, tracking, requests
+                 requests: ContentRequests, packs: Packs) -> None:
+        self.ctx, self.tracking, self.requests, self.packs = ctx, tracking, requests, packs
 
     def _installing(self, app_id: str, verb: str) -> LoadedApp:
         """The app, whose install or update must still run; 1041 once it is launchable."""
@@ -121,6 +122,7 @@ class Installs:
         ctx.network.forget(app_id)
         ctx.engine.credentials.forget(app_id)
         ctx.disk.forget(app_id)
+        self.packs.forget(app_id)
         ctx.queue.poke()  # its room may be what waiting downloads need
 
     async def _stop_downloads(self, loaded: LoadedApp) -> None:

@@ -45,6 +45,7 @@ from orchestrator.service.downloads import INSTALL_PAUSED, DownloadQueue, Tracke
 from orchestrator.service.gate import SpaceGate
 from orchestrator.service.handover import Handover
 from orchestrator.service.installs import Installs
+from orchestrator.service.packs import Packs, PackState
 from orchestrator.service.recovery import Recovery
 from orchestrator.service.requests import CATALOG_FAILED, ContentRequests
 from orchestrator.service.runtime import ExtensionRuntime
@@ -113,10 +114,11 @@ class Orchestrator:
             await engine.__aenter__()
         elif engine.credentials.provider is None:  # a given engine answers as ours would
             engine.credentials.provider = challenges.answer
-        self._handover = handover = Handover(ctx, self._tracking, self._runtime)
-        self._requests = ContentRequests(ctx, self._tracking, self._runtime)
+        self._packs = packs = Packs(ctx, self._tracking)
+        self._handover = handover = Handover(ctx, self._tracking, self._runtime, packs)
+        self._requests = ContentRequests(ctx, self._tracking, self._runtime, packs)
         self._recovery = Recovery(ctx, self._tracking, handover)
-        self._installs = Installs(ctx, self._tracking, self._requests)
+        self._installs = Installs(ctx, self._tracking, self._requests, packs)
         queue = DownloadQueue(
             engine, on_started=handover.started, on_progress=handover.progressed,
             on_paused=handover.paused, on_ended=handover.ended, max_active=self._max_active,
@@ -127,6 +129,8 @@ class Orchestrator:
         queue.admit = self._gate.admit
         ctx.open(journal, engine, queue)
         await self._recovery.recover()
+        for loaded in ctx.apps.values():
+            packs.recover(loaded)
         ctx.disk.load(journal)
         queue.set_conditions(ctx.conditions())  # with the recovered apps' policies
         queue.start()
@@ -344,6 +348,30 @@ class Orchestrator:
         rows). Refused once it is launchable, and for an update of an app launched before.
         Returns how many downloads were cancelled."""
         return await self._installs.cancel(app_id)
+
+    # Managed asset packs ---------------------------------------------------------------
+
+    def packs(self, app_id: str) -> dict[str, PackState]:
+        """Every asset pack the app has locally or could download."""
+        return self._packs.states(app_id)
+
+    def ensure_pack(self, app_id: str, pack_id: str) -> int:
+        """Download what the latest version of ``pack_id`` lacks (promoted to the
+        foreground while the app runs); how many downloads that took."""
+        loaded = self._ctx.loaded(app_id)
+        return self._packs.ensure(app_id, pack_id, foreground=loaded.running)
+
+    def remove_pack(self, app_id: str, pack_id: str) -> int:
+        """Remove the pack's local versions; the bytes freed."""
+        return self._packs.remove(app_id, pack_id)
+
+    async def check_packs(self, app_id: str) -> tuple[list[str], list[str]]:
+        """Read the app's pack catalog again: (packs updating, packs removed)."""
+        return await self._packs.check(app_id)
+
+    def rollback_pack(self, app_id: str, pack_id: str) -> str:
+        """Make the pack's previous version current again; its version."""
+        return self._packs.rollback(app_id, pack_id)
 
     def exclusive_control(self, app_id: str, deadline: float | None = None) -> Any:
         """The app group's lock across processes, for app code (``withExclusiveControl``).

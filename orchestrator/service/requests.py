@@ -31,6 +31,7 @@ from orchestrator.service.apps import LoadedApp
 from orchestrator.service.catalogs import CATALOG_ID, FetchedCatalog, fetch_catalog
 from orchestrator.service.context import JOURNAL_SPACE, ServiceContext, free_bytes
 from orchestrator.service.network import outranks
+from orchestrator.service.packs import Packs
 from orchestrator.service.progress import InstallProgress
 from orchestrator.service.runtime import ExtensionRuntime
 from orchestrator.service.tracking import Tracking
@@ -60,8 +61,8 @@ class ContentRequests:
     """
 
     def __init__(self, ctx: ServiceContext, tracking: Tracking,
-                 runtime: ExtensionRuntime) -> None:
-        self.ctx, self.tracking, self.runtime = ctx, tracking, runtime
+                 runtime: ExtensionRuntime, packs: Packs) -> None:
+        self.ctx, self.tracking, self.runtime, self.packs = ctx, tracking, runtime, packs
         # The content request of each app a full disk stopped, made again once space is back.
         self._space_waits: dict[str, tuple[LoadedApp, ContentRequest]] = {}
         # The install or update request of each app being made now, which a cancel stops.
@@ -141,12 +142,18 @@ class ContentRequests:
         A declarative extension's plan is :func:`rules_plan`'s, the one ``bgassets plan``
         prints; a handler's downloads go through the same checks.
         """
-        app, context = loaded.app, replace(context, catalog_bytes=fetched.size)
+        app = loaded.app
+        remaining = None if loaded.launched else max(
+            0, app.restrictions.download_allowance - context.download_bytes_used - fetched.size)
+        packs, pack_catalog_bytes = await self.packs.downloads_for(loaded, context.request,
+                                                                   remaining)
+        context = replace(context, catalog_bytes=fetched.size + pack_catalog_bytes)
         runner = self.runtime.runner(loaded)
         started = time.monotonic()
         try:
             if runner is None:
-                plan = rules_plan(loaded.extension, fetched.catalog, context, self._present(app))
+                plan = rules_plan(loaded.extension, fetched.catalog, context, self._present(app),
+                                  extra=packs)
                 self.ctx.journal.add_runtime(app.id, self.ctx.day(), time.monotonic() - started)
             else:
                 downloads, outcome = await runner.downloads(
@@ -154,7 +161,7 @@ class ContentRequests:
                     self._extension_info(loaded, context, fetched.size),
                     budget=self.runtime.left(loaded), catalog_url=app.manifest_url)
                 self.runtime.charge(loaded, "downloads", outcome)
-                plan = check_plan(context, downloads)
+                plan = check_plan(context, [*downloads, *packs])
         finally:
             containers.discard(fetched.path)
         self._schedule(loaded, plan)

@@ -13,6 +13,7 @@ from orchestrator.model.catalog import CatalogAsset
 from orchestrator.model.download import Download
 from orchestrator.model.enums import DownloadState
 from orchestrator.scheduler.checks import destination_problem
+from orchestrator.scheduler.packs import pack_of
 from orchestrator.scheduler.rules import matching_rule, render_destination
 from orchestrator.service.apps import LoadedApp
 from orchestrator.service.context import JOURNAL_SPACE, ServiceContext
@@ -81,7 +82,7 @@ class Tracking:
         staging file stays in the staging folder, on the same file system. A delegate
         that connects before the file is done still gets it at the ephemeral path.
         """
-        if loaded.extension.handler is not None:
+        if loaded.extension.handler is not None and pack_of(download.id) is None:
             return None
         layout, app_group = self.ctx.layout, loaded.app.app_group
         try:

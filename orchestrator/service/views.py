@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Flag, StrEnum, auto
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -175,6 +175,81 @@ class Snapshot:
 # Building from the service -------------------------------------------------------
 
 
+class PackStatus(Flag):
+    """The status of one asset pack, as the framework's ``AssetPackManager`` reports it.
+
+    ``DOWNLOADED``: a version is local. ``UP_TO_DATE``: the local version is the pack
+    catalog's. ``OUT_OF_DATE``: the local version is not the catalog's, and
+    ``UPDATE_AVAILABLE`` when nothing fetches the new one yet. ``DOWNLOAD_AVAILABLE``:
+    the catalog has it and nothing is local. ``OBSOLETE``: local, but the catalog dropped
+    it. ``DOWNLOADING``: some of its files are on their way.
+    """
+
+    DOWNLOAD_AVAILABLE = auto()
+    UPDATE_AVAILABLE = auto()
+    UP_TO_DATE = auto()
+    OUT_OF_DATE = auto()
+    OBSOLETE = auto()
+    DOWNLOADING = auto()
+    DOWNLOADED = auto()
+
+
+@dataclass(frozen=True)
+class PackView:
+    """One asset pack of an app: the catalog's version and the local one."""
+
+    app: str
+    id: str
+    policy: str | None = None
+    latest_version: str | None = None
+    local_version: str | None = None
+    download_size: int = 0
+    installed_size: int = 0
+    local_size: int = 0
+    pending: int = 0
+    pending_bytes: int = 0
+
+    @property
+    def status(self) -> PackStatus:
+        flags = PackStatus(0)
+        if self.pending:
+            flags |= PackStatus.DOWNLOADING
+        if self.local_version is None:
+            return flags | PackStatus.DOWNLOAD_AVAILABLE if self.latest_version else flags
+        flags |= PackStatus.DOWNLOADED
+        if self.latest_version is None:
+            return flags | PackStatus.OBSOLETE
+        if self.local_version == self.latest_version:
+            return flags | PackStatus.UP_TO_DATE
+        flags |= PackStatus.OUT_OF_DATE
+        return flags if self.pending else flags | PackStatus.UPDATE_AVAILABLE
+
+
+def pack_views(orchestrator: Orchestrator, app_id: str) -> list[PackView]:
+    """The app's asset packs, local or in its pack catalog, by id."""
+    views = []
+    for pack_id, state in orchestrator.packs(app_id).items():
+        built = state.pack
+        views.append(PackView(
+            app_id, pack_id, policy=built.pack.policy.value if built else None,
+            latest_version=built.version if built else None, local_version=state.local_version,
+            download_size=built.download_size if built else 0,
+            installed_size=built.installed_size if built else 0, local_size=state.local_size,
+            pending=state.pending, pending_bytes=state.pending_bytes))
+    return views
+
+
+def pack_from_json(data: Mapping[str, Any]) -> PackView:
+    return PackView(
+        str(data.get("app", "")), str(data.get("pack", "")), policy=_text(data.get("policy")),
+        latest_version=_text(data.get("latestVersion")),
+        local_version=_text(data.get("localVersion")),
+        download_size=_count(data.get("downloadSize")),
+        installed_size=_count(data.get("installedSize")),
+        local_size=_count(data.get("localSize")), pending=_count(data.get("pending")),
+        pending_bytes=_count(data.get("pendingBytes")))
+
+
 def app_view(orchestrator: Orchestrator, app_id: str) -> AppView:
     """The view of installed app ``app_id``."""
     loaded = orchestrator.apps[app_id]
@@ -300,8 +375,16 @@ def download_history(orchestrator: Orchestrator, app_id: str,
 
 
 def to_json(view: AppView | DownloadView | HistoryEntry | Snapshot | StorageView | Device
-            ) -> dict[str, Any]:
+            | PackView) -> dict[str, Any]:
     """``view`` as the control API answers it (camelCase names, enums by name)."""
+    if isinstance(view, PackView):
+        return {"app": view.app, "pack": view.id, "policy": view.policy,
+                "latestVersion": view.latest_version, "localVersion": view.local_version,
+                "downloadSize": view.download_size, "installedSize": view.installed_size,
+                "localSize": view.local_size, "pending": view.pending,
+                "pendingBytes": view.pending_bytes,
+                "status": sorted(flag.name for flag in PackStatus
+                                 if flag in view.status and flag.name)}
     if isinstance(view, HistoryEntry):
         return {"at": view.at, "state": view.state.label, "reason": view.reason}
     if isinstance(view, Snapshot):
