@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import yaml
 
@@ -226,6 +226,26 @@ def _copied_example(folder: Path, pointer: str, example: str,
     catalog = json.loads((source / "catalog.json").read_text(encoding="utf-8"))
     catalog = {"$schema": f"{pointer}/catalog.schema.json", **catalog}
     files[folder / "catalog.json"] = json.dumps(catalog, indent=2) + "\n"
+    if (source / "packs").is_dir():
+        files.update(_copied_packs(source, folder, pointer))
+        app = folder / "app.yaml"  # its pack catalog next to its catalog
+        files[app] = re.sub(r"^(    manifestURL:[ \t]*).*$", lambda match: match.group(1)
+                            + urljoin(identity.manifest_url, "packs/packs.json"), files[app],
+                            count=1, flags=re.MULTILINE)
+    return files
+
+
+def _copied_packs(source: Path, folder: Path, pointer: str) -> dict[Path, str]:
+    """An example's asset packs: its pack manifests (modelines one folder deeper) and
+    their source files."""
+    deeper = pointer if pointer.startswith("/") else "../" + pointer.removeprefix("./")
+    files = {folder / "packs" / path.name: _repoint(path.read_text(encoding="utf-8"), deeper)
+             for path in sorted((source / "packs").glob("*.yaml"))}
+    base = source / "pack-source"
+    for path in sorted(base.rglob("*")):
+        if path.is_file():
+            files[folder / "pack-source" / path.relative_to(base)] = path.read_text(
+                encoding="utf-8")
     return files
 
 

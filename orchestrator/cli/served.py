@@ -10,6 +10,11 @@ another folder name gets the same bytes; any other missing file is an error that
 says where the file belongs, before anything is written. Apps whose
 ``manifestURL`` names another server are fetched from there, and when no app
 names the built-in server it is not started at all.
+
+An app whose ``spec.assetPacks.manifestURL`` names the built-in server gets its pack
+catalog and objects from DIR at that URL's folder when ``packs.json`` is there; else,
+when the app's folder has AssetPack manifests in ``packs/`` and their files in
+``pack-source/``, they are built (``pack build``) into the served folder as it starts.
 """
 
 from __future__ import annotations
@@ -127,6 +132,23 @@ class GeneratedAsset:
                 f"sha256; put the file at {self.mine}")
 
 
+@dataclass(frozen=True)
+class PackBuild:
+    """An app's asset packs, built from its folder's ``packs/`` and ``pack-source/`` into
+    the served folder ``path`` (where its pack catalog URL points)."""
+
+    manifests: tuple[Path, ...]
+    source: Path
+    path: PurePosixPath
+
+    def write(self, out: Path) -> None:
+        from orchestrator.manifests.documents import load_packs
+        from orchestrator.packs.build import build
+
+        packs, selection = load_packs(self.manifests, self.source)
+        build(packs, selection, self.source, out / self.path)
+
+
 @dataclass
 class ServedContent:
     """What the built-in server serves for DIR's apps, decided before a file is written."""
@@ -134,17 +156,20 @@ class ServedContent:
     directory: Path
     files: list[tuple[PurePosixPath, Path]] = field(default_factory=list)
     generated: list[GeneratedAsset] = field(default_factory=list)
+    packs: list[PackBuild] = field(default_factory=list)
 
     def root(self, out: Path) -> Path:
         """The folder to serve: DIR itself when every file is there; otherwise ``out``,
-        filled with links to DIR's files and the generated assets. Writing in ``out``
-        is for the holder of its state dir only (see ``session``)."""
-        if not self.generated:
+        filled with links to DIR's files, the generated assets and the built packs.
+        Writing in ``out`` is for the holder of its state dir only (see ``session``)."""
+        if not self.generated and not self.packs:
             return self.directory
         for path, source in self.files:
             _place(source, out / path)
         for asset in self.generated:
             asset.write(out / asset.path)
+        for build in self.packs:
+            build.write(out)
         return out
 
 
@@ -164,10 +189,11 @@ def plan_content(directory: Path, manifests: list[Path], port: int) -> ServedCon
     from orchestrator.demo.content import example_assets
 
     catalogs = local_catalogs(directory, manifests, port)
-    if not catalogs:
+    if not catalogs and not any(_pack_path(m, port) for m in manifests):
         return None
     examples = example_assets(manifests_dir())
     content = ServedContent(directory)
+    content.packs = _pack_builds(directory, manifests, port, content)
     for catalog in catalogs:
         source = directory / catalog.path
         content.files.append((catalog.path, source))
@@ -181,3 +207,48 @@ def plan_content(directory: Path, manifests: list[Path], port: int) -> ServedCon
             content.generated.append(GeneratedAsset(source, asset_id, size, sha256, path,
                                                     mine, example))
     return content
+
+
+def _pack_path(manifest: Path, port: int) -> PurePosixPath | None:
+    """Where the built-in server serves the app's pack catalog, if it does."""
+    from orchestrator.manifests import load_app
+
+    app, _ = load_app(manifest)
+    if app.pack_catalog_url is None:
+        return None
+    path = served_path(app.pack_catalog_url, port)
+    if path is None:
+        return None
+    return _inside(path, f"{manifest}: spec.assetPacks.manifestURL", app.pack_catalog_url)
+
+
+def _pack_builds(directory: Path, manifests: list[Path], port: int,
+                 content: ServedContent) -> list[PackBuild]:
+    """The pack catalogs to serve: DIR's own (with its objects), or built from the app's
+    ``packs/`` manifests and ``pack-source/``; a ManifestError says what is missing."""
+    builds = []
+    for manifest in manifests:
+        path = _pack_path(manifest, port)
+        if path is None:
+            continue
+        mine = directory / path
+        if mine.is_file():
+            content.files.append((path, mine))
+            objects = mine.parent / "objects"
+            for found in sorted(objects.rglob("*")) if objects.is_dir() else []:
+                if found.is_file():
+                    content.files.append((path.parent / found.relative_to(mine.parent)
+                                          .as_posix(), found))
+            continue
+        packs = tuple(sorted((manifest.parent / "packs").glob("*.yaml")))
+        source = manifest.parent / "pack-source"
+        if not packs or not source.is_dir():
+            raise ManifestError(
+                f"{manifest}: spec.assetPacks.manifestURL names the built-in server, which "
+                f"serves it from {mine}: no such file, and no packs/*.yaml with a "
+                f"pack-source/ folder next to the manifest to build it from")
+        if path.name != "packs.json":
+            raise ManifestError(f"{manifest}: spec.assetPacks.manifestURL must end in "
+                                "packs.json for the built-in server to build the packs")
+        builds.append(PackBuild(packs, source, path.parent))
+    return builds

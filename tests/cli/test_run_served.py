@@ -159,3 +159,29 @@ def test_an_ipv6_loopback_url_is_not_the_built_in_server(tmp_path, ipv6_loopback
         result = run_headless(directory, state, server.port)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1/1 downloads" in result.stdout and "0 failed download(s)" in result.stdout
+
+
+def test_run_builds_and_serves_the_packs_of_a_copied_example(tmp_path):
+    """`init --example level-packs` copies its packs; `run` builds and serves them, and the
+    tutorial and worlds packs are current in the app's pack store afterwards."""
+    apps, state = tmp_path / "apps", tmp_path / "state"
+    port = free_port()
+    made = subprocess.run([sys.executable, "-m", "orchestrator", "init", str(apps / "game"),
+                           "--example", "level-packs", "--manifest-url",
+                           f"http://127.0.0.1:{port}/game/catalog.json"],
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    catalog = apps / "game" / "catalog.json"
+    data = json.loads(catalog.read_text())
+    data["assets"] = [a for a in data["assets"] if a["id"] == "tutorial"]  # 12 MiB, not 190
+    catalog.write_text(json.dumps(data))
+    result = run_headless(apps, state, port)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (container,) = (state / "containers").iterdir()
+    packs = container / ".packs"
+    assert sorted(p.name for p in packs.iterdir() if (p / "current").is_symlink()) == [
+        "tutorial", "worlds"]
+    source = apps / "game" / "pack-source"
+    current = packs / "worlds" / "current"
+    assert (current / "worlds/1/level-2.level").read_bytes() == (
+        source / "worlds/1/level-2.level").read_bytes()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -119,3 +121,35 @@ def test_the_packs_commands_against_a_running_daemon(tmp_path):
             not_installed = daemon.cli("packs", "list", "com.example.none")
             assert not_installed.returncode == 1 and "not installed" in not_installed.stderr
             assert "Traceback" not in no_pack.stderr + unknown.stderr + not_installed.stderr
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "level-packs" / "hd_textures.py"
+
+
+def test_the_hd_textures_example_asks_for_its_pack_and_reads_a_file(tmp_path):
+    write_source(tmp_path / "source")
+    content = tmp_path / "content"
+    write_content(content / "game", [Asset("intro", 16 * 1024, essential=True)])
+    build_packs(tmp_path, content / "packs")
+    state = Path(tempfile.mkdtemp(prefix="bgc-"))
+    with serve_in_thread(content) as server:
+        manifest = write_app(tmp_path / "apps" / "game", "game",
+                             f"{server.url}game/catalog.json")
+        manifest.write_text(manifest.read_text()
+                            + f"  assetPacks: {{manifestURL: {server.url}packs/packs.json}}\n")
+        with running_daemon(state, str(tmp_path / "apps")):
+            def example(*args: str):
+                return subprocess.run([sys.executable, str(EXAMPLE), "--state-dir", str(state),
+                                       "--app", GAME, "--pack", "hd", "--file", "hd/grass.tex",
+                                       *args], capture_output=True, text=True, timeout=60,
+                                      cwd=tmp_path)
+
+            first = example()
+            assert first.returncode == 0, first.stdout + first.stderr
+            assert "hd             onDemand   download_available" in first.stdout
+            assert "  hd: began" in first.stdout and "  hd: finished" in first.stdout
+            assert f"hd: local; hd/grass.tex is {200 * 1024} bytes" in first.stdout
+            again = example()  # local already: no download
+            assert again.returncode == 0 and "began" not in again.stdout
+            removed = example("--remove")
+            assert removed.returncode == 0 and "hd: removed, 204800 bytes freed" in removed.stdout
