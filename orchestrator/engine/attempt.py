@@ -60,9 +60,15 @@ def _range_headers(resumable: Resumable, start: int, end: int | None) -> dict[st
     headers = {"Range": range_header(byte_range, start, end) if byte_range is not None
                else f"bytes={start}-{'' if end is None else end - 1}"}
     validator = if_range_value(resumable.etag, resumable.last_modified)
-    if start > 0 and validator:
+    if (start > 0 or _resuming(resumable)) and validator:
         headers["If-Range"] = validator
     return headers
+
+
+def _resuming(resumable: Resumable) -> bool:
+    """Whether staged bytes are kept: an answer must then be of the same representation,
+    even to a range from byte 0 (the bytes kept may be those of a later segment)."""
+    return bytes_done(resumable.files.segments) > 0
 
 
 def _decide(resumable: Resumable, response: aiohttp.ClientResponse, url: str,
@@ -98,7 +104,7 @@ def _adopt(resumable: Resumable, response: aiohttp.ClientResponse, total: int | 
         raise BodyTooLarge(request.url, request.max_size, total)
     etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
     stored = {"etag": resumable.etag, "last_modified": resumable.last_modified}
-    if start > 0 and validators_changed(stored, etag, modified):
+    if (start > 0 or _resuming(resumable)) and validators_changed(stored, etag, modified):
         resumable.forget_bytes()
         raise DownloadError(f"{request.url} changed while resuming; starting over",
                             ErrorCode.BAD_SERVER_ANSWER, transient=True, retry_after=0)
@@ -122,8 +128,8 @@ def _first_request(resumable: Resumable) -> tuple[Segment | None, int, bool]:
     # A slice always asks for its bytes only.
     ranged = start > 0 or probe or (request.size is None and not resumable.force_single) or (
         request.byte_range is not None)
-    if start > 0 and not (if_range_value(resumable.etag, resumable.last_modified)
-                          or request.sha256):
+    if _resuming(resumable) and not (if_range_value(resumable.etag, resumable.last_modified)
+                                     or request.sha256):
         resumable.forget_bytes()  # nothing could tell us the bytes are still the same
         return None, 0, probe or request.byte_range is not None
     return first, start, ranged
