@@ -53,8 +53,7 @@ def decide_slice(status: int, headers: Mapping[str, str], url: str,
     """
     offset, length = byte_range
     stop = length if end is None else end
-    first, last = offset + start, offset + stop - 1
-    asked = f"bytes {first}-{last}"
+    asked = _bytes(offset + start, offset + stop)
     if status == 206:
         return _partial(headers, url, byte_range, start, stop)
     if status == 200 and conditional:
@@ -83,14 +82,19 @@ def _partial(headers: Mapping[str, str], url: str, byte_range: tuple[int, int], 
             transient=True))
     if (content_range.start, content_range.end) == (offset + start, offset + stop):
         return Answer(Action.WRITE, start, stop, length)
-    answered = f"bytes {content_range.start}-{(content_range.end or 0) - 1}"
-    asked = f"bytes {offset + start}-{offset + stop - 1}"
+    answered = _bytes(content_range.start, content_range.end or 0)
+    asked = _bytes(offset + start, offset + stop)
     total = content_range.total
     if total is not None and total < offset + length:
-        return _fail(f"{url} is {total} bytes: it ends before the slice {offset}+{length} "
-                     f"does (answered {answered} for {asked})", transient=False)
+        return _fail(f"{url} is {total} bytes: it ends before the slice does (at byte "
+                     f"{offset + length}); answered {answered} for {asked}", transient=False)
     return _fail(f"{url} answered {answered}/{total if total is not None else '*'} when "
                  f"asked for {asked}; nothing of it is written", transient=True)
+
+
+def _bytes(first: int, end: int) -> str:
+    """Bytes [first, end) as Content-Range writes them (inclusive)."""
+    return f"bytes {first}-{end - 1}"
 
 
 def _fail(message: str, *, transient: bool, at_once: bool = False) -> Answer:
