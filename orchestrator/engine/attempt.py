@@ -33,6 +33,7 @@ from orchestrator.engine.segments import (
     steal,
     stragglers,
 )
+from orchestrator.engine.slices import decide_slice, range_header
 from orchestrator.engine.transfer import pump
 from orchestrator.errors import BodyTooLarge, DownloadError, EndlessBody, ErrorCode
 
@@ -55,11 +56,31 @@ COMPLETE = Outcome()
 
 
 def _range_headers(resumable: Resumable, start: int, end: int | None) -> dict[str, str]:
-    headers = {"Range": f"bytes={start}-{'' if end is None else end - 1}"}
+    byte_range = resumable.request.byte_range
+    headers = {"Range": range_header(byte_range, start, end) if byte_range is not None
+               else f"bytes={start}-{'' if end is None else end - 1}"}
     validator = if_range_value(resumable.etag, resumable.last_modified)
-    if start > 0 and validator:
+    if (start > 0 or _resuming(resumable)) and validator:
         headers["If-Range"] = validator
     return headers
+
+
+def _resuming(resumable: Resumable) -> bool:
+    """Whether staged bytes are kept: an answer must then be of the same representation,
+    even to a range from byte 0 (the bytes kept may be those of a later segment)."""
+    return bytes_done(resumable.files.segments) > 0
+
+
+def _decide(resumable: Resumable, response: aiohttp.ClientResponse, url: str,
+            headers: dict[str, str], start: int, end: int | None) -> Answer:
+    """The decision for an answer to ``headers`` (with a ``Range`` from ``start`` when it
+    has one); a slice's answer is given in positions of the slice."""
+    byte_range = resumable.request.byte_range
+    if byte_range is not None:
+        return decide_slice(response.status, response.headers, url, byte_range, start, end,
+                            conditional="If-Range" in headers)
+    return decide(response.status, response.headers, url,
+                  start if "Range" in headers else None, resumable.files.size)
 
 
 async def _open(resumable: Resumable,
@@ -83,7 +104,7 @@ def _adopt(resumable: Resumable, response: aiohttp.ClientResponse, total: int | 
         raise BodyTooLarge(request.url, request.max_size, total)
     etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
     stored = {"etag": resumable.etag, "last_modified": resumable.last_modified}
-    if start > 0 and validators_changed(stored, etag, modified):
+    if (start > 0 or _resuming(resumable)) and validators_changed(stored, etag, modified):
         resumable.forget_bytes()
         raise DownloadError(f"{request.url} changed while resuming; starting over",
                             ErrorCode.BAD_SERVER_ANSWER, transient=True, retry_after=0)
@@ -104,11 +125,13 @@ def _first_request(resumable: Resumable) -> tuple[Segment | None, int, bool]:
         request.connections is not None or request.size is None
         or request.size >= SEGMENT_THRESHOLD)
     # Even on one connection, ``bytes=0-`` makes the server state the total in Content-Range.
-    ranged = start > 0 or probe or (request.size is None and not resumable.force_single)
-    if start > 0 and not (if_range_value(resumable.etag, resumable.last_modified)
-                          or request.sha256):
+    # A slice always asks for its bytes only.
+    ranged = start > 0 or probe or (request.size is None and not resumable.force_single) or (
+        request.byte_range is not None)
+    if _resuming(resumable) and not (if_range_value(resumable.etag, resumable.last_modified)
+                                     or request.sha256):
         resumable.forget_bytes()  # nothing could tell us the bytes are still the same
-        return None, 0, probe
+        return None, 0, probe or request.byte_range is not None
     return first, start, ranged
 
 
@@ -119,6 +142,8 @@ async def attempt(resumable: Resumable) -> Outcome:
     after leaving the staged bytes as they can be trusted.
     """
     staged, request = resumable.files, resumable.request
+    if request.byte_range is not None and request.byte_range[1] == 0:
+        return Outcome(b"")  # an empty file of a bundle: no Range can ask for it
     wanted = request.connections or 1
     if not staged.segments and request.size and wanted > 1 and not resumable.force_single:
         staged.size, staged.segments = request.size, plan_segments(request.size, wanted)
@@ -129,10 +154,10 @@ async def attempt(resumable: Resumable) -> Outcome:
     await staged.catch_up_hash()
     first, start, ranged = _first_request(resumable)
     end = first.end if first is not None and first.end < (staged.size or 0) else None
-    response, url = await _open(resumable, _range_headers(resumable, start, end) if ranged else {})
+    headers = _range_headers(resumable, start, end) if ranged else {}
+    response, url = await _open(resumable, headers)
     try:
-        answer = decide(response.status, response.headers, url, start if ranged else None,
-                        staged.size)
+        answer = _decide(resumable, response, url, headers, start, end)
         if answer.action is Action.CHECK_COMPLETE:
             response.release()
             await _check_complete(resumable, answer.total)
@@ -210,10 +235,11 @@ async def _check_complete(resumable: Resumable, total: int | None) -> None:
 
 async def _open_segment(resumable: Resumable, segment: Segment) -> aiohttp.ClientResponse:
     """A bounded range request for ``segment``; anything but its exact 206 is refused."""
-    start = segment.position
-    headers = _range_headers(resumable, start, segment.end)
+    # Taken now: another connection may steal the segment's tail while this one waits.
+    start, end = segment.position, segment.end
+    headers = _range_headers(resumable, start, end)
     response, url = await _open(resumable, headers)
-    answer = decide(response.status, response.headers, url, start, resumable.files.size)
+    answer = _decide(resumable, response, url, headers, start, end)
     if answer.action is Action.WRITE and response.status == 206:
         stored = {"etag": resumable.etag, "last_modified": resumable.last_modified}
         if not validators_changed(stored, response.headers.get("ETag"),

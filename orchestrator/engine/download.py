@@ -28,6 +28,7 @@ from orchestrator.engine.request import DownloadRequest, DownloadResult, Progres
 from orchestrator.engine.resumable import Resumable
 from orchestrator.engine.retry import backoff_delay, classify_exception, should_retry
 from orchestrator.engine.segments import bytes_done
+from orchestrator.engine.slices import size_conflict, sized
 from orchestrator.engine.staging import file_sha256
 from orchestrator.errors import DownloadError, EndlessBody, ErrorCode
 from orchestrator.model.enums import DownloadState
@@ -62,7 +63,7 @@ class Download:
 
     def __init__(self, request: DownloadRequest, context: EngineContext,
                  on_progress: Callable[[Progress], None] | None) -> None:
-        self.request = request
+        self.request = sized(request)
         self.key = request.state_key
         self.context = context
         self.on_progress = on_progress
@@ -111,6 +112,9 @@ class Download:
     async def run(self) -> DownloadResult:
         """Download with retries; never raises for download failures (see result.error)."""
         try:
+            conflict = size_conflict(self.request)
+            if conflict is not None:
+                raise conflict
             skipped = await self._already_in_place()
             if skipped is not None:
                 return skipped
@@ -251,7 +255,8 @@ class Download:
             raise DownloadError(f"{request.url}: sha256 {digest} does not match the expected "
                                 f"{request.sha256.lower()}", ErrorCode.CHECKSUM_MISMATCH)
         await self.context.group_commit.publish(staged.part, body, request.destination)
-        staged.segments[0].done = len(body)
+        if staged.segments:  # an empty slice has none
+            staged.segments[0].done = len(body)
         return self._finished(len(body), digest)
 
 

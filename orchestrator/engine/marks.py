@@ -39,7 +39,7 @@ TAIL = 4096
 MAX_MARK = 1 << 20  # a mark file larger than this is not ours
 # The parts of a state record that name the answer; they change rarely, so their JSON is
 # kept between marks and only the segments are packed each time.
-IDENTITY = ("url", "size", "sha256", "etag", "last_modified")
+IDENTITY = ("url", "size", "sha256", "etag", "last_modified", "byte_range")
 
 
 @functools.cache

@@ -114,7 +114,8 @@ def _content_length(headers: Mapping[str, str]) -> int | None:
     return int(value)
 
 
-def _http_failure(status: int, url: str, headers: Mapping[str, str]) -> Answer:
+def http_failure(status: int, url: str, headers: Mapping[str, str]) -> Answer:
+    """An HTTP error status: transient for 408, 429 and 5xx (honouring Retry-After)."""
     transient = status in (408, 429) or status >= 500
     retry_after = parse_retry_after(headers.get("Retry-After")) if transient else None
     error = DownloadError(f"HTTP {status} from {url}", ErrorCode.HTTP_ERROR,
@@ -158,4 +159,4 @@ def decide(status: int, headers: Mapping[str, str], url: str, asked_start: int |
         content_range = parse_content_range(headers.get("Content-Range"))
         total = content_range.total if content_range else None
         return Answer(Action.CHECK_COMPLETE, total=total)
-    return _http_failure(status, url, headers)
+    return http_failure(status, url, headers)

@@ -22,6 +22,11 @@ class DownloadRequest:
     ``max_size`` bounds a file of unknown size (a catalog): a larger declared length fails
     at once, and a body that keeps coming is cut off at ``max_size`` bytes.
     ``auth_scope`` (an app id) keeps the credentials of one scope from another's requests.
+
+    ``byte_range`` is ``(offset, length)``: only bytes [offset, offset + length) of the
+    remote resource are fetched (one file of a bundle), with ``Range`` requests that must
+    be answered by a 206 for exactly those bytes. The destination holds exactly them;
+    ``size`` (when given, it must equal ``length``) and ``sha256`` are those of the slice.
     """
 
     url: str
@@ -36,6 +41,14 @@ class DownloadRequest:
     staging: Path | None = None
     max_size: int | None = None
     auth_scope: str | None = None
+    byte_range: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.byte_range is not None:
+            offset, length = self.byte_range
+            if not all(type(value) is int and value >= 0 for value in (offset, length)):
+                raise ValueError(f"byte_range {self.byte_range!r} must be (offset, length), "
+                                 "two integers of at least 0")
 
     @property
     def state_key(self) -> str:

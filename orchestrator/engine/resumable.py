@@ -72,7 +72,8 @@ class Resumable:
         """What names the answer being staged: a state record without the progress."""
         return {"url": self.request.url, "size": self.files.size,
                 "sha256": self.request.sha256, "etag": self.etag,
-                "last_modified": self.last_modified}
+                "last_modified": self.last_modified,
+                "byte_range": _byte_range_state(self.request)}
 
     def state_record(self) -> StateRecord:
         segments = self.files.segments
@@ -158,7 +159,8 @@ class Resumable:
         size = request.size
         if record and record.get("url") == request.url and record.get("size") and (
                 request.size in (None, record["size"])) and (
-                request.sha256 in (None, record.get("sha256"))):
+                request.sha256 in (None, record.get("sha256"))) and (
+                record.get("byte_range") == _byte_range_state(request)):
             size = int(record["size"])
             segments = from_state(record.get("segments"), size)
             self.etag, self.last_modified = record.get("etag"), record.get("last_modified")
@@ -233,3 +235,9 @@ def _mark_is_newer(mark: StateRecord, record: StateRecord | None) -> bool:
     bytes_of = [value if isinstance(value, int) else 0
                 for value in (mark.get("bytes"), record.get("bytes"))]
     return same and bytes_of[0] >= bytes_of[1]
+
+
+def _byte_range_state(request: DownloadRequest) -> list[int] | None:
+    """The slice as a state record keeps it (JSON has no tuples); None for a whole file,
+    which is also what a record written before slices existed reads as."""
+    return list(request.byte_range) if request.byte_range is not None else None

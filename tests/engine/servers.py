@@ -70,3 +70,18 @@ def endless_chunked(head: bytes = b"{", chunk: int = 64 << 10,
                 await asyncio.sleep(pause)
 
     return handler
+
+
+def shifted_range(data: bytes, shift: int) -> web.Handler:
+    """Answers ``Range: bytes=a-b`` with a 206 for bytes a+shift..b+shift of ``data``
+    (body and Content-Range agreeing): a server, or a cache, serving the wrong bytes."""
+
+    async def handler(request: web.Request) -> web.Response:
+        first, _, last = request.headers.get("Range", "").removeprefix("bytes=").partition("-")
+        start = int(first) + shift
+        end = min(len(data), (int(last) if last else len(data) - 1) + shift + 1)
+        return web.Response(status=206, body=data[start:end], headers={
+            "Content-Range": f"bytes {start}-{end - 1}/{len(data)}", "ETag": '"fixed"',
+            "Accept-Ranges": "bytes"})
+
+    return handler

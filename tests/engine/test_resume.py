@@ -204,3 +204,23 @@ async def test_a_segment_ending_just_before_the_next_ones_data_is_not_taken_back
     assert result.ok, result.error
     assert sha256_of(out / "asset.bin") == asset.sha256
     assert server.stats.body_bytes_sent < asset.size - a_written - MIB + 4 * 8192
+
+
+async def test_a_resume_from_byte_0_with_bytes_kept_further_on_checks_the_validators(
+        served, out, server, engine):
+    """Segment 0 got nothing before the stop, segment 1 did: the resume's first range starts
+    at 0, yet what segment 1 kept is of another version (its ETag differs). Without a sha256
+    only the validators can tell; the old bytes must not end up in the file."""
+    asset = make_asset(served, "asset.bin", 4 * MIB, seed=34)
+    half = 2 * MIB
+    with open(out / "asset.bin.part", "wb") as handle:
+        handle.seek(half)
+        handle.write(b"\xee" * 100_000)
+    SidecarStore().save(str(out / "asset.bin"), {
+        "url": server.url + "asset.bin", "size": asset.size, "sha256": None,
+        "etag": '"an-older-version"', "last_modified": None,
+        "segments": [[0, half, 0], [half, asset.size, 100_000]]})
+    result = await engine.fetch(request_for(server, asset, out, sha256=None, connections=2))
+    assert result.ok, result.error
+    assert sha256_of(out / "asset.bin") == asset.sha256
+    assert result.bytes_transferred == asset.size
