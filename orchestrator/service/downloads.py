@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from orchestrator.engine import DownloadHandle, DownloadRequest, DownloadResult, Engine, Progress
 from orchestrator.model.download import Download
 from orchestrator.model.enums import DownloadState
+from orchestrator.scheduler.packs import split_slice
 from orchestrator.scheduler.queue import (
     Candidate,
     Conditions,
@@ -79,8 +80,9 @@ class Tracked:
 
     def request(self, connections: int | None) -> DownloadRequest:
         download, ephemeral = self.download, self.ephemeral
+        url, byte_range = split_slice(download.url)  # a pack file's range of its bundle
         return DownloadRequest(
-            url=download.url, destination=self.direct or ephemeral,
+            url=url, destination=self.direct or ephemeral, byte_range=byte_range,
             size=download.size if (self.exact_size or download.essential) else None,
             sha256=download.sha256, priority=download.priority, foreground=self.foreground,
             connections=connections, allowed_hosts=self.allowed_hosts, key=self.key,

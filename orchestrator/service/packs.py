@@ -32,6 +32,7 @@ from orchestrator.scheduler.packs import (
     pack_downloads,
     pack_of,
     packs_for_event,
+    split_slice,
     this_platform,
 )
 from orchestrator.service.apps import LoadedApp
@@ -177,10 +178,13 @@ class Packs:
         store = self.store(loaded)
         catalog = self.catalog(loaded.app.id)
         download = tracked.download
+        url, byte_range = split_slice(download.url)
         entries = [] if catalog is None else [
-            f for pack in catalog.packs for f in pack.files if f.object == download.url]
+            f for pack in catalog.packs for f in pack.files if f.object == url]
         try:
-            if len(entries) == 1 and entries[0].offset is None:
+            if byte_range is not None and download.sha256 is not None:
+                store.add(download.sha256, path)  # one file's slice of its bundle, verified
+            elif len(entries) == 1 and entries[0].offset is None:
                 store.add(entries[0].sha256, path)  # the object is the file
             elif entries:
                 data = path.read_bytes()

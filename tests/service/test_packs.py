@@ -170,3 +170,53 @@ async def test_the_extension_decides_per_pack_and_check_finds_updates_and_remova
             await orchestrator.wait(APP_ID, "all", timeout=30)
             assert local(state, "hd") == source_files(tmp_path, "hd")
             assert local(state, "tutorial") == {}
+
+
+async def test_changing_one_file_of_a_200_file_pack_fetches_that_file_alone_from_nginx(
+        tmp_path):
+    """The issue's delta test: 200 small files in bundles; one changes; the update fetches
+    the pack catalog, the app's catalog and that file's byte range of its bundle."""
+    from tests.support.nginx import nginx_server, read_access_log
+
+    source = tmp_path / "source"
+    for index in range(200):
+        path = source / "levels" / f"level-{index:03d}.level"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(hashlib.shake_128(f"level {index}".encode()).digest(1000 + index))
+    manifests = tmp_path / "pack-manifests"
+    manifests.mkdir()
+    (manifests / "levels.yaml").write_text(
+        "apiVersion: bgassets/v1\nkind: AssetPack\nmetadata: {id: levels}\nspec:\n"
+        "  downloadPolicy: {prefetch: {installationEventTypes: [firstInstallation, "
+        "subsequentUpdate]}}\n  files:\n    - directory: levels\n")
+
+    def rebuild() -> None:
+        packs, selection = load_packs([manifests / "levels.yaml"], source)
+        build(packs, selection, source, tmp_path / "content" / "packs")
+
+    rebuild()
+    state, log = tmp_path / "state", tmp_path / "access.log"
+    scene = Scenario(tmp_path, [Asset("intro", 16 * KiB, essential=True)])
+    scene.write_content()
+    with nginx_server(tmp_path / "content", tmp_path / "nginx", access_log=log) as base:
+        manifest = app_with_packs(tmp_path, base)
+        async with Engine(retry=FAST) as engine, \
+                Orchestrator(state, engine=engine) as orchestrator:
+            await orchestrator.install(manifest)
+            await orchestrator.wait(APP_ID, "all", timeout=30)
+            first = len(read_access_log(log))
+            changed = source / "levels" / "level-123.level"
+            changed.write_bytes(b"a new level 123\n" * 70)
+            rebuild()
+            manifest.write_text(manifest.read_text().replace('version: "1.0"',
+                                                             'version: "1.1"'))
+            await orchestrator.update(manifest)
+            await orchestrator.wait(APP_ID, "all", timeout=30)
+            assert local(state, "levels")["levels/level-123.level"] == changed.read_bytes()
+            assert len(local(state, "levels")) == 200
+    update = read_access_log(log)[first:]
+    objects = [r for r in update if "/objects/" in r.uri]
+    assert [(r.status, r.body_bytes_sent) for r in objects] == [(206, len(changed.read_bytes()))]
+    assert objects[0].range.startswith("bytes=")
+    assert sorted(r.uri for r in update if "/objects/" not in r.uri) == [
+        "/game/catalog.json", "/packs/packs.json"]
