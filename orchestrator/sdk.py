@@ -36,6 +36,7 @@ from orchestrator.model.auth import (
 )
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest, DownloadState, Priority
+from orchestrator.model.pack import AssetPack, DownloadPolicy, InstallationEvent
 from orchestrator.model.plan import AppExtensionInfo
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AppExtensionInfo",
+    "AssetPack",
     "AuthScheme",
     "BackgroundAssetsError",
     "Challenge",
@@ -50,10 +52,12 @@ __all__ = [
     "ContentRequest",
     "Credential",
     "Download",
+    "DownloadPolicy",
     "DownloadState",
     "DownloaderExtension",
     "ErrorCode",
     "HandlerContext",
+    "InstallationEvent",
     "Priority",
     "exclusive_control",
     "read_catalog",
@@ -136,6 +140,12 @@ class DownloaderExtension:
         if download.essential:
             return [download.removing_essential()]
         return ()
+
+    def should_download(self, pack: AssetPack) -> bool:
+        """``shouldDownload(_:)``: whether an essential or prefetch ``pack`` of this install
+        or update is downloaded (on-demand packs come when the app asks). Called for each
+        such pack; the manifest's ``spec.packs`` rules are not asked when a handler is."""
+        return True
 
     def challenge(self, download: Download, challenge: Challenge) -> ChallengeAnswer:
         """``backgroundDownload(_:didReceive:)``: answer a server's 401 or a proxy's 407

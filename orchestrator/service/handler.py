@@ -34,6 +34,7 @@ from orchestrator.model.auth import Challenge, ChallengeAnswer
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest
 from orchestrator.model.extension import DEFAULT_MEMORY_LIMIT, Extension
+from orchestrator.model.pack import AssetPack
 from orchestrator.model.plan import AppExtensionInfo
 from orchestrator.service.handler_answers import (
     challenge_call,
@@ -41,7 +42,9 @@ from orchestrator.service.handler_answers import (
     failed_call,
     finished_call,
     parse_challenge_answer,
+    parse_decisions,
     parse_downloads,
+    should_download_call,
 )
 
 __all__ = ["HandlerAnswerError", "HandlerOutcome", "HandlerRunner", "call_handler",
@@ -117,6 +120,19 @@ class HandlerRunner:
         """Report a failure; the answer is the downloads to schedule again."""
         call = failed_call(download, error, self.container)
         return self._parsed(await self._call(call, budget))
+
+    async def should_download(self, packs: list[AssetPack], *, budget: float | None
+                              ) -> tuple[list[bool] | None, HandlerOutcome]:
+        """``shouldDownload(_:)`` for each pack, in one process; None when it failed."""
+        outcome = await self._call(should_download_call(packs, self.extension.app_group,
+                                                        self.container), budget)
+        if not outcome.ok:
+            return None, outcome
+        try:
+            return parse_decisions(outcome.answer, len(packs)), outcome
+        except HandlerAnswerError as error:
+            log.warning("%s: %s", self.extension.handler, error.message)
+            return None, replace(outcome, answer=None, terminated=error.message)
 
     async def challenge(self, download: Download, challenge: Challenge, *,
                         budget: float | None) -> tuple[ChallengeAnswer, HandlerOutcome]:

@@ -17,6 +17,7 @@ from orchestrator.errors import BackgroundAssetsError, HandlerAnswerError
 from orchestrator.model.auth import Challenge, ChallengeAnswer, ChallengeDisposition, Credential
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest, Priority
+from orchestrator.model.pack import AssetPack, DownloadPolicy, InstallationEvent
 from orchestrator.model.plan import AppExtensionInfo
 from orchestrator.scheduler.checks import destination_problem
 from orchestrator.service.handler_child import encode_download
@@ -57,6 +58,37 @@ def failed_call(download: Download, error: BackgroundAssetsError,
                       "message": error.message},
             "appGroup": download.app_group,
             "container": _absolute(container) if container is not None else None}
+
+
+def should_download_call(packs: list[AssetPack], app_group: str,
+                         container: Path | None = None) -> dict[str, Any]:
+    """The calls of ``shouldDownload(_:)``, one per pack, in one process."""
+    return {"entry": "shouldDownload", "packs": [encode_pack(pack) for pack in packs],
+            "appGroup": app_group,
+            "container": _absolute(container) if container is not None else None}
+
+
+def encode_pack(pack: AssetPack) -> dict[str, Any]:
+    return {"id": pack.id, "policy": pack.policy.value,
+            "installationEventTypes": sorted(event.value for event in pack.events),
+            "platforms": list(pack.platforms), "description": pack.description}
+
+
+def decode_pack(data: Mapping[str, Any]) -> AssetPack:
+    return AssetPack(str(data.get("id", "")), DownloadPolicy(str(data.get("policy"))),
+                     frozenset(InstallationEvent(e) for e in data.get(
+                         "installationEventTypes") or ()),
+                     (), tuple(str(p) for p in data.get("platforms") or ()),
+                     str(data.get("description") or ""))
+
+
+def parse_decisions(answer: Mapping[str, Any] | None, count: int) -> list[bool]:
+    """A handler's ``shouldDownload`` answers: one boolean per pack asked about."""
+    decisions = (answer or {}).get("decisions")
+    if not isinstance(decisions, list) or len(decisions) != count \
+            or not all(isinstance(d, bool) for d in decisions):
+        raise _fail("shouldDownload", f"expected {count} booleans, one per pack")
+    return decisions
 
 
 def challenge_call(download: Download, challenge: Challenge,

@@ -140,11 +140,23 @@ def run_entry(handler: Any, request: Mapping[str, Any]) -> dict[str, Any]:
                                         ErrorCode(int(error.get("code", 0))))
         result = _resolve(handler.failed(decode_download(request["download"]), failure))
         return {"downloads": _encode_all(result, "failed")}
+    if entry == "shouldDownload":
+        from orchestrator.service.handler_answers import decode_pack
+
+        decisions = []
+        for data in request.get("packs") or []:
+            decision = _resolve(handler.should_download(decode_pack(data)))
+            if not isinstance(decision, bool):
+                raise BadAnswer(f"should_download() returned {type(decision).__name__}, "
+                                "not True or False")
+            decisions.append(decision)
+        return {"decisions": decisions}
     if entry == "challenge":
         challenge = Challenge.from_json(request.get("challenge") or {})
         return _challenge_answer(_resolve(handler.challenge(
             decode_download(request["download"]), challenge)))
-    raise BadAnswer(f"unknown entry point {entry!r} (downloads, finished, failed, challenge)")
+    raise BadAnswer(f"unknown entry point {entry!r} (downloads, finished, failed, challenge, "
+                    "shouldDownload)")
 
 
 def _challenge_answer(result: Any) -> dict[str, Any]:

@@ -114,7 +114,7 @@ class Orchestrator:
             await engine.__aenter__()
         elif engine.credentials.provider is None:  # a given engine answers as ours would
             engine.credentials.provider = challenges.answer
-        self._packs = packs = Packs(ctx, self._tracking)
+        self._packs = packs = Packs(ctx, self._tracking, self._runtime)
         self._handover = handover = Handover(ctx, self._tracking, self._runtime, packs)
         self._requests = ContentRequests(ctx, self._tracking, self._runtime, packs)
         self._recovery = Recovery(ctx, self._tracking, handover)

@@ -39,6 +39,7 @@ from orchestrator.service.apps import LoadedApp
 from orchestrator.service.catalogs import fetch_within
 from orchestrator.service.context import ServiceContext
 from orchestrator.service.downloads import Tracked
+from orchestrator.service.runtime import ExtensionRuntime
 from orchestrator.service.tracking import Tracking
 from orchestrator.storage.packstore import PackStore
 
@@ -60,8 +61,9 @@ class PackState:
 class Packs:
     """The asset packs of every app of one orchestrator."""
 
-    def __init__(self, ctx: ServiceContext, tracking: Tracking) -> None:
-        self.ctx, self.tracking = ctx, tracking
+    def __init__(self, ctx: ServiceContext, tracking: Tracking,
+                 runtime: ExtensionRuntime) -> None:
+        self.ctx, self.tracking, self.runtime = ctx, tracking, runtime
 
     # Where things are ----------------------------------------------------------------
 
@@ -151,8 +153,8 @@ class Packs:
             self.ctx.emit(EventKind.DOWNLOAD_FAILED, app.id, download=PACK_CATALOG_ID,
                           essential=False, bytes=0, total=None, **error.as_dict())
             return [], 0
-        wanted = packs_for_event(catalog, event, lambda p: loaded.extension.should_download(
-            p.pack.id), this_platform())
+        wanted = await self._wanted(loaded, packs_for_event(catalog, event, lambda _: True,
+                                                            this_platform()))
         store = self.store(loaded)
         downloads: list[Download] = []
         scheduled = {t.download.id for t in self.tracking.pending(app.id)}
@@ -165,6 +167,19 @@ class Packs:
         self.ctx.emit(EventKind.PACK_CATALOG, app.id, url=app.pack_catalog_url,
                       packs=len(catalog.packs), wanted=[p.pack.id for p in wanted])
         return downloads, size
+
+    async def _wanted(self, loaded: LoadedApp, candidates: list[BuiltPack]) -> list[BuiltPack]:
+        """The extension's ``shouldDownload`` for each candidate: its handler's answers in
+        one process, else its ``spec.packs`` rules. A handler that fails takes none."""
+        runner = self.runtime.runner(loaded)
+        if runner is None or not candidates:
+            return [p for p in candidates if loaded.extension.should_download(p.pack.id)]
+        if not self.runtime.within_allotment(loaded):
+            return []
+        decisions, outcome = await runner.should_download(
+            [p.pack for p in candidates], budget=self.runtime.left(loaded))
+        self.runtime.charge(loaded, "shouldDownload", outcome)
+        return [p for p, yes in zip(candidates, decisions or [], strict=False) if yes]
 
     # Objects arriving ----------------------------------------------------------------------
 

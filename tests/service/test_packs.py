@@ -220,3 +220,39 @@ async def test_changing_one_file_of_a_200_file_pack_fetches_that_file_alone_from
     assert objects[0].range.startswith("bytes=")
     assert sorted(r.uri for r in update if "/objects/" not in r.uri) == [
         "/game/catalog.json", "/packs/packs.json"]
+
+
+HANDLERS = '''
+from orchestrator.sdk import DownloadPolicy, DownloaderExtension, read_catalog
+
+
+class Downloader(DownloaderExtension):
+    def downloads(self, request, manifest_path, info):
+        catalog = read_catalog(manifest_path, self.catalog_url)
+        return [self.download(a.id, a.url, size=a.size, sha256=a.sha256,
+                              essential=a.essential and request.name == "INSTALL",
+                              destination=f"assets/{a.id}.bin") for a in catalog.assets]
+
+    def should_download(self, pack):
+        with open(self.container / "asked.txt", "a") as notes:
+            notes.write(f"{pack.id} {pack.policy.value}\\n")
+        return pack.id != "worlds"
+'''
+
+
+async def test_a_handler_answers_should_download_for_each_pack(tmp_path):
+    write_source(tmp_path / "source")
+    build_packs(tmp_path, tmp_path / "content" / "packs")
+    state = tmp_path / "state"
+    async with DevServer(tmp_path / "content") as server:
+        manifest = app_with_packs(tmp_path, server.url, "handler: handlers:Downloader\n")
+        (manifest.parent / "handlers.py").write_text(HANDLERS)
+        async with Engine(retry=FAST) as engine, \
+                Orchestrator(state, engine=engine) as orchestrator:
+            await orchestrator.install(manifest)
+            await orchestrator.wait(APP_ID, "all", timeout=30)
+    container = state / "containers" / GROUP
+    assert (container / "asked.txt").read_text() == "tutorial essential\nworlds prefetch\n"
+    assert local(state, "tutorial") == source_files(tmp_path, "tutorial")
+    assert local(state, "worlds") == {}
+    assert (container / "assets" / "intro.bin").is_file()
