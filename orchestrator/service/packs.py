@@ -222,15 +222,28 @@ class Packs:
             if pack.pack.id == pack_id:
                 self._install_if_complete(loaded, pack)
 
+    def _on_the_way(self, loaded: LoadedApp) -> set[str]:
+        """The files of the pack versions whose downloads are pending: stored ones among
+        them wait for the rest, and are not collected meanwhile."""
+        catalog = self.catalog(loaded.app.id)
+        pending = {pack_of(t.download.id) for t in self.tracking.pending(loaded.app.id)}
+        return {f.sha256 for pack in catalog.packs if pack.pack.id in pending
+                for f in pack.files} if catalog else set()
+
     def _install_if_complete(self, loaded: LoadedApp, pack: BuiltPack) -> bool:
         store = self.store(loaded)
         if not all(store.has(f.sha256) for f in pack.files):
+            if not any(pack_of(t.download.id) == pack.pack.id
+                       for t in self.tracking.pending(loaded.app.id)):
+                # Nothing more comes, yet files are missing (a store file lost to a crash
+                # or removed by hand): fetch them again.
+                self.ensure(loaded.app.id, pack.pack.id, foreground=False)
             return False
         before = store.current(pack.pack.id)
         if before is not None and before.version == pack.version:
             return True
         store.install(pack.pack.id, pack.version, [(f.path, f.sha256) for f in pack.files])
-        store.collect()
+        store.collect(self._on_the_way(loaded))
         self.ctx.emit(EventKind.PACK_INSTALLED, loaded.app.id, pack=pack.pack.id,
                       version=pack.version, files=len(pack.files), bytes=pack.installed_size,
                       previous=before.version if before else None)
@@ -293,7 +306,7 @@ class Packs:
         if pack_id not in store.packs():
             raise BackgroundAssetsError(f"{app_id} has no local asset pack {pack_id!r}",
                                         ErrorCode.DOWNLOAD_DOES_NOT_EXIST)
-        freed = store.remove(pack_id)
+        freed = store.remove(pack_id, self._on_the_way(loaded))
         self.ctx.emit(EventKind.PACK_REMOVED, app_id, pack=pack_id, freed=freed)
         return freed
 
@@ -335,5 +348,6 @@ class Packs:
         return generation.version
 
     def recover(self, loaded: LoadedApp) -> None:
-        """After a restart: clean what an update left half-made in the store."""
-        self.store(loaded).recover()
+        """After a restart: clean what an update left half-made in the store, keeping the
+        files the recovered downloads' pack versions still need."""
+        self.store(loaded).recover(self._on_the_way(loaded))

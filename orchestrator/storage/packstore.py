@@ -174,10 +174,11 @@ class PackStore:
             if entry.name.startswith("gen-") and entry.name not in keep:
                 shutil.rmtree(entry, ignore_errors=True)
 
-    def remove(self, pack: str) -> int:
-        """Remove every generation of ``pack``; the bytes of store files freed."""
+    def remove(self, pack: str, keep: Iterable[str] = ()) -> int:
+        """Remove every generation of ``pack``; the bytes of store files freed (``keep``:
+        see :meth:`collect`)."""
         shutil.rmtree(self._pack_dir(pack), ignore_errors=True)
-        return self.collect()
+        return self.collect(keep)
 
     def packs(self) -> list[str]:
         """The packs with a current generation."""
@@ -188,12 +189,16 @@ class PackStore:
 
     # Cleaning ------------------------------------------------------------------------
 
-    def collect(self) -> int:
-        """Remove store files no generation links to; the bytes freed."""
+    def collect(self, keep: Iterable[str] = ()) -> int:
+        """Remove store files no generation links to; the bytes freed. ``keep`` are the
+        sha256 of files a version on its way still needs (stored, not linked yet)."""
         freed = 0
         if not self.store.is_dir():
             return 0
+        kept = set(keep)
         for entry in self.store.iterdir():
+            if entry.name in kept:
+                continue
             try:
                 status = entry.lstat()
             except FileNotFoundError:
@@ -203,8 +208,9 @@ class PackStore:
                 freed += status.st_size
         return freed
 
-    def recover(self) -> None:
-        """After a crash: remove what was being built; every ``current`` is whole."""
+    def recover(self, keep: Iterable[str] = ()) -> None:
+        """After a crash: remove what was being built; every ``current`` is whole
+        (``keep``: see :meth:`collect`)."""
         if not self.root.is_dir():
             return
         for folder in self.root.iterdir():
@@ -216,7 +222,7 @@ class PackStore:
                         entry.unlink(missing_ok=True)
                     else:
                         shutil.rmtree(entry, ignore_errors=True)
-        self.collect()
+        self.collect(keep)
 
     # Reading -------------------------------------------------------------------------
 

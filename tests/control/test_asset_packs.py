@@ -8,6 +8,7 @@ import contextlib
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,95 @@ def test_the_hd_textures_example_asks_for_its_pack_and_reads_a_file(tmp_path):
             assert again.returncode == 0 and "began" not in again.stdout
             removed = example("--remove")
             assert removed.returncode == 0 and "hd: removed, 204800 bytes freed" in removed.stdout
+
+
+READER = r"""
+import hashlib, json, os, sys, time
+from pathlib import Path
+folder = Path(sys.argv[1]) / ".packs" / "worlds"
+versions = [set(v) for v in json.loads(sys.argv[2])]
+stop = Path(sys.argv[3])
+reads, seen = 0, set()
+while not stop.exists():
+    try:
+        generation = folder / os.readlink(folder / "current")
+        digests = set()
+        for root, _, names in os.walk(generation):
+            for name in names:
+                digests.add(hashlib.sha256((Path(root) / name).read_bytes()).hexdigest())
+    except (FileNotFoundError, OSError):
+        continue
+    match = [i for i, version in enumerate(versions) if digests == version]
+    if not match:
+        print(json.dumps({"mixed": sorted(digests)}), flush=True)
+        sys.exit(1)
+    reads += 1
+    seen.add(match[0])
+    time.sleep(0.005)
+print(json.dumps({"reads": reads, "seen": sorted(seen)}), flush=True)
+"""
+
+
+def test_a_reader_sees_one_whole_version_while_the_daemon_updating_it_is_killed(tmp_path):
+    """The update is killed -9 twice at random moments; after each restart it resumes;
+    a reader process hashing the current version in a loop never sees a mix."""
+    import hashlib
+    import json
+    import random
+    import signal
+
+    write_source(tmp_path / "source")
+    content = tmp_path / "content"
+    write_content(content / "game", [Asset("intro", 16 * 1024, essential=True)])
+    build_packs(tmp_path, content / "packs")
+    digest = lambda folder: {hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+                             for p in (tmp_path / "source" / folder).rglob("*") if p.is_file()}
+    first = digest("worlds")
+    state = Path(tempfile.mkdtemp(prefix="bgc-"))
+    container = state / "containers" / "group.com.example.game"
+    rng = random.Random(11)
+    with serve_in_thread(content, rate_per_connection=200 * 1024) as server:
+        manifest = write_app(tmp_path / "apps" / "game", "game",
+                             f"{server.url}game/catalog.json")
+        manifest.write_text(manifest.read_text()
+                            + f"  assetPacks: {{manifestURL: {server.url}packs/packs.json}}\n")
+        with running_daemon(state, str(tmp_path / "apps")) as daemon:
+            for _ in range(200):
+                if (container / ".packs" / "worlds" / "current").is_symlink():
+                    break
+                time.sleep(0.05)
+            for index in (1, 2, 3):  # three files change: more than one object to fetch
+                path = tmp_path / "source" / "worlds" / str(index % 2 + 1)
+                for file in sorted(path.glob("*")):
+                    file.write_bytes(file.read_bytes()[::-1] + bytes([index]))
+            build_packs(tmp_path, content / "packs")
+            second = digest("worlds")
+            reader = subprocess.Popen(
+                [sys.executable, "-c", READER, str(container), json.dumps(
+                    [sorted(first), sorted(second)]), str(tmp_path / "stop")],
+                stdout=subprocess.PIPE, text=True)
+            assert daemon.cli("packs", "check", "com.example.game").returncode == 0
+            time.sleep(rng.uniform(0.1, 0.5))
+            daemon.process.send_signal(signal.SIGKILL)
+            daemon.process.wait(timeout=10)
+        for _ in range(2):  # restarted, killed again mid-update, then left to finish
+            with running_daemon(state, str(tmp_path / "apps")) as daemon:
+                time.sleep(rng.uniform(0.2, 0.6))
+                daemon.process.send_signal(signal.SIGKILL)
+                daemon.process.wait(timeout=10)
+        with running_daemon(state, str(tmp_path / "apps")) as daemon:
+            for _ in range(100):
+                rows = daemon.json("packs", "list", "com.example.game")
+                worlds = next(row for row in rows if row["pack"] == "worlds")
+                if worlds["status"] == ["DOWNLOADED", "UP_TO_DATE"]:
+                    break
+                time.sleep(0.1)
+            assert worlds["status"] == ["DOWNLOADED", "UP_TO_DATE"], worlds
+            time.sleep(0.3)  # the reader reads the new version a few times too
+        (tmp_path / "stop").touch()
+        result = json.loads(reader.stdout.readline())
+        assert reader.wait(timeout=30) == 0, result
+    assert result["reads"] > 20 and result["seen"] in ([0, 1], [1]), result
+    current = container / ".packs" / "worlds" / "current"
+    assert {hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in current.resolve().rglob("*") if p.is_file()} == second
