@@ -25,7 +25,7 @@ from orchestrator.errors import BackgroundAssetsError, ErrorCode, ManifestError
 from orchestrator.events import EventKind
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest
-from orchestrator.model.pack import BuiltPack, PackCatalog
+from orchestrator.model.pack import BuiltPack, PackCatalog, PackFile
 from orchestrator.packs.catalog import read_pack_catalog
 from orchestrator.scheduler.packs import (
     installation_event,
@@ -58,12 +58,31 @@ class PackState:
     pending_bytes: int
 
 
+@dataclass
+class _Known:
+    """An app's latest pack catalog, indexed once: the files each object holds, and per
+    pack the files the store still lacks (filled when first asked, kept as files come)."""
+
+    catalog: PackCatalog
+    by_object: dict[str, list[PackFile]]
+    missing: dict[str, set[str]]
+
+    @classmethod
+    def of(cls, catalog: PackCatalog) -> _Known:
+        by_object: dict[str, list[PackFile]] = {}
+        for pack in catalog.packs:
+            for entry in pack.files:
+                by_object.setdefault(entry.object, []).append(entry)
+        return cls(catalog, by_object, {})
+
+
 class Packs:
     """The asset packs of every app of one orchestrator."""
 
     def __init__(self, ctx: ServiceContext, tracking: Tracking,
                  runtime: ExtensionRuntime) -> None:
         self.ctx, self.tracking, self.runtime = ctx, tracking, runtime
+        self._known: dict[str, _Known] = {}
 
     # Where things are ----------------------------------------------------------------
 
@@ -75,20 +94,31 @@ class Packs:
 
     def catalog(self, app_id: str) -> PackCatalog | None:
         """The latest pack catalog read for the app, or None."""
+        known = self._index(app_id)
+        return known.catalog if known else None
+
+    def _index(self, app_id: str) -> _Known | None:
+        """The app's kept pack catalog, read from disk once per run."""
+        known = self._known.get(app_id)
+        if known is not None:
+            return known
         loaded = self.ctx.apps.get(app_id)
         path = self._catalog_path(app_id)
         if loaded is None or loaded.app.pack_catalog_url is None or not path.is_file():
             return None
         try:
-            return read_pack_catalog(path.read_bytes(), loaded.app.pack_catalog_url)
+            catalog = read_pack_catalog(path.read_bytes(), loaded.app.pack_catalog_url)
         except (OSError, ManifestError) as error:
             log.warning("%s: the kept pack catalog cannot be read: %s", app_id, error)
             return None
+        known = self._known[app_id] = _Known.of(catalog)
+        return known
 
     def forget(self, app_id: str) -> None:
         """The app is uninstalled: its kept pack catalog goes (its store went with the
         container)."""
         self._catalog_path(app_id).unlink(missing_ok=True)
+        self._known.pop(app_id, None)
 
     # Reading the pack catalog ----------------------------------------------------------
 
@@ -117,6 +147,7 @@ class Packs:
             destination.unlink(missing_ok=True)
         catalog = read_pack_catalog(data, app.pack_catalog_url)  # ManifestError: 1001
         self._keep(app.id, data)
+        self._known[app.id] = _Known.of(catalog)
         if not loaded.launched:
             self.ctx.journal.add_allowance_usage(app.id, download_bytes=len(data))
         return catalog, len(data)
@@ -191,16 +222,18 @@ class Packs:
         whose files are now all stored. Raises BackgroundAssetsError (the download
         fails) for an object that does not hold what the catalog says."""
         store = self.store(loaded)
-        catalog = self.catalog(loaded.app.id)
+        known = self._index(loaded.app.id)
         download = tracked.download
         url, byte_range = split_slice(download.url)
-        entries = [] if catalog is None else [
-            f for pack in catalog.packs for f in pack.files if f.object == url]
+        entries = known.by_object.get(url, []) if known else []
+        stored: list[str] = []
         try:
             if byte_range is not None and download.sha256 is not None:
                 store.add(download.sha256, path)  # one file's slice of its bundle, verified
+                stored.append(download.sha256)
             elif len(entries) == 1 and entries[0].offset is None:
                 store.add(entries[0].sha256, path)  # the object is the file
+                stored.append(entries[0].sha256)
             elif entries:
                 data = path.read_bytes()
                 for entry in entries:
@@ -212,13 +245,18 @@ class Packs:
                             f"{entry.path} as the pack catalog says",
                             ErrorCode.CHECKSUM_MISMATCH)
                     store.add_bytes(entry.sha256, piece)
+                    stored.append(entry.sha256)
         except OSError as error:
             raise BackgroundAssetsError(f"cannot store the pack files of {download.url}: "
                                         f"{error.strerror}", ErrorCode.DISK_ERROR) from error
         finally:
             path.unlink(missing_ok=True)
+        if known is None:
+            return
+        for missing in known.missing.values():
+            missing.difference_update(stored)
         pack_id = pack_of(download.id)
-        for pack in catalog.packs if catalog is not None else ():
+        for pack in known.catalog.packs:
             if pack.pack.id == pack_id:
                 self._install_if_complete(loaded, pack)
 
@@ -230,9 +268,28 @@ class Packs:
         return {f.sha256 for pack in catalog.packs if pack.pack.id in pending
                 for f in pack.files} if catalog else set()
 
+    def _missing(self, loaded: LoadedApp, pack: BuiltPack) -> set[str]:
+        """The files of ``pack`` the store lacks: looked up once, then kept as files come."""
+        known = self._index(loaded.app.id)
+        if known is None or all(listed is not pack for listed in known.catalog.packs):
+            store = self.store(loaded)
+            return {f.sha256 for f in pack.files if not store.has(f.sha256)}
+        missing = known.missing.get(pack.pack.id)
+        if missing is None:
+            store = self.store(loaded)
+            missing = known.missing[pack.pack.id] = {
+                f.sha256 for f in pack.files if not store.has(f.sha256)}
+        return missing
+
+    def _forget_missing(self, app_id: str) -> None:
+        """Store files were removed: what each pack lacks is looked up again."""
+        known = self._known.get(app_id)
+        if known is not None:
+            known.missing.clear()
+
     def _install_if_complete(self, loaded: LoadedApp, pack: BuiltPack) -> bool:
         store = self.store(loaded)
-        if not all(store.has(f.sha256) for f in pack.files):
+        if self._missing(loaded, pack):
             if not any(pack_of(t.download.id) == pack.pack.id
                        for t in self.tracking.pending(loaded.app.id)):
                 # Nothing more comes, yet files are missing (a store file lost to a crash
@@ -243,7 +300,8 @@ class Packs:
         if before is not None and before.version == pack.version:
             return True
         store.install(pack.pack.id, pack.version, [(f.path, f.sha256) for f in pack.files])
-        store.collect(self._on_the_way(loaded))
+        if store.collect(self._on_the_way(loaded)):
+            self._forget_missing(loaded.app.id)
         self.ctx.emit(EventKind.PACK_INSTALLED, loaded.app.id, pack=pack.pack.id,
                       version=pack.version, files=len(pack.files), bytes=pack.installed_size,
                       previous=before.version if before else None)
@@ -307,6 +365,7 @@ class Packs:
             raise BackgroundAssetsError(f"{app_id} has no local asset pack {pack_id!r}",
                                         ErrorCode.DOWNLOAD_DOES_NOT_EXIST)
         freed = store.remove(pack_id, self._on_the_way(loaded))
+        self._forget_missing(app_id)
         self.ctx.emit(EventKind.PACK_REMOVED, app_id, pack=pack_id, freed=freed)
         return freed
 
@@ -351,3 +410,4 @@ class Packs:
         """After a restart: clean what an update left half-made in the store, keeping the
         files the recovered downloads' pack versions still need."""
         self.store(loaded).recover(self._on_the_way(loaded))
+        self._forget_missing(loaded.app.id)
