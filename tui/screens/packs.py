@@ -108,8 +108,7 @@ class PacksScreen(Screen[None]):
         Binding("r", "pack('rollback')", "Rollback",
                 tooltip="make the selected pack's previous version current again"),
         Binding("u", "check", "Check updates",
-                tooltip="read the selected app's pack catalog again: update what changed, "
-                        "remove what it dropped"),
+                tooltip="check the selected app's pack catalog for updates and removals"),
         Binding("a", "only_app", "This app / all",
                 tooltip="show only the selected pack's app, or every app again"),
     ]
