@@ -3,7 +3,9 @@
 The bridge worker feeds every event into :class:`LiveState`; screens read it
 on a timer (at most ten times a second), so a burst of progress events costs
 one dict assignment each and one repaint in total. Progress replaces
-progress: a row keeps only the latest bytes and speed.
+progress: a row keeps only the latest bytes and speed. Asset packs have their own
+part, :class:`tui.pack_state.PackState`: the pack views last read, and what made them
+stale.
 """
 
 from __future__ import annotations

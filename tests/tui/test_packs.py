@@ -16,7 +16,8 @@ from tests.service.test_packs import build_packs
 from tests.tui.drive import install_all, last_outcome, packs_read, press, show
 from tests.tui.scenario import GAME, NEWS, scene, write_packs
 from tui.app import BgAssetsApp, attached_app, in_process
-from tui.screens.packs import pack_progress, status_text
+from tui.control import check_outcome
+from tui.screens.packs import STATUS_WORDS, pack_progress, status_text
 from tui.state import LiveState
 
 SIZE = (160, 40)
@@ -221,6 +222,7 @@ def event(name: str, download: str, **data) -> Event:
 
 
 def test_status_words_follow_the_flags():
+    assert {flag for flag, _, _ in STATUS_WORDS} == set(PackStatus)
     assert status_text(PackStatus.DOWNLOADING | PackStatus.DOWNLOAD_AVAILABLE).plain == \
         "downloading, download available"
     assert status_text(PackStatus.DOWNLOADED | PackStatus.OBSOLETE).plain == \
@@ -248,3 +250,10 @@ def test_progress_spans_the_rows_of_the_packs_current_download_only():
     assert pack_progress(state, PackView(GAME, "hd", "2", "2")).plain == ""
     state.apply(Event(0.0, EventKind.APP_UNINSTALLED, GAME))
     assert state.packs.batch(GAME, "hd") == [] and GAME in state.packs.stale([GAME])
+
+
+def test_check_outcome_names_what_updates_and_what_went():
+    assert check_outcome(GAME, ["hd", "worlds"], ["tutorial"]) == (
+        f"check packs of {GAME}: updating hd, worlds; removed tutorial (gone from the pack "
+        "catalog)")
+    assert check_outcome(GAME, [], []) == f"check packs of {GAME}: every local pack is up to date"

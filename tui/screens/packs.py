@@ -21,7 +21,7 @@ from orchestrator.service.controls import PackAction
 from orchestrator.service.views import PackStatus, PackView
 from tui.frame import Frame
 from tui.messages import PackRequest, PacksCheck, PacksStale, RedrawNow
-from tui.state import LiveState
+from tui.state import FINISHED, LiveState
 from tui.widgets.cells import bar
 from tui.widgets.table import LiveTable
 
@@ -61,7 +61,8 @@ def pack_progress(state: LiveState, view: PackView) -> Text:
             if key in state.downloads]
     if not any(not row.state.ended for row in rows):
         return Text(f"{view.pending} file(s) left" if view.pending else "", "dim")
-    done = sum(row.total if row.state.ended and row.total else row.bytes for row in rows)
+    done = sum(row.total if row.state == FINISHED and row.total else row.bytes
+               for row in rows)
     total = sum(row.total or 0 for row in rows)
     return bar(done / total if total else 0.0, 10)
 
