@@ -34,12 +34,22 @@ from orchestrator.service.orchestrator import Orchestrator
 from tui.commands import system_commands
 from tui.control import Controller, Outcome, refused
 from tui.frame import Frame, LiveScreen
-from tui.messages import AppAction, DeviceAction, DownloadAction, DownloadHighlighted, RedrawNow
+from tui.messages import (
+    AppAction,
+    DeviceAction,
+    DownloadAction,
+    DownloadHighlighted,
+    PackRequest,
+    PacksCheck,
+    PacksStale,
+    RedrawNow,
+)
 from tui.screens.apps import AppsScreen
 from tui.screens.device import DeviceScreen
 from tui.screens.downloads import DownloadsScreen
 from tui.screens.events import EventsScreen
 from tui.screens.help import HelpScreen
+from tui.screens.packs import PacksScreen
 from tui.state import LiveState
 
 Session = Callable[[], AbstractAsyncContextManager[Controls]]
@@ -56,13 +66,15 @@ class BgAssetsApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "bgassets"
     MODES = {"apps": AppsScreen, "downloads": DownloadsScreen, "device": DeviceScreen,
-             "events": EventsScreen, "help": HelpScreen}
+             "events": EventsScreen, "packs": PacksScreen, "help": HelpScreen}
     DEFAULT_MODE = "apps"
     BINDINGS = [
         Binding("1", "switch_mode('apps')", "Apps"),
         Binding("2", "switch_mode('downloads')", "Downloads"),
         Binding("3", "switch_mode('device')", "Device"),
         Binding("4", "switch_mode('events')", "Events"),
+        # Not in the footer (the Help screen and the command palette list it).
+        Binding("5", "switch_mode('packs')", "Packs", show=False),
         Binding("question_mark,f1", "switch_mode('help')", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
@@ -228,6 +240,31 @@ class BgAssetsApp(App[int]):
             self.report_when_done(self.control.purge())
         else:
             self.report_when_done(self.control.toggle(message.condition, message.app_id))
+
+    def on_pack_request(self, message: PackRequest) -> None:
+        """ensure, remove or rollback the asset pack of a Packs row."""
+        if self.control is None or not message.app_id or not message.pack_id:
+            self.notify("no asset pack selected", severity="warning")
+            return
+        self.report_when_done(self.control.pack(message.action, message.app_id,
+                                                message.pack_id))
+
+    def on_packs_check(self, message: PacksCheck) -> None:
+        """Check an app's pack catalog for updates."""
+        if self.control is None or not message.app_id:
+            self.notify("no app selected", severity="warning")
+            return
+        self.report_when_done(self.control.check_packs(message.app_id))
+
+    def on_packs_stale(self, message: PacksStale) -> None:
+        if self.control is not None:
+            self.read_packs(self.control, message.app_ids)
+
+    @work(group="packs", exit_on_error=False)
+    async def read_packs(self, control: Controller, app_ids: list[str]) -> None:
+        """Read the apps' pack views into the live state (a daemon's over its socket)."""
+        await control.read_packs(app_ids)
+        self.repaint()
 
     def on_download_highlighted(self, message: DownloadHighlighted) -> None:
         self.selection["download"] = message.row_key

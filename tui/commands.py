@@ -9,9 +9,10 @@ from typing import Any
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
+from orchestrator.service.controls import PackAction
 from tui.control import DEVICE_TOGGLES
 from tui.frame import Frame
-from tui.messages import AppAction, DeviceAction, DownloadAction
+from tui.messages import AppAction, DeviceAction, DownloadAction, PackRequest, PacksCheck
 
 APP_VERBS = (("install", "Install", "install the app (an install content request)"),
              ("update", "Update", "apply a new app version (an update content request)"),
@@ -28,8 +29,13 @@ DOWNLOAD_VERBS = (("promote", "Promote", "resume in the foreground (running app 
                   ("pause", "Pause", "pause the download"),
                   ("resume", "Resume", "resume a paused download"),
                   ("cancel", "Cancel", "cancel the download"))
+PACK_VERBS = ((PackAction.ENSURE, "Ensure pack", "download what the pack's latest version "
+                "lacks"),
+              (PackAction.REMOVE, "Remove pack", "remove the pack's local versions"),
+              (PackAction.ROLLBACK, "Roll back pack", "make the pack's previous version "
+               "current again"))
 SCREENS = (("apps", "Apps"), ("downloads", "Downloads"), ("device", "Device"),
-           ("events", "Events"), ("help", "Help"))
+           ("events", "Events"), ("packs", "Packs"), ("help", "Help"))
 
 
 def selected_download(highlighted: str | None, screen: Screen[Any]) -> str | None:
@@ -50,6 +56,7 @@ def system_commands(app: App[Any], frame: Frame | None, highlighted: str | None,
             yield SystemCommand(f"{title} {app_id}", help_text,
                                 partial(app.post_message, AppAction(verb, app_id)),
                                 discover=False)
+    yield from pack_commands(app, frame)
     key = selected_download(highlighted, screen)
     if key:
         for verb, title, help_text in DOWNLOAD_VERBS:
@@ -65,3 +72,19 @@ def system_commands(app: App[Any], frame: Frame | None, highlighted: str | None,
                             discover=False)
     yield SystemCommand("Purge", "remove purgeable assets (under Library/Caches)",
                         partial(app.post_message, DeviceAction("purge")))
+
+
+def pack_commands(app: App[Any], frame: Frame | None) -> Iterator[SystemCommand]:
+    """The pack actions for every pack read so far, and the check for updates per app."""
+    if frame is None:
+        return
+    for action, title, help_text in PACK_VERBS:
+        for view in frame.state.packs.views(frame.app_ids):
+            yield SystemCommand(f"{title} {view.app}/{view.id}", help_text,
+                                partial(app.post_message,
+                                        PackRequest(action, view.app, view.id)),
+                                discover=False)
+    for app_id in frame.snapshot.apps:
+        yield SystemCommand(f"Check packs of {app_id}", "read the app's pack catalog again: "
+                            "update the packs that changed, remove the ones it dropped",
+                            partial(app.post_message, PacksCheck(app_id)), discover=False)

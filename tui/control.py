@@ -18,7 +18,7 @@ from orchestrator.events import Event, EventKind
 from orchestrator.model.device import Device
 from orchestrator.model.units import format_size
 from orchestrator.service.catalogs import CATALOG_ID
-from orchestrator.service.controls import Controls
+from orchestrator.service.controls import Controls, PackAction
 from tui.state import LiveState
 
 
@@ -237,6 +237,42 @@ class Controller:
             return refused("purge", error)
         return Outcome("purge", f"purge: freed {format_size(freed)}")
 
+    # Asset packs --------------------------------------------------------------
+
+    async def read_packs(self, app_ids: list[str]) -> None:
+        """Read the pack views of ``app_ids`` into the live state, each with the change
+        count it reflects; a refused read is kept as its error, for the screen to show."""
+        packs = self.state.packs
+        for app_id in app_ids:
+            change = packs.changes.get(app_id, 0)
+            try:
+                views = await self.controls.packs(app_id)
+            except BackgroundAssetsError as error:
+                packs.read(app_id, change, [], f"{int(error.code)} {error.code.title}: "
+                           f"{error.message}")
+                continue
+            packs.read(app_id, change, views)
+
+    async def pack(self, action: PackAction, app_id: str, pack_id: str) -> Outcome:
+        """ensure (download what the pack's latest version lacks), remove (free its local
+        versions) or rollback (make its previous version current again)."""
+        name = f"{action.value} {app_id}/{pack_id}"
+        try:
+            result = await self.controls.pack_action(app_id, pack_id, action)
+        except BackgroundAssetsError as error:
+            return refused(name, error)
+        return Outcome(name, pack_outcome(action, app_id, pack_id, result))
+
+    async def check_packs(self, app_id: str) -> Outcome:
+        """Read the app's pack catalog again: local packs with a newer version update,
+        local packs the catalog dropped are removed."""
+        name = f"check packs of {app_id}"
+        try:
+            updating, removed = await self.controls.check_packs(app_id)
+        except BackgroundAssetsError as error:
+            return refused(name, error)
+        return Outcome(name, check_outcome(app_id, updating, removed))
+
     # Device -----------------------------------------------------------------
 
     async def toggle(self, condition: str, app_id: str | None = None) -> Outcome:
@@ -247,6 +283,27 @@ class Controller:
         except BackgroundAssetsError as error:
             return refused(f"toggle {condition}", error)
         return toggle_outcome(condition, value, app_id, device)
+
+
+def pack_outcome(action: PackAction, app_id: str, pack_id: str, result: int | str) -> str:
+    """What a pack action's answer (downloads scheduled, bytes freed, version now current)
+    reads like in the UI."""
+    key = f"{app_id}/{pack_id}"
+    if action is PackAction.ENSURE:
+        if result == 0:
+            return f"ensure {key}: nothing to download (up to date, or on its way already)"
+        return f"ensure {key}: {result} download(s) scheduled"
+    if action is PackAction.REMOVE:
+        return f"remove {key}: freed {format_size(int(result))}"
+    return f"rollback {key}: version {result} is current again"
+
+
+def check_outcome(app_id: str, updating: list[str], removed: list[str]) -> str:
+    if not updating and not removed:
+        return f"check packs of {app_id}: every local pack is up to date"
+    parts = ([f"updating {', '.join(updating)}"] if updating else []) + (
+        [f"removed {', '.join(removed)} (gone from the pack catalog)"] if removed else [])
+    return f"check packs of {app_id}: {'; '.join(parts)}"
 
 
 def toggled(device: Device, condition: str, app_id: str | None = None) -> tuple[Device, bool]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from orchestrator.service.controls import PackAction
+
 
 class AppAction(Message):
     """``verb`` (install, update, periodic, launch, terminate, pause-install,
@@ -28,6 +30,31 @@ class DeviceAction(Message):
     def __init__(self, condition: str, app_id: str | None = None) -> None:
         super().__init__()
         self.condition, self.app_id = condition, app_id
+
+
+class PackRequest(Message):
+    """``action`` (ensure, remove, rollback) on asset pack ``pack_id`` of app ``app_id``;
+    ``pack_id`` None when no pack is selected."""
+
+    def __init__(self, action: PackAction, app_id: str | None, pack_id: str | None) -> None:
+        super().__init__()
+        self.action, self.app_id, self.pack_id = action, app_id, pack_id
+
+
+class PacksCheck(Message):
+    """Check app ``app_id``'s pack catalog for updates (and packs it dropped)."""
+
+    def __init__(self, app_id: str | None) -> None:
+        super().__init__()
+        self.app_id = app_id
+
+
+class PacksStale(Message):
+    """The pack views of ``app_ids`` are older than the events say: read them again."""
+
+    def __init__(self, app_ids: list[str]) -> None:
+        super().__init__()
+        self.app_ids = app_ids
 
 
 class DownloadHighlighted(Message):

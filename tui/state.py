@@ -3,7 +3,9 @@
 The bridge worker feeds every event into :class:`LiveState`; screens read it
 on a timer (at most ten times a second), so a burst of progress events costs
 one dict assignment each and one repaint in total. Progress replaces
-progress: a row keeps only the latest bytes and speed.
+progress: a row keeps only the latest bytes and speed. Asset packs have their own
+part, :class:`tui.pack_state.PackState`: the pack views last read, and what made them
+stale.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Any
 
 from orchestrator.events import Event, EventKind, describe
 from orchestrator.model.enums import DownloadState
+from orchestrator.scheduler.packs import pack_of
 from orchestrator.service.views import DownloadView, Snapshot
+from tui.pack_state import PackState
 
 LOG_LIMIT = 5_000
 HISTORY_LIMIT = 30
@@ -107,6 +111,7 @@ class LiveState:
         self.seq = 0
         self.counts: dict[str, int] = {}
         self.purgeable: dict[str, int] = {}
+        self.packs = PackState()
 
     def apply(self, event: Event) -> None:
         """Fold one event into the state."""
@@ -136,6 +141,12 @@ class LiveState:
             if row is not None:
                 row.path = None
                 row.history.append((event.ts, name))
+        self.packs.apply(event, self.ended)
+
+    def ended(self, key: str) -> bool:
+        """Whether download row ``key`` has ended (True for a row not known)."""
+        row = self.downloads.get(key)
+        return row is None or row.state.ended
 
     def _download(self, app: str, name: str, ts: float, data: dict[str, Any]) -> None:
         key = f"{app}/{data['download']}"
@@ -178,6 +189,7 @@ class LiveState:
             del self.downloads[key]
         self.apps.pop(app, None)
         self.purgeable.pop(app, None)
+        self.packs.forget(app)
 
     def _add_purgeable(self, app: str, size: int) -> None:
         self.purgeable[app] = max(0, self.purgeable.get(app, 0) + size)
@@ -215,6 +227,9 @@ class LiveState:
             if view.purgeable:
                 self._add_purgeable(row.app, row.bytes)
             self.downloads[row.key] = row
+            pack = pack_of(row.id)
+            if pack is not None and not row.state.ended:
+                self.packs.scheduled(row.app, pack, row.key, self.ended)
         for app in snapshot.apps.values():
             self.seed_progress(app.id, app.progress, dict(app.phases))
         self.version += 1

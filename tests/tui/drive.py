@@ -92,3 +92,25 @@ def offline_after_first_catalog(orchestrator) -> None:
 
 def last_outcome(app: BgAssetsApp):
     return app.outcomes[-1]
+
+
+async def packs_read(app: BgAssetsApp, pilot, timeout: float = 10.0) -> None:
+    """Let the Packs screen ask for the pack views the events made stale, wait for the
+    reads, then draw a frame: the table shows what the service holds now."""
+    await settle(app, pilot)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        app.repaint()
+        await pilot.pause(0.02)
+        reads = [worker for worker in app.workers if worker.group == "packs"]
+        if reads:
+            await app.workers.wait_for_complete(reads)
+            continue
+        installed = app.controls.snapshot().apps
+        if not app.state.packs.stale(installed) and (app.bridge_queue is None
+                                                     or app.bridge_queue.empty()):
+            break
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"pack views still stale: {app.state.packs.stale(installed)}")
+    app.repaint()
+    await pilot.pause()

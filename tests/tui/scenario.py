@@ -2,7 +2,9 @@
 
 ``game`` has one essential asset (the launch gate), two background ones with
 different priorities and one purgeable cache file; ``news`` has background
-assets only. Sizes are small so a whole install takes well under a second.
+assets only. Sizes are small so a whole install takes well under a second. With
+``packs``, game also has managed asset packs, built by the real ``pack build``: an
+essential ``tutorial``, a prefetch ``worlds`` and an on-demand ``hd``.
 """
 
 from __future__ import annotations
@@ -117,13 +119,33 @@ class Scene:
     manifests: list[Path]
 
 
+def with_packs(manifest: Path, base_url: str) -> None:
+    """The app of ``manifest`` opts in to the packs :func:`write_packs` serves."""
+    manifest.write_text(manifest.read_text()
+                        + f"  assetPacks: {{manifestURL: {base_url}packs/packs.json}}\n")
+
+
+def write_packs(root: Path, content: Path, version: str = "1") -> None:
+    """Pack sources under ``root/source`` (``version`` changes one file of ``worlds``),
+    built into ``content/packs``."""
+    from tests.service.test_packs import build_packs, write_source
+
+    write_source(root / "source", version)
+    build_packs(root, content / "packs")
+
+
 @contextlib.asynccontextmanager
 async def scene(root: Path, *, rate: int | None = None, fixed_clock: bool = True,
-                max_install_size: str = "64MiB") -> AsyncIterator[Scene]:
-    """DevServer on port 0 and an Orchestrator (one download at a time, fixed clock)."""
+                max_install_size: str = "64MiB", packs: bool = False) -> AsyncIterator[Scene]:
+    """DevServer on port 0 and an Orchestrator (one download at a time, fixed clock);
+    with ``packs``, game's asset packs too."""
     content = write_content(root)
+    if packs:
+        write_packs(root, content)
     async with DevServer(content, rate_per_connection=rate) as server:
         manifests = write_manifests(root, server.url, max_install_size=max_install_size)
+        if packs:
+            with_packs(manifests[0], server.url)
         clock = (lambda: FIXED_NOW) if fixed_clock else None
         options = {"clock": clock} if clock else {}
         async with Orchestrator(root / "state", device=DEVICE, max_active=1,
@@ -137,8 +159,8 @@ def manifest_paths(root: Path) -> list[Path]:
 
 
 @contextlib.asynccontextmanager
-async def orchestrator_session(root: Path) -> AsyncIterator[Orchestrator]:
+async def orchestrator_session(root: Path, packs: bool = False) -> AsyncIterator[Orchestrator]:
     """A session for an app that makes its own event loop (snapshot tests): yields the
     orchestrator of :func:`scene`."""
-    async with scene(root) as built:
+    async with scene(root, packs=packs) as built:
         yield built.orchestrator

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui.drive import install_all
+from tests.tui.drive import install_all, packs_read
 from tests.tui.scenario import GAME, manifest_paths, orchestrator_session
 from tui.app import BgAssetsApp, in_process
 
@@ -36,3 +36,14 @@ async def settled(pilot, *keys: str) -> None:
 def test_screen(snap_compare, tmp_path, keys):
     assert snap_compare(finished_app(tmp_path), terminal_size=SIZE,
                         run_before=lambda pilot: settled(pilot, *keys))
+
+
+def test_packs_screen(snap_compare, tmp_path):
+    """Game's asset packs after the install: two local and up to date, one on demand."""
+    async def shown(pilot) -> None:
+        await settled(pilot, "5")
+        await packs_read(pilot.app, pilot)
+
+    app = BgAssetsApp(in_process(lambda: orchestrator_session(tmp_path, packs=True)),
+                      manifest_paths(tmp_path))
+    assert snap_compare(app, terminal_size=SIZE, run_before=shown)

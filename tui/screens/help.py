@@ -16,10 +16,11 @@ def binding_rows(app: type[DOMNode]) -> list[tuple[str, str, str]]:
     from tui.screens.device import DeviceScreen
     from tui.screens.downloads import DownloadsScreen
     from tui.screens.events import EventsScreen
+    from tui.screens.packs import PacksScreen
 
     places: list[tuple[str, type[DOMNode]]] = [("everywhere", app), ("Apps", AppsScreen),
               ("Downloads", DownloadsScreen), ("Download detail", DownloadDetail),
-              ("Device", DeviceScreen), ("Events", EventsScreen)]
+              ("Device", DeviceScreen), ("Events", EventsScreen), ("Packs", PacksScreen)]
     rows = [("everywhere", "ctrl+p", "command palette: every action by name")]
     for place, owner in places:
         for binding in owner.BINDINGS:
@@ -31,7 +32,7 @@ def binding_rows(app: type[DOMNode]) -> list[tuple[str, str, str]]:
 
 
 class HelpScreen(Screen[None]):
-    """A table of bindings; 1-4 go back to the other screens."""
+    """A table of bindings; 1-5 go back to the other screens."""
 
     def compose(self) -> ComposeResult:
         yield Header()
