@@ -23,6 +23,22 @@ pytestmark = pytest.mark.timeout(90)
 GAME = "com.example.game"
 
 
+@contextlib.contextmanager
+def served_game(tmp_path: Path, **options):
+    """App ``game`` with packs (its source, built into what a DevServer serves) under
+    ``tmp_path/apps``; yields the server and the content folder."""
+    write_source(tmp_path / "source")
+    content = tmp_path / "content"
+    write_content(content / "game", [Asset("intro", 16 * 1024, essential=True)])
+    build_packs(tmp_path, content / "packs")
+    with serve_in_thread(content, **options) as server:
+        manifest = write_app(tmp_path / "apps" / "game", "game",
+                             f"{server.url}game/catalog.json")
+        manifest.write_text(manifest.read_text()
+                            + f"  assetPacks: {{manifestURL: {server.url}packs/packs.json}}\n")
+        yield server, content
+
+
 async def until_status(packs: AssetPackManager, pack: str, flag: PackStatus) -> None:
     for _ in range(300):
         with contextlib.suppress(BackgroundAssetsError):  # not in the pack catalog yet
@@ -33,17 +49,9 @@ async def until_status(packs: AssetPackManager, pack: str, flag: PackStatus) -> 
 
 
 async def test_ensure_read_remove_and_check_for_updates(tmp_path):
-    write_source(tmp_path / "source")
-    content = tmp_path / "content"
-    write_content(content / "game", [Asset("intro", 16 * 1024, essential=True)])
-    build_packs(tmp_path, content / "packs")
     state = Path(tempfile.mkdtemp(prefix="bgc-"))
-    with serve_in_thread(content) as server:
-        manifest = write_app(tmp_path / "apps" / "game", "game",
-                             f"{server.url}game/catalog.json")
-        manifest.write_text(manifest.read_text()
-                            + f"  assetPacks: {{manifestURL: {server.url}packs/packs.json}}\n")
-        with running_daemon(state, str(tmp_path / "apps")):
+    with served_game(tmp_path) as (server, content), \
+            running_daemon(state, str(tmp_path / "apps")):
             async with AssetPackManager(GAME, state) as packs:
                 await until_status(packs, "worlds", PackStatus.DOWNLOADED)
                 assert PackStatus.UP_TO_DATE in await packs.status("tutorial")
@@ -92,17 +100,9 @@ async def test_ensure_read_remove_and_check_for_updates(tmp_path):
 
 
 def test_the_packs_commands_against_a_running_daemon(tmp_path):
-    write_source(tmp_path / "source")
-    content = tmp_path / "content"
-    write_content(content / "game", [Asset("intro", 16 * 1024, essential=True)])
-    build_packs(tmp_path, content / "packs")
     state = Path(tempfile.mkdtemp(prefix="bgc-"))
-    with serve_in_thread(content) as server:
-        manifest = write_app(tmp_path / "apps" / "game", "game",
-                             f"{server.url}game/catalog.json")
-        manifest.write_text(manifest.read_text()
-                            + f"  assetPacks: {{manifestURL: {server.url}packs/packs.json}}\n")
-        with running_daemon(state, str(tmp_path / "apps")) as daemon:
+    with served_game(tmp_path) as (server, content), \
+            running_daemon(state, str(tmp_path / "apps")) as daemon:
             ensured = daemon.cli("packs", "ensure", GAME, "hd")
             assert ensured.returncode == 0 and ensured.stdout.strip() == "hd: local", ensured
             rows = {row["pack"]: row for row in daemon.json("packs", "list", GAME)}
@@ -128,17 +128,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "level-packs" / "hd
 
 
 def test_the_hd_textures_example_asks_for_its_pack_and_reads_a_file(tmp_path):
-    write_source(tmp_path / "source")
-    content = tmp_path / "content"
-    write_content(content / "game", [Asset("intro", 16 * 1024, essential=True)])
-    build_packs(tmp_path, content / "packs")
     state = Path(tempfile.mkdtemp(prefix="bgc-"))
-    with serve_in_thread(content) as server:
-        manifest = write_app(tmp_path / "apps" / "game", "game",
-                             f"{server.url}game/catalog.json")
-        manifest.write_text(manifest.read_text()
-                            + f"  assetPacks: {{manifestURL: {server.url}packs/packs.json}}\n")
-        with running_daemon(state, str(tmp_path / "apps")):
+    with served_game(tmp_path) as (server, content), \
+            running_daemon(state, str(tmp_path / "apps")):
             def example(*args: str):
                 return subprocess.run([sys.executable, str(EXAMPLE), "--state-dir", str(state),
                                        "--app", GAME, "--pack", "hd", "--file", "hd/grass.tex",
@@ -191,21 +183,15 @@ def test_a_reader_sees_one_whole_version_while_the_daemon_updating_it_is_killed(
     import random
     import signal
 
-    write_source(tmp_path / "source")
-    content = tmp_path / "content"
-    write_content(content / "game", [Asset("intro", 16 * 1024, essential=True)])
-    build_packs(tmp_path, content / "packs")
-    digest = lambda folder: {hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
-                             for p in (tmp_path / "source" / folder).rglob("*") if p.is_file()}
-    first = digest("worlds")
+    def digest(folder: str) -> set[str]:
+        return {hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in (tmp_path / "source" / folder).rglob("*") if p.is_file()}
+
     state = Path(tempfile.mkdtemp(prefix="bgc-"))
     container = state / "containers" / "group.com.example.game"
     rng = random.Random(11)
-    with serve_in_thread(content, rate_per_connection=200 * 1024) as server:
-        manifest = write_app(tmp_path / "apps" / "game", "game",
-                             f"{server.url}game/catalog.json")
-        manifest.write_text(manifest.read_text()
-                            + f"  assetPacks: {{manifestURL: {server.url}packs/packs.json}}\n")
+    with served_game(tmp_path, rate_per_connection=200 * 1024) as (server, content):
+        first = digest("worlds")
         with running_daemon(state, str(tmp_path / "apps")) as daemon:
             for _ in range(200):
                 if (container / ".packs" / "worlds" / "current").is_symlink():
