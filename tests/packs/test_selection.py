@@ -33,3 +33,24 @@ def test_policies_say_which_installation_events_download_a_pack():
     assert all(both.applies_to(event) for event in InstallationEvent)
     on_demand = pack({"onDemand": {}})
     assert not any(on_demand.applies_to(event) for event in InstallationEvent)
+
+
+def test_a_pack_for_other_platforms_never_comes_and_the_extension_has_the_last_word():
+    from orchestrator.model.pack import BuiltPack, PackCatalog
+    from orchestrator.scheduler.packs import packs_for_event
+
+    def built(pack_id, policy, platforms=()):
+        pack = AssetPack.from_document({"metadata": {"id": pack_id}, "spec": {
+            "downloadPolicy": policy, "files": [{"directory": "."}],
+            **({"platforms": list(platforms)} if platforms else {})}})
+        return BuiltPack(pack, "v", (), ())
+
+    first = {"prefetch": {"installationEventTypes": ["firstInstallation"]}}
+    catalog = PackCatalog((built("all", first), built("mac", first, ["macos"]),
+                           built("later", {"onDemand": {}}), built("no", first)))
+    chosen = packs_for_event(catalog, InstallationEvent.FIRST_INSTALLATION,
+                             lambda p: p.pack.id != "no", "linux")
+    assert [p.pack.id for p in chosen] == ["all"]
+    on_mac = packs_for_event(catalog, InstallationEvent.FIRST_INSTALLATION,
+                             lambda p: True, "macos")
+    assert [p.pack.id for p in on_mac] == ["all", "mac", "no"]
