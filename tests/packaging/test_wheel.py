@@ -88,7 +88,8 @@ def user(venv, tmp_path):
 
 def _bundled_files() -> set[str]:
     return {path.relative_to(ROOT).as_posix() for path in BUNDLED.rglob("*")
-            if path.suffix in (".json", ".yaml")}
+            if path.suffix in (".json", ".yaml")
+            or ("pack-source" in path.parts and path.is_file())}
 
 
 def test_the_wheel_and_the_sdist_ship_the_schemas_examples_styles_and_py_typed(built):
@@ -199,3 +200,4 @@ def test_run_headless_installs_the_bundled_examples(user):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     assert "0 failed download(s)" in result.stdout
     assert result.stdout.count("app.launchable") == 3
+    assert result.stdout.count("pack.installed") == 2  # level-packs: tutorial and worlds
