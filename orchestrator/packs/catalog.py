@@ -150,6 +150,11 @@ def _pack(reader: _Reader, value: Any, path: str, base_url: str) -> BuiltPack:
                               f"of {stored.size} bytes")
         files.append(PackFile(file_path, size, reader.digest(entry.get("sha256"),
                                                              f"{where}.sha256"), url, offset))
+    folders = {parent for f in files for parent in PurePosixPath(f.path.casefold()).parents}
+    for index, built in enumerate(files):
+        if PurePosixPath(built.path.casefold()) in folders:
+            raise reader.fail(f"{path}.files[{index}].path", f"{built.path!r:.80} is a file "
+                              "and a folder of other files at once")
     for name, claimed, actual in (
             ("installedSize", data.get("installedSize"), sum(f.size for f in files)),
             ("downloadSize", data.get("downloadSize"), sum(o.size for o in objects.values()))):

@@ -2,10 +2,13 @@
 
 Layout inside the app group container::
 
-    .packs/store/<sha256>                 each file's bytes once, read-only
-    .packs/<pack>/gen-<version>/<path>    a generation: hard links into the store
-    .packs/<pack>/current -> gen-<v>      the generation apps read (a symlink)
-    .packs/<pack>/previous -> gen-<v>     the one before, kept for rollback
+    .packs/store/<sha256>                       each file's bytes once, read-only
+    .packs/packs/<pack>/gen-<version>/<path>    a generation: hard links into the store
+    .packs/packs/<pack>/current -> gen-<v>      the generation apps read (a symlink)
+    .packs/packs/<pack>/previous -> gen-<v>     the one before, kept for rollback
+
+(``.packs/incoming/`` is where the engine puts pack objects before they are taken
+apart; pack ids live under ``packs/``, so no id can land on those names.)
 
 A new version links the files it shares with the old one instead of copying or
 fetching them again, so an update costs only what changed. A generation is complete
@@ -28,6 +31,7 @@ from pathlib import Path, PurePosixPath
 
 PACKS = ".packs"
 STORE = "store"
+GENERATIONS = "packs"
 CURRENT, PREVIOUS = "current", "previous"
 _TEMPORARY = ".tmp-"
 
@@ -62,6 +66,7 @@ class PackStore:
     def __init__(self, container: Path) -> None:
         self.root = container / PACKS
         self.store = self.root / STORE
+        self.generations = self.root / GENERATIONS
 
     # The content store ---------------------------------------------------------------
 
@@ -97,7 +102,7 @@ class PackStore:
     # Generations ---------------------------------------------------------------------
 
     def _pack_dir(self, pack: str) -> Path:
-        return self.root / _safe_relative(pack).as_posix()
+        return self.generations / _safe_relative(pack).as_posix()
 
     def install(self, pack: str, version: str, files: Iterable[tuple[str, str]]) -> Generation:
         """Make generation ``version`` of ``pack`` from store files ``(path, sha256)`` and
@@ -182,10 +187,10 @@ class PackStore:
 
     def packs(self) -> list[str]:
         """The packs with a current generation."""
-        if not self.root.is_dir():
+        if not self.generations.is_dir():
             return []
-        return sorted(entry.name for entry in self.root.iterdir()
-                      if entry.name != STORE and (entry / CURRENT).is_symlink())
+        return sorted(entry.name for entry in self.generations.iterdir()
+                      if (entry / CURRENT).is_symlink())
 
     # Cleaning ------------------------------------------------------------------------
 
@@ -211,10 +216,8 @@ class PackStore:
     def recover(self, keep: Iterable[str] = ()) -> None:
         """After a crash: remove what was being built; every ``current`` is whole
         (``keep``: see :meth:`collect`)."""
-        if not self.root.is_dir():
-            return
-        for folder in self.root.iterdir():
-            if folder.name == STORE or not folder.is_dir():
+        for folder in self.generations.iterdir() if self.generations.is_dir() else ():
+            if not folder.is_dir():
                 continue
             for entry in folder.iterdir():
                 if entry.name.startswith(_TEMPORARY):

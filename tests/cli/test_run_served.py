@@ -178,7 +178,7 @@ def test_run_builds_and_serves_the_packs_of_a_copied_example(tmp_path):
     result = run_headless(apps, state, port)
     assert result.returncode == 0, result.stdout + result.stderr
     (container,) = (state / "containers").iterdir()
-    packs = container / ".packs"
+    packs = container / ".packs" / "packs"
     assert sorted(p.name for p in packs.iterdir() if (p / "current").is_symlink()) == [
         "tutorial", "worlds"]
     source = apps / "game" / "pack-source"

@@ -151,7 +151,7 @@ def test_the_hd_textures_example_asks_for_its_pack_and_reads_a_file(tmp_path):
 READER = r"""
 import hashlib, json, os, sys, time
 from pathlib import Path
-folder = Path(sys.argv[1]) / ".packs" / "worlds"
+folder = Path(sys.argv[1]) / ".packs" / "packs" / "worlds"
 versions = [set(v) for v in json.loads(sys.argv[2])]
 stop = Path(sys.argv[3])
 reads, seen = 0, set()
@@ -194,7 +194,7 @@ def test_a_reader_sees_one_whole_version_while_the_daemon_updating_it_is_killed(
         first = digest("worlds")
         with running_daemon(state, str(tmp_path / "apps")) as daemon:
             for _ in range(200):
-                if (container / ".packs" / "worlds" / "current").is_symlink():
+                if (container / ".packs" / "packs" / "worlds" / "current").is_symlink():
                     break
                 time.sleep(0.05)
             for index in (1, 2, 3):  # three files change: more than one object to fetch
@@ -229,6 +229,6 @@ def test_a_reader_sees_one_whole_version_while_the_daemon_updating_it_is_killed(
         result = json.loads(reader.stdout.readline())
         assert reader.wait(timeout=30) == 0, result
     assert result["reads"] > 20 and result["seen"] in ([0, 1], [1]), result
-    current = container / ".packs" / "worlds" / "current"
+    current = container / ".packs" / "packs" / "worlds" / "current"
     assert {hashlib.sha256(p.read_bytes()).hexdigest()
             for p in current.resolve().rglob("*") if p.is_file()} == second

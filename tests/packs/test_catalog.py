@@ -42,6 +42,8 @@ def test_what_pack_build_writes_reads_back_with_absolute_object_urls(built):
     (lambda c: c["packs"][0]["files"][4].update(path=c["packs"][0]["files"][3]["path"]),
      "packs[0].files[4].path:"),
     (lambda c: c["packs"][0]["files"][3].update(size=10**12), "do not fit its object"),
+    (lambda c: c["packs"][0]["files"][4].update(
+        path=c["packs"][0]["files"][3]["path"] + "/inside"), "is a file and a folder"),
     (lambda c: c["packs"][0]["files"][3].update(object="objects/zz/nothing"),
      "not among the pack's objects"),
     (lambda c: c["packs"][0]["files"][3].update(sha256="XYZ"), "64 lower-case hex digits"),

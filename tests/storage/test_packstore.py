@@ -51,7 +51,7 @@ def test_an_update_links_what_it_shares_and_keeps_the_previous_version(tmp_path)
 
     v3 = {"a.level": b"a3"}
     store.install("worlds", "v3", put(store, v3))
-    assert not (tmp_path / "container" / ".packs" / "worlds" / "gen-v1").exists()
+    assert not (tmp_path / "container" / ".packs" / "packs" / "worlds" / "gen-v1").exists()
     freed = store.collect()  # a1 was only in v1: gone; b and c are still in v2
     assert freed == len(b"a1")
     assert store.has(hashlib.sha256(b"b").hexdigest())
@@ -80,7 +80,7 @@ def test_remove_frees_what_only_that_pack_used(tmp_path):
 def test_what_a_crash_left_half_made_is_removed_and_current_stays_whole(tmp_path):
     store = PackStore(tmp_path / "c")
     store.install("p", "1", put(store, {"f": b"one"}))
-    folder = tmp_path / "c" / ".packs" / "p"
+    folder = tmp_path / "c" / ".packs" / "packs" / "p"
     (folder / ".tmp-gen-2-999" / "sub").mkdir(parents=True)
     (folder / ".tmp-gen-2-999" / "sub" / "half").write_bytes(b"ha")
     os.symlink("gen-2", folder / ".tmp-current-999")
@@ -112,7 +112,7 @@ while True:
 READER = r"""
 import json, os, sys, time
 from pathlib import Path
-folder = Path(sys.argv[1]) / ".packs" / "pack"
+folder = Path(sys.argv[1]) / ".packs" / "packs" / "pack"
 deadline = time.monotonic() + float(sys.argv[2])
 seen = set()
 reads = 0
