@@ -17,10 +17,10 @@ from orchestrator.errors import BackgroundAssetsError, HandlerAnswerError
 from orchestrator.model.auth import Challenge, ChallengeAnswer, ChallengeDisposition, Credential
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest, Priority
-from orchestrator.model.pack import AssetPack, DownloadPolicy, InstallationEvent
+from orchestrator.model.pack import AssetPack
 from orchestrator.model.plan import AppExtensionInfo
 from orchestrator.scheduler.checks import destination_problem
-from orchestrator.service.handler_child import encode_download
+from orchestrator.service.handler_child import encode_download, encode_pack
 
 FIELDS = frozenset({"id", "url", "appGroup", "essential", "size", "sha256", "priority",
                     "destination"})
@@ -66,20 +66,6 @@ def should_download_call(packs: list[AssetPack], app_group: str,
     return {"entry": "shouldDownload", "packs": [encode_pack(pack) for pack in packs],
             "appGroup": app_group,
             "container": _absolute(container) if container is not None else None}
-
-
-def encode_pack(pack: AssetPack) -> dict[str, Any]:
-    return {"id": pack.id, "policy": pack.policy.value,
-            "installationEventTypes": sorted(event.value for event in pack.events),
-            "platforms": list(pack.platforms), "description": pack.description}
-
-
-def decode_pack(data: Mapping[str, Any]) -> AssetPack:
-    return AssetPack(str(data.get("id", "")), DownloadPolicy(str(data.get("policy"))),
-                     frozenset(InstallationEvent(e) for e in data.get(
-                         "installationEventTypes") or ()),
-                     (), tuple(str(p) for p in data.get("platforms") or ()),
-                     str(data.get("description") or ""))
 
 
 def parse_decisions(answer: Mapping[str, Any] | None, count: int) -> list[bool]:

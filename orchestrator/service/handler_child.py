@@ -28,6 +28,7 @@ from orchestrator.errors import BackgroundAssetsError, BadAnswer, ErrorCode
 from orchestrator.model.auth import Challenge, ChallengeDisposition, Credential
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest
+from orchestrator.model.pack import AssetPack, DownloadPolicy, InstallationEvent
 from orchestrator.model.plan import AppExtensionInfo
 
 PROTOCOL = 1
@@ -43,6 +44,20 @@ def encode_download(download: Download) -> dict[str, Any]:
             "essential": download.essential, "size": download.size,
             "sha256": download.sha256, "priority": download.priority,
             "destination": download.destination}
+
+
+def encode_pack(pack: AssetPack) -> dict[str, Any]:
+    return {"id": pack.id, "policy": pack.policy.value,
+            "installationEventTypes": sorted(event.value for event in pack.events),
+            "platforms": list(pack.platforms), "description": pack.description}
+
+
+def decode_pack(data: Mapping[str, Any]) -> AssetPack:
+    return AssetPack(str(data.get("id", "")), DownloadPolicy(str(data.get("policy"))),
+                     frozenset(InstallationEvent(e) for e in data.get(
+                         "installationEventTypes") or ()),
+                     (), tuple(str(p) for p in data.get("platforms") or ()),
+                     str(data.get("description") or ""))
 
 
 def decode_download(data: Mapping[str, Any]) -> Download:
@@ -141,8 +156,6 @@ def run_entry(handler: Any, request: Mapping[str, Any]) -> dict[str, Any]:
         result = _resolve(handler.failed(decode_download(request["download"]), failure))
         return {"downloads": _encode_all(result, "failed")}
     if entry == "shouldDownload":
-        from orchestrator.service.handler_answers import decode_pack
-
         decisions = []
         for data in request.get("packs") or []:
             decision = _resolve(handler.should_download(decode_pack(data)))
