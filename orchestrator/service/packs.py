@@ -236,6 +236,7 @@ class Packs:
                 stored.append(entries[0].sha256)
             elif entries:
                 data = path.read_bytes()
+                pieces = []
                 for entry in entries:
                     start = entry.offset or 0
                     piece = data[start:start + entry.size]
@@ -244,8 +245,9 @@ class Packs:
                             f"{download.url}: bytes {start}-{start + entry.size} are not "
                             f"{entry.path} as the pack catalog says",
                             ErrorCode.CHECKSUM_MISMATCH)
-                    store.add_bytes(entry.sha256, piece)
-                    stored.append(entry.sha256)
+                    pieces.append((entry.sha256, piece))
+                store.add_all(pieces)  # one sync for the whole bundle
+                stored += [sha256 for sha256, _ in pieces]
         except OSError as error:
             raise BackgroundAssetsError(f"cannot store the pack files of {download.url}: "
                                         f"{error.strerror}", ErrorCode.DISK_ERROR) from error

@@ -99,6 +99,35 @@ class PackStore:
             os.fsync(handle.fileno())
         return self.add(sha256, temporary)
 
+    def add_all(self, files: Iterable[tuple[str, bytes]]) -> list[str]:
+        """Store many small files (each already checked against its sha256) with one
+        sync of the file system for all of them instead of an fsync each, then rename
+        each into place; the sha256 stored."""
+        from orchestrator.engine.commit import sync_file_system
+
+        self.store.mkdir(parents=True, exist_ok=True)
+        written: list[tuple[str, Path]] = []
+        for sha256, data in files:
+            if self.has(sha256) or any(sha256 == done for done, _ in written):
+                continue
+            temporary = self.store / f"{_TEMPORARY}{sha256}"
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+            written.append((sha256, temporary))
+        if written and not sync_file_system(self.store):
+            for _, temporary in written:
+                fd = os.open(temporary, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        for sha256, temporary in written:
+            os.chmod(temporary, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+            os.replace(temporary, self.stored(sha256))
+        if written:
+            _fsync_folder(self.store)
+        return [sha256 for sha256, _ in written]
+
     # Generations ---------------------------------------------------------------------
 
     def _pack_dir(self, pack: str) -> Path:

@@ -160,3 +160,14 @@ def test_a_reader_always_sees_one_whole_generation_while_updates_are_killed(tmp_
     files = dict(store.files("pack"))
     assert len(files) == 40
     assert {f.read_bytes().split(b" ")[0].decode() for f in files.values()} == {current.version}
+
+
+def test_many_small_files_are_stored_with_one_sync_read_only_and_once(tmp_path):
+    store = PackStore(tmp_path / "c")
+    files = [(hashlib.sha256(data).hexdigest(), data) for data in (b"one", b"two", b"one")]
+    assert store.add_all(files) == [files[0][0], files[1][0]]  # the repeat is stored once
+    assert store.add_all(files) == []  # all there already
+    for sha256, data in files:
+        assert store.stored(sha256).read_bytes() == data
+        assert stat_mode(store.stored(sha256)) & 0o222 == 0
+    assert [p.name for p in store.store.iterdir() if p.name.startswith(".tmp-")] == []
