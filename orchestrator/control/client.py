@@ -20,6 +20,7 @@ from orchestrator.control.sockets import check_socket
 from orchestrator.errors import BackgroundAssetsError, DaemonUnavailable, ErrorCode
 from orchestrator.model.auth import ChallengeAnswer, ChallengeDisposition, Credential
 from orchestrator.model.enums import ContentRequest
+from orchestrator.packs.catalog import PACK_ID
 from orchestrator.service.views import (
     DownloadView,
     HistoryEntry,
@@ -165,7 +166,12 @@ class ControlClient:
         return self._read("packs", lambda: [pack_from_json(row) for row in answer])
 
     async def pack_action(self, app: str, pack: str, action: str) -> int | str:
-        """ensure, remove or rollback one asset pack; what the action answers."""
+        """ensure, remove or rollback one asset pack; what the action answers. An id that
+        cannot be a pack's (``..``, a slash, ...) is refused here: in a URL it would name
+        another route."""
+        if not PACK_ID.fullmatch(pack):
+            raise BackgroundAssetsError(f"{app} has no asset pack {pack[:80]!r}: not a pack id",
+                                        ErrorCode.DOWNLOAD_DOES_NOT_EXIST)
         answer = await self._object("POST", f"apps/{app}/packs/{pack}/{action}", app=app)
         result = answer.get("result")
         if not isinstance(result, int | str) or isinstance(result, bool):

@@ -32,7 +32,7 @@ from orchestrator.model.pack import (
 
 MAX_PACK_CATALOG = 64 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_PACK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+PACK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class _Reader:
@@ -116,7 +116,7 @@ def _policy(reader: _Reader, value: Any, path: str
 def _pack(reader: _Reader, value: Any, path: str, base_url: str) -> BuiltPack:
     data = reader.mapping(value, path)
     pack_id = reader.text(data.get("id"), f"{path}.id")
-    if not _PACK_ID.fullmatch(pack_id):
+    if not PACK_ID.fullmatch(pack_id):
         raise reader.fail(f"{path}.id", f"{pack_id!r:.40} is not a pack id")
     version = reader.text(data.get("version"), f"{path}.version")
     policy, events = _policy(reader, data.get("downloadPolicy"), f"{path}.downloadPolicy")

@@ -26,7 +26,7 @@ from orchestrator.events import EventKind
 from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest
 from orchestrator.model.pack import BuiltPack, PackCatalog, PackFile
-from orchestrator.packs.catalog import read_pack_catalog
+from orchestrator.packs.catalog import PACK_ID, read_pack_catalog
 from orchestrator.scheduler.packs import (
     installation_event,
     pack_downloads,
@@ -332,11 +332,20 @@ class Packs:
                 len(waiting), sum((t.download.size or 0) - t.bytes for t in waiting))
         return states
 
+    @staticmethod
+    def _checked(app_id: str, pack_id: str) -> str:
+        """A pack id as a request gives it; no such pack when it cannot be one."""
+        if not PACK_ID.fullmatch(pack_id):
+            raise BackgroundAssetsError(f"{app_id} has no asset pack {pack_id[:80]!r}: not a "
+                                        "pack id", ErrorCode.DOWNLOAD_DOES_NOT_EXIST)
+        return pack_id
+
     def ensure(self, app_id: str, pack_id: str, *, foreground: bool) -> int:
         """Schedule what the latest version of ``pack_id`` lacks (background downloads,
         promoted when the app runs and asks for it); how many were scheduled. A pack
         already current needs none."""
         loaded = self.ctx.loaded(app_id)
+        self._checked(app_id, pack_id)
         catalog = self.catalog(app_id)
         pack = next((p for p in catalog.packs if p.pack.id == pack_id), None) \
             if catalog else None
@@ -362,6 +371,7 @@ class Packs:
     def remove(self, app_id: str, pack_id: str) -> int:
         """Remove the pack's local generations; the bytes freed."""
         loaded = self.ctx.loaded(app_id)
+        self._checked(app_id, pack_id)
         store = self.store(loaded)
         if pack_id not in store.packs():
             raise BackgroundAssetsError(f"{app_id} has no local asset pack {pack_id!r}",
@@ -398,6 +408,7 @@ class Packs:
     def rollback(self, app_id: str, pack_id: str) -> str:
         """Make the pack's previous generation current again; its version."""
         loaded = self.ctx.loaded(app_id)
+        self._checked(app_id, pack_id)
         try:
             generation = self.store(loaded).rollback(pack_id)
         except LookupError as error:

@@ -232,3 +232,19 @@ def test_a_reader_sees_one_whole_version_while_the_daemon_updating_it_is_killed(
     current = container / ".packs" / "packs" / "worlds" / "current"
     assert {hashlib.sha256(p.read_bytes()).hexdigest()
             for p in current.resolve().rglob("*") if p.is_file()} == second
+
+
+async def test_pack_ids_a_request_cannot_mean_are_refused_with_113(tmp_path):
+    """Whatever a client puts where the pack id goes, it is a refusal with a code, never
+    a 500 and never a path outside the pack store."""
+    state = Path(tempfile.mkdtemp(prefix="bgc-"))
+    with served_game(tmp_path), running_daemon(state, str(tmp_path / "apps")):
+        async with AssetPackManager(GAME, state) as packs:
+            await until_status(packs, "worlds", PackStatus.DOWNLOADED)
+            for pack in ("..", ".", "%2e%2e", "store", "x" * 300, "a b", "-dash"):
+                for call in (packs.rollback, packs.remove, packs.ensure_local_availability):
+                    with pytest.raises(BackgroundAssetsError) as refused:
+                        await call(pack)
+                    assert refused.value.code == ErrorCode.DOWNLOAD_DOES_NOT_EXIST, (
+                        pack, call, refused.value)
+            assert await packs.status("worlds") == PackStatus.DOWNLOADED | PackStatus.UP_TO_DATE

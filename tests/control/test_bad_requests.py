@@ -23,6 +23,8 @@ ROUTES = [
     *(f"apps/{GAME}/{action}" for action in
       ("launch", "terminate", "periodic", "install", "update", "uninstall")),
     *(f"apps/{GAME}/install/{action}" for action in ("pause", "resume", "cancel")),
+    *(f"apps/{GAME}/packs/hd/{action}" for action in ("ensure", "remove", "rollback")),
+    f"apps/{GAME}/packs/check",
     "purge",
     "device",
 ]
@@ -100,3 +102,14 @@ async def test_a_good_body_still_works_next_to_the_bad_ones(session):
     async with client.post("http://daemon/v1/downloads/tutorial/pause", json={}) as response:
         assert response.status == 200
         assert (await response.json())["action"] == "pause"
+
+
+@pytest.mark.parametrize("pack", ["-x", "%2E%2E%2E", "a%2Fb", "x" * 300, "%00"])
+async def test_a_pack_id_that_cannot_be_one_is_a_refusal_not_a_500(session, pack):
+    client, _ = session
+    for action in ("ensure", "remove", "rollback"):
+        async with client.post(f"http://daemon/v1/apps/{GAME}/packs/{pack}/{action}",
+                               json={}) as response:
+            answer = await response.json()
+            assert response.status < 500 and answer["code"] == ErrorCode.DOWNLOAD_DOES_NOT_EXIST, (
+                pack, action, answer)
