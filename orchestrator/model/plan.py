@@ -9,7 +9,7 @@ from orchestrator.model.download import Download
 from orchestrator.model.enums import ContentRequest
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True, init=False, slots=True)
 class Rejection:
     """A refused download (or, with ``download_id`` None, a refused event) with its code."""
 
@@ -18,15 +18,22 @@ class Rejection:
     download_id: str | None = None
 
     def __init__(self, code: ErrorCode, reason: str, download_id: str | None = None) -> None:
-        # One store of the attribute dict instead of a frozen dataclass's setattr per
-        # field: a 100,000-asset plan can refuse nearly every asset.
-        object.__setattr__(self, "__dict__",
-                           {"code": code, "reason": reason, "download_id": download_id})
+        # Each field stored by its slot's own setter instead of a frozen dataclass's
+        # object.__setattr__ per field, and no __dict__ (56 bytes instead of 240): a
+        # plan can refuse nearly every asset of a 1,000,000-asset catalog.
+        set_code, set_reason, set_download_id = _REJECTION_SETTERS
+        set_code(self, code)
+        set_reason(self, reason)
+        set_download_id(self, download_id)
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form used by ``plan --json`` and events."""
         return {"download": self.download_id, "code": int(self.code),
                 "name": self.code.title, "reason": self.reason}
+
+
+_REJECTION_SETTERS = tuple(getattr(Rejection, name).__set__
+                           for name in ("code", "reason", "download_id"))
 
 
 @dataclass(frozen=True)
