@@ -70,6 +70,13 @@ def plainly_inside(destination: str) -> bool:
         and "\\" not in destination and "\x00" not in destination
 
 
+def plain_destination(destination: str) -> bool:
+    """Inside the container (:func:`plainly_inside`) and its own key
+    (:func:`destination_key`), without normalising."""
+    return plainly_inside(destination) and "//" not in destination \
+        and "/./" not in destination and not destination.endswith(("/", "/."))
+
+
 def full_destination_problem(destination: str) -> str | None:
     """:func:`destination_problem` without the quick yes."""
     if not destination or "\x00" in destination:
@@ -159,6 +166,56 @@ class _Checker:
             self._hosts[origin] = known
         return known
 
+    def check_all(self, downloads: Iterable[Download]) -> tuple[list[Download], list[Rejection]]:
+        """The accepted downloads and the rejections, walking ``downloads`` in order.
+
+        A plain download (not essential, a new id, a plain destination no other has, a
+        size, an allowed host) is decided here with the loop's locals; any other goes
+        through :meth:`refusal`. The two give the same answers; the plain way is half
+        the time of a 1,000,000-asset plan's checks, most of which are refusals for
+        downloadAllowance (measured: 3.8 s through :meth:`refusal` alone).
+        """
+        accepted: list[Download] = []
+        rejections: list[Rejection] = []
+        accept, reject = accepted.append, rejections.append
+        seen, destinations, host = self.seen, self.destinations, self._host
+        restricted, allowance, space = self.restricted, self._allowance, self.context.space
+        for download in downloads:
+            download_id, destination, size = download.id, download.destination, download.size
+            if download.essential or download_id in seen or type(size) is not int \
+                    or destination in destinations or not plain_destination(destination) \
+                    or (restricted and not host(download.url)[1]):
+                rejection = self.refusal(download)
+                if rejection is None:
+                    accept(download)
+                else:
+                    reject(rejection)
+                continue
+            seen.add(download_id)
+            if restricted:
+                total = self.download_bytes + size
+                if total > allowance:
+                    reject(Rejection(ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_ALLOWANCE,
+                                     self._over_allowance(size), download_id))
+                    continue
+                self.download_bytes = total
+            if space is not None:
+                reason = self._storage_refusal(download, size, space)
+                if reason is not None:
+                    if restricted:
+                        self.download_bytes -= size
+                    reject(Rejection(*reason, download_id))
+                    continue
+            destinations[destination] = download_id
+            accept(download)
+        return accepted, rejections
+
+    def _over_allowance(self, size: int) -> str:
+        # Plain byte counts: a big catalog gets tens of thousands of these, and
+        # human sizes or thousands separators would triple the cost of each.
+        left = max(0, self._allowance - self.download_bytes)
+        return f"needs {size} bytes but only {left}{self._allowance_left}"
+
     def refusal(self, download: Download) -> Rejection | None:
         reason = self._static_refusal(download)
         if reason is None and self.restricted:
@@ -215,13 +272,10 @@ class _Checker:
                         f"{self._essential_allowance_text}")
             self.essential_bytes = total
             return None
-        total, allowance = self.download_bytes + download.size, self._allowance
-        if total > allowance:
-            # Plain byte counts: a big catalog gets tens of thousands of these, and
-            # human sizes or thousands separators would triple the cost of each.
-            left = max(0, allowance - self.download_bytes)
+        total = self.download_bytes + download.size
+        if total > self._allowance:
             return (ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_ALLOWANCE,
-                    f"needs {download.size} bytes but only {left}{self._allowance_left}")
+                    self._over_allowance(download.size))
         self.download_bytes = total
         return None
 
@@ -279,13 +333,6 @@ def check_plan(context: PlanContext, downloads: Sequence[Download]) -> Plan:
     if refused is not None:
         return refused_plan(context, refused)
     checker = _Checker(context)
-    accepted: list[Download] = []
-    rejections: list[Rejection] = []
-    for download in start_order(downloads):
-        rejection = checker.refusal(download)
-        if rejection is None:
-            accepted.append(download)
-        else:
-            rejections.append(rejection)
+    accepted, rejections = checker.check_all(start_order(downloads))
     return Plan(context.request, tuple(accepted), tuple(rejections), checker.usage(),
                 storage=checker.storage())
