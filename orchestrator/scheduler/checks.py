@@ -120,6 +120,7 @@ def event_refusal(context: PlanContext) -> Rejection | None:
 
 
 _priority = attrgetter("priority")
+_id = attrgetter("id")
 
 
 def start_order(downloads: Iterable[Download]) -> list[Download]:
@@ -132,7 +133,8 @@ def start_order(downloads: Iterable[Download]) -> list[Download]:
     # sort stays stable, so ties keep their order.
     essential.sort(key=_priority, reverse=True)
     other.sort(key=_priority, reverse=True)
-    return essential + other
+    essential += other  # not a third list of every download
+    return essential
 
 
 class _Checker:
@@ -166,7 +168,7 @@ class _Checker:
             self._hosts[origin] = known
         return known
 
-    def check_all(self, downloads: Iterable[Download]) -> tuple[list[Download], list[Rejection]]:
+    def check_all(self, downloads: Sequence[Download]) -> tuple[list[Download], list[Rejection]]:
         """The accepted downloads and the rejections, walking ``downloads`` in order.
 
         A plain download (not essential, a new id, a plain destination no other has, a
@@ -174,15 +176,23 @@ class _Checker:
         through :meth:`refusal`. The two give the same answers; the checks of a
         1,000,000-asset plan, most of them refusals for downloadAllowance, take 3.1 s
         this way and 3.8 s through :meth:`refusal` alone (measured).
+
+        When no id is scheduled yet and the ids are unique (one set built and dropped
+        at once), plain downloads skip the set of seen ids, which would otherwise stay
+        for the whole walk beside the growing rejections (32 MiB on 1,000,000).
         """
         accepted: list[Download] = []
         rejections: list[Rejection] = []
         accept, reject = accepted.append, rejections.append
         seen, destinations, host = self.seen, self.destinations, self._host
+        unique = not seen and len(set(map(_id, downloads))) == len(downloads)
         restricted, allowance, space = self.restricted, self._allowance, self.context.space
+        short_of, rest = Rejection.short_of, self._allowance_left
+        left_of, left = -1, 0  # one int object for the refusals that find the same bytes left
         for download in downloads:
             download_id, destination, size = download.id, download.destination, download.size
-            if download.essential or download_id in seen or type(size) is not int \
+            if download.essential or (not unique and download_id in seen) \
+                    or type(size) is not int \
                     or destination in destinations or not plain_destination(destination) \
                     or (restricted and not host(download.url)[1]):
                 rejection = self.refusal(download)
@@ -191,12 +201,16 @@ class _Checker:
                 else:
                     reject(rejection)
                 continue
-            seen.add(download_id)
+            if not unique:
+                seen.add(download_id)
             if restricted:
                 total = self.download_bytes + size
                 if total > allowance:
-                    reject(Rejection(ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_ALLOWANCE,
-                                     self._over_allowance(size), download_id))
+                    if left_of != self.download_bytes:
+                        left_of = self.download_bytes
+                        left = max(0, allowance - left_of)
+                    reject(short_of(ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_ALLOWANCE,
+                                    download_id, size, left, rest))
                     continue
                 self.download_bytes = total
             if space is not None:
