@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -231,7 +232,11 @@ def json_document(document: dict[str, Any]) -> str:
 def print_plan(app_id: str, plan: Any, out: Any, where: str | None = None) -> None:
     """The plan for people: accepted downloads in start order, allowances, storage (on
     ``where``), rejections."""
-    out.write("".join(f"{line}\n" for line in plan_lines(app_id, plan, where)))
+    lines = plan_lines(app_id, plan, where)
+    # Written 10,000 lines at a time: the whole text of a 1,000,000-asset plan joined at
+    # once held about 270 MiB more at its peak (measured with /usr/bin/time).
+    while chunk := "".join(f"{line}\n" for line in islice(lines, 10_000)):
+        out.write(chunk)
 
 
 def plan_lines(app_id: str, plan: Any, where: str | None = None) -> Iterator[str]:
