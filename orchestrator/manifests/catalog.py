@@ -38,7 +38,8 @@ def load_catalog(data: bytes, name: str, base_url: str | None = None) -> Catalog
     """
     source = _read_catalog(data, name)
     raise_problems(sorted(set(source.problems)))
+    document, source.data = source.data, None
     try:
-        return Catalog.from_document(source.data, base_url)
+        return Catalog.from_document(document, base_url, consume=True)
     except (ValueError, TypeError, KeyError, OverflowError) as error:
         raise ManifestError(f"{name}: {error}") from None

@@ -21,12 +21,24 @@ _DECODER = json.JSONDecoder()
 
 
 class JsonLocator:
-    """Positions of values and keys in JSON ``text``, as 1-based (line, column)."""
+    """Positions of values and keys in JSON ``text``, as 1-based (line, column).
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+    Given the file's UTF-8 bytes instead, the text is decoded only when a position is
+    asked for: the caller holds the bytes anyway, and a decoded copy kept for a valid
+    document would be as large again (188 MB for 1,000,000 assets).
+    """
+
+    def __init__(self, text: str | bytes) -> None:
+        self._text = text
         self._newlines: list[int] | None = None
         self._items: dict[int, list[int]] = {}
+
+    @property
+    def text(self) -> str:
+        """The JSON text, decoded from the bytes on first use."""
+        if isinstance(self._text, bytes):
+            self._text = self._text.decode("utf-8-sig")
+        return self._text
 
     def value(self, path: PathTuple) -> tuple[int, int]:
         """Where the value at ``path`` is, or its deepest existing ancestor."""

@@ -109,14 +109,15 @@ def _long_number_error(text: str) -> LocatedError:
     return LocatedError("JSON: a number has too many digits to be read", line, column)
 
 
-def _parse_json(text: str) -> tuple[Any, Locator]:
-    """JSON text with a lazy locator; duplicate keys found only in small files."""
+def _parse_json(text: str, data: bytes) -> tuple[Any, Locator]:
+    """JSON ``text`` (decoded from ``data``) with a lazy locator; duplicate keys found
+    only in small files."""
     try:
         if len(text) <= DUPLICATE_CHECK_LIMIT:
             return json.loads(text, object_pairs_hook=_pairs, parse_float=number,
                               parse_constant=_constant), JsonLocator(text)
         return json.loads(text, parse_float=number, parse_constant=_constant), \
-            JsonLocator(text)
+            JsonLocator(data)
     except _DuplicateKey:
         return load_yaml(text)  # JSON is YAML: this locates the duplicate key, and raises
     except _NotANumber:
@@ -143,7 +144,7 @@ def parse(file: str, data: bytes, *, json_first: bool) -> Source:
     try:
         text = decode(data)
         if json_first and looks_like_json(text):
-            source.data, source.locator = _parse_json(text)
+            source.data, source.locator = _parse_json(text, data)
         else:
             source.data, source.locator = load_yaml(text)
         if _SURROGATE_ESCAPE.search(text):
