@@ -52,6 +52,7 @@ class DownloadsScreen(Screen[None]):
         self._drawn_apps = -1
         self._drawn_at = 0.0
         self._highlighted: str | None = None
+        self._status = ""
         self._cell_cache: dict[str, tuple[int, tuple[Text, ...]]] = {}
         self._next_cache: dict[str, tuple[int, tuple[Text, ...]]] = {}
 
@@ -153,7 +154,11 @@ class DownloadsScreen(Screen[None]):
         self._tell_highlighted()
         order = f"sorted by {self.sort}{' (reversed)' if self.reverse else ''}" if self.sort \
             else "active first"
-        self.query_one("#downloads-status", Static).update(
-            f"showing {len(rows)} of {matched} matching ({len(state.downloads)} in all), "
-            f"{order} · p promote  z pause  s resume  c cancel  enter detail  o sort  / filter")
+        status = (f"showing {len(rows)} of {matched} matching ({len(state.downloads)} in all), "
+                  f"{order} · p promote  z pause  s resume  c cancel  enter detail  o sort  "
+                  "/ filter")
+        if status != self._status:
+            # Static.update lays the whole screen out again: only when the line changed.
+            self._status = status
+            self.query_one("#downloads-status", Static).update(status)
         return True

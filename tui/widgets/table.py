@@ -53,6 +53,8 @@ class LiveTable(DataTable[Text]):
         self._version = 0
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
         self._paint: tuple[object, ...] = ()
+        self._paint_style = Style()
+        self._cell_styles: dict[tuple[Style, Style, Style, int, int], tuple[Style, Style]] = {}
 
     def on_mount(self) -> None:
         for key, label in self._columns:
@@ -155,8 +157,9 @@ class LiveTable(DataTable[Text]):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # What every line of this paint shares; DataTable reads the same before its paint.
+        self._paint_style = self.rich_style
         self._paint = (self.size.width, self.scroll_offset, self.get_pseudo_class_state(),
-                       self.rich_style, self.show_cursor, self.cursor_type,
+                       self._paint_style, self.show_cursor, self.cursor_type,
                        self._show_hover_cursor,
                        tuple(column.content_width for column in self.columns.values()))
         return super().render_lines(crop)
@@ -184,7 +187,7 @@ class LiveTable(DataTable[Text]):
         ``Console.render_lines`` (measured ~0.2 ms a cell under cProfile, 9 cells a row,
         every visible row once per frame while downloads move). None when a cell is
         wider than its column (DataTable then crops it; let it)."""
-        cells, console = self._cells[index], self.app.console
+        cells, console, base = self._cells[index], self.app.console, self._paint_style
         columns = list(self.columns.values())
         padding = " " * self.cell_padding
         cursor = self.show_cursor and self.cursor_coordinate.row == index
@@ -201,28 +204,41 @@ class LiveTable(DataTable[Text]):
             post += Style.from_color(bgcolor=component.bgcolor)
         row_style = self.get_component_styles(
             "datatable--odd-row" if index % 2 else "datatable--even-row").rich_style \
-            if self.zebra_stripes else self.rich_style
+            if self.zebra_stripes else base
         segments: list[Segment] = []
         for column_index, (column, cell) in enumerate(zip(columns, cells, strict=True)):
             space = column.get_render_width(self) - 2 * self.cell_padding
             used = cell_len(cell.plain)
             if used > space or "\n" in cell.plain:
                 return None
-            pre = row_style + Style.from_meta({"row": index, "column": column_index}) + component
-            segments.append(Segment(padding, pre + post))
+            pre, pre_post = self._cell_style(row_style, component, post, index, column_index)
+            segments.append(Segment(padding, pre_post))
             # Text's own style is the lowest of its spans when Rich renders it whole.
             text_style = pre + console.get_style(cell.style) if cell.style else pre
             segments.extend(Segment(text, text_style + style + post if style
                                     else text_style + post)
                             for text, style, _ in cell.render(console) if text)
-            segments.append(Segment(" " * (space - used) + padding, pre + post))
+            segments.append(Segment(" " * (space - used) + padding, pre_post))
         table_width = sum(column.get_render_width(self) for column in columns)
         extend = row_style + component + Style.from_meta(
             {"row": index, "column": 0, "out_of_bounds": True})
         segments.append(Segment(" " * max(0, self.size.width - table_width), extend))
         scroll_x, width = self.scroll_offset.x, self.size.width
         return Strip(segments).crop(scroll_x, scroll_x + width) \
-            .adjust_cell_length(width, self.rich_style).simplify()
+            .adjust_cell_length(width, base).simplify()
+
+    def _cell_style(self, row_style: Style, component: Style, post: Style, index: int,
+                    column: int) -> tuple[Style, Style]:
+        """A cell's style before its text's and with the cursor's after it, kept: each
+        holds the cell's place as meta (DataTable's clicks read it), which Rich pickles."""
+        key = (row_style, component, post, index, column)
+        styles = self._cell_styles.get(key)
+        if styles is None:
+            if len(self._cell_styles) > 8192:
+                self._cell_styles.clear()
+            pre = row_style + Style.from_meta({"row": index, "column": column}) + component
+            styles = self._cell_styles[key] = (pre, pre + post)
+        return styles
 
     def cell_text(self, key: str, column: int) -> str:
         """The plain text of one cell of the row of ``key``, as a person reads it ("" for a
