@@ -19,14 +19,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.cells import cell_len
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
+
+from tui.widgets.row_paint import Paint, RowPainter
 
 Row = tuple[str, Sequence[object]]
 
@@ -52,9 +52,9 @@ class LiveTable(DataTable[Text]):
         self._versions: list[int] = []
         self._version = 0
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
-        self._paint: tuple[object, ...] = ()
-        self._paint_style = Style()
-        self._cell_styles: dict[tuple[Style, Style, Style, int, int], tuple[Style, Style]] = {}
+        self._painter = RowPainter()
+        self._paint: Paint | None = None
+        self._cursor_row = self._hover_row = -1
 
     def on_mount(self) -> None:
         for key, label in self._columns:
@@ -156,12 +156,25 @@ class LiveTable(DataTable[Text]):
         self._strips.clear()
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        # What every line of this paint shares; DataTable reads the same before its paint.
-        self._paint_style = self.rich_style
-        self._paint = (self.size.width, self.scroll_offset, self.get_pseudo_class_state(),
-                       self._paint_style, self.show_cursor, self.cursor_type,
-                       self._show_hover_cursor,
-                       tuple(column.content_width for column in self.columns.values()))
+        # What every line of this paint shares: read once, not once a row.
+        column_styles = self.get_component_styles
+        self._paint = Paint(
+            width=self.size.width, scroll_x=self.scroll_offset.x, base=self.rich_style,
+            even=column_styles("datatable--even-row").rich_style if self.zebra_stripes
+            else self.rich_style,
+            odd=column_styles("datatable--odd-row").rich_style if self.zebra_stripes
+            else self.rich_style,
+            cursor=self.get_component_rich_style("datatable--cursor"),
+            hover=self.get_component_rich_style("datatable--hover"),
+            spaces=tuple(column.get_render_width(self) - 2 * self.cell_padding
+                         for column in self.columns.values()),
+            padding=self.cell_padding,
+            css_foreground=self.cursor_foreground_priority == "css",
+            css_background=self.cursor_background_priority == "css",
+            state=self.get_pseudo_class_state())
+        self._cursor_row = self.cursor_coordinate.row if self.show_cursor else -1
+        self._hover_row = self.hover_coordinate.row \
+            if self.show_cursor and self._show_hover_cursor else -1
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
@@ -169,76 +182,19 @@ class LiveTable(DataTable[Text]):
         changed (its cells, the cursor or hover on it, widths, scroll, focus, size)."""
         top = self.header_height if self.show_header else 0
         index = y + self.scroll_offset.y - top
-        if y < top or not 0 <= index < len(self._versions) or self.fixed_rows:
+        if (y < top or not 0 <= index < len(self._versions) or self.fixed_rows
+                or self.cursor_type != "row" or self._paint is None):
             return super().render_line(y)
-        key = (index, self._versions[index], self.cursor_coordinate.row == index,
-               self.hover_coordinate.row == index, self._paint)
+        cursor, hover = self._cursor_row == index, self._hover_row == index
+        key = (index, self._versions[index], cursor, hover, self._paint)
         strip = self._strips.get(key)
         if strip is None:
-            strip = self._row_line(index)
+            strip = self._painter.line(self._paint, self.app.console, index,
+                                       self._cells[index], cursor, hover)
             if strip is None:
-                strip = super().render_line(y)
+                return super().render_line(y)
             self._strips[key] = strip
         return strip
-
-    def _row_line(self, index: int) -> Strip | None:
-        """The line of row ``index`` as DataTable draws it, built from the cells' Rich
-        segments directly: DataTable renders each cell through Padding, Styled and
-        ``Console.render_lines`` (measured ~0.2 ms a cell under cProfile, 9 cells a row,
-        every visible row once per frame while downloads move). None when a cell is
-        wider than its column (DataTable then crops it; let it)."""
-        cells, console, base = self._cells[index], self.app.console, self._paint_style
-        columns = list(self.columns.values())
-        padding = " " * self.cell_padding
-        cursor = self.show_cursor and self.cursor_coordinate.row == index
-        hover = (self.show_cursor and self._show_hover_cursor
-                 and self.hover_coordinate.row == index)
-        component = Style()
-        if hover:
-            component += self.get_component_rich_style("datatable--hover")
-        if cursor:
-            component += self.get_component_rich_style("datatable--cursor")
-        post = (Style.from_color(color=component.color)
-                if self.cursor_foreground_priority == "css" else Style.null())
-        if self.cursor_background_priority == "css":
-            post += Style.from_color(bgcolor=component.bgcolor)
-        row_style = self.get_component_styles(
-            "datatable--odd-row" if index % 2 else "datatable--even-row").rich_style \
-            if self.zebra_stripes else base
-        segments: list[Segment] = []
-        for column_index, (column, cell) in enumerate(zip(columns, cells, strict=True)):
-            space = column.get_render_width(self) - 2 * self.cell_padding
-            used = cell_len(cell.plain)
-            if used > space or "\n" in cell.plain:
-                return None
-            pre, pre_post = self._cell_style(row_style, component, post, index, column_index)
-            segments.append(Segment(padding, pre_post))
-            # Text's own style is the lowest of its spans when Rich renders it whole.
-            text_style = pre + console.get_style(cell.style) if cell.style else pre
-            segments.extend(Segment(text, text_style + style + post if style
-                                    else text_style + post)
-                            for text, style, _ in cell.render(console) if text)
-            segments.append(Segment(" " * (space - used) + padding, pre_post))
-        table_width = sum(column.get_render_width(self) for column in columns)
-        extend = row_style + component + Style.from_meta(
-            {"row": index, "column": 0, "out_of_bounds": True})
-        segments.append(Segment(" " * max(0, self.size.width - table_width), extend))
-        scroll_x, width = self.scroll_offset.x, self.size.width
-        return Strip(segments).crop(scroll_x, scroll_x + width) \
-            .adjust_cell_length(width, base).simplify()
-
-    def _cell_style(self, row_style: Style, component: Style, post: Style, index: int,
-                    column: int) -> tuple[Style, Style]:
-        """A cell's style before its text's and with the cursor's after it, kept: each
-        holds the cell's place as meta (DataTable's clicks read it), which Rich pickles."""
-        key = (row_style, component, post, index, column)
-        styles = self._cell_styles.get(key)
-        if styles is None:
-            if len(self._cell_styles) > 8192:
-                self._cell_styles.clear()
-            pre = row_style + Style.from_meta({"row": index, "column": column}) + component
-            styles = self._cell_styles[key] = (pre, pre + post)
-        return styles
 
     def cell_text(self, key: str, column: int) -> str:
         """The plain text of one cell of the row of ``key``, as a person reads it ("" for a
