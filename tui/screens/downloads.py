@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from tui.frame import Frame
 from tui.messages import DownloadAction, DownloadHighlighted, RedrawNow
 from tui.screens.detail import DownloadDetail
-from tui.selection import COLUMNS, ROW_LIMIT, visible_rows
+from tui.selection import COLUMNS, ROW_LIMIT, shown_rows
 from tui.state import DownloadRow
 from tui.widgets.cells import download_cells
 from tui.widgets.table import LiveTable, as_text
@@ -146,8 +146,7 @@ class DownloadsScreen(Screen[None]):
         if progress_only and now - self._drawn_at < PROGRESS_FRAME:
             return False
         self._drawn, self._drawn_apps, self._drawn_at = state.version, state.apps_version, now
-        rows, matched = visible_rows(state.downloads.values(), self.filter_text, self.sort,
-                                     self.reverse, ROW_LIMIT)
+        rows, matched = shown_rows(state, self.filter_text, self.sort, self.reverse, ROW_LIMIT)
         self._next_cache = {}
         self.table.show([(row.key, self._cells_of(row)) for row in rows])
         self._cell_cache = self._next_cache
