@@ -24,10 +24,10 @@ def rows(step: int) -> list[tuple[str, tuple[object, ...]]]:
 
 
 def lines_differ(table: LiveTable) -> list[int]:
-    """The rows on screen whose line LiveTable draws otherwise than DataTable would."""
+    """The lines on screen (header included) that LiveTable draws otherwise than DataTable."""
     table.render_lines(table.region.reset_offset)
     top = table.header_height
-    return [y for y in range(top, table.size.height)
+    return [y for y in range(table.size.height)
             if y + table.scroll_offset.y - top < len(table.shown_keys)
             and table.render_line(y) != DataTable.render_line(table, y)]
 

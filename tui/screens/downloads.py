@@ -157,7 +157,8 @@ class DownloadsScreen(Screen[None]):
                   f"{order} · p promote  z pause  s resume  c cancel  enter detail  o sort  "
                   "/ filter")
         if status != self._status:
-            # Static.update lays the whole screen out again: only when the line changed.
+            # One line, as wide as the screen: no layout (Static.update's default lays the
+            # whole screen out again, ~10 ms).
             self._status = status
-            self.query_one("#downloads-status", Static).update(status)
+            self.query_one("#downloads-status", Static).update(status, layout=False)
         return True

@@ -182,6 +182,15 @@ class LiveTable(DataTable[Text]):
         changed (its cells, the cursor or hover on it, widths, scroll, focus, size)."""
         top = self.header_height if self.show_header else 0
         index = y + self.scroll_offset.y - top
+        if y < top and self._paint is not None and not self.fixed_rows:
+            # The labels never change: the header line changes with the paint, the hover
+            # and the cursor (DataTable's own key for it holds the update count as well).
+            header_key = (-1 - y, self.hover_coordinate, self.cursor_coordinate,
+                          self.show_cursor, self._show_hover_cursor, self._paint)
+            strip = self._strips.get(header_key)
+            if strip is None:
+                strip = self._strips[header_key] = super().render_line(y)
+            return strip
         if (y < top or not 0 <= index < len(self._versions) or self.fixed_rows
                 or self.cursor_type != "row" or self._paint is None):
             return super().render_line(y)
