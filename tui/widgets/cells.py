@@ -6,7 +6,7 @@ characters; each function is pure so the table can redraw a cell cheaply.
 
 from __future__ import annotations
 
-from rich.text import Text
+from rich.text import Span, Text
 
 from orchestrator.model.enums import DownloadState
 from orchestrator.model.units import format_size
@@ -27,7 +27,9 @@ def bar(fraction: float, width: int = 12, style: str = "green") -> Text:
     eighths = round(fraction * width * 8)
     full, part = divmod(eighths, 8)
     filled = "█" * full + (BLOCKS[part] if part and full < width else "")
-    return Text.assemble((filled.ljust(width), style), (" ", ""), f"{fraction:4.0%}")
+    # Text.assemble's very Text, built directly (a cell of every moving row, every frame).
+    spans = [Span(0, width, style)] if width and style else []
+    return Text(f"{filled.ljust(width)} {fraction:4.0%}", spans=spans)
 
 
 def phase_bar(phases: dict[str, float]) -> Text:
