@@ -191,7 +191,8 @@ class LiveState:
         elif name == EventKind.DOWNLOAD_FAILED:
             row.state, row.speed = FAILED, 0.0
             row.error = f"{data.get('code')} {data.get('name')}: {data.get('message')}"
-        self._place(key, row)
+        if row.state.ended or key not in self._active:  # most events: progress, in place
+            self._place(key, row)
 
     def _place(self, key: str, row: DownloadRow) -> None:
         """Keep the row in its index after an event changed it."""

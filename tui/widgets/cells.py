@@ -79,8 +79,9 @@ def size_of(row: DownloadRow) -> str:
     return f"{format_size(row.bytes)} / {total}"
 
 
-def download_cells(row: DownloadRow) -> tuple[object, ...]:
-    """The Downloads table's cells for one row, in column order."""
-    return (row.id, row.app, "yes" if row.essential else "", str(row.priority), state(row),
-            bar(row.fraction, 10), speed(row.speed), duration(row.eta),
-            Text(row.error or "", "red"))
+def download_cells(row: DownloadRow) -> tuple[Text, ...]:
+    """The Downloads table's cells for one row, in column order (Text already: the table
+    takes them as they are, and every moving row's cells are made again each frame)."""
+    return (Text(row.id), Text(row.app), Text("yes" if row.essential else ""),
+            Text(str(row.priority)), state(row), bar(row.fraction, 10), Text(speed(row.speed)),
+            Text(duration(row.eta)), Text(row.error or "", "red"))
