@@ -13,7 +13,13 @@ takes to show on screen while the stream flows, and the process CPU time
 included, next to the same stream drained without any UI.
 
 ``--active 8 --tick 0.1`` is closer to the demo (a handful of downloads, ten
-progress events a second each); the default is the stress case.
+progress events a second each); the default is the stress case. The goal: at most
+30 % of one core, refresh median at most 50 ms.
+
+``--compare DIR`` measures another source tree (say ``git archive main tui
+orchestrator | tar -x -C DIR``) against this one, each run in its own process,
+the two alternating for ``--rounds`` rounds so that both see the same machine
+load; the medians over the rounds are printed side by side.
 """
 
 from __future__ import annotations
@@ -21,15 +27,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# --source DIR: import tui and orchestrator from another tree (the run --compare starts).
+SOURCE = Path(sys.argv[sys.argv.index("--source") + 1]) if "--source" in sys.argv else ROOT
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(SOURCE))
 
 from orchestrator.events import EventKind  # noqa: E402
 from orchestrator.service import Orchestrator  # noqa: E402
@@ -37,6 +48,8 @@ from tui.app import BgAssetsApp, in_process  # noqa: E402
 
 APP_ID = "com.example.bench"
 SIZE = 4 << 20
+GOAL_CPU = 0.30  # of one core
+GOAL_FRAME = 0.050  # seconds, refresh median
 
 
 def cpu_seconds() -> float:
@@ -164,12 +177,34 @@ def main() -> int:
     parser.add_argument("--tick", type=float, default=0.01,
                         help="seconds between ticks of the stream")
     parser.add_argument("--quick", action="store_true", help="2,000 downloads")
+    parser.add_argument("--compare", type=Path, metavar="DIR",
+                        help="another tree's tui and orchestrator, measured against this one")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --compare")
+    parser.add_argument("--source", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     count = 2_000 if args.quick else args.downloads
+    if args.compare is not None:
+        return compare(args, count)
     result = run_sync(count, args.active, args.steps, args.tick)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    report(result, count, args.active, args.tick)
+    return 0
+
+
+def verdict(result: dict[str, float]) -> str:
+    share = result["cpu"] / result["wall"]
+    met = share <= GOAL_CPU and result["frame_median"] <= GOAL_FRAME
+    return (f"goal (<= {GOAL_CPU:.0%} of a core, refresh median <= {GOAL_FRAME * 1000:.0f} ms): "
+            f"{'met' if met else 'not met'}")
+
+
+def report(result: dict[str, float], count: int, active: int, tick: float) -> None:
     ms = 1000
     print(f"{count:,} downloads, {result['events']:,.0f} events in {result['wall']:.2f} s "
-          f"(paced: {args.active} moving at once, a tick every {args.tick * ms:.0f} ms)")
+          f"(paced: {active} moving at once, a tick every {tick * ms:.0f} ms)")
     print(f"refresh (one frame of the Downloads screen: {result['shown']:.0f} rows chosen, "
           "changed cells rewritten; Textual's paint is in the CPU line): "
           f"{result['frames']:.0f} frames, median {result['frame_median'] * ms:.1f} ms, "
@@ -180,6 +215,32 @@ def main() -> int:
           f"= {100 * result['cpu'] / result['wall']:.0f} % of one core; the same stream "
           f"without the UI: {result['base_cpu']:.2f} s over {result['base_wall']:.2f} s, so the UI "
           f"costs {result['cpu'] - result['base_cpu']:.2f} s")
+    print(verdict(result))
+
+
+def compare(args: argparse.Namespace, count: int) -> int:
+    """Alternate runs of the other tree and this one, each in a fresh process."""
+    trees = {"before": args.compare.resolve(), "after": ROOT}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+    for round_ in range(args.rounds):
+        order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
+        for name in order:
+            out = subprocess.run(
+                [sys.executable, __file__, "--source", str(trees[name]), "--json",
+                 "--downloads", str(count), "--active", str(args.active),
+                 "--steps", str(args.steps), "--tick", str(args.tick)],
+                check=True, capture_output=True, text=True).stdout
+            result = json.loads(out.strip().splitlines()[-1])
+            runs[name].append(result)
+            print(f"round {round_ + 1} {name:6s} ({trees[name]}): "
+                  f"{100 * result['cpu'] / result['wall']:.0f} % of a core, refresh median "
+                  f"{result['frame_median'] * 1000:.1f} ms, key press median "
+                  f"{result['press_median'] * 1000:.1f} ms", flush=True)
+    for name, results in runs.items():
+        median = {key: statistics.median(r[key] for r in results) for key in results[0]}
+        median["cpu"] = statistics.median(r["cpu"] / r["wall"] for r in results) * median["wall"]
+        print(f"\n{name} ({trees[name]}), medians of {len(results)} runs:")
+        report(median, count, args.active, args.tick)
     return 0
 
 

@@ -12,7 +12,7 @@ import heapq
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from tui.state import STATE_RANK, WAITING, DownloadRow
+from tui.state import STATE_RANK, WAITING, DownloadRow, LiveState
 
 ROW_LIMIT = 200
 COLUMNS = ("id", "app", "essential", "priority", "state", "progress", "speed", "eta", "error")
@@ -61,3 +61,13 @@ def visible_rows(rows: Iterable[DownloadRow], text: str = "", sort: str | None =
     elif reverse:
         shown.reverse()
     return shown, matched
+
+
+def shown_rows(state: LiveState, text: str = "", sort: str | None = None, reverse: bool = False,
+               limit: int = ROW_LIMIT) -> tuple[list[DownloadRow], int]:
+    """:func:`visible_rows` of all the state's downloads; without a filter it ranks only
+    the rows that can be shown (:meth:`LiveState.relevant`), not 10,000 ended ones."""
+    if text.split():
+        return visible_rows(state.downloads.values(), text, sort, reverse, limit)
+    shown, _ = visible_rows(state.relevant(limit), "", sort, reverse, limit)
+    return shown, len(state.downloads)

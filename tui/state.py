@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from orchestrator.events import Event, EventKind, describe
@@ -52,6 +53,7 @@ class DownloadRow:
     error: str | None = None
     path: str | None = None
     changed: int = 0
+    arrival: int = 0
     history: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
 
     @property
@@ -112,6 +114,11 @@ class LiveState:
         self.counts: dict[str, int] = {}
         self.purgeable: dict[str, int] = {}
         self.packs = PackState()
+        # The Downloads table's candidates without scanning every row: the rows not ended,
+        # and the ended ones in the order of their last change (oldest first).
+        self._active: dict[str, DownloadRow] = {}
+        self._ended: dict[str, None] = {}
+        self._arrivals = 0
 
     def apply(self, event: Event) -> None:
         """Fold one event into the state."""
@@ -152,7 +159,9 @@ class LiveState:
         key = f"{app}/{data['download']}"
         row = self.downloads.get(key)
         if row is None:
-            row = self.downloads[key] = DownloadRow(app, data["download"])
+            self._arrivals += 1
+            row = self.downloads[key] = DownloadRow(app, data["download"],
+                                                    arrival=self._arrivals)
         row.changed = self.version
         row.essential = bool(data.get("essential", row.essential))
         if name != EventKind.DOWNLOAD_PAUSED:
@@ -182,11 +191,45 @@ class LiveState:
         elif name == EventKind.DOWNLOAD_FAILED:
             row.state, row.speed = FAILED, 0.0
             row.error = f"{data.get('code')} {data.get('name')}: {data.get('message')}"
+        if row.state.ended or key not in self._active:  # most events: progress, in place
+            self._place(key, row)
+
+    def _place(self, key: str, row: DownloadRow) -> None:
+        """Keep the row in its index after an event changed it."""
+        if row.state.ended:
+            self._active.pop(key, None)
+            self._ended.pop(key, None)
+            self._ended[key] = None  # the latest change last
+        else:
+            self._ended.pop(key, None)
+            self._active[key] = row
+
+    def relevant(self, limit: int) -> list[DownloadRow]:
+        """Every row that can be among the ``limit`` most relevant (the rows not ended and
+        the ``limit`` ended most recently, with any tied with the last of them), in the
+        order the rows came, as :attr:`downloads` holds them."""
+        recent: list[DownloadRow] = []
+        for key in reversed(self._ended):
+            row = self.downloads[key]
+            if len(recent) >= limit and row.changed != recent[-1].changed:
+                break
+            recent.append(row)
+        rows = [*self._active.values(), *recent]
+        rows.sort(key=attrgetter("arrival"))
+        return rows
+
+    def _reindex(self) -> None:
+        self._active = {key: row for key, row in self.downloads.items() if not row.state.ended}
+        ended = sorted((row for row in self.downloads.values() if row.state.ended),
+                       key=attrgetter("changed"))  # stable: ties stay in arrival order
+        self._ended = {row.key: None for row in ended}
 
     def _forget_app(self, app: str) -> None:
         """The app is not installed any more: its rows and counts go with it."""
         for key in [key for key, row in self.downloads.items() if row.app == app]:
             del self.downloads[key]
+            self._active.pop(key, None)
+            self._ended.pop(key, None)
         self.apps.pop(app, None)
         self.purgeable.pop(app, None)
         self.packs.forget(app)
@@ -226,10 +269,15 @@ class LiveState:
                 row.error = f"{view.error}: {view.message}"
             if view.purgeable:
                 self._add_purgeable(row.app, row.bytes)
+            known = self.downloads.get(row.key)
+            if known is None:
+                self._arrivals += 1
+            row.arrival = known.arrival if known is not None else self._arrivals
             self.downloads[row.key] = row
             pack = pack_of(row.id)
             if pack is not None and not row.state.ended:
                 self.packs.scheduled(row.app, pack, row.key, self.ended)
+        self._reindex()
         for app in snapshot.apps.values():
             self.seed_progress(app.id, app.progress, dict(app.phases))
         self.version += 1

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import time
+from types import SimpleNamespace
 
 from orchestrator.events import Event
 from orchestrator.model.enums import DownloadState
-from tui.selection import ROW_LIMIT, visible_rows
+from tui.selection import ROW_LIMIT, shown_rows, visible_rows
 from tui.state import LiveState
 
 APP = "com.example.game"
@@ -93,3 +95,31 @@ def test_selection_keeps_moving_then_waiting_then_recent_within_the_limit():
     assert elapsed < 0.1
     rows, matched = visible_rows(state.downloads.values(), "finished d0899", sort="id")
     assert matched == 10 and [row.id for row in rows] == [f"d0899{i}" for i in range(10)]
+
+
+def test_shown_rows_ranks_only_the_candidates_and_chooses_as_ranking_every_row_would():
+    """The index of rows not ended and ended by recency gives the very rows (and order)
+    that ranking all of them gives, through schedules, ends, re-schedules, pauses,
+    a seeded state with ties, and an app's rows going."""
+    rng = random.Random(16)
+    state = LiveState()
+    views = [SimpleNamespace(app=APP, id=f"s{i:03d}", essential=i % 7 == 0, priority=i % 5,
+                             state=DownloadState.FINISHED if i % 3 else DownloadState.CREATED,
+                             bytes=0, total=1000, foreground=False, pending=i % 3 == 0,
+                             reason=None, error=None, message=None, purgeable=False)
+             for i in range(300)]
+    state.seed(views, SimpleNamespace(apps={}))
+    kinds = ["download.scheduled", "download.started", "download.progress", "download.paused",
+             "download.finished", "download.failed", "download.reenqueued"]
+    for step in range(6_000):
+        name = f"d{rng.randrange(400):03d}" if rng.random() < 0.8 else f"s{rng.randrange(300):03d}"
+        state.apply(event(rng.choice(kinds), name, priority=rng.randrange(5),
+                          essential=rng.random() < 0.1, bytes=rng.randrange(1000), speed=1))
+        if step == 4_000:
+            state.apply(Event(1.0, "app.uninstalled", APP, {}))
+            assert shown_rows(state) == ([], 0)
+        if step % 97 == 0:
+            for limit in (1, 50, 200):
+                for sort in (None, "priority", "id"):
+                    expected = visible_rows(state.downloads.values(), "", sort, False, limit)
+                    assert shown_rows(state, "", sort, False, limit) == expected

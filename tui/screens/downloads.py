@@ -13,14 +13,14 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from tui.frame import Frame
 from tui.messages import DownloadAction, DownloadHighlighted, RedrawNow
 from tui.screens.detail import DownloadDetail
-from tui.selection import COLUMNS, ROW_LIMIT, visible_rows
+from tui.selection import COLUMNS, ROW_LIMIT, shown_rows
 from tui.state import DownloadRow
 from tui.widgets.cells import download_cells
-from tui.widgets.table import LiveTable, as_text
+from tui.widgets.table import LiveTable
 
-# Progress alone redraws the table five times a second (DESIGN: 5-10 Hz): DataTable renders
-# every visible cell again after any update (measured ~50 ms for 50 rows x 9 columns), so
-# 10 Hz of progress cost half a core. A state change draws on the next tick, a key at once.
+# Progress alone redraws the table five times a second (DESIGN: 5-10 Hz): each frame makes
+# the cells of every moving row again and draws those on screen (LiveTable: ~70 us a row).
+# A state change draws on the next tick, a key at once.
 PROGRESS_FRAME = 0.2
 LABELS = ("ID", "App", "Essential", "Priority", "State", "Progress", "Speed", "ETA", "Error")
 
@@ -52,6 +52,7 @@ class DownloadsScreen(Screen[None]):
         self._drawn_apps = -1
         self._drawn_at = 0.0
         self._highlighted: str | None = None
+        self._status = ""
         self._cell_cache: dict[str, tuple[int, tuple[Text, ...]]] = {}
         self._next_cache: dict[str, tuple[int, tuple[Text, ...]]] = {}
 
@@ -132,7 +133,7 @@ class DownloadsScreen(Screen[None]):
         """The row's cells, rebuilt only when an event changed the row since the last frame."""
         cached = self._cell_cache.get(row.key)
         if cached is None or cached[0] != row.changed:
-            cached = (row.changed, tuple(as_text(cell) for cell in download_cells(row)))
+            cached = (row.changed, download_cells(row))
         self._next_cache[row.key] = cached
         return cached[1]
 
@@ -145,15 +146,19 @@ class DownloadsScreen(Screen[None]):
         if progress_only and now - self._drawn_at < PROGRESS_FRAME:
             return False
         self._drawn, self._drawn_apps, self._drawn_at = state.version, state.apps_version, now
-        rows, matched = visible_rows(state.downloads.values(), self.filter_text, self.sort,
-                                     self.reverse, ROW_LIMIT)
+        rows, matched = shown_rows(state, self.filter_text, self.sort, self.reverse, ROW_LIMIT)
         self._next_cache = {}
         self.table.show([(row.key, self._cells_of(row)) for row in rows])
         self._cell_cache = self._next_cache
         self._tell_highlighted()
         order = f"sorted by {self.sort}{' (reversed)' if self.reverse else ''}" if self.sort \
             else "active first"
-        self.query_one("#downloads-status", Static).update(
-            f"showing {len(rows)} of {matched} matching ({len(state.downloads)} in all), "
-            f"{order} · p promote  z pause  s resume  c cancel  enter detail  o sort  / filter")
+        status = (f"showing {len(rows)} of {matched} matching ({len(state.downloads)} in all), "
+                  f"{order} · p promote  z pause  s resume  c cancel  enter detail  o sort  "
+                  "/ filter")
+        if status != self._status:
+            # One line, as wide as the screen: no layout (Static.update's default lays the
+            # whole screen out again, ~10 ms).
+            self._status = status
+            self.query_one("#downloads-status", Static).update(status, layout=False)
         return True

@@ -6,7 +6,7 @@ characters; each function is pure so the table can redraw a cell cheaply.
 
 from __future__ import annotations
 
-from rich.text import Text
+from rich.text import Span, Text
 
 from orchestrator.model.enums import DownloadState
 from orchestrator.model.units import format_size
@@ -27,7 +27,9 @@ def bar(fraction: float, width: int = 12, style: str = "green") -> Text:
     eighths = round(fraction * width * 8)
     full, part = divmod(eighths, 8)
     filled = "█" * full + (BLOCKS[part] if part and full < width else "")
-    return Text.assemble((filled.ljust(width), style), (" ", ""), f"{fraction:4.0%}")
+    # Text.assemble's very Text, built directly (a cell of every moving row, every frame).
+    spans = [Span(0, width, style)] if width and style else []
+    return Text(f"{filled.ljust(width)} {fraction:4.0%}", spans=spans)
 
 
 def phase_bar(phases: dict[str, float]) -> Text:
@@ -77,8 +79,9 @@ def size_of(row: DownloadRow) -> str:
     return f"{format_size(row.bytes)} / {total}"
 
 
-def download_cells(row: DownloadRow) -> tuple[object, ...]:
-    """The Downloads table's cells for one row, in column order."""
-    return (row.id, row.app, "yes" if row.essential else "", str(row.priority), state(row),
-            bar(row.fraction, 10), speed(row.speed), duration(row.eta),
-            Text(row.error or "", "red"))
+def download_cells(row: DownloadRow) -> tuple[Text, ...]:
+    """The Downloads table's cells for one row, in column order (Text already: the table
+    takes them as they are, and every moving row's cells are made again each frame)."""
+    return (Text(row.id), Text(row.app), Text("yes" if row.essential else ""),
+            Text(str(row.priority)), state(row), bar(row.fraction, 10), Text(speed(row.speed)),
+            Text(duration(row.eta)), Text(row.error or "", "red"))
