@@ -220,10 +220,20 @@ def _plan_failure(code: int | None, out: str, err: str, case: Case,
             except ValueError:
                 return "plan --json printed no JSON"
         return None
+    if code == 1 and _refused_for_space(out):
+        return None  # the plan does not fit the device's disk: not a manifest's fault
     shown = known | {name.encode("utf-8", "backslashreplace").decode() for name in known}
     if not any(name in err for name in shown):
         return f"plan's error names no file: {err.strip()[:300]}"
     return None
+
+
+# The refusals with which a valid plan exits 1: it does not fit the device's disk.
+SPACE_REFUSALS = ("notEnoughStorage", "installDoesNotFit")
+
+
+def _refused_for_space(out: str) -> bool:
+    return any(name in out for name in SPACE_REFUSALS)
 
 
 def _manifest_url(app: Path) -> Any:

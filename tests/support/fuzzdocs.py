@@ -10,6 +10,7 @@ example's files and judges what ``validate`` and ``plan`` make of them.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import random
 import re
@@ -158,7 +159,10 @@ def _mutate_tree(rng: random.Random, tree: Any, marks: _Marks, as_json: bool) ->
         other = rng.choice(paths)
         if other and not (other[: len(path)] == path or path[: len(other)] == other):
             other_parent = _get(tree, other[:-1])
-            parent[last], other_parent[other[-1]] = other_parent[other[-1]], parent[last]
+            # Copies: wrap and duplicate share nodes, so two different paths may hold one
+            # object, and moving it under itself would make a cycle no document can have.
+            parent[last], other_parent[other[-1]] = (copy.deepcopy(other_parent[other[-1]]),
+                                                     copy.deepcopy(parent[last]))
     elif operation == "rename" and isinstance(parent, dict):
         parent[rng.choice(["id", "Id", "kind", "metadata", "x-" + str(last), str(last) + "s"])] \
             = parent.pop(last)
@@ -361,7 +365,9 @@ def _plausible(rng: random.Random, path: tuple[Any, ...], value: Any) -> Any:
     names = [part for part in path if isinstance(part, str)]
     field = "match.id" if names[-2:] == ["match", "id"] else names[-1] if names else ""
     if field in PLAUSIBLE:
-        return rng.choice(PLAUSIBLE[field])
+        # A copy: a list put in the tree may have its own items replaced next, and the
+        # table's list must not change (nor end up inside itself).
+        return copy.deepcopy(rng.choice(PLAUSIBLE[field]))
     if isinstance(value, bool):
         return not value
     if isinstance(value, int):
