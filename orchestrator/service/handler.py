@@ -23,10 +23,10 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orchestrator
 from orchestrator.errors import BackgroundAssetsError, HandlerAnswerError
@@ -51,6 +51,7 @@ __all__ = ["HandlerAnswerError", "HandlerOutcome", "HandlerRunner", "call_handle
            "downloads_call", "failed_call", "finished_call", "parse_downloads"]
 
 log = logging.getLogger("bgassets.handler")
+T = TypeVar("T")
 
 POLL = 0.05
 MAX_LINE = 64 * 2**20
@@ -108,7 +109,7 @@ class HandlerRunner:
         """``downloads(for:manifestURL:extensionInfo:)``."""
         call = downloads_call(request, catalog_path, info, self.extension.app_group,
                               self.container, catalog_url=catalog_url)
-        return self._parsed(await self._call(call, budget))
+        return self._parsed(await self._call(call, budget), self._downloads, [])
 
     async def finished(self, download: Download, path: Path, *,
                        budget: float | None) -> HandlerOutcome:
@@ -119,32 +120,20 @@ class HandlerRunner:
                      budget: float | None) -> tuple[list[Download], HandlerOutcome]:
         """Report a failure; the answer is the downloads to schedule again."""
         call = failed_call(download, error, self.container)
-        return self._parsed(await self._call(call, budget))
+        return self._parsed(await self._call(call, budget), self._downloads, [])
 
     async def should_download(self, packs: list[AssetPack], *, budget: float | None
                               ) -> tuple[list[bool] | None, HandlerOutcome]:
         """``shouldDownload(_:)`` for each pack, in one process; None when it failed."""
         outcome = await self._call(should_download_call(packs, self.extension.app_group,
                                                         self.container), budget)
-        if not outcome.ok:
-            return None, outcome
-        try:
-            return parse_decisions(outcome.answer, len(packs)), outcome
-        except HandlerAnswerError as error:
-            log.warning("%s: %s", self.extension.handler, error.message)
-            return None, replace(outcome, answer=None, terminated=error.message)
+        return self._parsed(outcome, lambda answer: parse_decisions(answer, len(packs)), None)
 
     async def challenge(self, download: Download, challenge: Challenge, *,
                         budget: float | None) -> tuple[ChallengeAnswer, HandlerOutcome]:
         """``backgroundDownload(_:didReceive:)``: a credential, cancel or None."""
         outcome = await self._call(challenge_call(download, challenge, self.container), budget)
-        if not outcome.ok:
-            return None, outcome
-        try:
-            return parse_challenge_answer(outcome.answer), outcome
-        except HandlerAnswerError as error:
-            log.warning("%s: %s", self.extension.handler, error.message)
-            return None, replace(outcome, answer=None, terminated=error.message)
+        return self._parsed(outcome, parse_challenge_answer, None)
 
     async def _call(self, call: Mapping[str, Any], budget: float | None) -> HandlerOutcome:
         assert self.extension.handler is not None, "the extension has no handler"
@@ -153,14 +142,20 @@ class HandlerRunner:
                                   memory_limit=self.extension.memory_limit,
                                   state_dir=self.state_dir)
 
-    def _parsed(self, outcome: HandlerOutcome) -> tuple[list[Download], HandlerOutcome]:
+    def _downloads(self, answer: Mapping[str, Any] | None) -> list[Download]:
+        return parse_downloads(answer, self.extension.app_group)
+
+    def _parsed(self, outcome: HandlerOutcome, parse: Callable[[Mapping[str, Any] | None], T],
+                empty: T) -> tuple[T, HandlerOutcome]:
+        """The answer read by ``parse``, or ``empty`` for a call that did not answer or
+        answered what ``parse`` refuses (the outcome then says ``bad answer`` why)."""
         if not outcome.ok:
-            return [], outcome
+            return empty, outcome
         try:
-            return parse_downloads(outcome.answer, self.extension.app_group), outcome
+            return parse(outcome.answer), outcome
         except HandlerAnswerError as error:
             log.warning("%s: %s", self.extension.handler, error.message)
-            return [], replace(outcome, answer=None, terminated=error.message)
+            return empty, replace(outcome, answer=None, terminated=error.message)
 
 
 @dataclass
