@@ -100,21 +100,11 @@ class RemoteDelegate:
     def answered(self, token: str, taken: bool = True) -> None:
         """The app returned from ``finished`` for ``token``; ``taken`` False: it has no
         delegate to take the file, which goes to the extension."""
-        answer = self._answers.get(token)
-        if answer is None:
-            raise BackgroundAssetsError(f"no finished callback {token!r} waits for an answer",
-                                        ErrorCode.REQUEST_INVALID)
-        if not answer.done():
-            answer.set_result(taken)
+        _settle(self._answers, token, "finished", taken)
 
     def challenged(self, token: str, answer: ChallengeAnswer) -> None:
         """The app's answer to the ``challenge`` callback ``token``."""
-        waiting = self._challenges.get(token)
-        if waiting is None:
-            raise BackgroundAssetsError(f"no challenge callback {token!r} waits for an answer",
-                                        ErrorCode.REQUEST_INVALID)
-        if not waiting.done():
-            waiting.set_result(answer)
+        _settle(self._challenges, token, "challenge", answer)
 
     def close(self) -> None:
         """The app left: what it did not answer goes to the extension."""
@@ -129,3 +119,15 @@ class RemoteDelegate:
 
     def _view(self, download: Download, state: DownloadState, done: int) -> dict[str, Any]:
         return to_json(of_download(self.app_id, download, state, done))
+
+
+def _settle(waiting: dict[str, asyncio.Future[T]], token: str, callback: str,
+            answer: T) -> None:
+    """Give the ``callback`` that sent ``token`` its answer (:meth:`RemoteDelegate._ask`
+    waits for it); 1073 for a token nothing waits on."""
+    future = waiting.get(token)
+    if future is None:
+        raise BackgroundAssetsError(f"no {callback} callback {token!r} waits for an answer",
+                                    ErrorCode.REQUEST_INVALID)
+    if not future.done():
+        future.set_result(answer)
