@@ -89,44 +89,31 @@ class PackStore:
 
     def add_bytes(self, sha256: str, data: bytes) -> Path:
         """Store ``data`` (already checked against ``sha256``), durable before it is used."""
-        if self.has(sha256):
-            return self.stored(sha256)
-        self.store.mkdir(parents=True, exist_ok=True)
-        temporary = self.store / f"{_TEMPORARY}{sha256}"
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        return self.add(sha256, temporary)
+        self.add_all([(sha256, data)])
+        return self.stored(sha256)
 
     def add_all(self, files: Iterable[tuple[str, bytes]]) -> list[str]:
         """Store many small files (each already checked against its sha256) with one
-        sync of the file system for all of them instead of an fsync each, then rename
-        each into place; the sha256 stored."""
+        sync of the file system for all of them instead of an fsync each, then move each
+        into place with :meth:`add`; the sha256 stored."""
         from orchestrator.engine.commit import sync_file_system
+        from orchestrator.engine.staging import fsync_path
 
         self.store.mkdir(parents=True, exist_ok=True)
-        written: list[tuple[str, Path]] = []
+        written: dict[str, Path] = {}
         for sha256, data in files:
-            if self.has(sha256) or any(sha256 == done for done, _ in written):
+            if sha256 in written or self.has(sha256):
                 continue
-            temporary = self.store / f"{_TEMPORARY}{sha256}"
-            with open(temporary, "wb") as handle:
-                handle.write(data)
-            written.append((sha256, temporary))
+            temporary = written[sha256] = self.store / f"{_TEMPORARY}{sha256}"
+            temporary.write_bytes(data)
         if written and not sync_file_system(self.store):
-            for _, temporary in written:
-                fd = os.open(temporary, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-        for sha256, temporary in written:
-            os.chmod(temporary, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-            os.replace(temporary, self.stored(sha256))
+            for temporary in written.values():
+                fsync_path(temporary)
+        for sha256, temporary in written.items():
+            self.add(sha256, temporary)
         if written:
             _fsync_folder(self.store)
-        return [sha256 for sha256, _ in written]
+        return list(written)
 
     # Generations ---------------------------------------------------------------------
 
