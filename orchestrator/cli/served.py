@@ -189,11 +189,12 @@ def plan_content(directory: Path, manifests: list[Path], port: int) -> ServedCon
     from orchestrator.demo.content import example_assets
 
     catalogs = local_catalogs(directory, manifests, port)
-    if not catalogs and not any(_pack_path(m, port) for m in manifests):
+    pack_paths = {m: path for m in manifests if (path := _pack_path(m, port)) is not None}
+    if not catalogs and not pack_paths:
         return None
     examples = example_assets(manifests_dir())
     content = ServedContent(directory)
-    content.packs = _pack_builds(directory, manifests, port, content)
+    content.packs = _pack_builds(directory, pack_paths, content)
     for catalog in catalogs:
         source = directory / catalog.path
         content.files.append((catalog.path, source))
@@ -222,15 +223,13 @@ def _pack_path(manifest: Path, port: int) -> PurePosixPath | None:
     return _inside(path, f"{manifest}: spec.assetPacks.manifestURL", app.pack_catalog_url)
 
 
-def _pack_builds(directory: Path, manifests: list[Path], port: int,
+def _pack_builds(directory: Path, pack_paths: dict[Path, PurePosixPath],
                  content: ServedContent) -> list[PackBuild]:
-    """The pack catalogs to serve: DIR's own (with its objects), or built from the app's
-    ``packs/`` manifests and ``pack-source/``; a ManifestError says what is missing."""
+    """The pack catalogs to serve (``pack_paths``: where each app's is served): DIR's own
+    (with its objects), or built from the app's ``packs/`` manifests and
+    ``pack-source/``; a ManifestError says what is missing."""
     builds = []
-    for manifest in manifests:
-        path = _pack_path(manifest, port)
-        if path is None:
-            continue
+    for manifest, path in pack_paths.items():
         mine = directory / path
         if mine.is_file():
             content.files.append((path, mine))
