@@ -66,13 +66,15 @@ def register(subparsers: Any) -> None:
 
 
 def _token(path: Path | None) -> str | None:
+    from orchestrator.errors import CredentialUnavailable
+    from orchestrator.service.credentials import read_secret_file
+
     if path is None:
         return None
     try:
-        token = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-        raise UsageError(f"--bearer-token-file: cannot read {path}: {reason}") from None
+        token = read_secret_file(path)
+    except CredentialUnavailable as error:
+        raise UsageError(f"--bearer-token-file: {error}") from None
     if not token:
         raise UsageError(f"--bearer-token-file: {path} is empty")
     return token

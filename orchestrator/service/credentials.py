@@ -35,12 +35,15 @@ def _variable(name: str | None, env: Mapping[str, str]) -> str:
     return value
 
 
-def _file(path: str | None) -> str:
+def read_secret_file(path: str | Path) -> str:
+    """The text of a secret file, surrounding whitespace stripped; CredentialUnavailable
+    says why it cannot be read (never what is in it)."""
     try:
-        return Path(path or "").expanduser().read_text(encoding="utf-8").strip()
+        return Path(path).expanduser().read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
         raise CredentialUnavailable(f"cannot read {path}: {reason}") from None
+
 
 
 def credential_from(source: CredentialSource, host: str,
@@ -53,12 +56,14 @@ def credential_from(source: CredentialSource, host: str,
         except (OSError, netrc.NetrcParseError) as error:
             raise CredentialUnavailable(f"cannot read netrc {path}: {error}") from None
     if source.scheme is AuthScheme.BEARER:
-        token = _variable(source.token_env, env) if source.token_env else _file(source.token_file)
+        token = (_variable(source.token_env, env) if source.token_env
+                 else read_secret_file(source.token_file or ""))
         return Credential.bearer(token)
     if source.username_env:
         return Credential.basic(_variable(source.username_env, env),
                                 _variable(source.password_env, env))
-    return Credential.basic(_file(source.username_file), _file(source.password_file))
+    return Credential.basic(read_secret_file(source.username_file or ""),
+                            read_secret_file(source.password_file or ""))
 
 
 def answer_from_manifest(sources: Sequence[CredentialSource], challenge: Challenge,
