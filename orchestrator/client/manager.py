@@ -150,15 +150,8 @@ class DownloadManager:
     async def _challenge(self, token: str, download: DownloadView, data: Any) -> None:
         """The delegate's ``challenge`` answer (none: default handling), sent back."""
         answer: ChallengeAnswer = None
-        method = getattr(self.delegate, "challenge", None)
-        if method is not None and isinstance(data, dict):
-            try:
-                answer = method(download, Challenge.from_json(data))
-                if inspect.isawaitable(answer):
-                    answer = await answer
-            except Exception:
-                _log.exception("the delegate's challenge() failed")
-                answer = None
+        if isinstance(data, dict):
+            answer = await self._call("challenge", download, Challenge.from_json(data))
         if not isinstance(answer, (Credential, ChallengeDisposition)):
             answer = None
         try:
@@ -185,17 +178,20 @@ class DownloadManager:
                 _log.warning("finished() answers not delivered: %s", error)
                 return
 
-    async def _call(self, name: str, *args: Any) -> None:
-        """The delegate's ``name`` with ``args``, if it has one; its errors are logged."""
+    async def _call(self, name: str, *args: Any) -> Any:
+        """The delegate's ``name`` with ``args``, if it has one, and what it returned (None
+        when it has none or raised: its errors are logged)."""
         method = getattr(self.delegate, name, None)
         if method is None:
-            return
+            return None
         try:
             answer = method(*args)
             if inspect.isawaitable(answer):
-                await answer
+                answer = await answer
         except Exception:
             _log.exception("the delegate's %s() failed", name)
+            return None
+        return answer
 
     # Downloads -----------------------------------------------------------------------
 
