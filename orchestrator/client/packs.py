@@ -52,6 +52,13 @@ class PackUpdate:
     error: BackgroundAssetsError | None = None
 
 
+# The download events of a pack's objects, and the update each is.
+_UPDATES = {"download.started": PackUpdateKind.BEGAN, "download.resumed": PackUpdateKind.BEGAN,
+            "download.paused": PackUpdateKind.PAUSED,
+            "download.progress": PackUpdateKind.DOWNLOADING,
+            "download.failed": PackUpdateKind.FAILED}
+
+
 class AssetPackManager:
     """The asset packs of app ``app_id`` on the daemon of ``state_dir`` (the default one:
     ``BGASSETS_STATE_DIR``, else the platform's user state folder)."""
@@ -147,12 +154,7 @@ class AssetPackManager:
             written[download] = event["bytes"]
         if isinstance(event.get("total"), int):
             expected[download] = event["total"]
-        kinds = {"download.started": PackUpdateKind.BEGAN,
-                 "download.resumed": PackUpdateKind.BEGAN,
-                 "download.paused": PackUpdateKind.PAUSED,
-                 "download.progress": PackUpdateKind.DOWNLOADING,
-                 "download.failed": PackUpdateKind.FAILED}
-        kind = kinds.get(str(name))
+        kind = _UPDATES.get(str(name))
         if kind is None:
             return None
         error = None

@@ -409,14 +409,15 @@ class Packs:
         """Make the pack's previous generation current again; its version."""
         loaded = self.ctx.loaded(app_id)
         self._checked(app_id, pack_id)
+        store = self.store(loaded)
         try:
-            generation = self.store(loaded).rollback(pack_id)
+            generation = store.rollback(pack_id)
         except LookupError as error:
             raise BackgroundAssetsError(f"{app_id}: {error}",
                                         ErrorCode.DOWNLOAD_DOES_NOT_EXIST) from None
         self.ctx.emit(EventKind.PACK_INSTALLED, app_id, pack=pack_id,
-                      version=generation.version, files=sum(1 for _ in self.store(
-                          loaded).files(pack_id)), bytes=0, previous=None)
+                      version=generation.version, files=sum(1 for _ in store.files(pack_id)),
+                      bytes=0, previous=None)
         return generation.version
 
     def recover(self, loaded: LoadedApp) -> None:
