@@ -7,6 +7,7 @@ from pathlib import Path
 
 import aiohttp
 
+from orchestrator.clock import SYSTEM_CLOCK, Clock
 from orchestrator.engine.commit import GroupCommit
 from orchestrator.engine.http import CredentialCache
 from orchestrator.engine.request import RetryPolicy
@@ -16,7 +17,10 @@ from orchestrator.engine.state import StateStore
 
 @dataclass
 class EngineContext:
-    """The session, the state store, retries, credentials and slots of one Engine."""
+    """The session, the state store, retries, credentials, slots and clock of one Engine.
+
+    The clock is what retries wait on and what a transfer marks busy.
+    """
 
     session: aiohttp.ClientSession
     store: StateStore
@@ -26,3 +30,4 @@ class EngineContext:
     max_connections: int
     group_commit: GroupCommit = field(default_factory=lambda: GroupCommit())
     folders: set[Path] = field(default_factory=set)  # staging folders made already
+    clock: Clock = SYSTEM_CLOCK

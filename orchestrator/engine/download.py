@@ -163,8 +163,9 @@ class Download:
         try:
             while True:
                 try:
-                    outcome = await attempt(self.resumable)
-                    return await self._finish(outcome)
+                    with self.context.clock.busy():
+                        outcome = await attempt(self.resumable)
+                        return await self._finish(outcome)
                 except DownloadError as error:
                     self._after_failure(error, retry)
                     failure = error
@@ -175,7 +176,8 @@ class Download:
                 progress = bytes_done(self.resumable.files.segments)
                 if not retry.again(failure, progress, policy):
                     raise failure
-                await asyncio.sleep(backoff_delay(retry.tries - 1, policy, failure.retry_after))
+                await self.context.clock.sleep(
+                    backoff_delay(retry.tries - 1, policy, failure.retry_after))
         except asyncio.CancelledError:
             self.resumable.save_now()
             with contextlib.suppress(OSError, DownloadError):

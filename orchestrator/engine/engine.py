@@ -13,6 +13,7 @@ from collections.abc import Callable
 import aiohttp
 from yarl import URL
 
+from orchestrator.clock import SYSTEM_CLOCK, Clock
 from orchestrator.engine.context import EngineContext
 from orchestrator.engine.download import Download
 from orchestrator.engine.http import CredentialCache, make_session
@@ -151,7 +152,8 @@ class Engine:
     def __init__(self, *, state_store: StateStore | None = None,
                  max_connections_per_host: int = 16,
                  credentials: CredentialProvider | None = None,
-                 retry: RetryPolicy = DEFAULT_RETRY) -> None:
+                 retry: RetryPolicy = DEFAULT_RETRY, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.clock = clock
         self.store = state_store if state_store is not None else SidecarStore()
         self.max_connections_per_host = max_connections_per_host
         self.credentials = CredentialCache(credentials)
@@ -170,7 +172,7 @@ class Engine:
         self.session = make_session(self.max_connections_per_host)
         self._context = EngineContext(self.session, self.store, self.retry, self.credentials,
                                       HostSlots(self.max_connections_per_host),
-                                      self.max_connections_per_host)
+                                      self.max_connections_per_host, clock=self.clock)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import orchestrator.storage.containers as containers
+from orchestrator.clock import Clock
 from orchestrator.engine import Engine
 from orchestrator.errors import BackgroundAssetsError, ErrorCode
 from orchestrator.events import Event, EventBus, EventKind
@@ -58,7 +59,7 @@ class ServiceContext:
     engine: Engine
     queue: DownloadQueue
 
-    def __init__(self, state_dir: Path, *, device: Device, clock: Callable[[], float],
+    def __init__(self, state_dir: Path, *, device: Device, clock: Clock,
                  bypass_allotment: bool, catalog_limits: CatalogLimits) -> None:
         self.state_dir = state_dir
         self.layout = containers.Layout(state_dir)
@@ -80,7 +81,7 @@ class ServiceContext:
     # Events ------------------------------------------------------------------
 
     def emit(self, kind: EventKind, app: str | None, /, **data: Any) -> None:
-        self.events.publish(Event(self.clock(), kind, app, data))
+        self.events.publish(Event(self.clock.time(), kind, app, data))
         self.changed.set()
 
     def emit_download(self, kind: EventKind, tracked: Tracked, /, **data: Any) -> None:
@@ -122,7 +123,7 @@ class ServiceContext:
         """Wait until ``needed`` bytes are free in the state dir, checked every
         ``disk_retry_interval`` seconds; False once not ``wanted``."""
         while True:
-            await asyncio.sleep(self.disk_retry_interval)
+            await self.clock.sleep(self.disk_retry_interval)
             if not wanted():
                 return False
             if free_bytes(self.state_dir) >= needed:
@@ -157,4 +158,4 @@ class ServiceContext:
         )
 
     def day(self) -> str:
-        return day_of(self.clock())
+        return day_of(self.clock.time())

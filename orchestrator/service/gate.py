@@ -9,7 +9,6 @@ and foreground ones at once (1031).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from dataclasses import replace
 
@@ -137,7 +136,7 @@ class SpaceGate:
     async def _recheck(self) -> None:
         try:
             while self.waiting():
-                await asyncio.sleep(self.ctx.disk_retry_interval)
+                await self.ctx.clock.sleep(self.ctx.disk_retry_interval)
                 self.ctx.queue.poke()
         finally:
             self._watching = False

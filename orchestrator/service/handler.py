@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orchestrator
+from orchestrator.clock import SYSTEM_CLOCK, Clock
 from orchestrator.errors import BackgroundAssetsError, HandlerAnswerError
 from orchestrator.model.auth import Challenge, ChallengeAnswer
 from orchestrator.model.download import Download
@@ -102,6 +103,7 @@ class HandlerRunner:
     base_dir: Path
     state_dir: Path
     container: Path
+    clock: Clock = SYSTEM_CLOCK  # a call is work that virtual time does not jump over
 
     async def downloads(self, request: ContentRequest, catalog_path: Path,
                         info: AppExtensionInfo, *, budget: float | None,
@@ -137,10 +139,11 @@ class HandlerRunner:
 
     async def _call(self, call: Mapping[str, Any], budget: float | None) -> HandlerOutcome:
         assert self.extension.handler is not None, "the extension has no handler"
-        return await call_handler(self.extension.handler, self.base_dir, call,
-                                  runtime_budget=budget,
-                                  memory_limit=self.extension.memory_limit,
-                                  state_dir=self.state_dir)
+        with self.clock.busy():
+            return await call_handler(self.extension.handler, self.base_dir, call,
+                                      runtime_budget=budget,
+                                      memory_limit=self.extension.memory_limit,
+                                      state_dir=self.state_dir)
 
     def _downloads(self, answer: Mapping[str, Any] | None) -> list[Download]:
         return parse_downloads(answer, self.extension.app_group)

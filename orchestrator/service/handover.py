@@ -45,7 +45,7 @@ class Handover:
     def started(self, tracked: Tracked) -> None:
         self.ctx.journal.defer_download_state(
             tracked.key, DownloadState.DOWNLOADING, reason="started",
-            from_state=DownloadState.WAITING, at=self.ctx.clock())
+            from_state=DownloadState.WAITING, at=self.ctx.clock.time())
         self.ctx.emit_download(EventKind.DOWNLOAD_STARTED, tracked, foreground=tracked.foreground)
 
     def progressed(self, tracked: Tracked) -> None:
@@ -122,7 +122,7 @@ class Handover:
         """Journal the delivery (batched with others), then announce it."""
         self.ctx.journal.defer_download_state(
             tracked.key, DownloadState.FINISHED, reason="finished", bytes_on_disk=tracked.bytes,
-            delivered=True, from_state=DownloadState.DOWNLOADING, at=self.ctx.clock())
+            delivered=True, from_state=DownloadState.DOWNLOADING, at=self.ctx.clock.time())
         try:
             await self._journal_written()
         except JournalError as error:
@@ -218,7 +218,7 @@ class Handover:
         with contextlib.suppress(JournalError):
             self.ctx.journal.set_download_state(
                 tracked.key, DownloadState.FAILED, reason=error.code.title,
-                error_code=int(error.code), error_message=error.message, at=self.ctx.clock())
+                error_code=int(error.code), error_message=error.message, at=self.ctx.clock.time())
         self.ctx.emit_download(EventKind.DOWNLOAD_FAILED, tracked, **error.as_dict())
         again = await self._failure_answer(loaded, download, error)
         if not disk_full(error):

@@ -52,7 +52,7 @@ class Installs:
         if loaded.install_paused:
             raise BackgroundAssetsError(f"the install of {app_id} is paused already; "
                                         "resume-install it to go on", ErrorCode.INSTALL_PAUSED)
-        self.ctx.journal.set_install_paused(app_id, self.ctx.clock())
+        self.ctx.journal.set_install_paused(app_id, self.ctx.clock.time())
         loaded.install_paused = True
         held = [t for t in self.tracking.pending(app_id) if t.paused != BY_REQUEST]
         for tracked in held:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from orchestrator.clock import SYSTEM_CLOCK, Clock
 from orchestrator.engine import Engine
 from orchestrator.errors import (
     BackgroundAssetsError,
@@ -73,17 +72,17 @@ def _lock_state_dir(state_dir: Path) -> int:
 class Orchestrator:
     """The Background Assets system service, for one state dir.
 
-    Use as an async context manager. ``clock`` gives wall time for the journal
-    and the budget formulas; tests pass their own. ``max_catalog_size``,
-    ``catalog_deadline`` (seconds) and ``catalog_min_rate`` (bytes per second) bound
-    every catalog fetch.
+    Use as an async context manager. ``clock`` is the time of the journal, the budget
+    formulas, the periodic schedule and every wait (a scenario's :class:`VirtualClock`).
+    ``max_catalog_size``, ``catalog_deadline`` (seconds) and ``catalog_min_rate`` (bytes
+    per second) bound every catalog fetch.
 
     A facade: the state lives in a :class:`ServiceContext`, the work in the
     collaborators it shares, made when the orchestrator starts.
     """
 
     def __init__(self, state_dir: str | Path, *, device: Device | None = None,
-                 engine: Engine | None = None, clock: Callable[[], float] = time.time,
+                 engine: Engine | None = None, clock: Clock = SYSTEM_CLOCK,
                  bypass_allotment: bool = False, max_active: int = 16, max_per_host: int = 16,
                  connections: int | None = None, max_catalog_size: int = MAX_CATALOG_SIZE,
                  catalog_deadline: float = CATALOG_DEADLINE,
@@ -109,7 +108,8 @@ class Orchestrator:
         self._tracking = Tracking(ctx)
         self._runtime = ExtensionRuntime(ctx)
         challenges = Challenges(ctx, self._runtime)
-        engine = self._engine or Engine(state_store=journal, credentials=challenges.answer)
+        engine = self._engine or Engine(state_store=journal, credentials=challenges.answer,
+                                        clock=ctx.clock)
         if self._own_engine:
             await engine.__aenter__()
         elif engine.credentials.provider is None:  # a given engine answers as ours would
@@ -268,7 +268,7 @@ class Orchestrator:
         if record is None:
             return None
         return next_periodic_run(app_id, self.device, self.journal.launches(app_id),
-                                 record.last_periodic_at, self.clock())
+                                 record.last_periodic_at, self.clock.time())
 
     def waiting_request(self, app_id: str) -> ContentRequest | None:
         """The app's content request waiting for the network, if one does."""
@@ -276,18 +276,30 @@ class Orchestrator:
 
     def due_periodic(self) -> list[str]:
         """Apps whose periodic run is due now."""
-        now = self.clock()
+        now = self.clock.time()
         return [app_id for app_id in self.apps
                 if (when := self.next_periodic(app_id)) is not None and when <= now]
 
     async def periodic_loop(self, every: float = 60.0) -> None:
-        """Send ``periodic`` to each app when it is due, checking every ``every`` seconds."""
+        """Send ``periodic`` to each app when it is due.
+
+        Between runs it sleeps until the next one is due, and at most ``every`` seconds,
+        so a launch or a device change that brings a run forward is seen within
+        ``every``.
+        """
         while True:
             for app_id in self.due_periodic():
                 # Reported as events (a full disk: made again once space is back).
                 with contextlib.suppress(BackgroundAssetsError):
                     await self.periodic(app_id)
-            await asyncio.sleep(every)
+            await self.clock.sleep(self._until_next_periodic(every))
+
+    def _until_next_periodic(self, every: float) -> float:
+        now = self.clock.time()
+        due = [when for app_id in self.apps
+               if (when := self.next_periodic(app_id)) is not None]
+        # At least a second: a run that could not be made is not tried in a busy loop.
+        return max(1.0, min([every, *(when - now for when in due)]))
 
     def launch(self, app_id: str, delegate: AppDelegate | None = None) -> None:
         """Launch the app: refused while essential downloads are pending."""
@@ -308,7 +320,7 @@ class Orchestrator:
             raise BackgroundAssetsError(
                 f"{app_id} is not launchable yet: its install has not been planned ({why})",
                 ErrorCode.APP_NOT_LAUNCHABLE)
-        self.journal.record_launch(app_id, self.clock())
+        self.journal.record_launch(app_id, self.clock.time())
         loaded.launched = loaded.running = True
         loaded.delegate = delegate
         self._ctx.engine.credentials.forget(app_id)  # its delegate may answer differently

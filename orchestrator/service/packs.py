@@ -358,7 +358,7 @@ class Packs:
         if not needed:
             self._install_if_complete(loaded, pack)
         else:
-            self.ctx.journal.add_downloads(app_id, needed, at=self.ctx.clock())
+            self.ctx.journal.add_downloads(app_id, needed, at=self.ctx.clock.time())
             for download in needed:
                 tracked = self.tracking.track(loaded, download)
                 if foreground:

@@ -73,7 +73,7 @@ class Recovery:
             download = record.download
             if download.state in active:
                 self.ctx.journal.set_download_state(record.key, DownloadState.WAITING,
-                                                    reason="recovered", at=self.ctx.clock())
+                                                    reason="recovered", at=self.ctx.clock.time())
                 self.tracking.track(loaded, download.with_state(DownloadState.WAITING))
             elif download.state == DownloadState.FINISHED and not record.delivered:
                 tracked = Tracked(download, loaded.app.id, 0, self.ctx.layout.ephemeral_path(
@@ -92,7 +92,7 @@ class Recovery:
                     # start recovers the same way: fetched again either way.
                     with contextlib.suppress(JournalError):
                         self.ctx.journal.add_downloads(loaded.app.id, [download],
-                                                       at=self.ctx.clock())
+                                                       at=self.ctx.clock.time())
                     self.tracking.track(loaded, download.with_state(DownloadState.WAITING))
 
     def _remove_orphans(self) -> None:

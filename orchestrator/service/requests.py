@@ -80,12 +80,17 @@ class ContentRequests:
         periodic request. A journal the full disk cannot write raises its
         :class:`JournalError` after the request was put aside for when space is back.
         """
+        with self.ctx.clock.busy():
+            return await self._content_request(loaded, request)
+
+    async def _content_request(self, loaded: LoadedApp,
+                               request: ContentRequest) -> RequestOutcome:
         app_id = loaded.app.id
         record = self.ctx.journal.app(app_id)
         assert record is not None
         try:
             if request == ContentRequest.PERIODIC:  # the periodic runs follow the latest one
-                self.ctx.journal.record_periodic(app_id, self.ctx.clock())
+                self.ctx.journal.record_periodic(app_id, self.ctx.clock.time())
             if record.pending_request != request and outranks(request, record.pending_request):
                 self.ctx.journal.set_pending_request(app_id, request)
             outcome = await self._try_request(loaded, request, record)
@@ -180,7 +185,7 @@ class ContentRequests:
         known = ctx.journal.app(app.id)
         ctx.journal.put_app(app.id, version=app.version, app_group=app.app_group,
                             manifest_path=str(manifest.resolve()), state="installing",
-                            pending_request=request, at=ctx.clock())
+                            pending_request=request, at=ctx.clock.time())
         loaded = LoadedApp(app, extension, manifest, launched=bool(known and known.launched),
                            unplanned=True)
         loaded.progress = InstallProgress(app.size, app.restrictions.essential_download_allowance)
@@ -374,7 +379,8 @@ class ContentRequests:
             assert record is not None
             counted = {"download_bytes": usage.download_bytes - record.download_bytes_used,
                        "essential_bytes": usage.essential_bytes - record.essential_bytes_used}
-        self.ctx.journal.add_downloads(app.id, list(plan.accepted), at=self.ctx.clock(), **counted)
+        self.ctx.journal.add_downloads(app.id, list(plan.accepted), at=self.ctx.clock.time(),
+                                       **counted)
         for download in plan.accepted:
             tracked = self.tracking.track(loaded, download)
             self.ctx.emit_download(EventKind.DOWNLOAD_SCHEDULED, tracked,

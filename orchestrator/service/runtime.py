@@ -26,13 +26,13 @@ class ExtensionRuntime:
         base_dir = Path(loaded.app.extension).parent if loaded.app.extension \
             else loaded.manifest.parent
         return HandlerRunner(loaded.extension, base_dir, self.ctx.state_dir,
-                             self.ctx.layout.container(loaded.app.app_group))
+                             self.ctx.layout.container(loaded.app.app_group), self.ctx.clock)
 
     def today(self, app_id: str) -> tuple[float, float]:
         """Seconds of extension runtime the app spent today, and today's allotment."""
         journal = self.ctx.journal
         allotment = daily_allotment(self.ctx.device.daily_allotment_seconds,
-                                    journal.launches(app_id), self.ctx.clock())
+                                    journal.launches(app_id), self.ctx.clock.time())
         return journal.runtime_spent(app_id, self.ctx.day()), allotment
 
     def within_allotment(self, loaded: LoadedApp) -> bool:

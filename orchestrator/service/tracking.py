@@ -68,7 +68,7 @@ class Tracking:
                                         ErrorCode.PATH_OUTSIDE_CONTAINER)
         download = Download(download_id, url, app.app_group, False, size, sha256, priority,
                             destination, DownloadState.WAITING)
-        self.ctx.journal.add_downloads(app.id, [download], at=self.ctx.clock())
+        self.ctx.journal.add_downloads(app.id, [download], at=self.ctx.clock.time())
         tracked = self.track(loaded, download, exact_size=size is not None)
         self.ctx.emit_download(EventKind.DOWNLOAD_SCHEDULED, tracked, priority=priority)
         return tracked
@@ -111,7 +111,7 @@ class Tracking:
         if not allowed:
             return
         try:
-            self.ctx.journal.add_downloads(loaded.app.id, allowed, at=self.ctx.clock())
+            self.ctx.journal.add_downloads(loaded.app.id, allowed, at=self.ctx.clock.time())
         except JournalError as full:
             if not disk_full(full):
                 raise

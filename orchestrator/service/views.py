@@ -297,7 +297,8 @@ def snapshot(orchestrator: Orchestrator, app_id: str | None = None) -> Snapshot:
     else:
         ids = [app_id] if app_id in orchestrator.apps else []
     return Snapshot(MappingProxyType({i: app_view(orchestrator, i) for i in ids}),
-                    orchestrator.device, orchestrator.clock(), storage_view(orchestrator, app_id))
+                    orchestrator.device, orchestrator.clock.time(),
+                    storage_view(orchestrator, app_id))
 
 
 def pending_view(orchestrator: Orchestrator, tracked: Tracked) -> DownloadView:

@@ -4,6 +4,7 @@ import asyncio
 import hashlib
 from dataclasses import replace
 
+from orchestrator.clock import VirtualClock
 from orchestrator.devserver import DevServer
 from orchestrator.model.device import Device, Network
 from orchestrator.model.enums import DownloadState
@@ -136,17 +137,17 @@ async def test_purge_evicts_purgeable_files_and_periodic_fetches_them_again(tmp_
 
 async def test_periodic_runs_when_due_from_usage(tmp_path):
     assets = [Asset("a", 64 * KiB)]
-    now = [1_000_000.0]
+    clock = VirtualClock(1_000_000.0)
     async with DevServer(content(tmp_path, assets)) as server:
         scene = Scenario(tmp_path, assets)
         manifest = scene.write_manifests(server.url)
-        async with Orchestrator(tmp_path / "state", clock=lambda: now[0]) as o:
+        async with Orchestrator(tmp_path / "state", clock=clock) as o:
             await o.install(manifest)
             await o.wait(APP_ID, "all", timeout=20)
             assert o.due_periodic() == []
-            now[0] += 23 * 3600
+            clock.advance(clock.elapsed + 23 * 3600)
             assert o.due_periodic() == []
-            now[0] += 2 * 3600
+            clock.advance(clock.elapsed + 2 * 3600)
             assert o.due_periodic() == [APP_ID]
             o.set_device(Device(low_power_mode=True))
             assert o.due_periodic() == []

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.clock import SystemClock
 from orchestrator.devserver import DevServer
 from orchestrator.model.device import Device, Storage
 from orchestrator.service import Orchestrator
@@ -134,6 +135,13 @@ def write_packs(root: Path, content: Path, version: str = "1") -> None:
     build_packs(root, content / "packs")
 
 
+class FixedClock(SystemClock):
+    """The machine's clock with its wall time pinned at ``FIXED_NOW``."""
+
+    def time(self) -> float:
+        return FIXED_NOW
+
+
 @contextlib.asynccontextmanager
 async def scene(root: Path, *, rate: int | None = None, fixed_clock: bool = True,
                 max_install_size: str = "64MiB", packs: bool = False) -> AsyncIterator[Scene]:
@@ -146,8 +154,7 @@ async def scene(root: Path, *, rate: int | None = None, fixed_clock: bool = True
         manifests = write_manifests(root, server.url, max_install_size=max_install_size)
         if packs:
             with_packs(manifests[0], server.url)
-        clock = (lambda: FIXED_NOW) if fixed_clock else None
-        options = {"clock": clock} if clock else {}
+        options = {"clock": FixedClock()} if fixed_clock else {}
         async with Orchestrator(root / "state", device=DEVICE, max_active=1,
                                 **options) as orchestrator:
             yield Scene(server, orchestrator, manifests)

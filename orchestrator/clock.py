@@ -1,0 +1,156 @@
+"""The orchestrator's time: one clock object that every time-dependent part reads.
+
+Budgets and day boundaries, the periodic schedule, launch history, retry backoff and
+the waits for disk space all ask a :class:`Clock` for the time and sleep on it.
+:class:`SystemClock` is the machine's time, for ``simulate``, ``run`` and the daemon.
+:class:`VirtualClock` runs at the machine's pace while work is being done and jumps
+ahead, on request, to the next moment something sleeps until: a scenario plays days of
+device life in seconds while real bytes still move over loopback.
+
+Work that virtual time must not jump over (a transfer, a content request, a handler
+call) runs inside :meth:`Clock.busy`; a sleeper is never busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """What the orchestrator reads the time from."""
+
+    def time(self) -> float:
+        """Wall time, in seconds since the epoch (journal stamps, days, launch history)."""
+
+    def monotonic(self) -> float:
+        """Seconds that never go back, for intervals."""
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of this clock's time."""
+
+    def busy(self) -> contextlib.AbstractContextManager[None]:
+        """Mark work in progress: virtual time does not jump while any is."""
+
+
+class SystemClock:
+    """The machine's own time."""
+
+    def time(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    def busy(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
+SYSTEM_CLOCK = SystemClock()
+
+
+@dataclass(eq=False)
+class _Sleeper:
+    due: float
+    future: asyncio.Future[None]
+    timer: asyncio.TimerHandle | None = field(default=None)
+
+
+class VirtualClock:
+    """Time that passes at the machine's pace and skips ahead when told to.
+
+    ``start`` is the wall time (epoch seconds) of the clock's zero. :attr:`elapsed` is
+    the virtual time since then: the real seconds since the clock was made, plus every
+    skip. :meth:`advance` skips to a later moment and wakes whoever slept until then;
+    a sleeper whose moment comes with the real time passing wakes on its own.
+    """
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self._real_zero = time.monotonic()
+        self._skipped = 0.0
+        self._sleepers: set[_Sleeper] = set()
+        self._busy = 0
+        self.changed = asyncio.Event()
+
+    @property
+    def elapsed(self) -> float:
+        """Virtual seconds since the clock's zero."""
+        return time.monotonic() - self._real_zero + self._skipped
+
+    @property
+    def skipped(self) -> float:
+        """Seconds skipped so far: virtual time that took no real time."""
+        return self._skipped
+
+    def time(self) -> float:
+        return self.start + self.elapsed
+
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    async def sleep(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        sleeper = _Sleeper(self.elapsed + max(0.0, seconds), loop.create_future())
+        self._sleepers.add(sleeper)
+        self._arm(sleeper, loop)
+        self.changed.set()
+        try:
+            await sleeper.future
+        finally:
+            self._sleepers.discard(sleeper)
+            if sleeper.timer is not None:
+                sleeper.timer.cancel()
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        self._busy += 1
+        try:
+            yield
+        finally:
+            self._busy -= 1
+            self.changed.set()
+
+    @property
+    def is_busy(self) -> bool:
+        """Whether work is in progress that time must not jump over."""
+        return self._busy > 0
+
+    def next_due(self) -> float | None:
+        """The earliest virtual moment someone sleeps until, or None when nobody sleeps."""
+        waiting = [s.due for s in self._sleepers if not s.future.done()]
+        return min(waiting) if waiting else None
+
+    def advance(self, to: float) -> None:
+        """Skip ahead to virtual moment ``to`` (never back), waking the sleepers it reaches."""
+        now = self.elapsed
+        if to <= now:
+            return
+        self._skipped += to - now
+        loop = asyncio.get_running_loop()
+        for sleeper in list(self._sleepers):
+            self._arm(sleeper, loop)
+
+    def _arm(self, sleeper: _Sleeper, loop: asyncio.AbstractEventLoop) -> None:
+        if sleeper.timer is not None:
+            sleeper.timer.cancel()
+            sleeper.timer = None
+        if sleeper.future.done():
+            return
+        left = sleeper.due - self.elapsed
+        if left <= 0:
+            sleeper.future.set_result(None)
+        else:
+            sleeper.timer = loop.call_later(left, _wake, sleeper.future)
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
