@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-KINDS = ("app", "extension", "device", "catalog", "assetpack")
+KINDS = ("app", "extension", "device", "catalog", "assetpack", "scenario")
 # The port of the local asset server that the examples' manifestURLs name, and
 # the default of `bgassets serve`, `run` and `init`.
 EXAMPLES_PORT = 8470

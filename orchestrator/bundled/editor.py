@@ -29,6 +29,8 @@ FILE_MATCH: dict[str, tuple[str, ...]] = {
     "catalog": ("**/catalog.json", "**/*.catalog.json", "**/catalog.yaml", "**/catalog.yml",
                 "**/*.catalog.yaml", "**/*.catalog.yml"),
     "assetpack": ("**/packs/*.yaml", "**/packs/*.yml", "**/*.pack.yaml", "**/*.pack.yml"),
+    "scenario": ("**/scenarios/*.yaml", "**/scenarios/*.yml", "**/*.scenario.yaml",
+                 "**/*.scenario.yml"),
 }
 
 

@@ -30,6 +30,7 @@ COMMANDS = (
     "orchestrator.cli.fetch",
     "orchestrator.cli.plan",
     "orchestrator.cli.simulate",
+    "orchestrator.cli.scenario",
     "orchestrator.cli.run",
     "orchestrator.cli.daemon",
     "orchestrator.cli.tui",

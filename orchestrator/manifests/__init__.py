@@ -6,8 +6,13 @@ nothing here restates them.
 """
 
 from orchestrator.manifests.catalog import load_catalog, validate_catalog_bytes
-from orchestrator.manifests.documents import load_app, load_device, validate_paths
+from orchestrator.manifests.documents import (
+    load_app,
+    load_device,
+    load_scenario,
+    validate_paths,
+)
 from orchestrator.manifests.problems import Problem
 
-__all__ = ["Problem", "load_app", "load_catalog", "load_device", "validate_catalog_bytes",
-           "validate_paths"]
+__all__ = ["Problem", "load_app", "load_catalog", "load_device", "load_scenario",
+           "validate_catalog_bytes", "validate_paths"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import orchestrator.manifests.crosscheck as crosscheck
 from orchestrator.errors import ManifestError
 from orchestrator.manifests.problems import Problem, dotted, raise_problems
+from orchestrator.manifests.scenario_checks import check_scenario
 from orchestrator.manifests.schema import check
 from orchestrator.manifests.sources import Source, parse, too_deep
 from orchestrator.manifests.yamlload import MAX_DEPTH
@@ -16,15 +18,17 @@ from orchestrator.model.app import App
 from orchestrator.model.device import Device
 from orchestrator.model.extension import Extension
 from orchestrator.model.pack import AssetPack
+from orchestrator.model.scenario import Scenario
 from orchestrator.packs.selection import Selection, select
 
 SUFFIXES = (".yaml", ".yml", ".json")
 _KIND_NAMES = {"app": "an App", "extension": "an Extension", "device": "a Device",
-               "assetpack": "an AssetPack", "catalog": "a catalog"}
+               "assetpack": "an AssetPack", "scenario": "a Scenario", "catalog": "a catalog"}
 # A 100,000-asset catalog is about 20 MB; anything this large is a mistake, not a manifest.
 MAX_FILE_SIZE = 512 << 20
 _PER_KIND = {"app": crosscheck.check_app, "extension": crosscheck.check_extension,
-             "catalog": crosscheck.check_catalog, "assetpack": crosscheck.check_pack}
+             "catalog": crosscheck.check_catalog, "assetpack": crosscheck.check_pack,
+             "scenario": check_scenario}
 
 
 def read_source(path: Path, name: str | None = None) -> Source:
@@ -217,3 +221,21 @@ def load_device(path: str | Path) -> Device:
         return Device.from_document(device.data)
     except (ValueError, TypeError, KeyError) as error:
         raise ManifestError(f"{device.file}: {error}") from None
+
+
+def load_device_document(path: str | Path) -> dict[str, Any]:
+    """The checked Device document at ``path`` as a mapping (a scenario changes its
+    fields); ManifestError lists every problem."""
+    device = _load(path, "device")
+    raise_problems(sorted(device.problems))
+    return dict(device.data)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """The scenario at ``path``; ManifestError lists every problem."""
+    scenario = _load(path, "scenario")
+    raise_problems(sorted(scenario.problems))
+    try:
+        return Scenario.from_document(scenario.data, Path(path).resolve())
+    except (ValueError, TypeError, KeyError) as error:
+        raise ManifestError(f"{scenario.file}: {error}") from None

@@ -17,7 +17,7 @@ import jsonschema
 import jsonschema_rs
 from referencing import Registry, Resource
 
-from orchestrator.bundled import schema_path
+from orchestrator.bundled import KINDS, schema_path
 from orchestrator.manifests.problems import PathTuple, dotted
 
 MAX_EXPLAINED = 100
@@ -41,8 +41,16 @@ def load_schema(kind: str) -> dict[str, Any]:
 
 @cache
 def compiled(kind: str) -> Any:
-    """The compiled jsonschema-rs validator of ``kind``."""
-    return jsonschema_rs.validator_for(load_schema(kind))
+    """The compiled jsonschema-rs validator of ``kind``; a schema's ``$ref`` to another
+    kind's schema (the scenario's device changes) is found among the bundled ones."""
+    registry = jsonschema_rs.Registry([(load_schema(k)["$id"], load_schema(k)) for k in KINDS])
+    return jsonschema_rs.validator_for(load_schema(kind), registry=registry)
+
+
+@cache
+def _registry() -> Registry:
+    return Registry().with_resources(
+        (load_schema(k)["$id"], Resource.from_contents(load_schema(k))) for k in KINDS)
 
 
 @cache
@@ -72,9 +80,8 @@ def explainer(kind: str, definition: str | None = None) -> jsonschema.Draft20201
     """A jsonschema validator for ``kind``, or for one of its ``$defs`` (catalog assets)."""
     schema = load_schema(kind)
     if definition is None:
-        return _Explainer(schema)
-    registry: Registry = Registry().with_resource(schema["$id"], Resource.from_contents(schema))
-    return _Explainer({"$ref": f"{schema['$id']}#/$defs/{definition}"}, registry=registry)
+        return _Explainer(schema, registry=_registry())
+    return _Explainer({"$ref": f"{schema['$id']}#/$defs/{definition}"}, registry=_registry())
 
 
 Finding = tuple[PathTuple, tuple[int, int], str]

@@ -21,7 +21,8 @@ from orchestrator.manifests.schema import Locator, describe
 from orchestrator.manifests.yamlload import MAX_DEPTH, decode, load_yaml, number
 
 API_VERSION = "bgassets/v1"
-KINDS = {"App": "app", "Extension": "extension", "Device": "device", "AssetPack": "assetpack"}
+KINDS = {"App": "app", "Extension": "extension", "Device": "device", "AssetPack": "assetpack",
+         "Scenario": "scenario"}
 # Below this size JSON objects are checked for duplicate keys; on large catalogs the
 # check would cost 0.2 s per 100,000 assets (measured), more than the whole validation.
 DUPLICATE_CHECK_LIMIT = 1 << 20
@@ -31,7 +32,7 @@ DUPLICATE_CHECK_LIMIT = 1 << 20
 class Source:
     """One parsed file: its data, where each node is, its kind and what is wrong with it.
 
-    ``kind`` is app, extension, device, assetpack or catalog; None when it could not be told.
+    ``kind`` is app, extension, device, assetpack, scenario or catalog; None when it could not be told.
     """
 
     file: str

@@ -29,7 +29,7 @@ from orchestrator.manifests import load_app
 from orchestrator.model.app import App
 from orchestrator.model.device import Device
 from orchestrator.model.enums import ContentRequest
-from orchestrator.scheduler.budget import next_periodic_run
+from orchestrator.scheduler.budget import next_periodic_run, periodic_interval
 from orchestrator.scheduler.space import Space, install_refusal
 from orchestrator.service.apps import AppDelegate, LoadedApp
 from orchestrator.service.catalogs import (
@@ -269,6 +269,13 @@ class Orchestrator:
             return None
         return next_periodic_run(app_id, self.device, self.journal.launches(app_id),
                                  record.last_periodic_at, self.clock.time())
+
+    def periodic_interval(self, app_id: str) -> float | None:
+        """Seconds between the app's periodic runs as its launch history makes them now
+        (README's formula); None while the device forbids them."""
+        if self.next_periodic(app_id) is None:
+            return None
+        return periodic_interval(self.journal.launches(app_id), self.clock.time())
 
     def waiting_request(self, app_id: str) -> ContentRequest | None:
         """The app's content request waiting for the network, if one does."""

@@ -71,6 +71,7 @@ class AppView:
     runtime_today: float = 0.0
     runtime_allotment: float = 0.0
     next_periodic_run: float | None = None
+    periodic_interval: float | None = None
     app_group: str = ""
     size_on_disk: int = 0
     max_install_size: int = 0
@@ -271,7 +272,8 @@ def app_view(orchestrator: Orchestrator, app_id: str) -> AppView:
                                       if restricted else None),
         essential_bytes_used=record.essential_bytes_used if record else 0,
         runtime_today=spent, runtime_allotment=allotment,
-        next_periodic_run=orchestrator.next_periodic(app_id), app_group=app.app_group,
+        next_periodic_run=orchestrator.next_periodic(app_id),
+        periodic_interval=orchestrator.periodic_interval(app_id), app_group=app.app_group,
         size_on_disk=app.size + orchestrator.delivered_bytes(app_id),
         max_install_size=app.max_install_size)
 
@@ -334,14 +336,17 @@ def ended_view(record: DownloadRecord) -> DownloadView:
         url=d.url, destination=d.destination, sha256=d.sha256)
 
 
-def download_views(orchestrator: Orchestrator, app_id: str | None = None) -> list[DownloadView]:
-    """Pending downloads, then the most recent ended ones of each app."""
+def download_views(orchestrator: Orchestrator, app_id: str | None = None, *,
+                   recent: int | None = RECENT) -> list[DownloadView]:
+    """Pending downloads, then the ``recent`` most recent ended ones of each app (None:
+    every one)."""
     views = [pending_view(orchestrator, tracked)
              for tracked in orchestrator.queue.tracked.values()
              if app_id is None or tracked.app_id == app_id]
     ended = {DownloadState.FINISHED, DownloadState.FAILED}
     for app in ([app_id] if app_id else list(orchestrator.apps)):
-        views += [ended_view(r) for r in orchestrator.journal.downloads(app, ended)[-RECENT:]]
+        records = orchestrator.journal.downloads(app, ended)
+        views += [ended_view(r) for r in (records if recent is None else records[-recent:])]
     return views
 
 
@@ -414,7 +419,8 @@ def _app_json(view: AppView) -> dict[str, Any]:
             "essentialDownloadAllowance": view.essential_download_allowance,
             "essentialBytesUsed": view.essential_bytes_used,
             "runtimeToday": view.runtime_today, "runtimeAllotment": view.runtime_allotment,
-            "nextPeriodicRun": view.next_periodic_run, "appGroup": view.app_group,
+            "nextPeriodicRun": view.next_periodic_run,
+            "periodicInterval": view.periodic_interval, "appGroup": view.app_group,
             "sizeOnDisk": view.size_on_disk, "maxInstallSize": view.max_install_size}
 
 
@@ -484,7 +490,7 @@ def app_from_json(data: Mapping[str, Any]) -> AppView:
     waiting = data.get("waitingRequest")
     phases = data.get("phases")
     phases = phases if isinstance(phases, Mapping) else {}
-    when = data.get("nextPeriodicRun")
+    when, interval = data.get("nextPeriodicRun"), data.get("periodicInterval")
     return AppView(
         id=str(data["app"]), name=str(data.get("name") or data["app"]),
         version=str(data.get("version") or ""), state=state,
@@ -500,6 +506,7 @@ def app_from_json(data: Mapping[str, Any]) -> AppView:
         runtime_today=_number(data.get("runtimeToday")),
         runtime_allotment=_number(data.get("runtimeAllotment")),
         next_periodic_run=None if when is None else _number(when),
+        periodic_interval=None if interval is None else _number(interval),
         app_group=str(data.get("appGroup") or ""),
         size_on_disk=_count(data.get("sizeOnDisk")),
         max_install_size=_count(data.get("maxInstallSize")))

@@ -1,0 +1,448 @@
+"""Play a scenario: a real orchestrator and dev server on a virtual clock.
+
+Bytes really move over loopback, handlers really run, and the journal is a real
+SQLite file in a scratch state dir; only time is virtual. While anything transfers or
+runs, it passes at the machine's pace; once nothing has for a few turns of the event
+loop, it jumps to the next moment someone sleeps until (a retry's backoff, the next
+periodic check) or the next step, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from orchestrator.bundled import LOOPBACK_HOSTS
+from orchestrator.clock import VirtualClock
+from orchestrator.devserver import DevServer
+from orchestrator.errors import BackgroundAssetsError, ManifestError
+from orchestrator.events import Event, describe
+from orchestrator.manifests import load_app
+from orchestrator.manifests.documents import load_device_document
+from orchestrator.model.app import App
+from orchestrator.model.device import Device
+from orchestrator.model.scenario import Action, Scenario, ServerSettings, Step
+from orchestrator.scenario.checks import Present, failures
+from orchestrator.scenario.observed import NOTABLE, Observed
+from orchestrator.service import Orchestrator
+from orchestrator.service.views import app_view, download_views
+
+DAY = 86_400.0
+# "wait: essential" and "wait: all" give up after this much virtual time.
+WAIT_LIMIT = 30 * DAY
+# The periodic scheduler looks at least this often (virtual seconds) whether a run is
+# due, besides waking when the next one is.
+PERIODIC_CHECK = 3600.0
+# Nothing busy and no event for this many turns, this far apart (real seconds): quiet.
+SETTLE_TURNS, SETTLE_PAUSE = 3, 0.002
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the timeline: a step and its outcome, or an event worth showing."""
+
+    at: float
+    what: str
+    subject: str = ""
+    outcome: str = ""
+    ok: bool = True
+    step: str | None = None  # spec.steps[N] for a step's line
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"at": round(self.at, 3), "what": self.what,
+                                "subject": self.subject, "outcome": self.outcome,
+                                "ok": self.ok}
+        if self.step is not None:
+            data["step"] = self.step
+        return data
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An expectation that did not hold, or a step that could not be done."""
+
+    step: str
+    at: float
+    messages: tuple[str, ...]
+
+
+@dataclass
+class Result:
+    """How one scenario went."""
+
+    scenario: Scenario
+    lines: list[Line] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    real_seconds: float = 0.0
+    virtual_seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+class ScenarioRun:
+    """One play of ``scenario`` in the scratch folder ``work`` (a state dir is made in
+    it); ``on_line`` sees each timeline line as it happens."""
+
+    def __init__(self, scenario: Scenario, work: Path,
+                 on_line: Callable[[Line], None] | None = None) -> None:
+        self.scenario = scenario
+        self.work = work
+        self.on_line = on_line
+        self.clock = VirtualClock(scenario.start)  # made again when the play starts
+        self.observed = Observed()
+        self.result = Result(scenario)
+        self.manifests: dict[str, Path] = {}  # app id -> the manifest installed
+        self.apps: dict[str, App] = {}
+        self._device_spec: dict[str, Any] = {}
+        self._device_name = "scenario"
+        self._catalog_paths: dict[str, Path] = {}  # app id -> served catalog file
+        self._orchestrator: Orchestrator | None = None
+        self._server: DevServer | None = None
+
+    # Running ---------------------------------------------------------------------------
+
+    async def run(self) -> Result:
+        """Play every step; a scenario that cannot start raises ManifestError."""
+        started = time.monotonic()
+        self._load_apps()
+        device = self._initial_device()
+        root, port = self._served_root()
+        server = DevServer(root, port=port, faults=self.scenario.server.faults or (),
+                           rate_per_connection=self.scenario.server.rate_per_connection or None)
+        try:
+            await server.start()
+        except OSError as error:
+            raise ManifestError(
+                f"{self.scenario.file}: cannot serve the apps' content on 127.0.0.1:{port}, "
+                f"the port their manifestURL names: {error.strerror or error}; stop what "
+                "uses it (a `bgassets run` or `serve`?)") from None
+        self._server = server
+        self.clock = VirtualClock(self.scenario.start)
+        try:
+            async with Orchestrator(self.work / "state", device=device,
+                                    clock=self.clock) as orchestrator:
+                self._orchestrator = orchestrator
+                orchestrator.events.subscribe(self.observed)
+                orchestrator.events.subscribe(self._event)
+                periodic = asyncio.create_task(orchestrator.periodic_loop(PERIODIC_CHECK))
+                try:
+                    for step in self.scenario.steps:
+                        await self._until(step.at)
+                        await self._step(step)
+                finally:
+                    periodic.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await periodic
+        finally:
+            await server.stop()
+        self.result.real_seconds = time.monotonic() - started
+        self.result.virtual_seconds = self.clock.elapsed
+        return self.result
+
+    async def _until(self, target: float, done: Callable[[], bool] | None = None) -> bool:
+        """Let virtual time run to ``target``; True as soon as ``done()`` holds."""
+        clock = self.clock
+        while True:
+            if done is not None and done():
+                return True
+            now = clock.elapsed
+            if now >= target:
+                return False
+            if await self._quiet():
+                if done is not None and done():
+                    return True
+                due = clock.next_due()
+                clock.advance(target if due is None else min(due, target))
+                await asyncio.sleep(0)
+            else:
+                await asyncio.sleep(min(0.01, target - now))
+
+    async def _quiet(self) -> bool:
+        """Whether nothing is busy and no event comes for a few turns of the loop."""
+        for _ in range(SETTLE_TURNS):
+            seen = self.observed.count
+            await asyncio.sleep(SETTLE_PAUSE)
+            if self.clock.is_busy or self.observed.count != seen:
+                return False
+        return True
+
+    # Steps -------------------------------------------------------------------------------
+
+    async def _step(self, step: Step) -> None:
+        if step.app is not None and step.app not in self.apps:
+            self._fail(step, [f"{step.app} is not an app of this scenario "
+                              f"({', '.join(sorted(self.apps))})"])
+            return
+        action = _STEPS[step.action]
+        await action(self, step)
+
+    def _targets(self, step: Step) -> list[str]:
+        return [step.app] if step.app else list(self.apps)
+
+    async def _lifecycle(self, step: Step) -> None:
+        orchestrator = self._running()
+        for app_id in self._targets(step):
+            try:
+                outcome = await self._act(step, app_id, orchestrator)
+            except BackgroundAssetsError as error:
+                self.observed.saw_code(app_id, int(error.code))
+                outcome = f"refused: {int(error.code)} {error.code.name.lower()}: {error}"
+            self._line(step, app_id, outcome)
+
+    async def _act(self, step: Step, app_id: str, orchestrator: Orchestrator) -> str:
+        if step.action == Action.INSTALL:
+            await orchestrator.install(self.manifests[app_id])
+            return "installed; " + self._state(app_id)
+        if step.action == Action.UPDATE:
+            manifest = step.manifest or self._copy(self.manifests[app_id], app_id,
+                                                   version=step.version)
+            await orchestrator.update(manifest)
+            self.manifests[app_id] = manifest
+            return "updated; " + self._state(app_id)
+        if step.action == Action.LAUNCH:
+            orchestrator.launch(app_id)
+            return "launched"
+        if step.action == Action.TERMINATE:
+            orchestrator.terminate(app_id)
+            return "terminated"
+        await orchestrator.periodic(app_id)
+        return "periodic request made"
+
+    async def _purge(self, step: Step) -> None:
+        freed = self._running().purge(step.purge_bytes, app_id=step.app)
+        self._line(step, step.app or "", f"freed {freed:,} bytes")
+
+    async def _device(self, step: Step) -> None:
+        self._device_spec = _merged(self._device_spec, step.device or {})
+        try:
+            device = self._make_device()
+        except (ValueError, TypeError, KeyError) as error:
+            self._fail(step, [f"device: {error}"])
+            return
+        self._running().set_device(device)
+        self._line(step, "", _fields(step.device or {}))
+
+    async def _server_step(self, step: Step) -> None:
+        settings = step.server or ServerSettings()
+        try:
+            self._apply_server(settings, step.app)
+        except (OSError, ValueError) as error:
+            self._fail(step, [f"server: {error}"])
+            return
+        self._line(step, "", _server_text(settings))
+
+    async def _wait(self, step: Step) -> None:
+        orchestrator = self._running()
+        if isinstance(step.wait, float):
+            await self._until(self.clock.elapsed + step.wait)
+            self._line(step, "", "waited")
+            return
+        until = str(step.wait)
+        settled = await self._until(
+            self.clock.elapsed + WAIT_LIMIT,
+            lambda: all(orchestrator.settled(app_id, until) for app_id in self.apps))
+        if settled:
+            self._line(step, "", f"{until}: done; " + "; ".join(
+                self._state(app_id) for app_id in self.apps))
+        else:
+            self._fail(step, [f"wait {until}: still not done after {WAIT_LIMIT / DAY:g} "
+                              "days; " + "; ".join(self._state(a) for a in self.apps)])
+
+    async def _expect(self, step: Step) -> None:
+        assert step.expect is not None
+        orchestrator = self._running()
+        present = Present(
+            apps={a: app_view(orchestrator, a) for a in self.apps if a in orchestrator.apps},
+            downloads=download_views(orchestrator, recent=None),
+            containers={a: orchestrator.layout.container(app.app_group)
+                        for a, app in self.apps.items()})
+        found = failures(step.expect, present, self.observed)
+        if found:
+            self._fail(step, found)
+        else:
+            self._line(step, step.app or "", "ok")
+
+    # Set-up --------------------------------------------------------------------------------
+
+    def _load_apps(self) -> None:
+        for manifest in self.scenario.apps:
+            app, _ = load_app(manifest)
+            if self.scenario.extension is not None:
+                manifest = self._copy(manifest, app.id, extension=self.scenario.extension)
+                app, _ = load_app(manifest)
+            self.apps[app.id] = app
+            self.manifests[app.id] = manifest
+
+    def _copy(self, manifest: Path, app_id: str, *, version: str | None = None,
+              extension: Path | None = None) -> Path:
+        """A copy of an App manifest with another version or extension (its paths made
+        absolute), in the scratch folder."""
+        data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+        spec = data["spec"]
+        named = spec.get("extension") or "extension.yaml"
+        spec["extension"] = str(extension or (manifest.parent / named).resolve())
+        if version is not None:
+            spec["version"] = version
+        target = self.work / "manifests" / f"{app_id}-{version or 'override'}.yaml"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        return target
+
+    def _initial_device(self) -> Device:
+        given = self.scenario.device
+        if isinstance(given, Path):
+            document = load_device_document(given)
+            self._device_name = str(document["metadata"]["name"])
+            self._device_spec = dict(document.get("spec") or {})
+        elif isinstance(given, Mapping):
+            self._device_spec = dict(given)
+        return self._make_device()
+
+    def _make_device(self) -> Device:
+        return Device.from_document({"metadata": {"name": self._device_name},
+                                     "spec": self._device_spec})
+
+    def _served_root(self) -> tuple[Path, int]:
+        """The folder the server serves and the port the apps' manifestURL names."""
+        from orchestrator.cli.served import plan_content, served_path
+
+        ports = {_loopback_port(self.scenario.file, app) for app in self.apps.values()}
+        if len(ports) != 1:
+            raise ManifestError(f"{self.scenario.file}: the apps' manifestURLs name "
+                                f"different ports ({', '.join(map(str, sorted(ports)))}); "
+                                "one server serves a scenario")
+        port = ports.pop()
+        manifests = list(self.manifests.values()) + [
+            s.manifest for s in self.scenario.steps if s.manifest is not None]
+        content = self.scenario.server.content
+        if content is not None:
+            root = content.resolve()
+        else:
+            first = self.scenario.apps[0].resolve()
+            planned = plan_content(first.parent.parent, manifests, port)
+            if planned is None:
+                raise ManifestError(f"{self.scenario.file}: the apps' manifestURLs name no "
+                                    "loopback server to serve their content")
+            root = planned.root(self.work / "served")
+        for app_id, app in self.apps.items():
+            path = served_path(app.manifest_url, port)
+            if path is not None:
+                self._catalog_paths[app_id] = root / path
+        return root, port
+
+    def _apply_server(self, settings: ServerSettings, app_id: str | None) -> None:
+        server = self._server
+        assert server is not None
+        if settings.faults is not None:
+            server.set_faults(settings.faults)
+        if settings.rate_per_connection is not None:
+            server.rate_per_connection = settings.rate_per_connection or None
+        if settings.catalog is not None:
+            owners = [app_id] if app_id else list(self.apps)
+            if len(owners) != 1:
+                raise ValueError("a new catalog needs the app it is for (app: ...)")
+            target = self._catalog_paths.get(owners[0])
+            if target is None:
+                raise ValueError(f"{owners[0]}'s catalog is not served by this scenario")
+            target.write_bytes(settings.catalog.read_bytes())
+
+    # Reporting -----------------------------------------------------------------------------
+
+    def _running(self) -> Orchestrator:
+        assert self._orchestrator is not None
+        return self._orchestrator
+
+    def _state(self, app_id: str) -> str:
+        orchestrator = self._running()
+        if app_id not in orchestrator.apps:
+            return f"{app_id} not installed"
+        view = app_view(orchestrator, app_id)
+        return f"{view.state.value}, {view.pending} pending"
+
+    def _event(self, event: Event) -> None:
+        if event.event not in NOTABLE:
+            return
+        told = describe(event) or ""
+        self._emit(Line(self.clock.elapsed, str(event.event), event.app or "",
+                        told.removeprefix(str(event.event)).strip()))
+
+    def _line(self, step: Step, subject: str, outcome: str) -> None:
+        self._emit(Line(self.clock.elapsed, step.action.value, subject, outcome,
+                        step=step.where))
+
+    def _fail(self, step: Step, messages: list[str]) -> None:
+        self.result.failures.append(Failure(step.where, self.clock.elapsed, tuple(messages)))
+        self._emit(Line(self.clock.elapsed, step.action.value, step.app or "",
+                        "; ".join(messages), ok=False, step=step.where))
+
+    def _emit(self, line: Line) -> None:
+        self.result.lines.append(line)
+        if self.on_line is not None:
+            self.on_line(line)
+
+
+_STEPS: dict[Action, Callable[[ScenarioRun, Step], Any]] = {
+    Action.INSTALL: ScenarioRun._lifecycle, Action.UPDATE: ScenarioRun._lifecycle,
+    Action.LAUNCH: ScenarioRun._lifecycle, Action.TERMINATE: ScenarioRun._lifecycle,
+    Action.PERIODIC: ScenarioRun._lifecycle, Action.PURGE: ScenarioRun._purge,
+    Action.DEVICE: ScenarioRun._device, Action.SERVER: ScenarioRun._server_step,
+    Action.WAIT: ScenarioRun._wait, Action.EXPECT: ScenarioRun._expect,
+}
+
+
+def _loopback_port(file: Path, app: App) -> int:
+    parts = urlsplit(app.manifest_url)
+    try:
+        port = parts.port or 80
+    except ValueError:
+        port = -1
+    if parts.scheme != "http" or parts.hostname not in LOOPBACK_HOSTS or port <= 0:
+        raise ManifestError(
+            f"{file}: {app.id}'s manifestURL {app.manifest_url} names no loopback http "
+            "server: a scenario serves the content itself, on 127.0.0.1")
+    return port
+
+
+def _merged(base: Mapping[str, Any], change: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``change``'s fields in, nested mappings field by field."""
+    merged = dict(base)
+    for key, value in change.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _fields(change: Mapping[str, Any], prefix: str = "") -> str:
+    """``lowPowerMode false, network.metered true``."""
+    parts = []
+    for key, value in change.items():
+        if isinstance(value, Mapping):
+            parts.append(_fields(value, f"{prefix}{key}."))
+        else:
+            parts.append(f"{prefix}{key} {yaml.safe_dump(value).strip().removesuffix('...')}"
+                         .strip())
+    return ", ".join(p for p in parts if p)
+
+
+def _server_text(settings: ServerSettings) -> str:
+    parts = []
+    if settings.faults is not None:
+        parts.append("faults " + (", ".join(settings.faults) or "none"))
+    if settings.rate_per_connection is not None:
+        parts.append(f"rate {settings.rate_per_connection:,} B/s per connection"
+                     if settings.rate_per_connection else "no rate limit")
+    if settings.catalog is not None:
+        parts.append(f"catalog {settings.catalog.name}")
+    return ", ".join(parts)
