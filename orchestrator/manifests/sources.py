@@ -32,7 +32,8 @@ DUPLICATE_CHECK_LIMIT = 1 << 20
 class Source:
     """One parsed file: its data, where each node is, its kind and what is wrong with it.
 
-    ``kind`` is app, extension, device, assetpack, scenario or catalog; None when it could not be told.
+    ``kind`` is app, extension, device, assetpack, scenario or catalog; None when it could
+    not be told.
     """
 
     file: str
