@@ -23,13 +23,14 @@ def _fault_help() -> str:
                            subsequent_indent=" " * 20)
              for name, text in FAULT_DESCRIPTIONS.items()]
     return "\n".join([
-        "faults (--fault NAME[:once|:SHARE], repeatable):",
+        "faults (--fault NAME[:once|:Nx|:SHARE][@GLOB], repeatable):",
         *lines,
         "",
         textwrap.fill(
             "NAME alone or NAME:once fires on the first GET of each path only, so a client "
-            "that retries still finishes; NAME:0.3 fires on 30% of GETs, repeatably for a "
-            "given --seed. Faults never apply to HEAD or to missing files.", width=78),
+            "that retries still finishes; NAME:2x on the first two; NAME:0.3 fires on 30% of GETs, repeatably for a "
+            "given --seed; @GLOB limits a fault to the paths the glob matches, such as "
+            "503:0.5@/videos/*. Faults never apply to HEAD or to missing files.", width=78),
     ])
 
 

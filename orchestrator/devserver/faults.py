@@ -1,8 +1,11 @@
 """Faults the development server can inject, so clients can be tested against bad servers.
 
-A fault is written ``NAME`` (once per path), ``NAME:once`` (the same) or
+A fault is written ``NAME`` (once per path), ``NAME:once`` (the same),
+``NAME:Nx`` (the first N requests of each path, such as ``wrong-length:2x``) or
 ``NAME:SHARE`` with a share between 0 and 1 (fires on that share of the
-matching requests). Once per path is the default so that a good client,
+matching requests), and may end in ``@GLOB`` to match only the paths that
+glob matches (``500:1@/sessions/*.mp4``: every request of those files, and
+none of the catalog's). Once per path is the default so that a good client,
 which retries, still finishes. Whether a share fires is decided by a hash of
 the seed, the fault, the path and how many matching requests that path has
 seen, so the outcome does not depend on how requests from several
@@ -11,6 +14,7 @@ connections interleave.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import threading
 from collections.abc import Iterable
@@ -44,30 +48,46 @@ LATER_REQUEST_FAULTS = frozenset({"etag-change"})
 
 @dataclass(frozen=True)
 class Fault:
-    """One fault and how often it fires: ``share`` None means once per path."""
+    """One fault and how often it fires: on ``share`` of the requests, or (``share``
+    None) on the first ``times`` requests of each path."""
 
     name: str
     share: float | None = None
+    paths: str | None = None  # a glob the request's path must match
+    times: int = 1
 
     def __str__(self) -> str:
-        return self.name if self.share is None else f"{self.name}:{self.share:g}"
+        text = self.name if self.share is None and self.times == 1 else \
+            f"{self.name}:{self.times}x" if self.share is None else f"{self.name}:{self.share:g}"
+        return text if self.paths is None else f"{text}@{self.paths}"
+
+    def applies_to(self, path: str) -> bool:
+        return self.paths is None or fnmatch.fnmatchcase(path, self.paths)
 
 
 def parse_fault(text: str | Fault) -> Fault:
-    """Parse ``NAME``, ``NAME:once`` or ``NAME:SHARE``; raise UsageError naming what is wrong."""
+    """Parse ``NAME``, ``NAME:once`` or ``NAME:SHARE``, each with an optional ``@GLOB``;
+    raise UsageError naming what is wrong."""
     if isinstance(text, Fault):
         return _checked(text)
-    name, _, suffix = str(text).strip().partition(":")
+    spec, at, glob = str(text).strip().partition("@")
+    if at and not glob.startswith("/"):
+        raise UsageError(f"fault {text!r}: the part after '@' is a path glob starting with "
+                         "'/', such as /sessions/*.mp4")
+    paths = glob if at else None
+    name, _, suffix = spec.partition(":")
     if suffix in ("", "once"):
-        return _checked(Fault(name))
+        return _checked(Fault(name, paths=paths))
+    if suffix.endswith("x") and suffix[:-1].isdigit() and int(suffix[:-1]) > 0:
+        return _checked(Fault(name, paths=paths, times=int(suffix[:-1])))
     try:
         share = float(suffix)
     except ValueError:
         share = -1.0
     if not 0.0 <= share <= 1.0:
-        raise UsageError(f"fault {text!r}: the part after ':' must be 'once' or a share "
-                         "between 0 and 1, such as 0.3")
-    return _checked(Fault(name, share))
+        raise UsageError(f"fault {text!r}: the part after ':' must be 'once', a count "
+                         "such as 2x, or a share between 0 and 1, such as 0.3")
+    return _checked(Fault(name, share, paths))
 
 
 def _checked(fault: Fault) -> Fault:
@@ -113,14 +133,15 @@ class FaultPicker:
         with self._lock:
             for fault in self._faults:
                 if (fault.name in RANGE_ONLY_FAULTS and not is_range) or \
-                        (fault.name in LATER_REQUEST_FAULTS and not seen_before):
+                        (fault.name in LATER_REQUEST_FAULTS and not seen_before) or \
+                        not fault.applies_to(path):
                     continue
                 key = (str(fault), path)
                 index = self._seen.get(key, 0)
                 if fault.share is None:
-                    fires = index == 0
+                    fires = index < fault.times
                     if fires:
-                        self._seen[key] = 1
+                        self._seen[key] = index + 1
                 else:
                     self._seen[key] = index + 1
                     fires = _draw(self._seed, fault, path, index) < fault.share

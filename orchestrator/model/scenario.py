@@ -75,7 +75,8 @@ class Bound:
 
     def describe(self, unit: str = "") -> str:
         """``7``, ``at least 2``, ``between 6 and 8`` (with ``unit`` after each number)."""
-        shown = [f"{n:g}{unit}" for n in (self.equal, self.at_least, self.at_most)]
+        shown = ["" if n is None else f"{n:g}{unit}"
+                 for n in (self.equal, self.at_least, self.at_most)]
         if self.equal is not None:
             return shown[0]
         if self.at_least is not None and self.at_most is not None:

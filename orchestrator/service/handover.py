@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,6 +30,17 @@ from orchestrator.service.packs import Packs
 from orchestrator.service.runtime import ExtensionRuntime
 from orchestrator.service.tracking import Tracking
 
+# A failed background download that the extension's ``onFailure.retries`` allows again
+# is scheduled again after RETRY_BASE * 2**n seconds (n: its tries so far), at most
+# RETRY_CAP; failures that no retry changes are not tried again.
+RETRY_BASE, RETRY_CAP = 30.0, 1800.0
+NOT_RETRIED = frozenset({
+    ErrorCode.CANCELLED, ErrorCode.DOWNLOAD_INVALID,
+    ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_DOMAIN,
+    ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_ALLOWANCE,
+    ErrorCode.SESSION_DOWNLOAD_ALLOWANCE_EXCEEDED,
+    ErrorCode.SESSION_DOWNLOAD_NOT_PERMITTED_BEFORE_APP_LAUNCH})
+
 
 class Handover:
     """Answers the download queue's callbacks: journals each transition, hands finished
@@ -39,6 +51,12 @@ class Handover:
                  runtime: ExtensionRuntime, packs: Packs) -> None:
         self.ctx, self.tracking, self.runtime, self.packs = ctx, tracking, runtime, packs
         self._journal_commit: asyncio.Future[None] | None = None
+        self._tries: Counter[str] = Counter()  # download key -> policy retries so far
+        self._retrying: Counter[str] = Counter()  # app id -> retries waiting their turn
+
+    def retrying(self, app_id: str) -> int:
+        """How many of the app's failed downloads wait to be tried again."""
+        return self._retrying[app_id]
 
     # Download callbacks ------------------------------------------------------------
 
@@ -257,4 +275,18 @@ class Handover:
         if download.essential and not cancelled \
                 and policy.essential is EssentialFailure.REENQUEUE_NONESSENTIAL:
             return [download.removing_essential()]
+        tries = self._tries[download.key]
+        if not download.essential and error.code not in NOT_RETRIED and tries < policy.retries:
+            self._tries[download.key] = tries + 1
+            self._retrying[loaded.app.id] += 1
+            self.ctx.in_background(self._retry_later(loaded, download, error, tries))
         return []
+
+    async def _retry_later(self, loaded: LoadedApp, download: Download,
+                           error: BackgroundAssetsError, tries: int) -> None:
+        try:
+            await self.ctx.clock.sleep(min(RETRY_CAP, RETRY_BASE * 2 ** tries))
+            if self.ctx.apps.get(loaded.app.id) is loaded:
+                self.tracking.reschedule(loaded, [download], error)
+        finally:
+            self._retrying[loaded.app.id] -= 1

@@ -509,7 +509,8 @@ class Orchestrator:
             return True
         if until == "essential":
             return loaded.launchable
-        if not loaded.unplanned and self.queue.pending[app_id] == 0:
+        if not loaded.unplanned and self.queue.pending[app_id] == 0 \
+                and not self._handover.retrying(app_id):
             return True
         return until == "idle" and self.waiting_for_space(app_id)
 
