@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["validate.py", "engine.py", "plan.py", "tui.py", "delegate.py", "packs.py"]
+ORDER = ["validate.py", "engine.py", "plan.py", "tui.py", "delegate.py", "packs.py", "scenario.py"]
 
 
 def main() -> int:

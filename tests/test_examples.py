@@ -110,7 +110,7 @@ def test_modeline_resolves_to_the_right_schema(path):
     target = (path.parent / match.group(1)).resolve()
     assert target.is_file()
     kind = {"App": "app", "Extension": "extension", "Device": "device",
-            "AssetPack": "assetpack"}[
+            "AssetPack": "assetpack", "Scenario": "scenario"}[
         re.search(r"^kind: (\w+)$", path.read_text(), re.M).group(1)]
     assert target == (ROOT / "schemas" / f"{kind}.schema.json").resolve()
 

@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="scaffold a new app (manifests, catalog, schemas, editor settings) in DIR",
         description=(
             "Create DIR with app.yaml, extension.yaml, catalog.json (one essential asset, "
-            "files/welcome.txt, with its exact size and sha256), the five JSON Schemas with "
+            "files/welcome.txt, with its exact size and sha256), the six JSON Schemas with "
             "an index, and .vscode/settings.json. Every manifest's first line points its "
             "editor at the schemas relative to DIR, so it validates as you type, and "
             "`bgassets validate DIR` passes at once. With --example NAME, copy one of the "

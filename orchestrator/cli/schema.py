@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="print a document kind's JSON Schema, or write all of them for an editor",
         description=(
             "Print the JSON Schema of one document kind (app, extension, device, catalog), "
-            "or with --write DIR write all five plus index.json (a SchemaStore-style "
+            "or with --write DIR write all six plus index.json (a SchemaStore-style "
             "catalog naming the files each schema is for) into DIR, so that a project can "
             "commit them and point its manifests' '# yaml-language-server: $schema=' lines "
             "and its editor settings at them. The schemas' $id names them; it is not a "

@@ -28,9 +28,10 @@ def _fault_help() -> str:
         "",
         textwrap.fill(
             "NAME alone or NAME:once fires on the first GET of each path only, so a client "
-            "that retries still finishes; NAME:2x on the first two; NAME:0.3 fires on 30% of GETs, repeatably for a "
-            "given --seed; @GLOB limits a fault to the paths the glob matches, such as "
-            "503:0.5@/videos/*. Faults never apply to HEAD or to missing files.", width=78),
+            "that retries still finishes; NAME:2x on the first two; NAME:0.3 fires on "
+            "30% of GETs, repeatably for a given --seed; @GLOB limits a fault to the "
+            "paths the glob matches, such as 503:0.5@/videos/*. Faults never apply to "
+            "HEAD or to missing files.", width=78),
     ])
 
 

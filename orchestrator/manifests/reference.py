@@ -31,6 +31,7 @@ SECTIONS = (
     ("extension", "Extension", "wwdc-sessions/extension.yaml"),
     ("device", "Device", "devices/low-power.yaml"),
     ("assetpack", "AssetPack", "level-packs/packs/worlds.yaml"),
+    ("scenario", "Scenario", "scenarios/first-install-metered.yaml"),
     ("catalog", "Catalog", "wwdc-sessions/catalog.json"),
 )
 
@@ -58,7 +59,8 @@ def fields(node: dict[str, Any], defs: dict[str, Any], prefix: str = "") -> Iter
 
 def _below(node: dict[str, Any], defs: dict[str, Any], path: str) -> Iterator[Field]:
     target = resolve(node, defs)
-    if target.get("type") == "object":
+    kinds = target.get("type")
+    if kinds == "object" or (isinstance(kinds, list) and "object" in kinds):
         yield from fields(target, defs, path)
         extra = target.get("additionalProperties")
         if isinstance(extra, dict):
@@ -68,15 +70,21 @@ def _below(node: dict[str, Any], defs: dict[str, Any], path: str) -> Iterator[Fi
     items = target.get("items")
     if target.get("type") == "array" and isinstance(items, dict):
         yield Field(f"{path}[]", items, None)
-        if "$ref" not in items:  # a definition (a catalog asset) has a section of its own
+        # The catalog's asset definition has a section of its own.
+        if not items.get("$ref", "").endswith("/asset"):
             yield from _below(items, defs, f"{path}[]")
 
 
 def resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     """``node`` with its ``$ref``'d definition under it, as editors merge them."""
-    if "$ref" not in node:
+    if "$ref" not in node or _external(node):
         return node
     return {**defs[node["$ref"].rsplit("/", 1)[-1]], **node}
+
+
+def _external(node: dict[str, Any]) -> bool:
+    """Whether ``node`` refers to another kind's schema (a scenario's device changes)."""
+    return not str(node.get("$ref", "#")).startswith("#")
 
 
 def _code(value: Any) -> str:
@@ -86,6 +94,9 @@ def _code(value: Any) -> str:
 
 def type_text(node: dict[str, Any], defs: dict[str, Any]) -> str:
     """The field's type in words, e.g. ``[size](#sizes)`` or ``integer 0..100``."""
+    if _external(node):
+        kind = str(node["$ref"]).split(".", 1)[0]
+        return f"mapping: the fields of a [{kind.title()}](#{kind}) spec"
     reference = node.get("$ref", "").rsplit("/", 1)[-1]
     if reference == "size":
         return "[size](#sizes)"
@@ -196,7 +207,7 @@ INTRO = """\
 <!-- Generated from the schemas by `{command}`:
      edit the schemas or orchestrator/manifests/reference.py, not this page. -->
 
-bgassets reads five kinds of documents. Four are manifests that you write in
+bgassets reads six kinds of documents. Five are manifests that you write in
 YAML, one document per file, each with `apiVersion: bgassets/v1`, a `kind`, a
 `metadata` mapping and a `spec` mapping:
 
@@ -209,9 +220,12 @@ YAML, one document per file, each with `apiVersion: bgassets/v1`, a `kind`, a
   scheduler obeys;
 - an [AssetPack](#assetpack) (`kind: AssetPack`): a managed asset pack, the files of
   a source folder it holds and when it is downloaded. `bgassets pack build` turns
-  packs into what a host serves: a pack catalog (`packs.json`) and its objects.
+  packs into what a host serves: a pack catalog (`packs.json`) and its objects;
+- a [Scenario](#scenario) (`kind: Scenario`): a timeline of device life for apps,
+  with the expectations that must hold, played on a virtual clock by
+  `bgassets scenario run` (see [Scenarios](scenarios.md)).
 
-The fifth, the [Catalog](#catalog), is served at the app's `manifestURL`: the
+The sixth, the [Catalog](#catalog), is served at the app's `manifestURL`: the
 assets on the server, in JSON or YAML (large catalogs are JSON). It has no
 `kind`; bgassets knows it by its `version` and `assets`.
 
@@ -228,7 +242,7 @@ For your own project, with bgassets installed:
 
 ```sh
 bgassets init my-app            # a new app: manifests, catalog, schemas, editor settings
-bgassets schema --write schemas # or only the five schemas and an index.json, into schemas/
+bgassets schema --write schemas # or only the six schemas and an index.json, into schemas/
 bgassets schema app             # or print one schema
 ```
 

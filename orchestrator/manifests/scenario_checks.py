@@ -7,7 +7,7 @@ from pathlib import Path
 
 from orchestrator.manifests.problems import PathTuple, dotted
 from orchestrator.manifests.sources import Source
-from orchestrator.model.scenario import parse_duration, parse_start
+from orchestrator.model.scenario import Action, parse_duration, parse_start
 
 
 def check_scenario(scenario: Source) -> None:
@@ -41,6 +41,11 @@ def check_scenario(scenario: Source) -> None:
 
 def _step(scenario: Source, base: Path, path: PathTuple, step: dict[str, object],
           several: bool) -> None:
+    actions = [action.value for action in Action if action.value in step]
+    if len(actions) != 1:
+        found = f"it has {' and '.join(actions)}" if actions else "it has none"
+        scenario.report(path, f"{dotted(path)}: a step has exactly one action ({found}): "
+                        + ", ".join(action.value for action in Action))
     if "until" in step and parse_duration(step["until"]) < parse_duration(step["at"]):  # type: ignore[arg-type]
         scenario.report((*path, "until"), f"{dotted((*path, 'until'))}: {step['until']} is "
                         f"before the step's at ({step['at']})")

@@ -83,18 +83,23 @@ def _launchable(wanted: bool, apps: list[AppView]) -> list[str]:
             for a in wrong]
 
 
-def _states(downloads: Sequence[DownloadView]) -> dict[str, DownloadState]:
-    """Each download's latest state by id: a pending one over its ended record (an
-    essential download re-enqueued after it failed is pending, not failed)."""
-    states: dict[str, DownloadState] = {}
+def _states(downloads: Sequence[DownloadView]) -> dict[tuple[str, str], DownloadState]:
+    """Each download's latest state by app and id: a pending one over its ended record
+    (an essential download re-enqueued after it failed is pending, not failed)."""
+    states: dict[tuple[str, str], DownloadState] = {}
     for view in sorted(downloads, key=lambda v: v.state not in _PENDING):
-        states.setdefault(view.id, view.state)
+        states.setdefault((view.app, view.id), view.state)
     return states
 
 
-def _downloads(name: str, check: DownloadCheck, states: Mapping[str, DownloadState],
+def _downloads(name: str, check: DownloadCheck,
+               by_key: Mapping[tuple[str, str], DownloadState],
                wanted: frozenset[DownloadState] | set[DownloadState]) -> list[str]:
-    matching = sorted(i for i, state in states.items() if state in wanted)
+    matching = sorted(i for (_, i), state in by_key.items() if state in wanted)
+    # An id check holds when that id is in the state in every app that has it.
+    states: dict[str, DownloadState] = {}
+    for (_, download_id), state in sorted(by_key.items(), key=lambda i: i[1] not in wanted):
+        states[download_id] = state
     if check.count is not None:
         if check.count.holds(len(matching)):
             return []

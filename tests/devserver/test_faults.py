@@ -25,7 +25,7 @@ def test_fault_specs_parse(text: str, expected: Fault) -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("bogus", "choose from reset, 500"), ("reset:1.5", "between 0 and 1"),
-    ("reset:often", "'once' or a share"), ("", "unknown fault"),
+    ("reset:often", "a count such as 2x, or a share"), ("", "unknown fault"),
 ])
 def test_bad_fault_specs_are_usage_errors_saying_why(text: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):

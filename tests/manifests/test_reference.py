@@ -26,7 +26,10 @@ def property_paths(node, defs, prefix=""):
     for name, child in node.get("properties", {}).items():
         path = f"{prefix}.{name}" if prefix else name
         yield path
-        target = defs[child["$ref"].rsplit("/", 1)[-1]] if "$ref" in child else child
+        ref = child.get("$ref", "")
+        if ref and not ref.startswith("#"):
+            continue  # another kind's schema (a scenario's device changes): its own entries
+        target = defs[ref.rsplit("/", 1)[-1]] if ref else child
         yield from property_paths(target, defs, path)
         items = target.get("items")
         if isinstance(items, dict):

@@ -125,7 +125,7 @@ def test_schema_prints_and_writes_the_shipped_schemas(user):
     index = json.loads((folder / "index.json").read_text())
     assert sorted(entry["url"] for entry in index["schemas"]) == [
         "./app.schema.json", "./assetpack.schema.json", "./catalog.schema.json",
-        "./device.schema.json", "./extension.schema.json"]
+        "./device.schema.json", "./extension.schema.json", "./scenario.schema.json"]
     for entry in index["schemas"]:
         assert json.loads((folder / entry["url"]).read_text())["$id"] == entry["$id"]
 
