@@ -75,13 +75,16 @@ class Bound:
 
     def describe(self, unit: str = "") -> str:
         """``7``, ``at least 2``, ``between 6 and 8`` (with ``unit`` after each number)."""
-        shown = ["" if n is None else f"{n:g}{unit}"
-                 for n in (self.equal, self.at_least, self.at_most)]
+        def shown(number: float) -> str:
+            return f"{number:g}{unit}"
+
         if self.equal is not None:
-            return shown[0]
+            return shown(self.equal)
         if self.at_least is not None and self.at_most is not None:
-            return f"between {shown[1]} and {shown[2]}"
-        return f"at least {shown[1]}" if self.at_least is not None else f"at most {shown[2]}"
+            return f"between {shown(self.at_least)} and {shown(self.at_most)}"
+        if self.at_least is not None:
+            return f"at least {shown(self.at_least)}"
+        return f"at most {shown(self.at_most)}" if self.at_most is not None else "any"
 
     @classmethod
     def parse(cls, value: Any, unit: Any = float) -> Bound:
