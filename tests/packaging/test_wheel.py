@@ -201,3 +201,37 @@ def test_run_headless_installs_the_bundled_examples(user):
     assert "0 failed download(s)" in result.stdout
     assert result.stdout.count("app.launchable") == 3
     assert result.stdout.count("pack.installed") == 2  # level-packs: tutorial and worlds
+
+
+def test_a_new_scenario_plays_for_a_new_app(user):
+    """``scenario new`` beside an app made by ``init``: it validates and plays green, from
+    the wheel, with the schemas its modeline names next to it."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/my-game/catalog.json"
+    assert user("bgassets", "init", "apps/my-game", "--manifest-url", url).returncode == 0
+    made = user("bgassets", "scenario", "new", "apps/scenarios/first-week.yaml",
+                "--app", "apps/my-game/app.yaml")
+    assert made.returncode == 0, made.stderr
+    scenario = user.home / "apps" / "scenarios" / "first-week.yaml"
+    # No schemas/ folder beside it or above: they are written next to it.
+    assert scenario.read_text().startswith(
+        "# yaml-language-server: $schema=./schemas/scenario.schema.json")
+    assert (scenario.parent / "schemas" / "device.schema.json").is_file()
+    assert user("bgassets", "validate", "apps").returncode == 0
+    played = user("bgassets", "scenario", "run", "apps/scenarios/first-week.yaml",
+                  "--junit", "report.xml")
+    assert played.returncode == 0, played.stdout + played.stderr
+    assert "PASS first-week" in played.stdout
+    assert 'failures="0"' in (user.home / "report.xml").read_text()
+
+
+def test_a_bundled_scenario_plays_from_the_installed_package(user, venv):
+    found = user("python", "-c", "from orchestrator.bundled import manifests_dir; "
+                 "print(manifests_dir())")
+    assert found.returncode == 0, found.stderr
+    library = Path(found.stdout.strip()) / "scenarios"
+    assert library.is_relative_to(venv)
+    played = user("bgassets", "scenario", "run", str(library / "in-app-content-off.yaml"),
+                  "--json")
+    assert played.returncode == 0, played.stdout + played.stderr
+    assert json.loads(played.stdout.splitlines()[-1])["passed"] is True
