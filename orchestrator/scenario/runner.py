@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -196,7 +197,7 @@ class ScenarioRun:
                 outcome = await self._act(step, app_id, orchestrator)
             except BackgroundAssetsError as error:
                 self.observed.saw_code(app_id, int(error.code))
-                outcome = f"refused: {int(error.code)} {error.code.name.lower()}: {error}"
+                outcome = f"refused: {int(error.code)} {error.code.title}: {error}"
             self._line(step, app_id, outcome)
 
     async def _act(self, step: Step, app_id: str, orchestrator: Orchestrator) -> str:
@@ -251,12 +252,13 @@ class ScenarioRun:
         settled = await self._until(
             self.clock.elapsed + WAIT_LIMIT,
             lambda: all(orchestrator.settled(app_id, until) for app_id in self.apps))
+        states = "; ".join(f"{app_id} {self._state(app_id)}" if len(self.apps) > 1
+                           else self._state(app_id) for app_id in self.apps)
         if settled:
-            self._line(step, "", f"{until}: done; " + "; ".join(
-                self._state(app_id) for app_id in self.apps))
+            self._line(step, "", f"{until}: done; {states}")
         else:
             self._fail(step, [f"wait {until}: still not done after {WAIT_LIMIT / DAY:g} "
-                              "days; " + "; ".join(self._state(a) for a in self.apps)])
+                              f"days; {states}"])
 
     async def _expect(self, step: Step) -> None:
         assert step.expect is not None
@@ -290,11 +292,13 @@ class ScenarioRun:
         data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
         spec = data["spec"]
         named = spec.get("extension") or "extension.yaml"
-        spec["extension"] = str(extension or (manifest.parent / named).resolve())
-        if version is not None:
-            spec["version"] = version
         target = self.work / "manifests" / f"{app_id}-{version or 'override'}.yaml"
         target.parent.mkdir(parents=True, exist_ok=True)
+        # The manifest keeps its extension, relative to where the copy is.
+        spec["extension"] = os.path.relpath(
+            (extension or manifest.parent / named).resolve(), target.parent)
+        if version is not None:
+            spec["version"] = version
         target.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
         return target
 
