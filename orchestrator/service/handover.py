@@ -14,6 +14,7 @@ from orchestrator.engine import DownloadResult
 from orchestrator.engine.retry import disk_error
 from orchestrator.errors import (
     BackgroundAssetsError,
+    DownloadError,
     ErrorCode,
     JournalError,
     disk_full,
@@ -32,14 +33,9 @@ from orchestrator.service.tracking import Tracking
 
 # A failed background download that the extension's ``onFailure.retries`` allows again
 # is scheduled again after RETRY_BASE * 2**n seconds (n: its tries so far), at most
-# RETRY_CAP; failures that no retry changes are not tried again.
+# RETRY_CAP. Only a transient failure (a 5xx, a reset, a timeout) is: a 404 or a refusal
+# would fail the same way.
 RETRY_BASE, RETRY_CAP = 30.0, 1800.0
-NOT_RETRIED = frozenset({
-    ErrorCode.CANCELLED, ErrorCode.DOWNLOAD_INVALID,
-    ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_DOMAIN,
-    ErrorCode.SESSION_DOWNLOAD_DISALLOWED_BY_ALLOWANCE,
-    ErrorCode.SESSION_DOWNLOAD_ALLOWANCE_EXCEEDED,
-    ErrorCode.SESSION_DOWNLOAD_NOT_PERMITTED_BEFORE_APP_LAUNCH})
 
 
 class Handover:
@@ -276,7 +272,8 @@ class Handover:
                 and policy.essential is EssentialFailure.REENQUEUE_NONESSENTIAL:
             return [download.removing_essential()]
         tries = self._tries[download.key]
-        if not download.essential and error.code not in NOT_RETRIED and tries < policy.retries:
+        if not download.essential and isinstance(error, DownloadError) and error.transient \
+                and tries < policy.retries:
             self._tries[download.key] = tries + 1
             self._retrying[loaded.app.id] += 1
             self.ctx.in_background(self._retry_later(loaded, download, error, tries))

@@ -120,3 +120,32 @@ async def test_offline_requests_wait_and_a_failed_expectation_says_what_it_found
     assert "com.example.nobody is not an app of this scenario" in failures["spec.steps[7]"][0]
     # The failure is at its step's moment of virtual time.
     assert [f.at // 3600 for f in result.failures] == [2, 3]
+
+
+async def test_only_transient_failures_are_tried_again_by_the_extension_policy(tmp_path):
+    """onFailure.retries (3 in the scaffold) brings back a background download that got
+    5xx answers, after a backoff on the clock; a 404 fails for good at once."""
+    world(tmp_path)
+    catalog = tmp_path / "content" / "game" / "catalog.json"
+    data = json.loads(catalog.read_text())
+    gone = asset(tmp_path / "content", "game", "gone.bin", 32 * 1024)
+    (tmp_path / "content" / "game" / "files" / "gone.bin").unlink()
+    catalog.write_text(json.dumps({**data, "assets": [*data["assets"], gone]}))
+    result = await play(tmp_path, f"""\
+    - {{at: 0s, server: {{faults: ["500:6x@/maps/files/level-1.bin"]}}}}
+    - {{at: 0s, install: {{}}}}
+    - {{at: 0s, wait: all}}
+    - at: 1h
+      expect: {{app: {GAME}, failed: [gone], finished: [intro, level-1]}}
+    - at: 1h
+      expect:
+        app: {MAPS}
+        failed: 0
+        finished: [intro, level-1]
+        events: [download.failed, download.reenqueued, download.finished]
+""")
+    assert messages(result) == []
+    failed = [line for line in result.lines if line.what == "download.failed"]
+    assert sorted(line.subject for line in failed) == [GAME, MAPS]
+    waited = next(line for line in result.lines if line.what == "wait")
+    assert waited.at >= 30  # the maps download came back after the policy's backoff
