@@ -7,7 +7,7 @@ from pathlib import Path
 
 from orchestrator.manifests.problems import PathTuple, dotted
 from orchestrator.manifests.sources import Source
-from orchestrator.model.scenario import Action, parse_duration, parse_start
+from orchestrator.model.scenario import Action, parse_duration, parse_start, timeline
 
 
 def check_scenario(scenario: Source) -> None:
@@ -37,6 +37,11 @@ def check_scenario(scenario: Source) -> None:
             scenario.report(("spec", "start"), f"spec.start: {error}")
     for index, step in enumerate(spec.get("steps") or []):
         _step(scenario, base, ("spec", "steps", index), step, several)
+    if not scenario.problems:
+        try:
+            timeline(spec.get("steps") or [], base)
+        except ValueError as error:
+            scenario.report(("spec", "steps"), f"spec.steps: {error}")
 
 
 def _step(scenario: Source, base: Path, path: PathTuple, step: dict[str, object],
@@ -46,10 +51,12 @@ def _step(scenario: Source, base: Path, path: PathTuple, step: dict[str, object]
         found = f"it has {' and '.join(actions)}" if actions else "it has none"
         scenario.report(path, f"{dotted(path)}: a step has exactly one action ({found}): "
                         + ", ".join(action.value for action in Action))
-    if "until" in step and parse_duration(step["until"]) < parse_duration(step["at"]):  # type: ignore[arg-type]
+    at, every, until = (_seconds(scenario, (*path, key), step.get(key))
+                        for key in ("at", "every", "until"))
+    if at is not None and until is not None and until < at:
         scenario.report((*path, "until"), f"{dotted((*path, 'until'))}: {step['until']} is "
                         f"before the step's at ({step['at']})")
-    if "every" in step and parse_duration(step["every"]) == 0:  # type: ignore[arg-type]
+    if every == 0:
         scenario.report((*path, "every"), f"{dotted((*path, 'every'))}: must be more than 0")
     update = step.get("update")
     if isinstance(update, dict) and "manifest" in update:
@@ -77,3 +84,14 @@ def _file(scenario: Source, base: Path, path: PathTuple, name: object, *,
     if not found:
         what = "folder" if folder else "file"
         scenario.report(path, f"{dotted(path)}: no such {what} {target}")
+
+
+def _seconds(scenario: Source, path: PathTuple, value: object) -> float | None:
+    """The duration at ``path`` in seconds (None when there is none, or it is reported)."""
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)  # type: ignore[arg-type]
+    except ValueError as error:
+        scenario.report(path, f"{dotted(path)}: {error}")
+        return None

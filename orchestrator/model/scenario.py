@@ -6,6 +6,7 @@ Plain data, built from a schema-validated ``kind: Scenario`` document; the runne
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,10 @@ from typing import Any
 from orchestrator.model.units import parse_size
 
 DEFAULT_START = "2026-01-05T08:00:00Z"
+# A scenario spans at most this much virtual time, and its repeated steps lay out at most
+# this many steps: past them it is refused, rather than run for ages or fill the memory.
+MAX_SPAN = 3650 * 86_400.0
+MAX_STEPS = 100_000
 _DURATION_RE = re.compile(r"^[ \t]*([0-9]+(?:\.[0-9]+)?)[ \t]*([smhd]?)[ \t]*$")
 _SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
 
@@ -26,8 +31,8 @@ def parse_duration(value: int | float | str) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration")
     if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"{value!r} is not a duration: it is negative")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{value!r} is not a duration: write a number of seconds from 0")
         return float(value)
     match = _DURATION_RE.match(value)
     if match is None:
@@ -250,7 +255,13 @@ def timeline(steps: Sequence[Mapping[str, Any]], base: Path) -> tuple[Step, ...]
             if every <= 0:
                 raise ValueError(f"spec.steps[{index}].every must be more than 0")
             count = int((until - first) // every) + 1 if until >= first else 0
+            if len(laid) + count > MAX_STEPS:
+                raise ValueError(f"spec.steps[{index}] repeats {count:,} times: a scenario "
+                                 f"has at most {MAX_STEPS:,} steps")
             moments = [first + n * every for n in range(count)]
+        if max(moments, default=0.0) > MAX_SPAN:
+            raise ValueError(f"spec.steps[{index}] is more than {MAX_SPAN / 86_400:g} days "
+                             "from the start")
         laid.extend(_step(index, at, data, base) for at in moments)
     return tuple(sorted(laid, key=lambda step: (step.at, step.index)))
 
