@@ -3,11 +3,11 @@ the views and the events say, and a failed one says both."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.engine.staging import file_sha256
 from orchestrator.model.enums import DownloadState
 from orchestrator.model.scenario import ABSENT, Bound, DownloadCheck, Expectation
 from orchestrator.scenario.observed import Observed, in_order
@@ -115,23 +115,16 @@ def _files(files: Mapping[str, str], container: Path) -> list[str]:
     found = []
     for relative, wanted in files.items():
         path = container / relative
-        digest = _sha256(path) if path.is_file() else None
+        digest = file_sha256(path) if path.is_file() else None
         if wanted == ABSENT:
             if digest is not None or path.exists():
                 found.append(f"files: expected {relative} absent, found it")
         elif digest is None:
-            found.append(f"files: expected {relative}, found no such file in {container}")
+            found.append(f"files: expected {relative}, found no readable file there "
+                         f"({container})")
         elif digest != wanted:
             found.append(f"files: expected {relative} with sha256 {wanted}, found {digest}")
     return found
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _intervals(bound: Bound, intervals: Mapping[str, float | None]) -> list[str]:
