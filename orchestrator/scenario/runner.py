@@ -34,7 +34,8 @@ from orchestrator.model.scenario import Action, Scenario, ServerSettings, Step
 from orchestrator.scenario.checks import Present, failures
 from orchestrator.scenario.observed import NOTABLE, Observed
 from orchestrator.service import Orchestrator
-from orchestrator.service.views import app_view, download_views
+from orchestrator.service.controls import LocalControls
+from orchestrator.service.views import download_views
 
 DAY = 86_400.0
 # "wait: essential" and "wait: all" give up after this much virtual time.
@@ -108,6 +109,7 @@ class ScenarioRun:
         self._device_name = "scenario"
         self._catalog_paths: dict[str, Path] = {}  # app id -> served catalog file
         self._orchestrator: Orchestrator | None = None
+        self._controls_of: LocalControls | None = None
         self._server: DevServer | None = None
 
     # Running ---------------------------------------------------------------------------
@@ -133,6 +135,7 @@ class ScenarioRun:
             async with Orchestrator(self.work / "state", device=device,
                                     clock=self.clock) as orchestrator:
                 self._orchestrator = orchestrator
+                self._controls_of = LocalControls(orchestrator)
                 orchestrator.events.subscribe(self.observed)
                 orchestrator.events.subscribe(self._event)
                 periodic = asyncio.create_task(orchestrator.periodic_loop(PERIODIC_CHECK))
@@ -191,36 +194,35 @@ class ScenarioRun:
         return [step.app] if step.app else list(self.apps)
 
     async def _lifecycle(self, step: Step) -> None:
-        orchestrator = self._running()
         for app_id in self._targets(step):
             try:
-                outcome = await self._act(step, app_id, orchestrator)
+                outcome = await self._act(step, app_id, self._controls())
             except BackgroundAssetsError as error:
                 self.observed.saw_code(app_id, int(error.code))
                 outcome = f"refused: {int(error.code)} {error.code.title}: {error}"
             self._line(step, app_id, outcome)
 
-    async def _act(self, step: Step, app_id: str, orchestrator: Orchestrator) -> str:
+    async def _act(self, step: Step, app_id: str, controls: LocalControls) -> str:
         if step.action == Action.INSTALL:
-            await orchestrator.install(self.manifests[app_id])
+            await controls.install(None, self.manifests[app_id])
             return "installed; " + self._state(app_id)
         if step.action == Action.UPDATE:
             manifest = step.manifest or self._copy(self.manifests[app_id], app_id,
                                                    version=step.version)
-            await orchestrator.update(manifest)
+            await controls.update(None, manifest)
             self.manifests[app_id] = manifest
             return "updated; " + self._state(app_id)
         if step.action == Action.LAUNCH:
-            orchestrator.launch(app_id)
+            await controls.launch(app_id)
             return "launched"
         if step.action == Action.TERMINATE:
-            orchestrator.terminate(app_id)
+            await controls.terminate(app_id)
             return "terminated"
-        await orchestrator.periodic(app_id)
+        await controls.periodic(app_id)
         return "periodic request made"
 
     async def _purge(self, step: Step) -> None:
-        freed = self._running().purge(step.purge_bytes, app_id=step.app)
+        freed = await self._controls().purge(step.purge_bytes, step.app)
         self._line(step, step.app or "", f"freed {freed:,} bytes")
 
     async def _device(self, step: Step) -> None:
@@ -230,7 +232,7 @@ class ScenarioRun:
         except (ValueError, TypeError, KeyError) as error:
             self._fail(step, [f"device: {error}"])
             return
-        self._running().set_device(device)
+        await self._controls().set_device(device)
         self._line(step, "", _fields(step.device or {}))
 
     async def _server_step(self, step: Step) -> None:
@@ -264,7 +266,7 @@ class ScenarioRun:
         assert step.expect is not None
         orchestrator = self._running()
         present = Present(
-            apps={a: app_view(orchestrator, a) for a in self.apps if a in orchestrator.apps},
+            apps=self._controls().snapshot().apps,
             downloads=download_views(orchestrator, recent=None),
             containers={a: orchestrator.layout.container(app.app_group)
                         for a, app in self.apps.items()})
@@ -366,11 +368,14 @@ class ScenarioRun:
         assert self._orchestrator is not None
         return self._orchestrator
 
+    def _controls(self) -> LocalControls:
+        assert self._controls_of is not None
+        return self._controls_of
+
     def _state(self, app_id: str) -> str:
-        orchestrator = self._running()
-        if app_id not in orchestrator.apps:
-            return f"{app_id} not installed"
-        view = app_view(orchestrator, app_id)
+        view = self._controls().snapshot(app_id).apps.get(app_id)
+        if view is None:
+            return "not installed"
         return f"{view.state.value}, {view.pending} pending"
 
     def _event(self, event: Event) -> None:
