@@ -64,7 +64,7 @@ def served_root(args: argparse.Namespace) -> Path | None:
     Every file is checked before the state dir is locked and anything is written; the
     lock (``args.served_lock``) is released when the session ends.
     """
-    from orchestrator.cli.served import plan_content
+    from orchestrator.devserver.served import plan_content
 
     if not hasattr(args, "served_root"):
         content = None if args.no_server else plan_content(

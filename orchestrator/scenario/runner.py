@@ -320,7 +320,7 @@ class ScenarioRun:
 
     def _served_root(self) -> tuple[Path, int]:
         """The folder the server serves and the port the apps' manifestURL names."""
-        from orchestrator.cli.served import plan_content, served_path
+        from orchestrator.devserver.served import plan_content, served_path
 
         ports = {_loopback_port(self.scenario.file, app) for app in self.apps.values()}
         if len(ports) != 1:

@@ -1,4 +1,4 @@
-"""What the built-in asset server of ``run`` (and ``daemon --serve-demo``) serves.
+"""What the built-in asset server of ``run``, ``daemon --serve-demo`` and ``scenario run`` serves.
 
 An app under DIR whose ``manifestURL`` names the built-in server (a loopback host
 and run's ``--port``) gets its catalog from DIR at the URL's path, as a web server
