@@ -7,8 +7,10 @@ the waits for disk space all ask a :class:`Clock` for the time and sleep on it.
 ahead, on request, to the next moment something sleeps until: a scenario plays days of
 device life in seconds while real bytes still move over loopback.
 
-Work that virtual time must not jump over (a transfer, a content request, a handler
-call) runs inside :meth:`Clock.busy`; a sleeper is never busy.
+Work that virtual time must not jump over (a download, a content request, a handler
+call) runs inside
+:meth:`Clock.busy`; a download waiting to try again steps out of it with
+:meth:`Clock.idle`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ class Clock(Protocol):
     def busy(self) -> contextlib.AbstractContextManager[None]:
         """Mark work in progress: virtual time does not jump while any is."""
 
+    def idle(self) -> contextlib.AbstractContextManager[None]:
+        """Set the caller's own :meth:`busy` mark aside while it waits (a retry's backoff
+        inside a busy download)."""
+
 
 class SystemClock:
     """The machine's own time."""
@@ -50,6 +56,9 @@ class SystemClock:
         await asyncio.sleep(seconds)
 
     def busy(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def idle(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
 
@@ -117,6 +126,15 @@ class VirtualClock:
         finally:
             self._busy -= 1
             self.changed.set()
+
+    @contextlib.contextmanager
+    def idle(self) -> Iterator[None]:
+        self._busy -= 1
+        self.changed.set()
+        try:
+            yield
+        finally:
+            self._busy += 1
 
     @property
     def is_busy(self) -> bool:

@@ -110,7 +110,13 @@ class Download:
 
     # -- running --------------------------------------------------------------------------
     async def run(self) -> DownloadResult:
-        """Download with retries; never raises for download failures (see result.error)."""
+        """Download with retries; never raises for download failures (see result.error).
+
+        The whole run is busy on the engine's clock but for the waits between tries."""
+        with self.context.clock.busy():
+            return await self._run()
+
+    async def _run(self) -> DownloadResult:
         try:
             conflict = size_conflict(self.request)
             if conflict is not None:
@@ -163,9 +169,8 @@ class Download:
         try:
             while True:
                 try:
-                    with self.context.clock.busy():
-                        outcome = await attempt(self.resumable)
-                        return await self._finish(outcome)
+                    outcome = await attempt(self.resumable)
+                    return await self._finish(outcome)
                 except DownloadError as error:
                     self._after_failure(error, retry)
                     failure = error
@@ -176,8 +181,9 @@ class Download:
                 progress = bytes_done(self.resumable.files.segments)
                 if not retry.again(failure, progress, policy):
                     raise failure
-                await self.context.clock.sleep(
-                    backoff_delay(retry.tries - 1, policy, failure.retry_after))
+                with self.context.clock.idle():
+                    await self.context.clock.sleep(
+                        backoff_delay(retry.tries - 1, policy, failure.retry_after))
         except asyncio.CancelledError:
             self.resumable.save_now()
             with contextlib.suppress(OSError, DownloadError):

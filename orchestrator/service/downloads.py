@@ -259,7 +259,10 @@ class DownloadQueue:
         self.ending[tracked.key] = tracked
         self.poke()
         try:
-            await self._on_ended(tracked, result)
+            # Busy on the clock until handed over: the journal's commit and the file's move
+            # are work that virtual time must not jump over.
+            with self.engine.clock.busy():
+                await self._on_ended(tracked, result)
         finally:
             if self.ending.get(tracked.key) is tracked:
                 del self.ending[tracked.key]

@@ -79,6 +79,7 @@ class ContentRequests:
         a restart makes it again; a pending install or update is not replaced by a
         periodic request. A journal the full disk cannot write raises its
         :class:`JournalError` after the request was put aside for when space is back.
+        The request is busy work on the clock from start to end.
         """
         with self.ctx.clock.busy():
             return await self._content_request(loaded, request)
