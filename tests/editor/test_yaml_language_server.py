@@ -76,7 +76,15 @@ BAD = [
         ("not a boolean: write true or false (yes, no, on and off are text in yaml 1.2)",)),
     Bad("essential-yes", "extension.yaml", "essential: catalog", "essential: yes", "yes",
         "Not an essential mode: write catalog, always or never", ("catalog", "always", "never")),
+    Bad("scenario-duration", "scenario.yaml", "at: 5m", "at: 5 minutes", "5 minutes",
+        "Not a duration: ", ("not a duration: write a number and s, m, h or d",)),
+    # A device change in a scenario is checked by the Device schema it refers to.
+    Bad("scenario-device-boolean", "scenario.yaml", "device: {lowPowerMode: true}",
+        "device: {lowPowerMode: yes}", "yes", "Not a boolean: write true or false",
+        ("not a boolean: write true or false (yes, no, on and off are text in yaml 1.2)",)),
 ]
+# The scenario the scenario cases change, copied beside the example as scenario.yaml.
+SCENARIO = "scenarios/first-install-metered.yaml"
 
 VALID = sorted(path.relative_to(manifests_dir()).as_posix()
                for path in manifests_dir().rglob("*.yaml"))
@@ -175,6 +183,8 @@ def bad_copy(workspace: Path, bad: Bad) -> Path:
     """A fresh copy of the example with ``bad`` written into it; the changed file."""
     folder = Path(tempfile.mkdtemp(prefix=f"{bad.id}-", dir=workspace / "cases"))
     shutil.copytree(workspace / "manifests" / EXAMPLE, folder, dirs_exist_ok=True)
+    if bad.file == "scenario.yaml":
+        shutil.copy(workspace / "manifests" / SCENARIO, folder / bad.file)
     path = folder / bad.file
     text = path.read_text(encoding="utf-8")
     assert text.count(bad.old) == 1, f"{bad.old!r} is not written once in {bad.file}"
