@@ -11,28 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import yaml
 
-from orchestrator.bundled import LOOPBACK_HOSTS
 from orchestrator.clock import VirtualClock
 from orchestrator.devserver import DevServer
 from orchestrator.errors import BackgroundAssetsError, ManifestError
 from orchestrator.events import Event, describe
 from orchestrator.manifests import load_app
-from orchestrator.manifests.documents import load_device_document
 from orchestrator.model.app import App
 from orchestrator.model.device import Device
 from orchestrator.model.scenario import Action, Scenario, ServerSettings, Step
 from orchestrator.scenario.checks import Present, failures
 from orchestrator.scenario.observed import NOTABLE, Observed
+from orchestrator.scenario.stage import copy_manifest, merged, serve_content, starting_device
 from orchestrator.service import Orchestrator
 from orchestrator.service.controls import LocalControls
 from orchestrator.service.views import download_views
@@ -119,8 +116,10 @@ class ScenarioRun:
         started = time.monotonic()
         self._load_apps()
         device = self._initial_device()
-        root, port = self._served_root()
-        server = DevServer(root, port=port, faults=self.scenario.server.faults or (),
+        served = serve_content(self.scenario, self.apps, list(self.manifests.values()),
+                               self.work / "served")
+        self._catalog_paths, port = served.catalogs, served.port
+        server = DevServer(served.root, port=port, faults=self.scenario.server.faults or (),
                            rate_per_connection=self.scenario.server.rate_per_connection or None)
         try:
             await server.start()
@@ -207,8 +206,9 @@ class ScenarioRun:
             await controls.install(None, self.manifests[app_id])
             return "installed; " + self._state(app_id)
         if step.action == Action.UPDATE:
-            manifest = step.manifest or self._copy(self.manifests[app_id], app_id,
-                                                   version=step.version)
+            manifest = step.manifest or copy_manifest(
+                self.manifests[app_id], self.work / "manifests", f"{app_id}-{step.version}",
+                version=step.version)
             await controls.update(None, manifest)
             self.manifests[app_id] = manifest
             return "updated; " + self._state(app_id)
@@ -226,7 +226,7 @@ class ScenarioRun:
         self._line(step, step.app or "", f"freed {freed:,} bytes")
 
     async def _device(self, step: Step) -> None:
-        self._device_spec = _merged(self._device_spec, step.device or {})
+        self._device_spec = merged(self._device_spec, step.device or {})
         try:
             device = self._make_device()
         except (ValueError, TypeError, KeyError) as error:
@@ -282,69 +282,19 @@ class ScenarioRun:
         for manifest in self.scenario.apps:
             app, _ = load_app(manifest)
             if self.scenario.extension is not None:
-                manifest = self._copy(manifest, app.id, extension=self.scenario.extension)
+                manifest = copy_manifest(manifest, self.work / "manifests", f"{app.id}-override",
+                                         extension=self.scenario.extension)
                 app, _ = load_app(manifest)
             self.apps[app.id] = app
             self.manifests[app.id] = manifest
 
-    def _copy(self, manifest: Path, app_id: str, *, version: str | None = None,
-              extension: Path | None = None) -> Path:
-        """A copy of an App manifest with another version or extension (its paths made
-        absolute), in the scratch folder."""
-        data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
-        spec = data["spec"]
-        named = spec.get("extension") or "extension.yaml"
-        target = self.work / "manifests" / f"{app_id}-{version or 'override'}.yaml"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # The manifest keeps its extension, relative to where the copy is.
-        spec["extension"] = os.path.relpath(
-            (extension or manifest.parent / named).resolve(), target.parent)
-        if version is not None:
-            spec["version"] = version
-        target.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-        return target
-
     def _initial_device(self) -> Device:
-        given = self.scenario.device
-        if isinstance(given, Path):
-            document = load_device_document(given)
-            self._device_name = str(document["metadata"]["name"])
-            self._device_spec = dict(document.get("spec") or {})
-        elif isinstance(given, Mapping):
-            self._device_spec = dict(given)
+        self._device_name, self._device_spec = starting_device(self.scenario.device)
         return self._make_device()
 
     def _make_device(self) -> Device:
         return Device.from_document({"metadata": {"name": self._device_name},
                                      "spec": self._device_spec})
-
-    def _served_root(self) -> tuple[Path, int]:
-        """The folder the server serves and the port the apps' manifestURL names."""
-        from orchestrator.devserver.served import plan_content, served_path
-
-        ports = {_loopback_port(self.scenario.file, app) for app in self.apps.values()}
-        if len(ports) != 1:
-            raise ManifestError(f"{self.scenario.file}: the apps' manifestURLs name "
-                                f"different ports ({', '.join(map(str, sorted(ports)))}); "
-                                "one server serves a scenario")
-        port = ports.pop()
-        manifests = list(self.manifests.values()) + [
-            s.manifest for s in self.scenario.steps if s.manifest is not None]
-        content = self.scenario.server.content
-        if content is not None:
-            root = content.resolve()
-        else:
-            first = self.scenario.apps[0].resolve()
-            planned = plan_content(first.parent.parent, manifests, port)
-            if planned is None:
-                raise ManifestError(f"{self.scenario.file}: the apps' manifestURLs name no "
-                                    "loopback server to serve their content")
-            root = planned.root(self.work / "served")
-        for app_id, app in self.apps.items():
-            path = served_path(app.manifest_url, port)
-            if path is not None:
-                self._catalog_paths[app_id] = root / path
-        return root, port
 
     def _apply_server(self, settings: ServerSettings, app_id: str | None) -> None:
         server = self._server
@@ -407,30 +357,6 @@ _STEPS: dict[Action, Callable[[ScenarioRun, Step], Any]] = {
     Action.DEVICE: ScenarioRun._device, Action.SERVER: ScenarioRun._server_step,
     Action.WAIT: ScenarioRun._wait, Action.EXPECT: ScenarioRun._expect,
 }
-
-
-def _loopback_port(file: Path, app: App) -> int:
-    parts = urlsplit(app.manifest_url)
-    try:
-        port = parts.port or 80
-    except ValueError:
-        port = -1
-    if parts.scheme != "http" or parts.hostname not in LOOPBACK_HOSTS or port <= 0:
-        raise ManifestError(
-            f"{file}: {app.id}'s manifestURL {app.manifest_url} names no loopback http "
-            "server: a scenario serves the content itself, on 127.0.0.1")
-    return port
-
-
-def _merged(base: Mapping[str, Any], change: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``change``'s fields in, nested mappings field by field."""
-    merged = dict(base)
-    for key, value in change.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merged(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _fields(change: Mapping[str, Any], prefix: str = "") -> str:
