@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import BackgroundAssetsError, UsageError
+from orchestrator.errors import BackgroundAssetsError, ErrorCode, UsageError
 
 
 def register(subparsers: Any) -> None:
@@ -74,6 +74,13 @@ def run(args: argparse.Namespace) -> int:
     files = _scenario_files(args.files)
     if args.junit is not None and args.junit.is_dir():
         raise UsageError(f"--junit {args.junit}: a folder; name the file to write")
+    for option, folder in (("--junit", args.junit and args.junit.parent), ("--keep", args.keep)):
+        if folder is not None:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise UsageError(f"{option}: cannot make the folder {folder}: "
+                                 f"{error.strerror or error}") from None
     return asyncio.run(_run_all(args, files))
 
 
@@ -90,14 +97,21 @@ async def _run_all(args: argparse.Namespace, files: list[Path]) -> int:
             scenario = load_scenario(file)
             printer.begin(scenario)
             result = await _play(scenario, args.keep, printer)
-        except BackgroundAssetsError as error:
-            errors.append((file, str(error)))
-            print(f"bgassets scenario: {error}", file=sys.stderr)
+        except (BackgroundAssetsError, OSError) as error:
+            message = str(error) if isinstance(error, BackgroundAssetsError) else \
+                f"{file}: cannot play it: {error.filename or ''} {error.strerror or error}"
+            errors.append((file, message))
+            print(f"bgassets scenario: {message}", file=sys.stderr)
             continue
         printer.end(result)
         results.append(result)
     if args.junit is not None:
-        write_junit(args.junit, results, errors)
+        try:
+            write_junit(args.junit, results, errors)
+        except OSError as error:
+            raise BackgroundAssetsError(f"--junit {args.junit}: cannot write it: "
+                                        f"{error.strerror or error}",
+                                        ErrorCode.DISK_ERROR) from None
     failed = sum(not r.passed for r in results) + len(errors)
     if not args.json and len(files) > 1:
         print(f"{len(files) - failed} of {len(files)} scenarios passed")
@@ -129,15 +143,18 @@ def new(args: argparse.Namespace) -> int:
     if target.exists() and not args.force:
         raise UsageError(f"{target}: exists already; pass --force to replace it")
     folder = target.parent
-    schemas = _schemas_near(folder)
-    if schemas is None:
-        schemas = folder / "schemas"
-        write_schemas(schemas)
     name = re.sub(r"[^a-z0-9]+", "-", target.stem.lower()).strip("-") or "scenario"
     app = relative_to(args.app, folder) if args.app.is_absolute() or args.app.exists() \
         else args.app.as_posix()
-    write_file(target, scenario_text(modeline("scenario", relative_to(schemas, folder)), name,
-                                     app.removeprefix("./")))
+    try:
+        schemas = _schemas_near(folder)
+        if schemas is None:
+            schemas = folder / "schemas"
+            write_schemas(schemas)
+        write_file(target, scenario_text(modeline("scenario", relative_to(schemas, folder)),
+                                         name, app.removeprefix("./")))
+    except OSError as error:
+        raise UsageError(f"{target}: cannot write it: {error.strerror or error}") from None
     print(f"wrote {target}; play it with: bgassets scenario run {target}")
     return 0
 

@@ -188,3 +188,18 @@ def test_a_taken_port_exits_1_and_says_what_holds_it_up(project):
     assert played.returncode == 1
     assert f"cannot serve the apps' content on 127.0.0.1:{port}" in played.stderr
     assert "Traceback" not in played.stderr
+
+
+@pytest.mark.parametrize("arguments", [
+    ("run", "scenarios/ok.yaml", "--junit", "blocker/report.xml"),
+    ("run", "scenarios/ok.yaml", "--keep", "blocker/kept"),
+    ("new", "blocker/new.yaml", "--app", APP),
+], ids=["junit", "keep", "new"])
+def test_a_place_that_cannot_be_written_is_a_usage_error_named_before_anything_runs(
+        project, arguments):
+    (project / "scenarios" / "ok.yaml").write_text(PASSING)
+    (project / "blocker").write_text("a file, where a folder would go\n")
+    result = bgassets("scenario", *arguments, cwd=project)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "blocker" in result.stderr and result.stdout == ""
