@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -310,7 +311,10 @@ class ScenarioRun:
             target = self._catalog_paths.get(owners[0])
             if target is None:
                 raise ValueError(f"{owners[0]}'s catalog is not served by this scenario")
-            target.write_bytes(settings.catalog.read_bytes())
+            # A new file in its place: the served one may be a hard link to the user's own.
+            fresh = target.with_name(f".{target.name}.new")
+            fresh.write_bytes(settings.catalog.read_bytes())
+            os.replace(fresh, target)
 
     # Reporting -----------------------------------------------------------------------------
 

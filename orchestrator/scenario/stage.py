@@ -4,6 +4,7 @@ starting device."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,9 @@ def serve_content(scenario: Scenario, apps: Mapping[str, App], manifests: list[P
     updates = [step.manifest for step in scenario.steps if step.manifest is not None]
     if scenario.server.content is not None:
         root = scenario.server.content.resolve()
+        if any(step.server is not None and step.server.catalog is not None
+               for step in scenario.steps):
+            root = _linked_copy(root, out)  # a new catalog must not land in the user's folder
     else:
         first = scenario.apps[0].resolve()
         planned = plan_content(first.parent.parent, [*manifests, *updates], port)
@@ -103,3 +107,21 @@ def merged(base: Mapping[str, Any], change: Mapping[str, Any]) -> dict[str, Any]
         else:
             result[key] = value
     return result
+
+
+def _linked_copy(source: Path, out: Path) -> Path:
+    """``source``'s regular files at the same places under ``out``, hard-linked (copied
+    across file systems); symbolic links are left out, as the dev server serves none."""
+    for folder, _, names in os.walk(source):
+        for name in names:
+            path = Path(folder) / name
+            if path.is_symlink() or not path.is_file():
+                continue
+            target = out / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.unlink(missing_ok=True)
+            try:
+                os.link(path, target)
+            except OSError:
+                shutil.copy2(path, target)
+    return out

@@ -74,6 +74,8 @@ def messages(result) -> list[str]:
 
 async def test_an_update_to_a_new_catalog_fetches_what_it_adds(tmp_path):
     sums = world(tmp_path)
+    served = tmp_path / "content" / "game" / "catalog.json"
+    before = served.read_bytes()
     result = await play(tmp_path, f"""\
     - {{at: 0s, install: {{}}}}
     - {{at: 0s, wait: all}}
@@ -93,6 +95,7 @@ async def test_an_update_to_a_new_catalog_fetches_what_it_adds(tmp_path):
       expect: {{app: {MAPS}, finished: 2, files: {{assets/level-2.bin: absent}}}}
 """)
     assert messages(result) == []
+    assert served.read_bytes() == before  # the new catalog never lands in the user's folder
     updates = [line for line in result.lines if line.what == "update"]
     assert [line.subject for line in updates] == [GAME]
     assert updates[0].outcome.startswith("updated")
