@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -86,7 +87,8 @@ class VirtualClock:
         self._real_zero = time.monotonic()
         self._skipped = 0.0
         self._sleepers: set[_Sleeper] = set()
-        self._busy = 0
+        # Busy marks by the task that holds them (None: code outside any task).
+        self._busy: Counter[asyncio.Task[Any] | None] = Counter()
         self.changed = asyncio.Event()
 
     @property
@@ -120,26 +122,32 @@ class VirtualClock:
 
     @contextlib.contextmanager
     def busy(self) -> Iterator[None]:
-        self._busy += 1
+        task = _current_task()
+        self._busy[task] += 1
         try:
             yield
         finally:
-            self._busy -= 1
+            self._busy[task] -= 1
+            if self._busy[task] <= 0:
+                del self._busy[task]
             self.changed.set()
 
     @contextlib.contextmanager
     def idle(self) -> Iterator[None]:
-        self._busy -= 1
+        """Set aside the calling task's own busy marks (never another task's)."""
+        task = _current_task()
+        held = self._busy.pop(task, 0)
         self.changed.set()
         try:
             yield
         finally:
-            self._busy += 1
+            if held:
+                self._busy[task] += held
 
     @property
     def is_busy(self) -> bool:
         """Whether work is in progress that time must not jump over."""
-        return self._busy > 0
+        return bool(self._busy)
 
     def next_due(self) -> float | None:
         """The earliest virtual moment someone sleeps until, or None when nobody sleeps."""
@@ -167,6 +175,13 @@ class VirtualClock:
             sleeper.future.set_result(None)
         else:
             sleeper.timer = loop.call_later(left, _wake, sleeper.future)
+
+
+def _current_task() -> asyncio.Task[Any] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no event loop runs: code outside any task
+        return None
 
 
 def _wake(future: asyncio.Future[None]) -> None:

@@ -13,10 +13,10 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -35,6 +35,7 @@ from orchestrator.service import Orchestrator
 from orchestrator.service.controls import LocalControls
 from orchestrator.service.views import download_views
 
+T = TypeVar("T")
 DAY = 86_400.0
 # "wait: essential" and "wait: all" give up after this much virtual time.
 WAIT_LIMIT = 30 * DAY
@@ -204,13 +205,13 @@ class ScenarioRun:
 
     async def _act(self, step: Step, app_id: str, controls: LocalControls) -> str:
         if step.action == Action.INSTALL:
-            await controls.install(None, self.manifests[app_id])
+            await self._driving(controls.install(None, self.manifests[app_id]))
             return "installed; " + self._state(app_id)
         if step.action == Action.UPDATE:
             manifest = step.manifest or copy_manifest(
                 self.manifests[app_id], self.work / "manifests", f"{app_id}-{step.version}",
                 version=step.version)
-            await controls.update(None, manifest)
+            await self._driving(controls.update(None, manifest))
             self.manifests[app_id] = manifest
             return "updated; " + self._state(app_id)
         if step.action == Action.LAUNCH:
@@ -219,8 +220,15 @@ class ScenarioRun:
         if step.action == Action.TERMINATE:
             await controls.terminate(app_id)
             return "terminated"
-        await controls.periodic(app_id)
+        await self._driving(controls.periodic(app_id))
         return "periodic request made"
+
+    async def _driving(self, work: Awaitable[T]) -> T:
+        """``work``'s answer, virtual time running meanwhile: an install's catalog waits
+        between tries on the clock like any download."""
+        task = asyncio.ensure_future(work)
+        await self._until(self.clock.elapsed + WAIT_LIMIT, task.done)
+        return await task
 
     async def _purge(self, step: Step) -> None:
         freed = await self._controls().purge(step.purge_bytes, step.app)

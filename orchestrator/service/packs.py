@@ -137,8 +137,9 @@ class Packs:
                                   foreground=True, connections=1, allowed_hosts=allowed,
                                   key=f"{app.app_group}/{PACK_CATALOG_ID}", auth_scope=app.id)
         try:
-            await fetch_within(self.ctx.engine, request, self.ctx.catalog_limits,
-                               allowance_remaining)
+            with self.ctx.clock.idle():  # the engine's download is busy but between tries
+                await fetch_within(self.ctx.engine, request, self.ctx.catalog_limits,
+                                   allowance_remaining)
             data = destination.read_bytes()
         except OSError as error:
             raise BackgroundAssetsError(f"{destination}: cannot read the pack catalog: "

@@ -321,10 +321,12 @@ class ContentRequests:
         remaining = None if loaded.launched else max(
             0, app.restrictions.download_allowance - context.download_bytes_used)
         try:
-            fetched = await self.ctx.network.while_online(fetch_catalog(
-                self.ctx.engine, self.ctx.layout, app,
-                launched=loaded.launched, allowance_remaining=remaining,
-                limits=self.ctx.catalog_limits))
+            # The fetch is the engine's busy download; its waits between tries are not.
+            with self.ctx.clock.idle():
+                fetched = await self.ctx.network.while_online(fetch_catalog(
+                    self.ctx.engine, self.ctx.layout, app,
+                    launched=loaded.launched, allowance_remaining=remaining,
+                    limits=self.ctx.catalog_limits))
         except BackgroundAssetsError as error:
             self.ctx.emit(EventKind.DOWNLOAD_FAILED, app.id, download=CATALOG_ID, essential=False,
                           bytes=0, total=None, **error.as_dict())
