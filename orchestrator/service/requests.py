@@ -158,8 +158,8 @@ class ContentRequests:
         started = time.monotonic()
         try:
             if runner is None:
-                plan = rules_plan(loaded.extension, fetched.catalog, context, self._present(app),
-                                  extra=packs)
+                plan = rules_plan(loaded.extension, fetched.catalog, self._now(context),
+                                  self._present(app), extra=packs)
                 self.ctx.journal.add_runtime(app.id, self.ctx.day(), time.monotonic() - started)
             else:
                 downloads, outcome = await runner.downloads(
@@ -167,10 +167,16 @@ class ContentRequests:
                     self._extension_info(loaded, context, fetched.size),
                     budget=self.runtime.left(loaded), catalog_url=app.manifest_url)
                 self.runtime.charge(loaded, "downloads", outcome)
-                plan = check_plan(context, [*downloads, *packs])
+                plan = check_plan(self._now(context), [*downloads, *packs])
         finally:
             containers.discard(fetched.path)
         self._schedule(loaded, plan)
+
+    def _now(self, context: PlanContext) -> PlanContext:
+        """``context`` with the downloads scheduled now: while the catalog was fetched and
+        the extension answered, a failed download may have been scheduled again."""
+        return replace(context, scheduled_ids=frozenset(
+            t.download.id for t in self.tracking.pending(context.app.id)))
 
     async def begin_install(self, app: App, extension: Extension, manifest: Path,
                             request: ContentRequest) -> None:
