@@ -11,7 +11,6 @@ import contextlib
 from collections.abc import Callable
 
 import aiohttp
-from yarl import URL
 
 from orchestrator.engine.context import EngineContext
 from orchestrator.engine.download import Download
@@ -23,7 +22,7 @@ from orchestrator.engine.request import (
     Progress,
     RetryPolicy,
 )
-from orchestrator.engine.slots import HostSlots
+from orchestrator.engine.slots import Connection, HostSlots
 from orchestrator.engine.state import SidecarStore, StateStore
 from orchestrator.errors import DownloadError, ErrorCode
 from orchestrator.model.enums import DownloadState
@@ -39,9 +38,13 @@ class DownloadHandle:
         self.key = request.state_key
         self.priority = request.priority
         self._engine = engine
+        loop = asyncio.get_running_loop()
+        self._transferred: asyncio.Future[None] = loop.create_future()
         self._download = Download(request, engine.context, on_progress)
-        self._result: asyncio.Future[DownloadResult] = (
-            asyncio.get_running_loop().create_future())
+        self._connection = Connection(engine.context.slots, self._download.url.host or "", self,
+                                      lambda: self.priority, self._mark_transferred)
+        self._download.connection = self._connection
+        self._result: asyncio.Future[DownloadResult] = loop.create_future()
         self._task: asyncio.Task[None] | None = None
         self._cancelled = False
         # A resume while a pause still stops the transfer: it starts again once stopped.
@@ -61,17 +64,14 @@ class DownloadHandle:
         self._task = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
-        host = URL(self._download.request.url).host or ""
-        slots = self._engine.context.slots
         try:
-            await slots.acquire(host, self, self.priority)
+            await self._connection.take()
             try:
                 result = await self._download.run()
             except Exception as exc:  # a bug must not leave wait() hanging forever
                 result = self._download.crashed(exc)
-            finally:
-                slots.release(host)
         except asyncio.CancelledError:
+            self._connection.give_back()
             if self._cancelled:
                 self._finish_cancelled()
                 return
@@ -81,8 +81,13 @@ class DownloadHandle:
             if again:
                 self._start()
             return
+        self._connection.give_back()
         if not self._result.done():
             self._result.set_result(result)
+
+    def _mark_transferred(self) -> None:
+        if not self._transferred.done():
+            self._transferred.set_result(None)
 
     def _finish_cancelled(self) -> None:
         self._download.forget()
@@ -132,6 +137,15 @@ class DownloadHandle:
         self.set_priority(100)
         self._download.foreground = True
 
+    async def transferred(self) -> None:
+        """Wait until this download needs no connection for now: its bytes are in (a small
+        file may still be being verified and published), or it ended or stopped.
+
+        A caller that limits how many files transfer at once starts the next one then,
+        instead of waiting for :meth:`wait`.
+        """
+        await asyncio.shield(self._transferred)
+
     async def wait(self) -> DownloadResult:
         """The result; download failures are in ``result.error``, never raised."""
         return await asyncio.shield(self._result)
@@ -177,6 +191,8 @@ class Engine:
         for handle in list(self.handles):  # settling a handle removes it from the list
             await handle._shutdown()
         self.handles.clear()
+        if self._context is not None:
+            await self._context.group_commit.close()
         if self.session is not None:
             await self.session.close()
         self.session = None

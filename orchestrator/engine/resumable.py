@@ -31,10 +31,7 @@ class Resumable:
     def __init__(self, request: DownloadRequest, context: EngineContext) -> None:
         self.request = request
         self.context = context
-        # A sidecar lives next to the .part whatever the key is; other stores use the key.
-        staging = str(request.staging_path)
-        self.store_key = (staging.removesuffix(".part") if isinstance(context.store, SidecarStore)
-                          else request.state_key)
+        self._store_key: str | None = None
         self.staged: Staged | None = None
         self.etag: str | None = None
         self.last_modified: str | None = None
@@ -45,6 +42,17 @@ class Resumable:
         self.generation = 0  # bumped whenever the staged bytes are forgotten
         self.on_chunk: Callable[[], None] | None = None
         self._checkpoint_task: asyncio.Task[None] | None = None
+
+    @property
+    def store_key(self) -> str:
+        """The key of this download's state: a sidecar lives next to the .part whatever the
+        key is; other stores use the key."""
+        if self._store_key is None:
+            request = self.request
+            self._store_key = (str(request.staging_path).removesuffix(".part")
+                               if isinstance(self.context.store, SidecarStore)
+                               else request.state_key)
+        return self._store_key
 
     @property
     def files(self) -> Staged:
