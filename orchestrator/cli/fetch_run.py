@@ -18,6 +18,7 @@ from typing import TextIO
 
 from yarl import URL
 
+from orchestrator.cli import event_loop
 from orchestrator.cli.fetch_list import FetchItem, FetchOptions
 from orchestrator.cli.progress import FetchView
 from orchestrator.engine import (
@@ -242,5 +243,5 @@ def fetch_all(items: Sequence[FetchItem], options: FetchOptions, *,
     """Fetch ``items`` with ``options.jobs`` at once; never raises for a failed download."""
     credentials = netrc_credentials(options.netrc_file) if options.netrc_file else None
     view = FetchView(len(items), terminal=terminal, events=events)
-    return asyncio.run(_fetch_main(items, options, view, credentials))
+    return event_loop.run(_fetch_main(items, options, view, credentials))
 
