@@ -165,12 +165,17 @@ async def _run_workers(items: Sequence[FetchItem], options: FetchOptions, view: 
     queue = iter(enumerate(items))
     failures: dict[int, str] = {}
     unreachable = Unreachable()
-    publishing: set[asyncio.Task[None]] = set()
+    publishing: dict[DownloadHandle, tuple[int, FetchItem]] = {}
 
-    async def finish(index: int, item: FetchItem, handle: DownloadHandle) -> None:
-        line = report(item, await handle.wait(), view, unreachable)
+    def finish(index: int, item: FetchItem, result: DownloadResult) -> None:
+        line = report(item, result, view, unreachable)
         if line is not None:
             failures[index] = line
+
+    def published(handle: DownloadHandle, result: DownloadResult) -> None:
+        entry = publishing.pop(handle, None)
+        if entry is not None:  # None: the run was interrupted, and the file is not reported
+            finish(*entry, result)
 
     async def worker() -> None:
         # One shared iterator: each item goes to exactly one worker. A worker takes the
@@ -181,11 +186,10 @@ async def _run_workers(items: Sequence[FetchItem], options: FetchOptions, view: 
             if isinstance(started, DownloadHandle):
                 await started.transferred()
                 if started.state.ended:  # reported before the next start (Unreachable)
-                    await finish(index, item, started)
+                    finish(index, item, await started.wait())
                     continue
-                task = asyncio.ensure_future(finish(index, item, started))
-                publishing.add(task)
-                task.add_done_callback(publishing.discard)
+                publishing[started] = (index, item)
+                started.add_done_callback(published)
             elif started is not None:
                 failures[index] = started
 
@@ -196,10 +200,10 @@ async def _run_workers(items: Sequence[FetchItem], options: FetchOptions, view: 
                     for _ in range(min(options.jobs, len(items))):
                         group.create_task(worker())
                 while publishing:
-                    await asyncio.gather(*publishing)
+                    handle = next(iter(publishing))
+                    published(handle, await handle.wait())
             finally:
-                for task in publishing:  # interrupted: the engine saves what it has
-                    task.cancel()
+                publishing.clear()  # interrupted: the engine saves what it has
     finally:
         outcome.failure_lines = [failures[index] for index in sorted(failures)]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import aiohttp
 
@@ -25,4 +24,4 @@ class EngineContext:
     slots: HostSlots
     max_connections: int
     group_commit: GroupCommit = field(default_factory=lambda: GroupCommit())
-    folders: set[Path] = field(default_factory=set)  # staging folders made already
+    folders: set[str] = field(default_factory=set)  # folders made already

@@ -26,8 +26,8 @@ from orchestrator.engine.confined import confinement_of, open_file
 from orchestrator.engine.context import EngineContext
 from orchestrator.engine.phases import check_move
 from orchestrator.engine.request import DownloadRequest, DownloadResult, Progress, RetryPolicy
-from orchestrator.engine.resumable import Resumable
-from orchestrator.engine.retry import backoff_delay, classify_exception, disk_error, should_retry
+from orchestrator.engine.resumable import Resumable, make_folders
+from orchestrator.engine.retry import backoff_delay, classify_exception, should_retry
 from orchestrator.engine.segments import bytes_done
 from orchestrator.engine.slices import size_conflict, sized
 from orchestrator.engine.slots import Connection
@@ -283,7 +283,7 @@ class Download:
     async def _fetch_in_memory(self) -> DownloadResult:
         """One attempt of a small file: its body into memory, then verified and published."""
         request, context, connection = self.request, self.context, self.connection
-        self._make_folders()
+        make_folders(context, self.staging_path, request.destination)
         if connection is not None:
             await connection.take()  # again, when a retry follows bytes that failed the sha256
         body = await fetch_small(request, context, self.url)
@@ -295,21 +295,6 @@ class Download:
             StagingFile(self.staging_path), body, request.destination,
             sha256=request.sha256.lower() if request.sha256 else None, source=request.url)
         return self._finished(len(body), digest)
-
-    def _make_folders(self) -> None:
-        """The folders of the staging file and the destination, once per engine (a
-        confined destination's folders are made when it is published)."""
-        request, made = self.request, self.context.folders
-        folders = [self.staging_path.parent]
-        if confinement_of(request.destination) is None:
-            folders.append(request.destination.parent)
-        for folder in folders:
-            if folder not in made:
-                try:
-                    folder.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise disk_error(exc, folder) from exc
-                made.add(folder)
 
     def _finished(self, size: int, digest: str) -> DownloadResult:
         resumable, request = self.resumable, self.request

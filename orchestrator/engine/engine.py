@@ -146,6 +146,11 @@ class DownloadHandle:
         """
         await asyncio.shield(self._transferred)
 
+    def add_done_callback(self, callback: Callable[[DownloadHandle, DownloadResult], None],
+                          ) -> None:
+        """Call ``callback(handle, result)`` once the result is there."""
+        self._result.add_done_callback(lambda done: callback(self, done.result()))
+
     async def wait(self) -> DownloadResult:
         """The result; download failures are in ``result.error``, never raised."""
         return await asyncio.shield(self._result)

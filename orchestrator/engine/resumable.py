@@ -12,6 +12,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from orchestrator.engine.confined import confinement_of
 from orchestrator.engine.context import EngineContext
@@ -199,16 +200,7 @@ class Resumable:
         if self.staged is not None and not self.staged.part.closed:
             return
         staging = self.request.staging_path
-        folders = {staging.parent}
-        if confinement_of(self.request.destination) is None:  # else made when published
-            folders.add(self.request.destination.parent)
-        for folder in folders:
-            if folder not in self.context.folders:
-                try:
-                    folder.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise disk_error(exc, folder) from exc
-                self.context.folders.add(folder)
+        make_folders(self.context, staging, self.request.destination)
         part = StagingFile(staging)
         if self.staged is None:
             mark = ProgressMark(staging)
@@ -249,3 +241,19 @@ def _byte_range_state(request: DownloadRequest) -> list[int] | None:
     """The slice as a state record keeps it (JSON has no tuples); None for a whole file,
     which is also what a record written before slices existed reads as."""
     return list(request.byte_range) if request.byte_range is not None else None
+
+
+def make_folders(context: EngineContext, staging: Path, destination: Path) -> None:
+    """Make the folders of the staging file and of the destination, once per engine (a
+    confined destination's folders are made when it is published)."""
+    made = context.folders
+    folders = [os.path.dirname(staging)]
+    if confinement_of(destination) is None:
+        folders.append(os.path.dirname(destination))
+    for folder in folders:
+        if folder not in made:
+            try:
+                os.makedirs(folder or ".", exist_ok=True)
+            except OSError as exc:
+                raise disk_error(exc, folder) from exc
+            made.add(folder)
