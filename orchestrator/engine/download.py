@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import stat
 import time
@@ -179,6 +178,8 @@ class Download:
                 try:
                     if self.in_memory:
                         return await self._fetch_in_memory()
+                    if self.connection is not None:
+                        await self.connection.take()  # given back when a small file came
                     outcome = await attempt(self.resumable)
                     return await self._finish(outcome)
                 except DownloadError as error:
@@ -270,15 +271,15 @@ class Download:
 
     async def _finish_small(self, body: bytes) -> DownloadResult:
         staged, request = self.resumable.files, self.request
-        digest = hashlib.sha256(body).hexdigest()
-        if request.sha256 is not None and digest != request.sha256.lower():
-            raise DownloadError(f"{request.url}: sha256 {digest} does not match the expected "
-                                f"{request.sha256.lower()}", ErrorCode.CHECKSUM_MISMATCH)
-        await self.context.group_commit.publish(staged.part, body, request.destination)
+        await self.context.group_commit.room()
+        if self.connection is not None:
+            self.connection.give_back()
+        digest = await self.context.group_commit.publish_verified(
+            staged.part, body, request.destination,
+            sha256=request.sha256.lower() if request.sha256 else None, source=request.url)
         if staged.segments:  # an empty slice has none
             staged.segments[0].done = len(body)
         return self._finished(len(body), digest)
-
 
     async def _fetch_in_memory(self) -> DownloadResult:
         """One attempt of a small file: its body into memory, then verified and published."""
