@@ -27,11 +27,10 @@ import ctypes.util
 import hashlib
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.engine.confined import Confinement, confinement_of, open_folder
-from orchestrator.engine.publisher import PublishingProcess
+from orchestrator.engine.publisher import Pending, PublishingProcess
 from orchestrator.engine.retry import disk_error
 from orchestrator.engine.staging import StagingFile, fsync_path
 from orchestrator.errors import DownloadError, ErrorCode
@@ -73,24 +72,7 @@ def sync_file_system(folder: Path | int) -> bool:
     return True
 
 
-@dataclass
-class _Pending:
-    part: StagingFile
-    data: bytes
-    destination: Path
-    done: asyncio.Future[None]
-    error: DownloadError | None = field(default=None)
-    verify: bool = False           # hash ``data`` before writing it
-    expected_sha256: str | None = None
-    source: str = ""               # what the bytes came from, for the mismatch message
-    digest: str | None = None
-    size: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.size = len(self.data)
-
-
-def _verify(item: _Pending) -> bool:
+def _verify(item: Pending) -> bool:
     """Hash the item's bytes; False (with the error set) when they are not the expected ones."""
     digest = item.digest = hashlib.sha256(item.data).hexdigest()
     expected = item.expected_sha256
@@ -108,7 +90,7 @@ def _one_folder_per_device(folders: Iterable[Path | int]) -> list[Path | int]:
     return list(devices.values())
 
 
-def _commit(batch: list[_Pending]) -> None:
+def _commit(batch: list[Pending]) -> None:
     """Files written, data durable, renames, renames durable; errors land on each item."""
     written = []
     for item in batch:
@@ -127,7 +109,7 @@ def _commit(batch: list[_Pending]) -> None:
         for item in written:
             fsync_path(item.part.path)
     folders: set[Path] = set()
-    confined: dict[tuple[Path, tuple[str, ...]], list[_Pending]] = {}
+    confined: dict[tuple[Path, tuple[str, ...]], list[Pending]] = {}
     for item in written:
         confinement = confinement_of(item.destination)
         if confinement is not None:
@@ -151,7 +133,7 @@ def _commit(batch: list[_Pending]) -> None:
             os.close(fd)
 
 
-def _rename_confined(items: list[_Pending]) -> int:
+def _rename_confined(items: list[Pending]) -> int:
     """Rename items that share a confined folder through one walk of it; its fd, or -1."""
     first: Confinement | None = confinement_of(items[0].destination)
     assert first is not None
@@ -179,7 +161,7 @@ class GroupCommit:
     """Publishes small files in batches; see the module text for the guarantee."""
 
     def __init__(self) -> None:
-        self._queue: list[_Pending] = []
+        self._queue: list[Pending] = []
         self._worker: asyncio.Task[None] | None = None
         self._pending_bytes = 0
         self._batch_done: asyncio.Future[None] | None = None
@@ -205,7 +187,7 @@ class GroupCommit:
 
     async def publish(self, part: StagingFile, data: bytes, destination: Path) -> None:
         """Write ``data`` as the staging file and return once it is durably at ``destination``."""
-        await self._enqueue(_Pending(part, data, destination,
+        await self._enqueue(Pending(part, data, destination,
                                     asyncio.get_running_loop().create_future()))
 
     async def publish_verified(self, part: StagingFile, data: bytes, destination: Path, *,
@@ -215,13 +197,13 @@ class GroupCommit:
 
         A mismatch raises CHECKSUM_MISMATCH naming ``source`` and writes nothing.
         """
-        item = _Pending(part, data, destination, asyncio.get_running_loop().create_future(),
+        item = Pending(part, data, destination, asyncio.get_running_loop().create_future(),
                         verify=True, expected_sha256=sha256, source=source)
         await self._enqueue(item)
         assert item.digest is not None
         return item.digest
 
-    async def _enqueue(self, item: _Pending) -> None:
+    async def _enqueue(self, item: Pending) -> None:
         self._pending_bytes += item.size
         process = self._process
         if not (item.verify and process is not None and confinement_of(item.destination) is None
@@ -238,7 +220,7 @@ class GroupCommit:
     async def _start_process(self) -> None:
         self._process = await PublishingProcess.start(self._answered)
 
-    def _answered(self, item: _Pending) -> None:
+    def _answered(self, item: Pending) -> None:
         """The publishing process is done with ``item``."""
         self._pending_bytes -= item.size
         self._wake_waiters()

@@ -15,8 +15,8 @@ import itertools
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from orchestrator.engine.publish_child import (
     MISMATCH,
@@ -28,31 +28,48 @@ from orchestrator.engine.publish_child import (
     WRITE_FAILED,
 )
 from orchestrator.engine.retry import disk_error
+from orchestrator.engine.staging import StagingFile
 from orchestrator.errors import DownloadError, ErrorCode
 
-if TYPE_CHECKING:
-    from orchestrator.engine.commit import _Pending
-
 CHILD = Path(__file__).with_name("publish_child.py")
+
+
+@dataclass
+class Pending:
+    """A small file waiting to be published: its bytes, where they go, and how it ended."""
+
+    part: StagingFile
+    data: bytes
+    destination: Path
+    done: asyncio.Future[None]
+    error: DownloadError | None = field(default=None)
+    verify: bool = False           # hash ``data`` before writing it
+    expected_sha256: str | None = None
+    source: str = ""               # what the bytes came from, for the mismatch message
+    digest: str | None = None
+    size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.size = len(self.data)
 
 
 class PublishingProcess:
     """The running process and the files handed to it that it has not answered for yet."""
 
     def __init__(self, process: asyncio.subprocess.Process,
-                 on_done: Callable[[_Pending], None]) -> None:
+                 on_done: Callable[[Pending], None]) -> None:
         assert process.stdin is not None and process.stdout is not None
         self.process = process
         self.alive = True
         self._stdin = process.stdin
         self._stdout = process.stdout
         self._on_done = on_done
-        self._pending: dict[int, _Pending] = {}
+        self._pending: dict[int, Pending] = {}
         self._ids = itertools.count()
         self._reader = asyncio.ensure_future(self._read())
 
     @classmethod
-    async def start(cls, on_done: Callable[[_Pending], None]) -> PublishingProcess | None:
+    async def start(cls, on_done: Callable[[Pending], None]) -> PublishingProcess | None:
         """The process, or None when it cannot be started here."""
         try:
             process = await asyncio.create_subprocess_exec(
@@ -62,7 +79,7 @@ class PublishingProcess:
             return None
         return cls(process, on_done)
 
-    def submit(self, item: _Pending) -> bool:
+    def submit(self, item: Pending) -> bool:
         """Hand ``item`` over; False when it must stay with the caller (no process, or an
         expected sha256 that is not hex)."""
         if not self.alive:
@@ -114,7 +131,7 @@ class PublishingProcess:
             await self.process.wait()
 
 
-def _error(item: _Pending, status: int, number: int) -> DownloadError | None:
+def _error(item: Pending, status: int, number: int) -> DownloadError | None:
     """The error of one answer, with the messages the thread would give."""
     if status == OK:
         return None
