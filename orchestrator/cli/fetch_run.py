@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import netrc
 import signal
 import stat
@@ -33,6 +34,8 @@ from orchestrator.engine.http import origin_of
 from orchestrator.errors import DownloadError, ErrorCode, UsageError
 from orchestrator.model.auth import AuthScheme, Challenge, Credential
 from orchestrator.service.credentials import read_netrc
+
+YOUNG_COLLECTION = 50_000  # allocations between two collections of the youngest generation
 
 
 @dataclass
@@ -247,5 +250,15 @@ def fetch_all(items: Sequence[FetchItem], options: FetchOptions, *,
     """Fetch ``items`` with ``options.jobs`` at once; never raises for a failed download."""
     credentials = netrc_credentials(options.netrc_file) if options.netrc_file else None
     view = FetchView(len(items), terminal=terminal, events=events)
-    return event_loop.run(_fetch_main(items, options, view, credentials))
+    # A file allocates a few hundred short-lived objects that form few cycles: collecting
+    # the youngest generation every 700 allocations (Python's default) took a tenth of the
+    # CPU of 20,000 small files. What start-up made is frozen out of every collection.
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION, *thresholds[1:])
+    try:
+        return event_loop.run(_fetch_main(items, options, view, credentials))
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
