@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 
@@ -67,11 +67,17 @@ def _number(value: float | None, unit: str) -> str:
     return f"{value:,.0f} {unit}"
 
 
+def _escaped(figure: Figure) -> Figure:
+    """The figure with ``|`` in its texts escaped for a markdown table cell."""
+    return replace(figure, **{name: getattr(figure, name).replace("|", "\\|")
+                              for name in ("benchmark", "ours", "peer", "goal", "note")})
+
+
 def table(figures: list[Figure]) -> str:
     """The markdown table: each figure, its peer, the ratio, the goal and the verdict."""
     lines = ["| benchmark | bgassets | figure | peer (same run) | figure | ratio | goal | |",
              "|---|---|---:|---|---:|---:|---|---|"]
-    for figure in figures:
+    for figure in map(_escaped, figures):
         ratio = f"{figure.ratio:.2f}" if figure.ratio is not None else ""
         verdict = {True: "met", False: "**not met**", None: ""}[figure.met]
         peer_value = (_number(figure.peer_value, figure.unit) if figure.peer else "")

@@ -3,7 +3,7 @@ engine's process.
 
 A thread in the engine's process would do this work one system call at a time, and
 after every call it must win the interpreter lock back from the event loop: measured on
-20,000 files of 16 KiB, the thread's 60 us of work per file took 400 us that way. A
+20,000 files of 16 KiB, the thread's 60 us of work per file took over 400 us that way. A
 process of its own has no such lock to share.
 
 It is started as a script (``python -I -S publish_child.py``) and uses only the
