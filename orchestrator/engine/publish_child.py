@@ -83,11 +83,16 @@ def parse(buffer: bytearray) -> tuple[list[Request], int]:
 
 
 def _write(path: bytes, data: bytes) -> None:
+    """Write the staging file; one that fails (a full disk) is removed, not left half full."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
     finally:
         os.close(fd)
 
