@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import figures
+
 ROOT = Path(__file__).resolve().parents[1]
 KiB = 1024
 
@@ -106,6 +108,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1,000 files, one run each")
     parser.add_argument("--runs", type=int, default=3)
+    figures.add_argument(parser)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from tests.support.nginx import nginx_server, read_access_log
@@ -160,6 +163,14 @@ def main() -> int:
           f"/ with sync {medians['install'] / medians['curl | tar -x; sync']:.2f}; "
           f"{requests:,} requests ({requests - 2:,} objects and 2 catalogs), "
           f"{1000 * len(small_objects) / small:.1f} bundles per 1,000 small files")
+    what = f"asset packs: {small + large:,} files, {total / 1e6:.0f} MB"
+    figures.write(args.figures, [
+        figures.Figure(what, "`pack build`", medians["pack build"], "s", "`tar -cf`",
+                       medians["tar -cf"]),
+        figures.Figure(what, "install from nginx", medians["install"], "s",
+                       "`curl | tar -x; sync`", medians["curl | tar -x; sync"]),
+        figures.Figure(what, "install from nginx", medians["install"], "s",
+                       "`curl | tar -x`", medians["curl | tar -x"])])
     return 0
 
 

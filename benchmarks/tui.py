@@ -42,6 +42,8 @@ SOURCE = Path(sys.argv[sys.argv.index("--source") + 1]) if "--source" in sys.arg
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(SOURCE))
 
+import figures  # noqa: E402
+
 from orchestrator.events import EventKind  # noqa: E402
 from orchestrator.service import Orchestrator  # noqa: E402
 from tui.app import BgAssetsApp, in_process  # noqa: E402
@@ -182,6 +184,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of --compare")
     parser.add_argument("--source", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    figures.add_argument(parser)
     args = parser.parse_args()
     count = 2_000 if args.quick else args.downloads
     if args.compare is not None:
@@ -191,6 +194,15 @@ def main() -> int:
         print(json.dumps(result))
         return 0
     report(result, count, args.active, args.tick)
+    share = result["cpu"] / result["wall"]
+    what = f"TUI: {count:,} downloads, {result['events']:,.0f} events"
+    figures.write(args.figures, [
+        figures.Figure(what, "CPU of the UI's process", 100 * share, "%",
+                       goal=f"<= {GOAL_CPU:.0%} of a core", met=share <= GOAL_CPU),
+        figures.Figure(what, "refresh median", 1000 * result["frame_median"], "ms",
+                       goal=f"<= {GOAL_FRAME * 1000:.0f} ms",
+                       met=result["frame_median"] <= GOAL_FRAME,
+                       note=f"p95 {1000 * result['frame_p95']:.1f} ms")])
     return 0
 
 

@@ -34,6 +34,7 @@ from orchestrator.engine.segments import (
     stragglers,
 )
 from orchestrator.engine.slices import decide_slice, range_header
+from orchestrator.engine.small import SMALL_FILE
 from orchestrator.engine.transfer import pump
 from orchestrator.errors import BodyTooLarge, DownloadError, EndlessBody, ErrorCode
 
@@ -41,7 +42,6 @@ SEGMENT_THRESHOLD = 8 << 20
 TICK = 0.15
 RAMP_STEAL = 1 << 20
 UNKNOWN_END = 1 << 62
-SMALL_FILE = 1 << 20
 
 
 @dataclass(frozen=True)

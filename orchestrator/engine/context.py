@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import aiohttp
 
@@ -29,5 +28,5 @@ class EngineContext:
     slots: HostSlots
     max_connections: int
     group_commit: GroupCommit = field(default_factory=lambda: GroupCommit())
-    folders: set[Path] = field(default_factory=set)  # staging folders made already
+    folders: set[str] = field(default_factory=set)  # folders made already
     clock: Clock = SYSTEM_CLOCK

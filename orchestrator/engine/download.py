@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import stat
 import time
@@ -19,17 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from yarl import URL
 
 from orchestrator.engine.attempt import Outcome, attempt
 from orchestrator.engine.confined import confinement_of, open_file
 from orchestrator.engine.context import EngineContext
 from orchestrator.engine.phases import check_move
 from orchestrator.engine.request import DownloadRequest, DownloadResult, Progress, RetryPolicy
-from orchestrator.engine.resumable import Resumable
+from orchestrator.engine.resumable import Resumable, make_folders
 from orchestrator.engine.retry import backoff_delay, classify_exception, should_retry
 from orchestrator.engine.segments import bytes_done
 from orchestrator.engine.slices import size_conflict, sized
-from orchestrator.engine.staging import file_sha256
+from orchestrator.engine.slots import Connection
+from orchestrator.engine.small import fetch_small, is_small
+from orchestrator.engine.staging import StagingFile, file_sha256
 from orchestrator.errors import DownloadError, EndlessBody, ErrorCode
 from orchestrator.model.enums import DownloadState
 
@@ -62,8 +64,11 @@ class Download:
     """One request through its states; ``run`` may be called again after a pause."""
 
     def __init__(self, request: DownloadRequest, context: EngineContext,
-                 on_progress: Callable[[Progress], None] | None) -> None:
+                 on_progress: Callable[[Progress], None] | None,
+                 connection: Connection | None = None) -> None:
         self.request = sized(request)
+        self.url = URL(request.url)
+        self.connection = connection
         self.key = request.state_key
         self.context = context
         self.on_progress = on_progress
@@ -73,6 +78,11 @@ class Download:
         self.resumable.on_chunk = self.emit  # throttled to PROGRESS_INTERVAL
         self.speed = 0.0
         self.sha256: str | None = None
+        # A small file of known size is fetched into memory (``engine.small``): no .part
+        # while it transfers, no state, no marks.
+        self.in_memory = is_small(self.request)
+        self.received_in_memory = 0
+        self.staging_path = self.request.staging_path
         self._emitted_at = 0.0
         self._speed_mark = (time.monotonic(), 0)
 
@@ -84,7 +94,7 @@ class Download:
     # -- progress -------------------------------------------------------------------------
     def progress(self) -> Progress:
         staged = self.resumable.staged
-        done = bytes_done(staged.segments) if staged else 0
+        done = bytes_done(staged.segments) if staged else self.received_in_memory
         total = staged.size if staged else self.request.size
         return Progress(self.key, self.request.url, done, total, self.speed,
                         self.resumable.connections, self.state)
@@ -94,7 +104,7 @@ class Download:
         if not force and now - self._emitted_at < PROGRESS_INTERVAL:
             return
         staged = self.resumable.staged
-        received = staged.received if staged else 0
+        received = staged.received if staged else self.received_in_memory
         mark_time, mark_bytes = self._speed_mark
         if now - mark_time >= PROGRESS_INTERVAL:
             current = (received - mark_bytes) / (now - mark_time)
@@ -124,7 +134,10 @@ class Download:
             skipped = await self._already_in_place()
             if skipped is not None:
                 return skipped
-            self.resumable.open()
+            if self.in_memory and os.path.lexists(self.staging_path):
+                self.in_memory = False  # bytes of an earlier run to resume: a .part owns them
+            if not self.in_memory:
+                self.resumable.open()
             return await self._attempts()
         except DownloadError as error:
             return self._failed(error)
@@ -169,6 +182,10 @@ class Download:
         try:
             while True:
                 try:
+                    if self.in_memory:
+                        return await self._fetch_in_memory()
+                    if self.connection is not None:
+                        await self.connection.take()  # given back when a small file came
                     outcome = await attempt(self.resumable)
                     return await self._finish(outcome)
                 except DownloadError as error:
@@ -178,7 +195,8 @@ class Download:
                     failure = classify_exception(exc, self.request.url,
                                                  foreground=self.foreground)
                     failure.__cause__ = exc
-                progress = bytes_done(self.resumable.files.segments)
+                staged = self.resumable.staged
+                progress = bytes_done(staged.segments) if staged else 0
                 if not retry.again(failure, progress, policy):
                     raise failure
                 with self.context.clock.idle():
@@ -186,20 +204,23 @@ class Download:
                         backoff_delay(retry.tries - 1, policy, failure.retry_after))
         except asyncio.CancelledError:
             self.resumable.save_now()
-            with contextlib.suppress(OSError, DownloadError):
-                self.resumable.files.close()
+            if self.resumable.staged is not None:
+                with contextlib.suppress(OSError, DownloadError):
+                    self.resumable.staged.close()
             raise
 
     def _after_failure(self, error: DownloadError, retry: _RetryCount) -> None:
         if isinstance(error, EndlessBody) and self.request.sha256:
             return  # the bytes up to the size stay; the next attempt verifies them
         if error.code in CONTENT_ERRORS:
-            self.resumable.forget_bytes()
+            if self.resumable.staged is not None:
+                self.resumable.forget_bytes()
             retry.content_failures += 1
             error.transient = retry.content_failures < 2
         elif error.code == ErrorCode.RANGE_NOT_HONOURED:
             self.resumable.force_single = True
-            self.resumable.forget_bytes()
+            if self.resumable.staged is not None:
+                self.resumable.forget_bytes()
 
     def crashed(self, exc: Exception) -> DownloadResult:
         """The result for an unexpected exception (a bug): failed, with the .part kept."""
@@ -222,7 +243,7 @@ class Download:
                 with contextlib.suppress(OSError, DownloadError):
                     staged.close()
         self.move_to(DownloadState.FAILED)
-        received = staged.received if staged else 0
+        received = staged.received if staged else self.received_in_memory
         return DownloadResult(self.key, self.request.url, None, 0, None, error, received,
                               resumable.resumed_from)
 
@@ -258,24 +279,43 @@ class Download:
 
     async def _finish_small(self, body: bytes) -> DownloadResult:
         staged, request = self.resumable.files, self.request
-        digest = hashlib.sha256(body).hexdigest()
-        if request.sha256 is not None and digest != request.sha256.lower():
-            raise DownloadError(f"{request.url}: sha256 {digest} does not match the expected "
-                                f"{request.sha256.lower()}", ErrorCode.CHECKSUM_MISMATCH)
-        await self.context.group_commit.publish(staged.part, body, request.destination)
+        await self.context.group_commit.room()
+        if self.connection is not None:
+            self.connection.give_back()
+        digest = await self.context.group_commit.publish_verified(
+            staged.part, body, request.destination,
+            sha256=request.sha256.lower() if request.sha256 else None, source=request.url)
         if staged.segments:  # an empty slice has none
             staged.segments[0].done = len(body)
         return self._finished(len(body), digest)
 
+    async def _fetch_in_memory(self) -> DownloadResult:
+        """One attempt of a small file: its body into memory, then verified and published."""
+        request, context, connection = self.request, self.context, self.connection
+        make_folders(context, self.staging_path, request.destination)
+        if connection is not None:
+            await connection.take()  # again, when a retry follows bytes that failed the sha256
+        body = await fetch_small(request, context, self.url)
+        self.received_in_memory += len(body)
+        await context.group_commit.room()
+        if connection is not None:
+            connection.give_back()
+        digest = await context.group_commit.publish_verified(
+            StagingFile(self.staging_path), body, request.destination,
+            sha256=request.sha256.lower() if request.sha256 else None, source=request.url)
+        return self._finished(len(body), digest)
 
     def _finished(self, size: int, digest: str) -> DownloadResult:
         resumable, request = self.resumable, self.request
-        staged = resumable.files
-        staged.discard_mark()
+        staged = resumable.staged
+        received = self.received_in_memory
+        if staged is not None:
+            staged.discard_mark()
+            received = staged.received
         if resumable.saved:
             self.context.store.delete(resumable.store_key)
             resumable.saved = False
         self.sha256 = digest
         self.move_to(DownloadState.FINISHED)
         return DownloadResult(self.key, request.url, request.destination, size, digest, None,
-                              staged.received, resumable.resumed_from)
+                              received, resumable.resumed_from)

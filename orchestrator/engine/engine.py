@@ -11,7 +11,6 @@ import contextlib
 from collections.abc import Callable
 
 import aiohttp
-from yarl import URL
 
 from orchestrator.clock import SYSTEM_CLOCK, Clock
 from orchestrator.engine.context import EngineContext
@@ -24,7 +23,7 @@ from orchestrator.engine.request import (
     Progress,
     RetryPolicy,
 )
-from orchestrator.engine.slots import HostSlots
+from orchestrator.engine.slots import Connection, HostSlots
 from orchestrator.engine.state import SidecarStore, StateStore
 from orchestrator.errors import DownloadError, ErrorCode
 from orchestrator.model.enums import DownloadState
@@ -40,9 +39,13 @@ class DownloadHandle:
         self.key = request.state_key
         self.priority = request.priority
         self._engine = engine
+        loop = asyncio.get_running_loop()
+        self._transferred: asyncio.Future[None] = loop.create_future()
         self._download = Download(request, engine.context, on_progress)
-        self._result: asyncio.Future[DownloadResult] = (
-            asyncio.get_running_loop().create_future())
+        self._connection = Connection(engine.context.slots, self._download.url.host or "", self,
+                                      lambda: self.priority, self._mark_transferred)
+        self._download.connection = self._connection
+        self._result: asyncio.Future[DownloadResult] = loop.create_future()
         self._task: asyncio.Task[None] | None = None
         self._cancelled = False
         # A resume while a pause still stops the transfer: it starts again once stopped.
@@ -62,17 +65,14 @@ class DownloadHandle:
         self._task = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
-        host = URL(self._download.request.url).host or ""
-        slots = self._engine.context.slots
         try:
-            await slots.acquire(host, self, self.priority)
+            await self._connection.take()
             try:
                 result = await self._download.run()
             except Exception as exc:  # a bug must not leave wait() hanging forever
                 result = self._download.crashed(exc)
-            finally:
-                slots.release(host)
         except asyncio.CancelledError:
+            self._connection.give_back()
             if self._cancelled:
                 self._finish_cancelled()
                 return
@@ -82,8 +82,13 @@ class DownloadHandle:
             if again:
                 self._start()
             return
+        self._connection.give_back()
         if not self._result.done():
             self._result.set_result(result)
+
+    def _mark_transferred(self) -> None:
+        if not self._transferred.done():
+            self._transferred.set_result(None)
 
     def _finish_cancelled(self) -> None:
         self._download.forget()
@@ -133,6 +138,20 @@ class DownloadHandle:
         self.set_priority(100)
         self._download.foreground = True
 
+    async def transferred(self) -> None:
+        """Wait until this download needs no connection for now: its bytes are in (a small
+        file may still be being verified and published), or it ended or stopped.
+
+        A caller that limits how many files transfer at once starts the next one then,
+        instead of waiting for :meth:`wait`.
+        """
+        await asyncio.shield(self._transferred)
+
+    def add_done_callback(self, callback: Callable[[DownloadHandle, DownloadResult], None],
+                          ) -> None:
+        """Call ``callback(handle, result)`` once the result is there."""
+        self._result.add_done_callback(lambda done: callback(self, done.result()))
+
     async def wait(self) -> DownloadResult:
         """The result; download failures are in ``result.error``, never raised."""
         return await asyncio.shield(self._result)
@@ -179,6 +198,8 @@ class Engine:
         for handle in list(self.handles):  # settling a handle removes it from the list
             await handle._shutdown()
         self.handles.clear()
+        if self._context is not None:
+            await self._context.group_commit.close()
         if self.session is not None:
             await self.session.close()
         self.session = None

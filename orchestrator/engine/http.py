@@ -208,7 +208,8 @@ async def _authenticate(response: aiohttp.ClientResponse, url: URL, sent: Mappin
                             f"{why}", ErrorCode.AUTHENTICATION_FAILED)
 
 
-async def open_response(session: aiohttp.ClientSession, url: str, headers: Mapping[str, str],
+async def open_response(session: aiohttp.ClientSession, url: str | URL,
+                        headers: Mapping[str, str],
                         *, allowed_hosts: tuple[str, ...] | None,
                         credentials: CredentialCache, scope: str | None = None,
                         key: str | None = None) -> tuple[aiohttp.ClientResponse, URL]:
@@ -217,7 +218,7 @@ async def open_response(session: aiohttp.ClientSession, url: str, headers: Mappi
     A 401 or 407 is answered once per hop (``scope`` and ``key`` say whose download
     asks); each hop carries only the credentials of its own origin.
     """
-    target, previous = URL(url), None
+    target, previous = url if isinstance(url, URL) else URL(url), None
     hops = 0
     while True:
         check_hop(previous, target, allowed_hosts)

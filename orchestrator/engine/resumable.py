@@ -12,6 +12,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from orchestrator.engine.confined import confinement_of
 from orchestrator.engine.context import EngineContext
@@ -31,10 +32,7 @@ class Resumable:
     def __init__(self, request: DownloadRequest, context: EngineContext) -> None:
         self.request = request
         self.context = context
-        # A sidecar lives next to the .part whatever the key is; other stores use the key.
-        staging = str(request.staging_path)
-        self.store_key = (staging.removesuffix(".part") if isinstance(context.store, SidecarStore)
-                          else request.state_key)
+        self._store_key: str | None = None
         self.staged: Staged | None = None
         self.etag: str | None = None
         self.last_modified: str | None = None
@@ -45,6 +43,17 @@ class Resumable:
         self.generation = 0  # bumped whenever the staged bytes are forgotten
         self.on_chunk: Callable[[], None] | None = None
         self._checkpoint_task: asyncio.Task[None] | None = None
+
+    @property
+    def store_key(self) -> str:
+        """The key of this download's state: a sidecar lives next to the .part whatever the
+        key is; other stores use the key."""
+        if self._store_key is None:
+            request = self.request
+            self._store_key = (str(request.staging_path).removesuffix(".part")
+                               if isinstance(self.context.store, SidecarStore)
+                               else request.state_key)
+        return self._store_key
 
     @property
     def files(self) -> Staged:
@@ -191,16 +200,7 @@ class Resumable:
         if self.staged is not None and not self.staged.part.closed:
             return
         staging = self.request.staging_path
-        folders = {staging.parent}
-        if confinement_of(self.request.destination) is None:  # else made when published
-            folders.add(self.request.destination.parent)
-        for folder in folders:
-            if folder not in self.context.folders:
-                try:
-                    folder.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise disk_error(exc, folder) from exc
-                self.context.folders.add(folder)
+        make_folders(self.context, staging, self.request.destination)
         part = StagingFile(staging)
         if self.staged is None:
             mark = ProgressMark(staging)
@@ -241,3 +241,19 @@ def _byte_range_state(request: DownloadRequest) -> list[int] | None:
     """The slice as a state record keeps it (JSON has no tuples); None for a whole file,
     which is also what a record written before slices existed reads as."""
     return list(request.byte_range) if request.byte_range is not None else None
+
+
+def make_folders(context: EngineContext, staging: Path, destination: Path) -> None:
+    """Make the folders of the staging file and of the destination, once per engine (a
+    confined destination's folders are made when it is published)."""
+    made = context.folders
+    folders = [os.path.dirname(staging)]
+    if confinement_of(destination) is None:
+        folders.append(os.path.dirname(destination))
+    for folder in folders:
+        if folder not in made:
+            try:
+                os.makedirs(folder or ".", exist_ok=True)
+            except OSError as exc:
+                raise disk_error(exc, folder) from exc
+            made.add(folder)

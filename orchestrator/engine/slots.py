@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 
@@ -89,3 +89,33 @@ class HostSlots:
                 waiter.future.set_result(None)
                 return
         self.used[host] = self.used.get(host, 1) - 1
+
+
+class Connection:
+    """One download's hold on a slot of its host: taken to transfer, and given back as soon
+    as its bytes are in, so that the next download transfers while this one is published.
+
+    ``priority`` is read whenever the slot is taken again (a retry after the bytes came).
+    """
+
+    def __init__(self, slots: HostSlots, host: str, owner: Hashable,
+                 priority: Callable[[], int],
+                 on_give_back: Callable[[], None] | None = None) -> None:
+        self.slots, self.host, self.owner = slots, host, owner
+        self.priority = priority
+        self.on_give_back = on_give_back
+        self.held = False
+
+    async def take(self) -> None:
+        """Wait for a slot, unless this download holds one already."""
+        if not self.held:
+            await self.slots.acquire(self.host, self.owner, self.priority())
+            self.held = True
+
+    def give_back(self) -> None:
+        """Free the slot (if held) for the next download waiting for it."""
+        if self.held:
+            self.held = False
+            self.slots.release(self.host)
+        if self.on_give_back is not None:
+            self.on_give_back()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from orchestrator.engine.confined import confinement_of, rename_into
 from orchestrator.engine.retry import disk_error
+from orchestrator.errors import DownloadError
 
 HASH_BLOCK = 1 << 20
 
@@ -161,7 +162,11 @@ class StagingFile:
             raise disk_error(exc, destination) from exc
 
     def write_whole(self, data: bytes) -> None:
-        """Create the staging file holding exactly ``data`` (a small file, in one write)."""
+        """Create the staging file holding exactly ``data`` (a small file, in one write).
+
+        A write that fails (a full disk) removes what it wrote: the bytes are still in
+        memory, and a part of them on disk would only take space.
+        """
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         except OSError as exc:
@@ -171,6 +176,11 @@ class StagingFile:
         self._fd = fd
         try:
             self.write_at(data, 0)
+        except DownloadError:
+            self.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            raise
         finally:
             self.close()
 

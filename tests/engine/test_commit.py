@@ -59,3 +59,4 @@ async def test_a_failing_write_fails_only_its_own_file(tmp_path):
     assert isinstance(results[1], DownloadError) and results[1].code == ErrorCode.DISK_ERROR
     assert "full.part" in results[1].message
     assert not (tmp_path / "full").exists()
+    assert not (tmp_path / "full.part").is_symlink()  # what a failed write made is removed

@@ -128,9 +128,11 @@ class CountingCommit(GroupCommit):
         super().__init__()
         self.published: list[Path] = []
 
-    async def publish(self, part: StagingFile, data: bytes, destination: Path) -> None:
+    async def publish_verified(self, part: StagingFile, data: bytes, destination: Path, *,
+                               sha256: str | None, source: str) -> str:
         self.published.append(destination)
-        await super().publish(part, data, destination)
+        return await super().publish_verified(part, data, destination, sha256=sha256,
+                                              source=source)
 
 
 async def test_small_slices_are_published_by_the_group_commit(bundle, server, out):
