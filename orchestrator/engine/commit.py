@@ -23,28 +23,20 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from orchestrator.engine.confined import Confinement, confinement_of, open_folder
+from orchestrator.engine.publish_child import load_syncfs
 from orchestrator.engine.publisher import Pending, PublishingProcess
 from orchestrator.engine.retry import disk_error
 from orchestrator.engine.staging import StagingFile, fsync_path
 from orchestrator.errors import DownloadError, ErrorCode
 
-
-def _load_syncfs() -> object | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-    except OSError:
-        return None
-    return getattr(libc, "syncfs", None)
-
-
-_SYNCFS = _load_syncfs()
+# The publishing process's own syncfs (that module is standard library only).
+_SYNCFS = load_syncfs()
 # Bytes handed over and not yet durable: while more wait, a download keeps its bytes (and
 # its connection) before handing them over. Large enough that a batch holds thousands of
 # small files, so one sync serves them all.

@@ -47,7 +47,8 @@ _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 Request = tuple[int, bytes, bytes, bytes, bytes | None]
 
 
-def _load_syncfs() -> object | None:
+def load_syncfs() -> object | None:
+    """libc's ``syncfs``, or None where there is none."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
     except OSError:
@@ -55,7 +56,7 @@ def _load_syncfs() -> object | None:
     return getattr(libc, "syncfs", None)
 
 
-_SYNCFS = _load_syncfs()
+_SYNCFS = load_syncfs()
 
 
 def parse(buffer: bytearray) -> tuple[list[Request], int]:
