@@ -276,15 +276,20 @@ class Download:
         await asyncio.to_thread(staged.part.publish, request.destination)
         return self._finished(size, digest)
 
-
-    async def _finish_small(self, body: bytes) -> DownloadResult:
-        staged, request = self.resumable.files, self.request
+    async def _publish_body(self, staging: StagingFile, body: bytes) -> str:
+        """Hand a body in memory to the group commit, which verifies and publishes it
+        (its digest); the connection is given back once there is room for it."""
+        request = self.request
         await self.context.group_commit.room()
         if self.connection is not None:
             self.connection.give_back()
-        digest = await self.context.group_commit.publish_verified(
-            staged.part, body, request.destination,
+        return await self.context.group_commit.publish_verified(
+            staging, body, request.destination,
             sha256=request.sha256.lower() if request.sha256 else None, source=request.url)
+
+    async def _finish_small(self, body: bytes) -> DownloadResult:
+        staged = self.resumable.files
+        digest = await self._publish_body(staged.part, body)
         if staged.segments:  # an empty slice has none
             staged.segments[0].done = len(body)
         return self._finished(len(body), digest)
@@ -297,12 +302,7 @@ class Download:
             await connection.take()  # again, when a retry follows bytes that failed the sha256
         body = await fetch_small(request, context, self.url)
         self.received_in_memory += len(body)
-        await context.group_commit.room()
-        if connection is not None:
-            connection.give_back()
-        digest = await context.group_commit.publish_verified(
-            StagingFile(self.staging_path), body, request.destination,
-            sha256=request.sha256.lower() if request.sha256 else None, source=request.url)
+        digest = await self._publish_body(StagingFile(self.staging_path), body)
         return self._finished(len(body), digest)
 
     def _finished(self, size: int, digest: str) -> DownloadResult:

@@ -45,7 +45,6 @@ def read_secret_file(path: str | Path) -> str:
         raise CredentialUnavailable(f"cannot read {path}: {reason}") from None
 
 
-
 def credential_from(source: CredentialSource, host: str,
                     env: Mapping[str, str]) -> Credential | None:
     """Read the secret ``source`` points at; None when a netrc has no entry for ``host``."""
