@@ -94,12 +94,13 @@ class ScenarioRun:
     """One play of ``scenario`` in the scratch folder ``work`` (a state dir is made in
     it); ``on_line`` sees each timeline line as it happens."""
 
+    clock: VirtualClock  # made when the play starts
+
     def __init__(self, scenario: Scenario, work: Path,
                  on_line: Callable[[Line], None] | None = None) -> None:
         self.scenario = scenario
         self.work = work
         self.on_line = on_line
-        self.clock = VirtualClock(scenario.start)  # made again when the play starts
         self.observed = Observed()
         self.result = Result(scenario)
         self.manifests: dict[str, Path] = {}  # app id -> the manifest installed
@@ -131,6 +132,7 @@ class ScenarioRun:
                 f"the port their manifestURL names: {error.strerror or error}; stop what "
                 "uses it (a `bgassets run` or `serve`?)") from None
         self._server = server
+        # Its zero is the play's start: making the served content takes no virtual time.
         self.clock = VirtualClock(self.scenario.start)
         try:
             async with Orchestrator(self.work / "state", device=device,
