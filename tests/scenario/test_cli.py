@@ -15,43 +15,36 @@ import pytest
 
 APP = "game/app.yaml"
 
-PASSING = """\
+
+def scenario_text(name: str, steps: str) -> str:
+    """A scenario of the app ``game/`` with these ``steps`` (YAML list lines)."""
+    return f"""\
 apiVersion: bgassets/v1
 kind: Scenario
-metadata: {name: installs}
+metadata: {{name: {name}}}
 spec:
   app: ../game/app.yaml
   steps:
+{steps}"""
+
+
+PASSING = scenario_text("installs", """\
     - {at: 0s, install: {}}
     - {at: 0s, wait: all}
     - at: 1h
       expect: {launchable: true, finished: 1, failed: 0}
-"""
-
-FAILING = """\
-apiVersion: bgassets/v1
-kind: Scenario
-metadata: {name: too-many}
-spec:
-  app: ../game/app.yaml
-  steps:
+""")
+FAILING = scenario_text("too-many", """\
     - {at: 0s, install: {}}
     - {at: 0s, wait: all}
     - at: 1h
       expect: {finished: 99}
-"""
-
-BAD = """\
-apiVersion: bgassets/v1
-kind: Scenario
-metadata: {name: bad}
-spec:
-  app: ../game/app.yaml
-  steps:
+""")
+BAD = scenario_text("bad", """\
     - {at: 0s, install: {}}
     - at: 1h
       expect: {finished: lots}
-"""
+""")
 
 
 def bgassets(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
