@@ -9,8 +9,6 @@ fails the download with 1025; an app that leaves is asked nothing more.
 from __future__ import annotations
 
 import hashlib
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -37,7 +35,7 @@ def outcome_of(process, download_id: str) -> list[dict]:
 
 
 @pytest.fixture
-def protected(tmp_path):
+def protected(tmp_path, short_state):
     """A daemon with app ``game`` (open catalog) and a bearer-protected server."""
     content, locked = tmp_path / "content", tmp_path / "locked"
     write_content(content / "game", [Asset("tutorial", 32 * KiB, essential=True)])
@@ -51,7 +49,7 @@ def protected(tmp_path):
         extension = manifest.parent / "extension.yaml"
         extension.write_text(extension.read_text() + (
             "  credentials:\n    - {host: 127.0.0.1, bearer: {tokenFile: token}}\n"))
-        state = Path(tempfile.mkdtemp(prefix="bgc-"))
+        state = short_state
         with running_daemon(state, str(tmp_path / "apps")):
             yield state, f"{locked_server.url}secret.bin", locked_server, token_file
 

@@ -11,7 +11,6 @@ import hashlib
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -83,10 +82,10 @@ def lines_until(process: subprocess.Popen, stop) -> list[dict]:
 
 
 @pytest.fixture
-def daemon(tmp_path):
+def daemon(tmp_path, short_state):
     scene = Scenario(tmp_path, ASSETS)
     scene.write_content()
-    state = Path(tempfile.mkdtemp(prefix="bgc-"))  # short: the socket path has a limit
+    state = short_state
     with serve_in_thread(scene.content, rate_per_connection=256 * KiB) as server:
         scene.write_manifests(server.url)
         apps = tmp_path / "apps" / "game"
@@ -137,10 +136,10 @@ def test_the_delegate_gets_the_files_and_a_crash_leaves_them_to_the_extension(da
     until(lambda: not status(state)["running"], "the app stops running once it leaves")
 
 
-def test_connecting_before_the_essential_downloads_is_refused_without_wait(tmp_path):
+def test_connecting_before_the_essential_downloads_is_refused_without_wait(tmp_path, short_state):
     scene = Scenario(tmp_path, [Asset("tutorial", 1 * MiB, essential=True)])
     scene.write_content()
-    state = Path(tempfile.mkdtemp(prefix="bgc-"))
+    state = short_state
     with serve_in_thread(scene.content, rate_per_connection=64 * KiB) as server:
         manifest = scene.write_manifests(server.url)
         with running_daemon(state):
@@ -154,9 +153,8 @@ def test_connecting_before_the_essential_downloads_is_refused_without_wait(tmp_p
                 app.kill()
 
 
-def test_an_app_schedules_its_own_downloads_and_cannot_touch_another_apps(tmp_path):
-    content, apps, state = tmp_path / "content", tmp_path / "apps", Path(
-        tempfile.mkdtemp(prefix="bgc-"))
+def test_an_app_schedules_its_own_downloads_and_cannot_touch_another_apps(tmp_path, short_state):
+    content, apps, state = tmp_path / "content", tmp_path / "apps", short_state
     write_content(content / "game", [DaemonAsset("tutorial", 64 * KiB, essential=True),
                                       DaemonAsset("level", 2 * MiB)])
     write_content(content / "news", [DaemonAsset("front", 2 * MiB)])
@@ -249,12 +247,12 @@ class Locker(DownloaderExtension):
 '''
 
 
-def test_the_app_and_its_handler_take_turns_on_the_app_groups_lock(tmp_path):
+def test_the_app_and_its_handler_take_turns_on_the_app_groups_lock(tmp_path, short_state):
     """The app holds the lock; the handler's periodic call waits for it, then runs. A
     connected app without a delegate leaves its files to the handler."""
     scene = Scenario(tmp_path, [Asset("level", 64 * KiB)])
     scene.write_content()
-    state = Path(tempfile.mkdtemp(prefix="bgc-"))
+    state = short_state
     with serve_in_thread(scene.content) as server:
         manifest = scene.write_manifests(server.url)
         extension = manifest.parent / "extension.yaml"

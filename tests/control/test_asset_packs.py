@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -48,8 +47,8 @@ async def until_status(packs: AssetPackManager, pack: str, flag: PackStatus) -> 
     raise AssertionError(f"{pack} never became {flag}")
 
 
-async def test_ensure_read_remove_and_check_for_updates(tmp_path):
-    state = Path(tempfile.mkdtemp(prefix="bgc-"))
+async def test_ensure_read_remove_and_check_for_updates(tmp_path, short_state):
+    state = short_state
     with served_game(tmp_path) as (server, content), \
             running_daemon(state, str(tmp_path / "apps")):
             async with AssetPackManager(GAME, state) as packs:
@@ -99,8 +98,8 @@ async def test_ensure_read_remove_and_check_for_updates(tmp_path):
                 assert unknown.value.code == ErrorCode.DOWNLOAD_DOES_NOT_EXIST
 
 
-def test_the_packs_commands_against_a_running_daemon(tmp_path):
-    state = Path(tempfile.mkdtemp(prefix="bgc-"))
+def test_the_packs_commands_against_a_running_daemon(tmp_path, short_state):
+    state = short_state
     with served_game(tmp_path) as (server, content), \
             running_daemon(state, str(tmp_path / "apps")) as daemon:
             ensured = daemon.cli("packs", "ensure", GAME, "hd")
@@ -127,8 +126,8 @@ def test_the_packs_commands_against_a_running_daemon(tmp_path):
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "level-packs" / "hd_textures.py"
 
 
-def test_the_hd_textures_example_asks_for_its_pack_and_reads_a_file(tmp_path):
-    state = Path(tempfile.mkdtemp(prefix="bgc-"))
+def test_the_hd_textures_example_asks_for_its_pack_and_reads_a_file(tmp_path, short_state):
+    state = short_state
     with served_game(tmp_path) as (server, content), \
             running_daemon(state, str(tmp_path / "apps")):
             def example(*args: str):
@@ -175,7 +174,8 @@ print(json.dumps({"reads": reads, "seen": sorted(seen)}), flush=True)
 """
 
 
-def test_a_reader_sees_one_whole_version_while_the_daemon_updating_it_is_killed(tmp_path):
+def test_a_reader_sees_one_whole_version_while_the_daemon_updating_it_is_killed(
+        tmp_path, short_state):
     """The update is killed -9 twice at random moments; after each restart it resumes;
     a reader process hashing the current version in a loop never sees a mix."""
     import hashlib
@@ -187,7 +187,7 @@ def test_a_reader_sees_one_whole_version_while_the_daemon_updating_it_is_killed(
         return {hashlib.sha256(p.read_bytes()).hexdigest()
                 for p in (tmp_path / "source" / folder).rglob("*") if p.is_file()}
 
-    state = Path(tempfile.mkdtemp(prefix="bgc-"))
+    state = short_state
     container = state / "containers" / "group.com.example.game"
     rng = random.Random(11)
     with served_game(tmp_path, rate_per_connection=200 * 1024) as (server, content):
@@ -234,10 +234,10 @@ def test_a_reader_sees_one_whole_version_while_the_daemon_updating_it_is_killed(
             for p in current.resolve().rglob("*") if p.is_file()} == second
 
 
-async def test_pack_ids_a_request_cannot_mean_are_refused_with_113(tmp_path):
+async def test_pack_ids_a_request_cannot_mean_are_refused_with_113(tmp_path, short_state):
     """Whatever a client puts where the pack id goes, it is a refusal with a code, never
     a 500 and never a path outside the pack store."""
-    state = Path(tempfile.mkdtemp(prefix="bgc-"))
+    state = short_state
     with served_game(tmp_path), running_daemon(state, str(tmp_path / "apps")):
         async with AssetPackManager(GAME, state) as packs:
             await until_status(packs, "worlds", PackStatus.DOWNLOADED)

@@ -7,8 +7,6 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -24,12 +22,12 @@ def cli(state, *args):
 
 
 @pytest.fixture
-def daemon(tmp_path):
+def daemon(tmp_path, short_state):
     scene = Scenario(tmp_path, [Asset("tutorial", 64 * KiB, essential=True),
                                 Asset("movie", 8 * MiB, priority=90),
                                 Asset("extra", 8 * MiB, priority=10)])
     scene.write_content()
-    state = Path(tempfile.mkdtemp(prefix="bgd-"))
+    state = short_state
     with serve_in_thread(scene.content, rate_per_connection=512 * KiB) as server:
         scene.write_manifests(server.url)
         apps = tmp_path / "apps"

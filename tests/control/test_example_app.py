@@ -11,7 +11,6 @@ import hashlib
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,8 +35,8 @@ def downloads(state: Path) -> list[dict]:
     return json.loads(answer.stdout)
 
 
-def test_the_example_app_adopts_the_sessions_and_fetches_a_missing_one(tmp_path):
-    state = Path(tempfile.mkdtemp(prefix="bge-"))
+def test_the_example_app_adopts_the_sessions_and_fetches_a_missing_one(tmp_path, short_state):
+    state = short_state
     apps = tmp_path / "apps"
     made = bgassets(state, "init", str(apps / "wwdc-sessions"), "--example", "wwdc-sessions")
     assert made.returncode == 0, made.stderr

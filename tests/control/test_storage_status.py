@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import tempfile
 from pathlib import Path
 
 from orchestrator.control import socket_path
@@ -37,11 +36,11 @@ async def purged_as_remote_controls_see_it(state: Path, purge) -> tuple:
         return before, controls.snapshot().storage
 
 
-def test_status_shows_the_storage_and_bytes_over_max_install_size(tmp_path):
+def test_status_shows_the_storage_and_bytes_over_max_install_size(tmp_path, short_state):
     scene = Scenario(tmp_path, [Asset("level", 512 * KiB), Asset("cache-icons", 256 * KiB)],
                      rules=CACHES, max_install_size="4MiB", essential_max_install_size="1MiB")
     scene.write_content()
-    state = Path(tempfile.mkdtemp(prefix="bgs-"))  # a short socket path
+    state = short_state
     with serve_in_thread(scene.content) as server, \
             running_daemon(state, "--device", str(write_device(tmp_path))) as daemon:
         installed = daemon.cli("install", str(scene.write_manifests(server.url)))
