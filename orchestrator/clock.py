@@ -89,7 +89,11 @@ class VirtualClock:
         self._sleepers: set[_Sleeper] = set()
         # Busy marks by the task that holds them (None: code outside any task).
         self._busy: Counter[asyncio.Task[Any] | None] = Counter()
+        # Set, and counted in ``stirs``, whenever a sleep begins or a busy mark is taken,
+        # given back or set aside: a watcher that saw no stir for a while knows that nobody
+        # was about to start work in between, not only that nobody is busy at this instant.
         self.changed = asyncio.Event()
+        self.stirs = 0
 
     @property
     def elapsed(self) -> float:
@@ -112,37 +116,44 @@ class VirtualClock:
         sleeper = _Sleeper(self.elapsed + max(0.0, seconds), loop.create_future())
         self._sleepers.add(sleeper)
         self._arm(sleeper, loop)
-        self.changed.set()
+        self._stir()
         try:
             await sleeper.future
         finally:
             self._sleepers.discard(sleeper)
             if sleeper.timer is not None:
                 sleeper.timer.cancel()
+            self._stir()  # the sleeper goes on with its work
 
     @contextlib.contextmanager
     def busy(self) -> Iterator[None]:
         task = _current_task()
         self._busy[task] += 1
+        self._stir()
         try:
             yield
         finally:
             self._busy[task] -= 1
             if self._busy[task] <= 0:
                 del self._busy[task]
-            self.changed.set()
+            self._stir()
 
     @contextlib.contextmanager
     def idle(self) -> Iterator[None]:
         """Set aside the calling task's own busy marks (never another task's)."""
         task = _current_task()
         held = self._busy.pop(task, 0)
-        self.changed.set()
+        self._stir()
         try:
             yield
         finally:
             if held:
                 self._busy[task] += held
+                self._stir()
+
+    def _stir(self) -> None:
+        self.stirs += 1
+        self.changed.set()
 
     @property
     def is_busy(self) -> bool:

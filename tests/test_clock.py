@@ -121,3 +121,40 @@ async def test_the_system_clock_is_the_machines_time():
     assert SYSTEM_CLOCK.monotonic() == pytest.approx(time.monotonic(), abs=5)
     with SYSTEM_CLOCK.busy():
         await asyncio.wait_for(SYSTEM_CLOCK.sleep(0.01), timeout=5)
+
+
+async def test_a_hand_over_between_tasks_stirs_the_clock_though_nobody_is_busy_after_it():
+    """A request that sets its busy mark aside while a task of its own takes over is, for
+    a moment, nobody busy: the stirs are what tells a watcher that work moved on."""
+    clock = VirtualClock(START)
+    handed_over = asyncio.Event()
+    seen: dict[str, int] = {}
+
+    async def transfer() -> None:
+        with clock.busy():
+            seen["transfer busy"] = clock.stirs
+            await asyncio.sleep(0)
+
+    async def request() -> None:
+        with clock.busy():
+            with clock.idle():
+                seen["handed over"] = clock.stirs
+                handed_over.set()
+                await asyncio.create_task(transfer())
+            seen["request busy again"] = clock.stirs
+
+    before = clock.stirs
+    task = asyncio.create_task(request())
+    await handed_over.wait()
+    assert not clock.is_busy  # what a look at is_busy alone would take for quiet
+    assert seen["handed over"] > before
+    await asyncio.wait_for(task, timeout=5)
+    assert before < seen["handed over"] < seen["transfer busy"] < seen["request busy again"]
+    assert clock.stirs > seen["request busy again"]  # the request's own mark given back
+    assert not clock.is_busy
+    asleep = clock.stirs
+    sleeper = await sleeping(clock, 10)
+    assert clock.stirs == asleep + 1
+    clock.advance(clock.elapsed + 20)
+    await asyncio.wait_for(sleeper, timeout=5)
+    assert clock.stirs == asleep + 2  # the sleeper woke to go on with its work

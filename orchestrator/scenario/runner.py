@@ -175,11 +175,17 @@ class ScenarioRun:
                 await asyncio.sleep(min(0.01, target - now))
 
     async def _quiet(self) -> bool:
-        """Whether nothing is busy and no event comes for a few turns of the loop."""
+        """Whether nothing is busy, and no event comes and nobody stirs on the clock, for a
+        few turns of the loop.
+
+        Being idle at each look is not enough: a content request sets its busy mark aside
+        while its catalog download starts in a task of its own, and a look in between
+        would find nobody busy."""
         for _ in range(SETTLE_TURNS):
-            seen = self.observed.count
+            seen, stirs = self.observed.count, self.clock.stirs
             await asyncio.sleep(SETTLE_PAUSE)
-            if self.clock.is_busy or self.observed.count != seen:
+            if (self.clock.is_busy or self.observed.count != seen
+                    or self.clock.stirs != stirs):
                 return False
         return True
 
