@@ -29,14 +29,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from orchestrator.engine.confined import Confinement, confinement_of, open_folder
-from orchestrator.engine.publish_child import load_syncfs
+from orchestrator.engine.publish_child import libc_function
 from orchestrator.engine.publisher import Pending, PublishingProcess
 from orchestrator.engine.retry import disk_error
 from orchestrator.engine.staging import StagingFile, fsync_path
 from orchestrator.errors import DownloadError, ErrorCode
 
 # The publishing process's own syncfs (that module is standard library only).
-_SYNCFS = load_syncfs()
+_SYNCFS = libc_function("syncfs")
 # Bytes handed over and not yet durable: while more wait, a download keeps its bytes (and
 # its connection) before handing them over. Large enough that a batch holds thousands of
 # small files, so one sync serves them all.

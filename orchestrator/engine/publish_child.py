@@ -47,16 +47,27 @@ _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 Request = tuple[int, bytes, bytes, bytes, bytes | None]
 
 
-def load_syncfs() -> object | None:
-    """libc's ``syncfs``, or None where there is none."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-    except OSError:
-        return None
-    return getattr(libc, "syncfs", None)
+def libc_function(name: str) -> object | None:
+    """libc's function ``name``, or None where there is none (it releases the interpreter
+    lock while it runs).
+
+    It is looked up among the symbols the interpreter has loaded, which hold libc's;
+    ``find_library`` (which runs ``ldconfig -p``, milliseconds) only when it is not there.
+    """
+    for library in (None, "c"):
+        try:
+            libc = ctypes.CDLL(
+                library if library is None else ctypes.util.find_library(library),
+                use_errno=True)
+        except OSError:
+            continue
+        function = getattr(libc, name, None)
+        if function is not None:
+            return function
+    return None
 
 
-_SYNCFS = load_syncfs()
+_SYNCFS = libc_function("syncfs")
 
 
 def parse(buffer: bytearray) -> tuple[list[Request], int]:
