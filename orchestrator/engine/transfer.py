@@ -37,6 +37,9 @@ THREAD_CHUNK = 64 << 10
 # interval (5 ms by default: 2 MiB at 400 MB/s), so the bgassets command sets it to 1 ms
 # (``cli.main``) to keep the write thread this close.
 MAX_PENDING = 1 << 20
+# Bytes written after which the write thread has the kernel start writing the .part out
+# (``StagingFile.write_behind``), so that the fsync before publish finds little left.
+WRITE_BEHIND_BYTES = 8 << 20
 
 
 class Staged:
@@ -62,12 +65,17 @@ class Staged:
         self._pending: deque[tuple[Future[None], Future[None] | None, int]] = deque()
         self._pending_bytes = 0
         self._last_hash: Future[None] | None = None
+        self._not_written_behind = 0
 
     def _submit(self, chunk: bytes, offset: int, hash_it: bool) -> None:
         if self._writer is None or self._hash_thread is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="bgassets-write")
             self._hash_thread = ThreadPoolExecutor(1, thread_name_prefix="bgassets-hash")
         written = self._writer.submit(self.part.write_at, chunk, offset)
+        self._not_written_behind += len(chunk)
+        if self._not_written_behind >= WRITE_BEHIND_BYTES:
+            self._not_written_behind = 0
+            self._writer.submit(self.part.write_behind)
         hashed = self._hash_thread.submit(self.hasher.update, chunk) if hash_it else None
         if hashed is not None:
             self._last_hash = hashed
