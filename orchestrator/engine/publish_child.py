@@ -61,7 +61,7 @@ def libc_function(name: str) -> object | None:
                 use_errno=True)
         except OSError:
             continue
-        function = getattr(libc, name, None)
+        function: object | None = getattr(libc, name, None)
         if function is not None:
             return function
     return None
