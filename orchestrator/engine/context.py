@@ -9,6 +9,7 @@ import aiohttp
 from orchestrator.clock import SYSTEM_CLOCK, Clock
 from orchestrator.engine.commit import GroupCommit
 from orchestrator.engine.http import CredentialCache
+from orchestrator.engine.listing import FolderListings
 from orchestrator.engine.request import RetryPolicy
 from orchestrator.engine.slots import HostSlots
 from orchestrator.engine.state import StateStore
@@ -29,4 +30,5 @@ class EngineContext:
     max_connections: int
     group_commit: GroupCommit = field(default_factory=lambda: GroupCommit())
     folders: set[str] = field(default_factory=set)  # folders made already
+    listings: FolderListings = field(default_factory=FolderListings)
     clock: Clock = SYSTEM_CLOCK

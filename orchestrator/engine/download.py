@@ -134,7 +134,8 @@ class Download:
             skipped = await self._already_in_place()
             if skipped is not None:
                 return skipped
-            if self.in_memory and os.path.lexists(self.staging_path):
+            if self.in_memory and not self.context.listings.surely_absent(
+                    self.staging_path) and os.path.lexists(self.staging_path):
                 self.in_memory = False  # bytes of an earlier run to resume: a .part owns them
             if not self.in_memory:
                 self.resumable.open()
@@ -144,7 +145,7 @@ class Download:
 
     async def _already_in_place(self) -> DownloadResult | None:
         request = self.request
-        if request.sha256 is None:
+        if request.sha256 is None or self.context.listings.surely_absent(request.destination):
             return None
         confinement = confinement_of(request.destination)
         try:
