@@ -44,26 +44,27 @@ class FolderListings:
     """Recent listings of the folders downloads go to."""
 
     def __init__(self) -> None:
-        self._folders: dict[Path, _Folder] = {}
+        self._folders: dict[str, _Folder] = {}
 
     def surely_absent(self, path: Path) -> bool:
         """Whether ``path`` is surely not there (False: look at it the exact way)."""
+        parent, name = os.path.split(os.fspath(path))  # strings: no Path made per question
         now = time.monotonic()
-        folder = self._folders.get(path.parent)
+        folder = self._folders.get(parent)
         if folder is None or now - folder.since > LISTING_SECONDS:
             if len(self._folders) >= MAX_FOLDERS:
                 self._folders.clear()
-            folder = self._folders[path.parent] = _Folder(now)
+            folder = self._folders[parent] = _Folder(now)
         if not folder.listed:
             folder.asked += 1
             if folder.asked < ASKED_BEFORE_LISTING:
                 return False
             folder.listed, folder.since = True, now
-            folder.names = _list(path.parent)
-        return folder.names is not None and path.name not in folder.names
+            folder.names = _list(parent or ".")
+        return folder.names is not None and name not in folder.names
 
 
-def _list(folder: Path) -> frozenset[str] | None:
+def _list(folder: str) -> frozenset[str] | None:
     """The names in ``folder``, or None when it cannot be listed or holds too many."""
     names: list[str] = []
     try:
