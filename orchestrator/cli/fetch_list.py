@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TextIO
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from orchestrator.errors import UsageError
 from orchestrator.model.units import parse_size
@@ -44,8 +44,8 @@ class FetchOptions:
     netrc_file: Path | None = None
 
 
-def url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be fetched, or None when it is an http(s) URL with a host."""
+def checked_url(url: str) -> SplitResult | str:
+    """``url``'s parts when it is an http(s) URL with a host, else why it cannot be fetched."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a bad port
@@ -55,17 +55,17 @@ def url_problem(url: str) -> str | None:
         return f"{url!r} is not an http:// or https:// URL"
     if not parts.hostname:
         return f"{url!r} has no host"
-    return None
+    return parts
 
 
-def file_name_for(url: str) -> str:
+def file_name_for(url: str | SplitResult) -> str:
     """The file name a URL is saved under: its last path segment, percent-decoded.
 
     Separators and NUL become ``_`` so that a name can never leave the folder;
     an empty name, ``.`` or ``..`` becomes ``index.html``, as wget does.
     """
-    segment = urlsplit(url).path.rsplit("/", 1)[-1]
-    name = unquote(segment)
+    parts = urlsplit(url) if isinstance(url, str) else url
+    name = unquote(parts.path.rsplit("/", 1)[-1])
     for bad in ("/", "\\", "\0"):
         name = name.replace(bad, "_")
     return "index.html" if name in ("", ".", "..") else name
@@ -80,6 +80,8 @@ def sha256_value(text: str, where: str) -> str:
 
 def size_value(text: str, where: str) -> int:
     """``text`` as a byte count (``1048576`` or ``1MiB``), or a usage error naming ``where``."""
+    if text.isascii() and text.isdigit() and len(text) < 19:  # plain bytes, within MAX_SIZE
+        return int(text)
     try:
         return parse_size(text)
     except ValueError as error:
@@ -100,9 +102,9 @@ def parse_list_line(line: str, where: str, directory: Path) -> FetchItem | None:
     if not words or words[0].startswith("#"):
         return None
     url, options = words[0], words[1:]
-    problem = url_problem(url)
-    if problem:
-        raise UsageError(f"{where}: {problem}")
+    parts = checked_url(url)
+    if isinstance(parts, str):
+        raise UsageError(f"{where}: {parts}")
     values: dict[str, str] = {}
     for option in options:
         key, equals, value = option.partition("=")
@@ -115,7 +117,7 @@ def parse_list_line(line: str, where: str, directory: Path) -> FetchItem | None:
     return FetchItem(
         url=url,
         destination=(out_path(values["out"], directory, where) if "out" in values
-                     else directory / file_name_for(url)),
+                     else directory / file_name_for(parts)),
         sha256=sha256_value(values["sha256"], where) if "sha256" in values else None,
         size=size_value(values["size"], where) if "size" in values else None,
         where=where,
@@ -148,10 +150,10 @@ def collect_items(urls: Sequence[str], list_file: str | None, directory: Path,
     """The items of one ``fetch`` run, checked: valid URLs and no two at the same path."""
     items = []
     for url in urls:
-        problem = url_problem(url)
-        if problem:
-            raise UsageError(problem)
-        items.append(FetchItem(url=url, destination=directory / file_name_for(url)))
+        parts = checked_url(url)
+        if isinstance(parts, str):
+            raise UsageError(parts)
+        items.append(FetchItem(url=url, destination=directory / file_name_for(parts)))
     if list_file is not None:
         items.extend(open_list(list_file, directory))
     if not items:
