@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.cli.fetch_list import FetchOptions, collect_items, sha256_value, size_value
+from orchestrator.cli.fetch_lock import lock_folder
 from orchestrator.errors import UsageError
 from orchestrator.model.hosts import allow_entry_problem
 
@@ -28,7 +29,8 @@ def register(subparsers: Any) -> None:
             "Download one or many files with the bgassets engine. Bytes go to NAME.part "
             "(state in NAME.part.json and NAME.part.mark) and are renamed into place only "
             "once complete and verified; run the same command again after an interruption "
-            "to resume."
+            "to resume. One fetch at a time runs into a folder: a second one waits, saying "
+            "so, until the first and the process publishing its last files are done."
         ),
         epilog=(
             "List files (-i): one URL per line, optionally followed by sha256=HEX size=N "
@@ -95,8 +97,10 @@ def run(args: argparse.Namespace) -> int:
     from orchestrator.cli.fetch_run import fetch_all  # aiohttp only once the input is sound
 
     terminal = sys.stderr if sys.stderr.isatty() and not (args.quiet or args.json) else None
+    lock = lock_folder(directory, notices=sys.stderr)
     outcome = fetch_all(items, options, terminal=terminal,
-                        events=sys.stdout if args.json else None)
+                        events=sys.stdout if args.json else None,
+                        publisher_holds=() if lock is None else (lock,))
     for line in outcome.failure_lines:
         print(f"bgassets fetch: {line}", file=sys.stderr)
     if outcome.interrupted_by:

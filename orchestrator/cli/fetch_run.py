@@ -162,9 +162,11 @@ def _failure_line(url: str, error: DownloadError) -> str:
 
 
 async def _run_workers(items: Sequence[FetchItem], options: FetchOptions, view: FetchView,
-                       credentials: CredentialProvider | None, outcome: FetchOutcome) -> None:
+                       credentials: CredentialProvider | None, outcome: FetchOutcome,
+                       publisher_holds: tuple[int, ...]) -> None:
     engine = Engine(state_store=SidecarStore(), credentials=credentials,
-                    max_connections_per_host=max(16, options.jobs, options.connections or 0))
+                    max_connections_per_host=max(16, options.jobs, options.connections or 0),
+                    publisher_holds=publisher_holds)
     queue = iter(enumerate(items))
     failures: dict[int, str] = {}
     unreachable = Unreachable()
@@ -212,7 +214,8 @@ async def _run_workers(items: Sequence[FetchItem], options: FetchOptions, view: 
 
 
 async def _fetch_main(items: Sequence[FetchItem], options: FetchOptions, view: FetchView,
-                      credentials: CredentialProvider | None) -> FetchOutcome:
+                      credentials: CredentialProvider | None,
+                      publisher_holds: tuple[int, ...]) -> FetchOutcome:
     outcome = FetchOutcome()
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
@@ -227,7 +230,7 @@ async def _fetch_main(items: Sequence[FetchItem], options: FetchOptions, view: F
         loop.add_signal_handler(signum, interrupt, signum)
     drawer = asyncio.create_task(view.keep_drawing()) if view.terminal else None
     try:
-        await _run_workers(items, options, view, credentials, outcome)
+        await _run_workers(items, options, view, credentials, outcome, publisher_holds)
     except asyncio.CancelledError:
         if not outcome.interrupted_by:
             raise
@@ -246,8 +249,12 @@ async def _fetch_main(items: Sequence[FetchItem], options: FetchOptions, view: F
 
 
 def fetch_all(items: Sequence[FetchItem], options: FetchOptions, *,
-              terminal: TextIO | None, events: TextIO | None) -> FetchOutcome:
-    """Fetch ``items`` with ``options.jobs`` at once; never raises for a failed download."""
+              terminal: TextIO | None, events: TextIO | None,
+              publisher_holds: tuple[int, ...] = ()) -> FetchOutcome:
+    """Fetch ``items`` with ``options.jobs`` at once; never raises for a failed download.
+
+    ``publisher_holds`` are descriptors the publishing process keeps open while it lives
+    (the folder's lock, see ``fetch_lock``)."""
     credentials = netrc_credentials(options.netrc_file) if options.netrc_file else None
     view = FetchView(len(items), terminal=terminal, events=events)
     # A file allocates a few hundred short-lived objects that form few cycles: collecting
@@ -257,7 +264,7 @@ def fetch_all(items: Sequence[FetchItem], options: FetchOptions, *,
     gc.freeze()
     gc.set_threshold(YOUNG_COLLECTION, *thresholds[1:])
     try:
-        return event_loop.run(_fetch_main(items, options, view, credentials))
+        return event_loop.run(_fetch_main(items, options, view, credentials, publisher_holds))
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()

@@ -152,7 +152,8 @@ def _rename_confined(items: list[Pending]) -> int:
 class GroupCommit:
     """Publishes small files in batches; see the module text for the guarantee."""
 
-    def __init__(self) -> None:
+    def __init__(self, publisher_holds: tuple[int, ...] = ()) -> None:
+        self._holds = publisher_holds
         self._queue: list[Pending] = []
         self._worker: asyncio.Task[None] | None = None
         self._pending_bytes = 0
@@ -210,7 +211,7 @@ class GroupCommit:
             raise item.error
 
     async def _start_process(self) -> None:
-        self._process = await PublishingProcess.start(self._answered)
+        self._process = await PublishingProcess.start(self._answered, holds=self._holds)
 
     def _answered(self, item: Pending) -> None:
         """The publishing process is done with ``item``."""

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import aiohttp
 
 from orchestrator.clock import SYSTEM_CLOCK, Clock
+from orchestrator.engine.commit import GroupCommit
 from orchestrator.engine.context import EngineContext
 from orchestrator.engine.download import Download
 from orchestrator.engine.http import CredentialCache, make_session
@@ -171,8 +172,12 @@ class Engine:
     def __init__(self, *, state_store: StateStore | None = None,
                  max_connections_per_host: int = 16,
                  credentials: CredentialProvider | None = None,
-                 retry: RetryPolicy = DEFAULT_RETRY, clock: Clock = SYSTEM_CLOCK) -> None:
+                 retry: RetryPolicy = DEFAULT_RETRY, clock: Clock = SYSTEM_CLOCK,
+                 publisher_holds: tuple[int, ...] = ()) -> None:
+        """``publisher_holds``: descriptors the publishing process keeps open until it exits
+        (a lock its caller holds then lasts until every file handed over is published)."""
         self.clock = clock
+        self.publisher_holds = publisher_holds
         self.store = state_store if state_store is not None else SidecarStore()
         self.max_connections_per_host = max_connections_per_host
         self.credentials = CredentialCache(credentials)
@@ -191,7 +196,9 @@ class Engine:
         self.session = make_session(self.max_connections_per_host)
         self._context = EngineContext(self.session, self.store, self.retry, self.credentials,
                                       HostSlots(self.max_connections_per_host),
-                                      self.max_connections_per_host, clock=self.clock)
+                                      self.max_connections_per_host,
+                                      group_commit=GroupCommit(self.publisher_holds),
+                                      clock=self.clock)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -69,12 +69,14 @@ class PublishingProcess:
         self._reader = asyncio.ensure_future(self._read())
 
     @classmethod
-    async def start(cls, on_done: Callable[[Pending], None]) -> PublishingProcess | None:
-        """The process, or None when it cannot be started here."""
+    async def start(cls, on_done: Callable[[Pending], None], *,
+                    holds: tuple[int, ...] = ()) -> PublishingProcess | None:
+        """The process, or None when it cannot be started here; it keeps the descriptors
+        ``holds`` open until it exits."""
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-I", "-S", str(CHILD), stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE, start_new_session=True)
+                stdout=asyncio.subprocess.PIPE, start_new_session=True, pass_fds=holds)
         except (OSError, RuntimeError, NotImplementedError):
             return None
         return cls(process, on_done)
