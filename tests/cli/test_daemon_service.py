@@ -207,6 +207,7 @@ def test_under_the_journal_every_notable_line_carries_its_priority(tmp_path, app
             f"<4>download.failed {GAME}: extra: error ")
         assert stop(process) == 0
         log._thread.join(timeout=10)
+        assert not log._thread.is_alive(), "the daemon's stderr never ended"
     assert log.lines[-1] == "<6>daemon.stopped: pending downloads resume next time"
     assert all(re.match(r"<[346]>\S", line) for line in log.lines), log.lines
     assert not any("progress" in line for line in log.lines), log.lines
