@@ -19,9 +19,13 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+# A quiet spell, after which :meth:`VirtualClock.run_until` skips ahead: this many turns
+# of the loop, this far apart (real seconds), with nobody busy and nothing stirring.
+SETTLE_TURNS, SETTLE_PAUSE = 3, 0.002
 
 
 class Clock(Protocol):
@@ -159,6 +163,42 @@ class VirtualClock:
     def is_busy(self) -> bool:
         """Whether work is in progress that time must not jump over."""
         return bool(self._busy)
+
+    async def run_until(self, target: float, *, activity: Callable[[], int] = lambda: 0,
+                        done: Callable[[], bool] | None = None) -> bool:
+        """Let virtual time run to ``target`` (in :attr:`elapsed`); True as soon as
+        ``done()`` holds, False at ``target``.
+
+        Time passes at the machine's pace while anything is busy, and skips to the next
+        sleeper's moment (or ``target``) after each quiet spell: :data:`SETTLE_TURNS`
+        turns of the loop in which nobody was busy, nobody stirred, and ``activity()``
+        (a count of events, say) stayed the same.
+        """
+        while True:
+            if done is not None and done():
+                return True
+            now = self.elapsed
+            if now >= target:
+                return False
+            if await self._quiet(activity):
+                if done is not None and done():
+                    return True
+                due = self.next_due()
+                self.advance(target if due is None else min(due, target))
+                await asyncio.sleep(0)
+            else:
+                await asyncio.sleep(min(0.01, target - now))
+
+    async def _quiet(self, activity: Callable[[], int]) -> bool:
+        """A quiet spell. Being idle at each look is not enough: a content request sets
+        its busy mark aside while its catalog download starts in a task of its own, and
+        a look in between would find nobody busy; the stirs show the hand-over."""
+        for _ in range(SETTLE_TURNS):
+            seen, stirs = activity(), self.stirs
+            await asyncio.sleep(SETTLE_PAUSE)
+            if self.is_busy or activity() != seen or self.stirs != stirs:
+                return False
+        return True
 
     def next_due(self) -> float | None:
         """The earliest virtual moment someone sleeps until, or None when nobody sleeps."""

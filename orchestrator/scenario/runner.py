@@ -42,8 +42,6 @@ WAIT_LIMIT = 30 * DAY
 # The periodic scheduler looks at least this often (virtual seconds) whether a run is
 # due, besides waking when the next one is.
 PERIODIC_CHECK = 3600.0
-# Nothing busy and no event for this many turns, this far apart (real seconds): quiet.
-SETTLE_TURNS, SETTLE_PAUSE = 3, 0.002
 
 
 @dataclass(frozen=True)
@@ -158,36 +156,8 @@ class ScenarioRun:
 
     async def _until(self, target: float, done: Callable[[], bool] | None = None) -> bool:
         """Let virtual time run to ``target``; True as soon as ``done()`` holds."""
-        clock = self.clock
-        while True:
-            if done is not None and done():
-                return True
-            now = clock.elapsed
-            if now >= target:
-                return False
-            if await self._quiet():
-                if done is not None and done():
-                    return True
-                due = clock.next_due()
-                clock.advance(target if due is None else min(due, target))
-                await asyncio.sleep(0)
-            else:
-                await asyncio.sleep(min(0.01, target - now))
-
-    async def _quiet(self) -> bool:
-        """Whether nothing is busy, and no event comes and nobody stirs on the clock, for a
-        few turns of the loop.
-
-        Being idle at each look is not enough: a content request sets its busy mark aside
-        while its catalog download starts in a task of its own, and a look in between
-        would find nobody busy."""
-        for _ in range(SETTLE_TURNS):
-            seen, stirs = self.observed.count, self.clock.stirs
-            await asyncio.sleep(SETTLE_PAUSE)
-            if (self.clock.is_busy or self.observed.count != seen
-                    or self.clock.stirs != stirs):
-                return False
-        return True
+        return await self.clock.run_until(target, activity=lambda: self.observed.count,
+                                          done=done)
 
     # Steps -------------------------------------------------------------------------------
 
