@@ -53,9 +53,14 @@ async def running(tmp_path: Path, clock: VirtualClock, *, faults: tuple[str, ...
             yield orchestrator, recorder, manifest, server
 
 
-async def installed(orchestrator: Orchestrator, manifest: Path) -> None:
+async def installed(orchestrator: Orchestrator, manifest: Path) -> float:
+    """Install the app and wait for its downloads; when its periodic schedule starts (the
+    install's request)."""
     await asyncio.wait_for(orchestrator.install(manifest), timeout=30)
     await orchestrator.wait(APP_ID, "all", timeout=30)
+    record = orchestrator.journal.app(APP_ID)
+    assert record is not None and record.last_periodic_at is not None
+    return record.last_periodic_at
 
 
 def launch_and_terminate(orchestrator: Orchestrator, times: int = 1) -> None:
@@ -119,10 +124,7 @@ async def test_the_daily_runtime_allotment_starts_afresh_at_the_utc_day_boundary
 async def test_the_periodic_interval_follows_the_launch_history(tmp_path):
     clock = VirtualClock(START)
     async with running(tmp_path, clock) as (o, _, manifest, _):
-        await installed(o, manifest)
-        record = o.journal.app(APP_ID)
-        assert record is not None and record.last_periodic_at is not None
-        installed_at = record.last_periodic_at
+        installed_at = await installed(o, manifest)
 
         def expected_next(interval: float) -> float:
             return installed_at + interval  # no periodic run since the install
@@ -163,16 +165,14 @@ async def test_the_periodic_interval_follows_the_launch_history(tmp_path):
 async def test_the_periodic_loop_sends_periodic_requests_as_they_fall_due(tmp_path):
     clock = VirtualClock(START)
     async with running(tmp_path, clock) as (o, events, manifest, _):
-        await installed(o, manifest)
-        record = o.journal.app(APP_ID)
-        assert record is not None and record.last_periodic_at is not None
+        installed_at = await installed(o, manifest)
         loop = asyncio.create_task(o.periodic_loop(every=HOUR))
         try:
             # Never launched: one a day after the install's request, three in 3.5 days.
             await run_until(clock, clock.elapsed + 3.5 * DAY, events)
             runs = periodic_requests(events)
             assert len(runs) == 3
-            gaps = [b - a for a, b in zip([record.last_periodic_at, *runs], runs, strict=False)]
+            gaps = [b - a for a, b in zip([installed_at, *runs], runs, strict=False)]
             assert all(DAY - 60 <= gap < DAY + 60 for gap in gaps), gaps
 
             # 28 launches: 2 a day over 14 days, a run every 12 h. The last run was 12 h
