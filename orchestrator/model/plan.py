@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 from orchestrator.errors import ErrorCode
 from orchestrator.model.download import Download
@@ -91,6 +94,66 @@ _REJECTION_SETTERS = tuple(getattr(Rejection, name).__set__
                            for name in ("code", "download_id", "_reason", "_needed", "_left"))
 
 
+class Rejections(Sequence[Rejection]):
+    """A plan's rejections in the order the checks made them, kept compact.
+
+    Refusals for lack of allowance (nearly all of a large catalog's when the allowance is
+    small) all share one code and reason tail; each is kept as its download id and two
+    byte counts in machine arrays, 24 bytes instead of a :class:`Rejection`'s 88, and
+    built when read. Any other rejection is kept as it is. Equal to any tuple or
+    Rejections holding equal rejections in the same order.
+
+    ``entries`` holds a Rejection, or for a refusal built by :meth:`Rejection.short_of`
+    its download id; ``needed`` and ``left`` hold that refusal's byte counts at the same
+    index (anything for a Rejection); ``code`` and ``rest`` are the refusals' code and
+    reason tail. Read-only once made: the checks hand their lists over.
+    """
+
+    __slots__ = ("_entries", "_needed", "_left", "_code", "_rest")
+
+    def __init__(self, entries: list[Rejection | str], needed: array[int], left: array[int],
+                 code: ErrorCode, rest: str) -> None:
+        self._entries, self._needed, self._left = entries, needed, left
+        self._code, self._rest = code, rest
+
+    def _at(self, index: int) -> Rejection:
+        entry = self._entries[index]
+        if type(entry) is str:
+            return Rejection.short_of(self._code, entry, self._needed[index], self._left[index],
+                                      self._rest)
+        assert isinstance(entry, Rejection)
+        return entry
+
+    @overload
+    def __getitem__(self, index: int) -> Rejection: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Rejection, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Rejection | tuple[Rejection, ...]:
+        if isinstance(index, slice):
+            return tuple(self._at(i) for i in range(*index.indices(len(self._entries))))
+        return self._at(index if index >= 0 else index + len(self._entries))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[Rejection]:
+        return map(self._at, range(len(self._entries)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, (tuple, Rejections)):
+            return NotImplemented
+        return len(self) == len(other) and all(
+            mine == theirs for mine, theirs in zip(self, other, strict=True))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"Rejections({tuple(self)!r})"
+
+
 @dataclass(frozen=True)
 class AllowanceUsage:
     """Bytes counted against each initial allowance; ``restricted`` is False after first launch.
@@ -149,7 +212,7 @@ class Plan:
 
     request: ContentRequest
     accepted: tuple[Download, ...]
-    rejections: tuple[Rejection, ...]
+    rejections: Sequence[Rejection]
     allowances: AllowanceUsage
     extension_runs: bool = True
     storage: StorageUsage | None = None
