@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
@@ -36,10 +37,15 @@ def collector_paused() -> Iterator[None]:
 
 # Objects moved to the oldest generation by ``_promote_to_oldest`` since its last full
 # collection. Python starts a full collection by objects that survived younger ones and
-# never sees these, so cycles dropped inside paused blocks would pile up there: after this
-# many, one full collection runs (amortised, a fraction of a pass per object promoted).
+# never sees these, so cycles dropped inside paused blocks would pile up there: after
+# ``_full_after`` of them, one full collection runs. That is at least this many, and at
+# least as many as the blocks of memory the heap held after the last one, so that the
+# collections stay amortised as the heap grows, as Python's own rule keeps them (the
+# 1,000,000-asset plan promotes a million objects in each of its three phases, and paid
+# a full collection of the whole heap after the second and the third).
 FULL_COLLECTION_AFTER = 1_000_000
 _promoted = 0
+_full_after = FULL_COLLECTION_AFTER
 
 
 def _promote_to_oldest() -> None:
@@ -49,15 +55,16 @@ def _promote_to_oldest() -> None:
     built, at once. ``freeze`` + ``unfreeze`` is that move; it is skipped when
     someone else froze objects on purpose (``unfreeze`` would release them too).
     """
-    global _promoted
+    global _promoted, _full_after
     if gc.get_freeze_count() != 0:
         return
     _promoted += gc.get_count()[0]
     gc.freeze()
     gc.unfreeze()
-    if _promoted >= FULL_COLLECTION_AFTER:
+    if _promoted >= _full_after:
         _promoted = 0
         gc.collect()
+        _full_after = max(FULL_COLLECTION_AFTER, sys.getallocatedblocks())
 
 
 def without_collector(function: Callable[P, R]) -> Callable[P, R]:
