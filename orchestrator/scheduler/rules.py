@@ -9,8 +9,9 @@ mapping, not from the file system.
 
 from __future__ import annotations
 
+import functools
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from urllib.parse import unquote, urlsplit
@@ -43,6 +44,16 @@ def matching_rule(rules: tuple[Rule, ...], asset: CatalogAsset) -> Rule | None:
     return None
 
 
+def url_file_name(asset: CatalogAsset) -> str:
+    """The file name at the end of ``asset``'s URL path, or its id when the path has none."""
+    url = asset.url
+    if "?" in url or "#" in url or "%" in url:
+        filename = posixpath.basename(unquote(urlsplit(url).path))
+    else:
+        filename = url[url.rfind("/") + 1:]
+    return filename or asset.id
+
+
 def render_destination(template: str, asset: CatalogAsset) -> str:
     """Fill ``{id}``, ``{filename}`` and ``{ext}`` of a destination template for ``asset``.
 
@@ -51,15 +62,29 @@ def render_destination(template: str, asset: CatalogAsset) -> str:
     """
     if "{" not in template:
         return template
-    url = asset.url
-    if "?" in url or "#" in url or "%" in url:
-        filename = posixpath.basename(unquote(urlsplit(url).path))
-    else:
-        filename = url[url.rfind("/") + 1:]
-    filename = filename or asset.id
+    filename = url_file_name(asset)
     dot = filename.rfind(".")
     ext = filename[dot:] if dot > 0 else ""
     return template.replace("{id}", asset.id).replace("{filename}", filename).replace("{ext}", ext)
+
+
+def destination_renderer(template: str) -> Callable[[CatalogAsset], str]:
+    """:func:`render_destination` of ``template``, with the template read once.
+
+    A template without fields, or with one ``{filename}`` and no other field (as in
+    ``sessions/{filename}``), skips the replacements; any other uses them all.
+    """
+    if "{" not in template:
+        return lambda asset: template
+    head, field, tail = template.partition("{filename}")
+    if field and "{" not in head and "{" not in tail:
+        def render(asset: CatalogAsset) -> str:
+            filename = url_file_name(asset)
+            if "{" in filename:  # replaced fields inside the file name: the general way
+                return render_destination(template, asset)
+            return head + filename + tail
+        return render
+    return functools.partial(render_destination, template)
 
 
 def _is_present(asset: CatalogAsset, present: PresentFile | None) -> bool:
@@ -69,14 +94,18 @@ def _is_present(asset: CatalogAsset, present: PresentFile | None) -> bool:
     return asset.sha256 is None or present.sha256 == asset.sha256
 
 
-def _essential(rule: Rule, asset: CatalogAsset, request: ContentRequest) -> bool:
-    if request not in ESSENTIAL_REQUESTS:
+def _essential_for(rule: Rule, request: ContentRequest) -> bool | None:
+    """Whether ``rule`` makes its downloads essential for ``request``; None: as the catalog
+    says of each asset."""
+    if request not in ESSENTIAL_REQUESTS or rule.essential is EssentialMode.NEVER:
         return False
     if rule.essential is EssentialMode.ALWAYS:
         return True
-    if rule.essential is EssentialMode.NEVER:
-        return False
-    return asset.essential
+    return None
+
+
+def _matches_every(rule: Rule) -> bool:
+    return rule.match.id == "*" and rule.match.essential is None
 
 
 @without_collector
@@ -94,17 +123,22 @@ def decide_downloads(
     present = present or {}
     skip_present = extension.skip_present and bool(present)
     app_group, rules = extension.app_group, extension.rules
+    # What each rule gives every asset it decides for, worked out once per rule.
+    decided = {id(rule): (destination_renderer(rule.destination), _essential_for(rule, request),
+                          rule.priority) for rule in rules}
+    first = rules[0] if rules and _matches_every(rules[0]) else None  # decides for all
     downloads: list[Download] = []
     append = downloads.append
     for asset in catalog.assets:
-        rule = matching_rule(rules, asset)
+        rule = first if first is not None else matching_rule(rules, asset)
         if rule is None or not rule.download:
             continue
-        destination = render_destination(rule.destination, asset)
+        render, essential, priority = decided[id(rule)]
+        destination = render(asset)
         if skip_present and _is_present(asset, present.get(destination)):
             continue
-        append(Download(asset.id, asset.url, app_group, _essential(rule, asset, request),
+        append(Download(asset.id, asset.url, app_group,
+                        asset.essential if essential is None else essential,
                         asset.size, asset.sha256,
-                        asset.priority if rule.priority is None else rule.priority,
-                        destination))
+                        asset.priority if priority is None else priority, destination))
     return downloads

@@ -2,7 +2,13 @@
 
 from orchestrator.model.enums import ContentRequest
 from orchestrator.model.extension import EssentialMode, Extension, Rule, RuleMatch
-from orchestrator.scheduler.rules import PresentFile, decide_downloads, render_destination
+from orchestrator.model.catalog import CatalogAsset
+from orchestrator.scheduler.rules import (
+    PresentFile,
+    decide_downloads,
+    destination_renderer,
+    render_destination,
+)
 from tests.scheduler.helpers import GROUP, MiB, asset, catalog
 
 SAMPLE = Extension(id="com.example.wwdc-sessions.downloader", app="com.example.wwdc-sessions",
@@ -54,3 +60,17 @@ def test_first_matching_rule_decides():
 def test_destination_template_uses_the_url_file_name():
     item = asset("a b", 1)
     assert render_destination("{id}/{filename}:{ext}", item) == "a b/a b.mp4:.mp4"
+
+
+def test_a_template_read_once_renders_as_the_replacements_do():
+    templates = ("sessions/{filename}", "{filename}", "fixed.bin", "{id}{ext}",
+                 "a/{filename}/{ext}", "{filename}.{filename}", "{x}/{filename}", "{")
+    urls = ("http://h/p/a.mp4", "http://h/p/a%20b.mp4?x=1", "http://h/p/{ext}.bin",
+            "http://h/p/", "http://h/p/{id}", "http://h/p/noext#frag")
+    for template in templates:
+        render = destination_renderer(template)
+        for url in urls:
+            item = CatalogAsset(id="an-id", url=url, size=1)
+            assert render(item) == render_destination(template, item), (template, url)
+    assert destination_renderer("sessions/{filename}")(
+        CatalogAsset(id="x", url="http://h/p/{ext}.bin", size=1)) == "sessions/.bin.bin"
