@@ -206,7 +206,8 @@ class Plan:
 
     ``extension_runs`` is False when the event itself was refused (low power,
     background refresh off, in-app content off before first launch); the
-    refusal is then the first rejection and has no ``download_id``. ``storage`` is
+    refusal is then the first rejection and has no ``download_id``. ``rejections`` is
+    read as a sequence (the checks give a compact :class:`Rejections`). ``storage`` is
     None when the plan was made without the disk's numbers.
     """
 
