@@ -1,8 +1,8 @@
 """The declarative extension turns a catalog into downloads as a typical downloader does."""
 
+from orchestrator.model.catalog import CatalogAsset
 from orchestrator.model.enums import ContentRequest
 from orchestrator.model.extension import EssentialMode, Extension, Rule, RuleMatch
-from orchestrator.model.catalog import CatalogAsset
 from orchestrator.scheduler.rules import (
     PresentFile,
     decide_downloads,
