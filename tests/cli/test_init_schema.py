@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.bundled import KINDS, schema_path
+from tests.support.ports import free_port
 
 MODELINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
 
@@ -162,12 +162,6 @@ def test_a_copied_example_takes_the_new_identity_and_url(tmp_path):
     assert 'name: "Talks"' in app
     validated = bgassets("validate", "apps", cwd=tmp_path)
     assert validated.returncode == 0, validated.stdout + validated.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def fetch_when_up(url: str) -> bytes:

@@ -9,12 +9,7 @@ import sys
 import pytest
 
 from tests.service.scenario import Asset, KiB, Scenario
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support.ports import free_port
 
 
 def test_headless_run_installs_launches_and_fetches_everything(tmp_path):

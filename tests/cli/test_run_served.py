@@ -13,12 +13,7 @@ import pytest
 
 from orchestrator.bundled import manifests_dir
 from tests.control.daemon_apps import Asset, KiB, write_app, write_content
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support.ports import free_port
 
 
 def run_command(directory, state, port, *extra):

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "orchestrator" / "bundled"
 DEMO_PORT = 8470
@@ -141,12 +143,6 @@ def test_a_bundled_example_copied_out_validates_and_plans(user):
     assert "wwdc23-10108" in planned.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_for_port(port: int, server: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -159,7 +155,7 @@ def _wait_for_port(port: int, server: subprocess.Popen[str]) -> None:
 
 
 def test_a_new_app_installs_from_its_own_served_folder(user, venv):
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/my-game/catalog.json"
     made = user("bgassets", "init", "apps/my-game", "--manifest-url", url)
     assert made.returncode == 0, made.stderr
@@ -206,7 +202,7 @@ def test_run_headless_installs_the_bundled_examples(user):
 def test_a_new_scenario_plays_for_a_new_app(user):
     """``scenario new`` beside an app made by ``init``: it validates and plays green, from
     the wheel, with the schemas its modeline names next to it."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/my-game/catalog.json"
     assert user("bgassets", "init", "apps/my-game", "--manifest-url", url).returncode == 0
     made = user("bgassets", "scenario", "new", "apps/scenarios/first-week.yaml",

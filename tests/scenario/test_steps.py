@@ -5,22 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 from pathlib import Path
 
 from orchestrator.bundled.editor import write_files
 from orchestrator.bundled.scaffold import Identity, scaffold_files
 from orchestrator.manifests import load_scenario
 from orchestrator.scenario import ScenarioRun
+from tests.support.ports import free_port
 
 GAME, MAPS = "com.example.game", "com.example.maps"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def asset(content: Path, app: str, name: str, size: int, *, essential: bool = False) -> dict:

@@ -13,15 +13,10 @@ import sys
 import time
 from pathlib import Path
 
+from tests.support.ports import free_port
 from tests.tui.scenario import APPS, short, write_content, write_manifests
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def demo_folder(root: Path, port: int) -> Path:
