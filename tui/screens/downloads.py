@@ -133,7 +133,7 @@ class DownloadsScreen(Screen[None]):
         """The row's cells, rebuilt only when an event changed the row since the last frame."""
         cached = self._cell_cache.get(row.key)
         if cached is None or cached[0] != row.changed:
-            cached = (row.changed, download_cells(row))
+            cached = (row.changed, download_cells(row, cached[1] if cached else None))
         self._next_cache[row.key] = cached
         return cached[1]
 

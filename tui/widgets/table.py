@@ -124,7 +124,7 @@ class LiveTable(DataTable[Text]):
         changed = False
         row_key = RowKey(f"#{index}")
         for column, before, after in zip(self._column_keys, old, new, strict=True):
-            if before != after:
+            if before is not after and before != after:
                 grow = cell_len(after.plain) > self.columns[column].content_width
                 self.update_cell(row_key, column, after, update_width=grow)
                 changed = True
