@@ -11,6 +11,7 @@ import re
 import string
 from collections.abc import Iterable, Iterator
 from functools import cache
+from operator import itemgetter
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -103,6 +104,15 @@ def _fits(value: Any) -> bool:
         value) <= 8  # no size string of 8 characters exceeds 8 EiB
 
 
+def _all_fit(values: list[Any]) -> bool:
+    """Whether every value obviously fits (:func:`_fits`): when all are plain integers,
+    their least and greatest tell, in three passes of C (a million sizes in 0.05 s
+    instead of 0.2 s a value at a time)."""
+    if set(map(type, values)) <= {int}:
+        return not values or (min(values) >= 0 and max(values) <= MAX_SIZE)
+    return all(_fits(value) for value in values)
+
+
 def check_numbers(source: Source) -> None:
     """Every size and unbounded integer fits in 64 bits, as the journal and files need.
 
@@ -110,7 +120,7 @@ def check_numbers(source: Source) -> None:
     and walked with paths only when one of them does not obviously fit.
     """
     for path, is_size in unbounded_numbers(source.kind or ""):
-        if all(_fits(value) for value in _values(source.data, path)):
+        if _all_fit(_values(source.data, path)):
             continue
         for where, value in _at(source.data, path):
             problem = number_problem(value, is_size)
@@ -227,8 +237,7 @@ def check_catalog(catalog: Source) -> None:
     """Unique asset ids, and urls that can be split (the schema's pattern allows ``[``)."""
     check_asset_ids(catalog)
     assets = catalog.get("assets") or []
-    for index in [i for i, asset in enumerate(assets) if "[" in asset["url"] or "]" in asset[
-            "url"]]:
+    for index in _bracketed(list(map(_url, assets))):
         try:
             urlsplit(urljoin("https://host/", assets[index]["url"]))
         except ValueError as error:
@@ -236,10 +245,26 @@ def check_catalog(catalog: Source) -> None:
                            f"{describe(assets[index]['url'])} is not a URL: {error}")
 
 
+_url, _id = itemgetter("url"), itemgetter("id")  # of assets the schema has passed
+BRACKET_CHUNK = 4096
+
+
+def _bracketed(urls: list[str]) -> list[int]:
+    """The indexes of the urls holding ``[`` or ``]``: the urls are looked at joined, a
+    chunk at a time, and one by one only in a chunk that holds either (rare)."""
+    found: list[int] = []
+    for start in range(0, len(urls), BRACKET_CHUNK):
+        chunk = urls[start:start + BRACKET_CHUNK]
+        joined = "".join(chunk)
+        if "[" in joined or "]" in joined:
+            found += [start + i for i, url in enumerate(chunk) if "[" in url or "]" in url]
+    return found
+
+
 def check_asset_ids(catalog: Source) -> None:
     """Asset ids are unique within a catalog; one set() over the ids when they are."""
     assets = catalog.get("assets") or []
-    ids = [asset["id"] for asset in assets]
+    ids = list(map(_id, assets))
     if len(set(ids)) == len(ids):
         return
     first: dict[str, int] = {}
