@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +44,10 @@ class Resumable:
         self.generation = 0  # bumped whenever the staged bytes are forgotten
         self.on_chunk: Callable[[], None] | None = None
         self._checkpoint_task: asyncio.Task[None] | None = None
+        # A checkpoint saves from a thread, which cancelling its task does not stop; a
+        # pause saves at once. One save at a time, and a record never replaces a newer one.
+        self._save_lock = threading.Lock()
+        self._records = self._stored = 0
 
     @property
     def store_key(self) -> str:
@@ -102,14 +107,15 @@ class Resumable:
         try:
             # A failed checkpoint only costs resumability; the writes themselves report
             # disk errors.
-            record, generation = self.state_record(), self.generation
+            record, number, generation = self._new_record(), self._records, self.generation
             staged.unsaved, staged.last_checkpoint = 0, time.monotonic()
             await staged.drain()
             if self.request.sha256 is None:
                 await asyncio.to_thread(staged.part.sync)
             if generation != self.generation:
                 return  # the bytes were forgotten meanwhile: this record is stale
-            await asyncio.to_thread(self.context.store.save, self.store_key, record)
+            if not await asyncio.to_thread(self._save, record, number):
+                return  # a newer record (a pause's) was saved meanwhile
             if generation != self.generation:
                 self.context.store.delete(self.store_key)
                 return
@@ -137,8 +143,25 @@ class Resumable:
         with contextlib.suppress(OSError, DownloadError):
             staged.drain_now()
             staged.part.sync()
-            self.context.store.save(self.store_key, self.state_record())
+            record = self._new_record()
+            self._save(record, self._records)
             self.saved = True
+
+    def _new_record(self) -> StateRecord:
+        """The state as it stands, numbered in the order records are made."""
+        self._records += 1
+        return self.state_record()
+
+    def _save(self, record: StateRecord, number: int) -> bool:
+        """Save the ``number``-th record made, unless a later one is saved already: a
+        checkpoint's thread may still be saving when a pause saves (and both write the
+        same sidecar's temporary file). False when it was not saved."""
+        with self._save_lock:
+            if number < self._stored:
+                return False
+            self.context.store.save(self.store_key, record)
+            self._stored = number
+            return True
 
     def forget(self) -> None:
         """Remove the .part and the state (cancel, checksum mismatch)."""
