@@ -268,7 +268,7 @@ class _Checker:
         """Which downloads are plain (not essential, a size that fits 64 bits, a plain
         destination, a host the allow list admits when restricted), and their sizes."""
         plain = bytearray(len(downloads))
-        sizes = array("q", bytes(8 * len(downloads)))
+        sizes = array("q", [0]) * len(downloads)
         restricted, host = self.restricted, self._host
         allowed_prefix = None  # "<scheme>://<netloc>/" of the last url found allowed
         for index, download in enumerate(downloads):
