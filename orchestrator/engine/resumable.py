@@ -107,7 +107,7 @@ class Resumable:
         try:
             # A failed checkpoint only costs resumability; the writes themselves report
             # disk errors.
-            record, number, generation = self._new_record(), self._records, self.generation
+            (record, number), generation = self._new_record(), self.generation
             staged.unsaved, staged.last_checkpoint = 0, time.monotonic()
             await staged.drain()
             if self.request.sha256 is None:
@@ -143,14 +143,13 @@ class Resumable:
         with contextlib.suppress(OSError, DownloadError):
             staged.drain_now()
             staged.part.sync()
-            record = self._new_record()
-            self._save(record, self._records)
+            self._save(*self._new_record())
             self.saved = True
 
-    def _new_record(self) -> StateRecord:
-        """The state as it stands, numbered in the order records are made."""
+    def _new_record(self) -> tuple[StateRecord, int]:
+        """The state as it stands, and its number in the order records are made."""
         self._records += 1
-        return self.state_record()
+        return self.state_record(), self._records
 
     def _save(self, record: StateRecord, number: int) -> bool:
         """Save the ``number``-th record made, unless a later one is saved already: a
