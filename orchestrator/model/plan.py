@@ -133,7 +133,7 @@ class Rejections(Sequence[Rejection]):
     def __getitem__(self, index: int | slice) -> Rejection | tuple[Rejection, ...]:
         if isinstance(index, slice):
             return tuple(self._at(i) for i in range(*index.indices(len(self._entries))))
-        return self._at(index if index >= 0 else index + len(self._entries))
+        return self._at(index)  # the list and arrays take a negative index alike
 
     def __len__(self) -> int:
         return len(self._entries)
