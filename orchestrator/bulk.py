@@ -67,6 +67,32 @@ def _promote_to_oldest() -> None:
         _full_after = max(FULL_COLLECTION_AFTER, sys.getallocatedblocks())
 
 
+# Allocations between two collections of the youngest generation in a long run that makes
+# many short-lived objects (Python's default is 700).
+YOUNG_COLLECTION = 50_000
+
+
+@contextmanager
+def rare_collections(young: int = YOUNG_COLLECTION) -> Iterator[None]:
+    """Inside the block, what exists already is frozen out of every collection and the
+    youngest generation is collected every ``young`` allocations; both are undone after.
+
+    For a long run whose objects mostly die young and without cycles (a file fetched, a
+    frame painted): reference counting frees them, and a collection every 700 allocations
+    walks them and every survivor again (a tenth of the CPU of 20,000 small files; a third
+    of the TUI's under a stream of 10,000 downloads, with 150 ms pauses). Cycles are still
+    collected, every ``young`` allocations.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(young, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 def without_collector(function: Callable[P, R]) -> Callable[P, R]:
     """Run ``function`` with the cyclic collector paused (see :func:`collector_paused`)."""
 

@@ -3,7 +3,7 @@
 import gc
 import weakref
 
-from orchestrator.bulk import collector_paused, without_collector
+from orchestrator.bulk import collector_paused, rare_collections, without_collector
 
 
 class Node:
@@ -68,3 +68,35 @@ def test_cycles_from_many_paused_blocks_are_collected_without_anyone_calling_col
     refs = [build_cycles(5_000) for _ in range(400)]  # 2 million objects, all garbage
     dead = sum(ref() is None for ref in refs)
     assert dead >= len(refs) // 2, f"{dead} of {len(refs)} cycles collected"
+
+
+def test_rare_collections_freeze_what_exists_and_collect_cycles_every_young_allocations():
+    """Inside the block the youngest generation waits for ``young`` allocations, what
+    existed is out of every collection, and cycles made inside are still freed by the
+    collector's own schedule; after it Python's thresholds and a thawed heap are back."""
+    before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    with rare_collections(young=5_000):
+        assert gc.get_threshold() == (5_000, *before[1:])
+        assert gc.get_freeze_count() > 0
+        first, second = Node(), Node()
+        first.other, second.other = second, first
+        ref = weakref.ref(first)
+        del first, second
+        assert ref() is not None  # only the collector can free a cycle
+        keep = [Node() for _ in range(20_000)]  # containers: they count as allocations
+        assert ref() is None, "a cycle made inside the block is collected on schedule"
+        del keep
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+
+
+def test_rare_collections_come_undone_when_the_block_raises():
+    before = gc.get_threshold()
+    try:
+        with rare_collections(young=12_345):
+            raise RuntimeError("inside")
+    except RuntimeError:
+        pass
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import netrc
 import signal
 import stat
@@ -19,6 +18,7 @@ from typing import TextIO
 
 from yarl import URL
 
+from orchestrator.bulk import rare_collections
 from orchestrator.cli import event_loop
 from orchestrator.cli.fetch_list import FetchItem, FetchOptions
 from orchestrator.cli.progress import FetchView
@@ -34,8 +34,6 @@ from orchestrator.engine.http import origin_of
 from orchestrator.errors import DownloadError, ErrorCode, UsageError
 from orchestrator.model.auth import AuthScheme, Challenge, Credential
 from orchestrator.service.credentials import read_netrc
-
-YOUNG_COLLECTION = 50_000  # allocations between two collections of the youngest generation
 
 
 @dataclass
@@ -257,15 +255,7 @@ def fetch_all(items: Sequence[FetchItem], options: FetchOptions, *,
     (the folder's lock, see ``fetch_lock``)."""
     credentials = netrc_credentials(options.netrc_file) if options.netrc_file else None
     view = FetchView(len(items), terminal=terminal, events=events)
-    # A file allocates a few hundred short-lived objects that form few cycles: collecting
-    # the youngest generation every 700 allocations (Python's default) took a tenth of the
-    # CPU of 20,000 small files. What start-up made is frozen out of every collection.
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(YOUNG_COLLECTION, *thresholds[1:])
-    try:
+    # A file allocates a few hundred short-lived objects that form few cycles.
+    with rare_collections():
         return event_loop.run(_fetch_main(items, options, view, credentials, publisher_holds))
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
