@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -27,6 +26,7 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 
+from orchestrator.bulk import rare_collections
 from orchestrator.errors import BackgroundAssetsError
 from orchestrator.events import Event, EventKind
 from orchestrator.service.controls import Controls, LocalControls
@@ -61,7 +61,11 @@ NOTABLE = frozenset({EventKind.APP_LAUNCHABLE, EventKind.EXTENSION_TERMINATED,
 
 class BgAssetsApp(App[int]):
     """bgassets' live status and control; ``session`` yields the service's controls
-    (:func:`in_process` makes such a session of one that yields an Orchestrator)."""
+    (:func:`in_process` makes such a session of one that yields an Orchestrator).
+
+    ``rare_gc``: while the session is open, the garbage collector runs rarely
+    (:func:`orchestrator.bulk.rare_collections`); for an app that is its process's main.
+    """
 
     CSS_PATH = "app.tcss"
     TITLE = "bgassets"
@@ -87,12 +91,12 @@ class BgAssetsApp(App[int]):
             self.event = event
 
     def __init__(self, session: Session, manifests: Sequence[Path] = (), *,
-                 install: bool = True, freeze_gc: bool = False) -> None:
+                 install: bool = True, rare_gc: bool = False) -> None:
         super().__init__()
         self.session = session
         self.manifest_paths = list(manifests)
         self.install_on_start = install
-        self.freeze_gc = freeze_gc
+        self.rare_gc = rare_gc
         self.state = LiveState()
         self.controls: Controls | None = None
         self.control: Controller | None = None
@@ -104,7 +108,7 @@ class BgAssetsApp(App[int]):
 
     def on_mount(self) -> None:
         self.start_session()
-        self.set_interval(FRAME_SECONDS, self.repaint)
+        self.set_interval(FRAME_SECONDS, self.repaint_paced)
 
     # Session and bridge ---------------------------------------------------------
 
@@ -121,12 +125,11 @@ class BgAssetsApp(App[int]):
                 self.control = control
                 if self.install_on_start:
                     await self._install_all()
-                if self.freeze_gc:
-                    # Textual's and the session's long-lived objects: never rescanned by the
-                    # collector, whose full passes otherwise grow with every download shown.
-                    gc.freeze()
-                self.ready.set()
-                await asyncio.Event().wait()
+                # Textual's and the session's long-lived objects are never rescanned by the
+                # collector, and each frame's strips and segments die young.
+                with rare_collections() if self.rare_gc else contextlib.nullcontext():
+                    self.ready.set()
+                    await asyncio.Event().wait()
         except BackgroundAssetsError as error:
             self.exit(return_code=1, message=f"bgassets: error: {error.message}")
 
@@ -178,13 +181,18 @@ class BgAssetsApp(App[int]):
             reason = event.data.get("reason") or event.data.get("message")
             self.notify(f"{event.app}: {event.event}: {reason}", severity="warning", timeout=6)
 
-    def repaint(self) -> None:
-        """The frame timer: the visible screen redraws what changed since its last frame."""
+    def repaint_paced(self) -> None:
+        """The frame timer's :meth:`repaint`: a screen may keep its own slower pace."""
+        self.repaint(paced=True)
+
+    def repaint(self, *, paced: bool = False) -> None:
+        """The visible screen redraws what changed since its last frame (``paced``: for the
+        frame timer, not for something a person asked)."""
         try:
             screen = self.screen
         except ScreenStackError:
             return  # between modes: the new mode's screen is not on its stack yet
-        frame = self.frame()
+        frame = self.frame(paced=paced)
         if not isinstance(screen, LiveScreen) or frame is None or not screen.is_mounted:
             return  # a screen just pushed has no widgets yet
         started = time.perf_counter()
@@ -195,11 +203,11 @@ class BgAssetsApp(App[int]):
         if drawn:
             self.frame_times.append(time.perf_counter() - started)
 
-    def frame(self) -> Frame | None:
+    def frame(self, *, paced: bool = False) -> Frame | None:
         """What a screen draws from now; None before the session is open."""
         if self.control is None:
             return None
-        return Frame(self.state, self.control.controls, self.control.manifests)
+        return Frame(self.state, self.control.controls, self.control.manifests, paced)
 
     # Actions ---------------------------------------------------------------------
 
@@ -300,16 +308,16 @@ def in_process(session: Callable[[], AbstractAsyncContextManager[Orchestrator]])
     return opened
 
 
-def attached_app(path: Path) -> BgAssetsApp:
+def attached_app(path: Path, *, rare_gc: bool = False) -> BgAssetsApp:
     """The app attached to the daemon listening on ``path``: it installs nothing itself."""
     from orchestrator.control.remote import attached
 
     hint = "restart `bgassets tui` once the daemon runs again"
-    app = BgAssetsApp(lambda: attached(path, hint), install=False)
+    app = BgAssetsApp(lambda: attached(path, hint), install=False, rare_gc=rare_gc)
     app.sub_title = f"attached to {path}"
     return app
 
 
 def run_attached(path: Path) -> int:
     """``bgassets tui``: the app attached to a daemon; 0 on quit, the daemon keeps running."""
-    return run_app(attached_app(path))
+    return run_app(attached_app(path, rare_gc=True))

@@ -20,11 +20,14 @@ from tui.state import LiveState
 
 @dataclass
 class Frame:
-    """One frame's reads. ``manifests`` maps the session's app ids to their app.yaml."""
+    """One frame's reads. ``manifests`` maps the session's app ids to their app.yaml;
+    ``paced``: the frame timer's frame, which a screen may skip to keep a slower pace (a
+    frame someone asked for is drawn)."""
 
     state: LiveState
     controls: Controls
     manifests: Mapping[str, Path]
+    paced: bool = False
 
     @cached_property
     def snapshot(self) -> Snapshot:

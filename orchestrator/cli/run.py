@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             from orchestrator.cli.session import app_manifests, demo_session
 
             return run_app(BgAssetsApp(in_process(lambda: demo_session(args)),
-                                       app_manifests(args.directory), freeze_gc=True))
+                                       app_manifests(args.directory), rare_gc=True))
     from orchestrator.cli.headless import run_headless
 
     return asyncio.run(run_headless(args))

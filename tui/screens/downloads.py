@@ -18,10 +18,10 @@ from tui.state import DownloadRow
 from tui.widgets.cells import download_cells
 from tui.widgets.table import LiveTable
 
-# Progress alone redraws the table five times a second (DESIGN: 5-10 Hz): each frame makes
-# the cells of every moving row again and draws those on screen (LiveTable: ~70 us a row).
-# A state change draws on the next tick, a key at once.
-PROGRESS_FRAME = 0.2
+# The event stream redraws the table at most five times a second (DESIGN: 5-10 Hz): each
+# frame makes the cells of every changed row again and draws those on screen (LiveTable:
+# ~70 us a row). A frame asked for (a key, an action's outcome) draws at once.
+STREAM_FRAME = 0.2
 LABELS = ("ID", "App", "Essential", "Priority", "State", "Progress", "Speed", "ETA", "Error")
 
 
@@ -49,7 +49,6 @@ class DownloadsScreen(Screen[None]):
         self.reverse = False
         self.filter_text = ""
         self._drawn = -1
-        self._drawn_apps = -1
         self._drawn_at = 0.0
         self._highlighted: str | None = None
         self._status = ""
@@ -142,10 +141,9 @@ class DownloadsScreen(Screen[None]):
         state, now = frame.state, time.monotonic()
         if state.version == self._drawn:
             return False
-        progress_only = self._drawn >= 0 and state.apps_version == self._drawn_apps
-        if progress_only and now - self._drawn_at < PROGRESS_FRAME:
+        if frame.paced and self._drawn >= 0 and now - self._drawn_at < STREAM_FRAME:
             return False
-        self._drawn, self._drawn_apps, self._drawn_at = state.version, state.apps_version, now
+        self._drawn, self._drawn_at = state.version, now
         rows, matched = shown_rows(state, self.filter_text, self.sort, self.reverse, ROW_LIMIT)
         self._next_cache = {}
         self.table.show([(row.key, self._cells_of(row)) for row in rows])
