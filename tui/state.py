@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from operator import attrgetter
 from typing import Any
 
@@ -86,13 +87,26 @@ class AppStatus:
 
 @dataclass(frozen=True)
 class LogLine:
-    """One line of the Events screen."""
+    """One line of the Events screen: the event, and its text once it is read."""
 
     seq: int
-    ts: float
-    event: str
-    app: str | None
-    text: str
+    source: Event
+
+    @property
+    def ts(self) -> float:
+        return self.source.ts
+
+    @property
+    def event(self) -> str:
+        return self.source.event
+
+    @property
+    def app(self) -> str | None:
+        return self.source.app
+
+    @cached_property
+    def text(self) -> str:
+        return describe(self.source) or self.source.event
 
 
 class LiveState:
@@ -111,7 +125,6 @@ class LiveState:
         self.apps_version = 0
         self.install_version = 0
         self.seq = 0
-        self.counts: dict[str, int] = {}
         self.purgeable: dict[str, int] = {}
         self.packs = PackState()
         # The Downloads table's candidates without scanning every row: the rows not ended,
@@ -124,12 +137,13 @@ class LiveState:
         """Fold one event into the state."""
         self.version += 1
         name, data = event.event, event.data
-        self.counts[name] = self.counts.get(name, 0) + 1
+        if name == EventKind.DOWNLOAD_PROGRESS and event.app is not None \
+                and self._moved(event.app, data):
+            return
         if name not in QUIET:
             self.apps_version += 1
             self.seq += 1
-            text = describe(event) or name
-            self.log.append(LogLine(self.seq, event.ts, name, event.app, text))
+            self.log.append(LogLine(self.seq, event))
         if event.app is None:
             return
         if name == EventKind.APP_PROGRESS:
@@ -154,6 +168,20 @@ class LiveState:
         """Whether download row ``key`` has ended (True for a row not known)."""
         row = self.downloads.get(key)
         return row is None or row.state.ended
+
+    def _moved(self, app: str, data: dict[str, Any]) -> bool:
+        """Most events: the progress of a row that is downloading already, its bytes and
+        speed set in place (as :meth:`_download` would); False for any other row."""
+        download = data.get("download")
+        row = self.downloads.get(f"{app}/{download}") if download is not None else None
+        if row is None or row.state is not DOWNLOADING:
+            return False
+        row.changed = self.version
+        row.essential = bool(data.get("essential", row.essential))
+        row.bytes = data.get("bytes") or 0
+        row.total = data.get("total", row.total)
+        row.speed = float(data.get("speed") or 0)
+        return True
 
     def _download(self, app: str, name: str, ts: float, data: dict[str, Any]) -> None:
         key = f"{app}/{data['download']}"
