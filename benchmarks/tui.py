@@ -8,8 +8,8 @@ headless (``run_test``) on the Downloads screen with its bridge worker and frame
 timer, as ``bgassets run`` does (its garbage collector tuned alike).
 
 Printed: the time per refresh (one frame of the visible screen: choosing the
-rows and rewriting the changed cells; median, p95, max), how long a key press
-takes to show on screen while the stream flows, and the process CPU time
+rows and rewriting the changed cells of those on screen; median, p95, max), how
+long a key press takes to show on screen while the stream flows, and the process CPU time
 (``resource.getrusage``) against the wall time, Textual's own painting
 included, next to the same stream drained without any UI.
 
@@ -229,7 +229,7 @@ def report(result: dict[str, float], count: int, active: int, tick: float) -> No
     print(f"{count:,} downloads, {result['events']:,.0f} events in {result['wall']:.2f} s "
           f"(paced: {active} moving at once, a tick every {tick * ms:.0f} ms)")
     print(f"refresh (one frame of the Downloads screen: {result['shown']:.0f} rows chosen, "
-          "changed cells rewritten; Textual's paint is in the CPU line): "
+          "changed cells on screen rewritten; Textual's paint is in the CPU line): "
           f"{result['frames']:.0f} frames, median {result['frame_median'] * ms:.1f} ms, "
           f"p95 {result['frame_p95'] * ms:.1f} ms, max {result['frame_max'] * ms:.1f} ms")
     print(f"key press to the frame showing it, while streaming: median "

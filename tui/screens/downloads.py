@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -53,7 +54,6 @@ class DownloadsScreen(Screen[None]):
         self._highlighted: str | None = None
         self._status = ""
         self._cell_cache: dict[str, tuple[int, tuple[Text, ...]]] = {}
-        self._next_cache: dict[str, tuple[int, tuple[Text, ...]]] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -129,11 +129,11 @@ class DownloadsScreen(Screen[None]):
         self.table.focus()
 
     def _cells_of(self, row: DownloadRow) -> tuple[Text, ...]:
-        """The row's cells, rebuilt only when an event changed the row since the last frame."""
+        """The row's cells, rebuilt only when an event changed the row since they were made."""
         cached = self._cell_cache.get(row.key)
         if cached is None or cached[0] != row.changed:
             cached = (row.changed, download_cells(row, cached[1] if cached else None))
-        self._next_cache[row.key] = cached
+            self._cell_cache[row.key] = cached
         return cached[1]
 
     def refresh_from(self, frame: Frame) -> bool:
@@ -145,9 +145,12 @@ class DownloadsScreen(Screen[None]):
             return False
         self._drawn, self._drawn_at = state.version, now
         rows, matched = shown_rows(state, self.filter_text, self.sort, self.reverse, ROW_LIMIT)
-        self._next_cache = {}
-        self.table.show([(row.key, self._cells_of(row)) for row in rows])
-        self._cell_cache = self._next_cache
+        # Only the rows on screen have their cells made; each row's last cells are kept
+        # while it is shown, for the next cells to reuse those that did not change.
+        self._cell_cache = {row.key: self._cell_cache[row.key] for row in rows
+                            if row.key in self._cell_cache}
+        self.table.show_made([(row.key, (row.key, row.changed), partial(self._cells_of, row))
+                              for row in rows])
         self._tell_highlighted()
         order = f"sorted by {self.sort}{' (reversed)' if self.reverse else ''}" if self.sort \
             else "active first"

@@ -15,11 +15,18 @@ the changed rows' lines dirty, and a changed row's line is drawn by
 :mod:`tui.widgets.row_paint`, DataTable's own line at a fifth of the cost.
 DataTable still holds every cell (``update_cell``), measures the columns and
 draws the header and any row the painter declines.
+
+Only the rows on screen have their cells made: :meth:`show_made` takes each row's
+key, a token that changes whenever its cells would, and the function that makes
+them. A changed row on screen is made and drawn at once; one out of view costs
+nothing until it is drawn (scrolled to) or read (the Downloads table holds 200
+rows, a screen shows about 45, and a frame under 200 moving downloads changes them
+all).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -32,6 +39,10 @@ from textual.widgets.data_table import ColumnKey, RowKey
 from tui.widgets.row_paint import Paint, RowPainter
 
 Row = tuple[str, Sequence[object]]
+Cells = tuple[Text, ...]
+# A row of :meth:`LiveTable.show_made`: its key, a token equal to the last one while its
+# cells are, and what makes its cells.
+LazyRow = tuple[str, Hashable, Callable[[], Cells]]
 
 
 def as_text(value: object) -> Text:
@@ -49,7 +60,10 @@ class LiveTable(DataTable[Text]):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self._columns = columns
         self._keys: list[str] = []
-        self._cells: list[tuple[Text, ...]] = []
+        self._cells: list[Cells] = []
+        self._tokens: list[Hashable] = []
+        # Positions whose cells changed and are not made yet: made when drawn or read.
+        self._pending: dict[int, Callable[[], Cells]] = {}
         # Per position, the version of its cells: a line's cached strip is good while
         # the version, the cursor, the hover, the widths and the scroll are those it had.
         self._versions: list[int] = []
@@ -82,43 +96,83 @@ class LiveTable(DataTable[Text]):
 
     def show(self, rows: Sequence[Row]) -> None:
         """Make the table show exactly ``rows`` (key, cells), in this order."""
+        made = []
+        for key, values in rows:
+            cells = values if isinstance(values, tuple) and all(
+                isinstance(v, Text) for v in values) else tuple(as_text(v) for v in values)
+            made.append((key, cells, _returning(cells)))
+        self.show_made(made, window=range(len(made)))
+
+    def show_made(self, rows: Sequence[LazyRow], window: range | None = None) -> None:
+        """Make the table show exactly ``rows`` (key, token, cells' maker), in this order.
+
+        A row whose token changed has its cells made now if it is in ``window`` (the
+        positions on screen by default: their column widths are right in this frame),
+        else when it is drawn or read."""
         selected, position = self.selected_key, self.cursor_row
-        keys = [key for key, _ in rows]
-        cells = [values if isinstance(values, tuple) and all(isinstance(v, Text) for v in values)
-                 else tuple(as_text(value) for value in values) for _, values in rows]
+        keys = [key for key, _, _ in rows]
         if len(keys) < len(self._keys) // 2 or not keys:
             self.clear()
-            self._keys, self._cells, self._versions = [], [], []
+            self._keys, self._cells, self._tokens, self._versions = [], [], [], []
+            self._pending.clear()
         while len(self._keys) > len(keys):
             self.remove_row(f"#{len(self._keys) - 1}")
             self._keys.pop()
             self._cells.pop()
+            self._tokens.pop()
             self._versions.pop()
-        rewritten = []
+            self._pending.pop(len(self._keys), None)
+        changed = []
+        blank = tuple(Text() for _ in self._columns)
         self._batching = True
         try:
-            for index, (key, new) in enumerate(zip(keys, cells, strict=True)):
+            for index, (key, token, make) in enumerate(rows):
                 if index == len(self._keys):
-                    self.add_row(*new, key=f"#{index}")
+                    self.add_row(*blank, key=f"#{index}")
                     self._keys.append(key)
-                    self._cells.append(new)
+                    self._cells.append(blank)
+                    self._tokens.append(token)
                     self._versions.append(self._next_version())
-                elif self._cells[index] is not new:
-                    if self._rewrite(index, new):
-                        rewritten.append(index)
+                else:
                     self._keys[index] = key
+                    if token is self._tokens[index] or token == self._tokens[index]:
+                        continue
+                    self._tokens[index] = token
+                self._pending[index] = make
+                changed.append(index)
+            for index in self._on_screen() if window is None else window:
+                make = self._pending.pop(index, None)
+                if make is not None:
+                    self._rewrite(index, make())
         finally:
             self._batching = False
-        self._refresh_rows(rewritten)
+        self._refresh_rows(changed)
         if selected is not None and selected in keys and keys.index(selected) != position:
             self.move_cursor(row=keys.index(selected), animate=False)
+
+    def _on_screen(self) -> range:
+        """The positions of the rows the table shows on screen now."""
+        height = self.size.height - (self.header_height if self.show_header else 0)
+        top = self.scroll_offset.y
+        return range(top, min(len(self._keys), top + max(0, height)))
+
+    def _made(self, index: int) -> Cells:
+        """The cells at ``index``, made now if they changed since they were last made."""
+        make = self._pending.pop(index, None)
+        if make is not None:
+            self._batching = True
+            try:
+                self._rewrite(index, make())
+            finally:
+                self._batching = False
+        return self._cells[index]
 
     def _next_version(self) -> int:
         self._version += 1
         return self._version
 
-    def _rewrite(self, index: int, new: tuple[Text, ...]) -> bool:
-        """Put ``new`` in the row at ``index``; True when a cell changed."""
+    def _rewrite(self, index: int, new: Cells) -> None:
+        """Put ``new`` in the row at ``index``; its version moves when a cell changed."""
         old = self._cells[index]
         self._cells[index] = new
         changed = False
@@ -130,7 +184,6 @@ class LiveTable(DataTable[Text]):
                 changed = True
         if changed:
             self._versions[index] = self._next_version()
-        return changed
 
     def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
                 recompose: bool = False) -> LiveTable:
@@ -160,7 +213,7 @@ class LiveTable(DataTable[Text]):
     def render_lines(self, crop: Region) -> list[Strip]:
         # What every line of this paint shares: read once, not once a row.
         column_styles = self.get_component_styles
-        self._paint = Paint(
+        paint = Paint(
             width=self.size.width, scroll_x=self.scroll_offset.x, base=self.rich_style,
             even=column_styles("datatable--even-row").rich_style if self.zebra_stripes
             else self.rich_style,
@@ -174,6 +227,8 @@ class LiveTable(DataTable[Text]):
             css_foreground=self.cursor_foreground_priority == "css",
             css_background=self.cursor_background_priority == "css",
             state=self.get_pseudo_class_state())
+        if paint != self._paint:  # the painter keeps its styles while the paint is one object
+            self._paint = paint
         self._cursor_row = self.cursor_coordinate.row if self.show_cursor else -1
         self._hover_row = self.hover_coordinate.row \
             if self.show_cursor and self._show_hover_cursor else -1
@@ -193,15 +248,17 @@ class LiveTable(DataTable[Text]):
             if strip is None:
                 strip = self._strips[header_key] = super().render_line(y)
             return strip
-        if (y < top or not 0 <= index < len(self._versions) or self.fixed_rows
-                or self.cursor_type != "row" or self._paint is None):
+        if y < top or not 0 <= index < len(self._versions):
+            return super().render_line(y)
+        cells = self._made(index)
+        if self.fixed_rows or self.cursor_type != "row" or self._paint is None:
             return super().render_line(y)
         cursor, hover = self._cursor_row == index, self._hover_row == index
         key = (index, self._versions[index], cursor, hover, self._paint)
         strip = self._strips.get(key)
         if strip is None:
-            strip = self._painter.line(self._paint, self.app.console, index,
-                                       self._cells[index], cursor, hover)
+            strip = self._painter.line(self._paint, self.app.console, index, cells,
+                                       cursor, hover)
             if strip is None:
                 return super().render_line(y)
             self._strips[key] = strip
@@ -212,4 +269,8 @@ class LiveTable(DataTable[Text]):
         row not shown); the tests read the tables through it."""
         if key not in self._keys:
             return ""
-        return self._cells[self._keys.index(key)][column].plain
+        return self._made(self._keys.index(key))[column].plain
+
+
+def _returning(cells: Cells) -> Callable[[], Cells]:
+    return lambda: cells
