@@ -141,9 +141,9 @@ class LiveTable(DataTable[Text]):
                 self._pending[index] = make
                 changed.append(index)
             for index in self._on_screen() if window is None else window:
-                make = self._pending.pop(index, None)
-                if make is not None:
-                    self._rewrite(index, make())
+                maker = self._pending.pop(index, None)
+                if maker is not None:
+                    self._rewrite(index, maker())
         finally:
             self._batching = False
         self._refresh_rows(changed)
