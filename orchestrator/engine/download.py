@@ -23,6 +23,7 @@ from yarl import URL
 from orchestrator.engine.attempt import Outcome, attempt
 from orchestrator.engine.confined import confinement_of, open_file
 from orchestrator.engine.context import EngineContext
+from orchestrator.engine.marks import mark_path
 from orchestrator.engine.phases import check_move
 from orchestrator.engine.request import DownloadRequest, DownloadResult, Progress, RetryPolicy
 from orchestrator.engine.resumable import Resumable, make_folders
@@ -167,9 +168,18 @@ class Download:
         digest = await asyncio.to_thread(file_sha256, found)
         if digest != request.sha256.lower():
             return None
+        if confinement is None and not os.path.lexists(self.staging_path):
+            self._drop_lone_state()
         self.move_to(DownloadState.FINISHED)
         return DownloadResult(self.key, request.url, request.destination, size, digest, None,
                               0, size)
+
+    def _drop_lone_state(self) -> None:
+        """Remove the state and progress mark of a file already published: a crash between
+        the rename that published it and their removal leaves them with no .part."""
+        self.context.store.delete(self.resumable.store_key)
+        with contextlib.suppress(OSError):
+            os.unlink(mark_path(self.staging_path))
 
     async def _attempts(self) -> DownloadResult:
         """Attempts until a verified file or a final failure.
