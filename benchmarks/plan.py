@@ -6,7 +6,8 @@
   floor (``json.loads`` + the compiled jsonschema-rs validator) of the same file. The
   ratio 1,000,000 / 100,000 shows whether the cost grows with the catalog (10 x) or
   faster. Goals: 100,000 assets <= 1 s; 1,000,000 assets <= 8 s and <= 1 GiB peak
-  (ru_maxrss, in MiB as benchmarks/validate.py counts).
+  (the child's own VmHWM, ``benchmarks/peak.py``; in MiB as benchmarks/validate.py
+  counts).
 - simulate: 20,000 files of 16 KiB installed through ``bgassets simulate install``
   (journal, events, handover) versus ``bgassets fetch -i`` of the same files from the
   same nginx. Goal <= 1.3 x fetch.
@@ -28,14 +29,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import figures  # noqa: E402
+from peak import IMPORTABLE  # noqa: E402
 from quiet_disk import delete_many, settle, wait_for_free_inodes  # noqa: E402
 
 from tests.support.nginx import nginx_server  # noqa: E402
 
 BENCH = ROOT / ".bench" / "plan"
 
-PLAN_SCRIPT = """
-import json, resource, sys, time
+PLAN_SCRIPT = IMPORTABLE + """
+import json, sys, time
+from peak import peak_kib
 from pathlib import Path
 from orchestrator.manifests import load_app, load_catalog
 from orchestrator.model.enums import ContentRequest
@@ -48,19 +51,19 @@ catalog = load_catalog(data, sys.argv[1], app.manifest_url)
 downloads = decide_downloads(extension, catalog, ContentRequest.INSTALL)
 plan = check_plan(PlanContext(app, ContentRequest.INSTALL), downloads)
 print(json.dumps({"seconds": time.perf_counter() - start, "accepted": len(plan.accepted),
-                  "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                  "peak_kib": peak_kib()}))
 """
 
-FLOOR_SCRIPT = """
-import json, resource, sys, time
+FLOOR_SCRIPT = IMPORTABLE + """
+import json, sys, time
+from peak import peak_kib
 from pathlib import Path
 import jsonschema_rs
 validator = jsonschema_rs.validator_for(json.loads(Path(sys.argv[2]).read_text()))
 data = Path(sys.argv[1]).read_bytes()
 start = time.perf_counter()
 assert validator.is_valid(json.loads(data))
-print(json.dumps({"seconds": time.perf_counter() - start,
-                  "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+print(json.dumps({"seconds": time.perf_counter() - start, "peak_kib": peak_kib()}))
 """
 
 PLAN_SIZES = (100_000, 300_000, 1_000_000)

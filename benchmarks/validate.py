@@ -3,7 +3,8 @@
 Goal: at most 0.5 s and 300 MB peak memory. Printed next to the floor
 (``json.loads`` + the compiled jsonschema-rs validator alone) and, for
 orientation, the pure-Python jsonschema validator. Each figure is the median
-of several runs in a fresh process, so peak memory is that run's own.
+of several runs in a fresh process, so peak memory is that run's own (its VmHWM:
+``benchmarks/peak.py``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import tempfile
 from pathlib import Path
 
 import figures
+from peak import IMPORTABLE
 
 ROOT = Path(__file__).resolve().parents[1]
 
-MEASURE = r"""
-import json, resource, sys, time
+MEASURE = IMPORTABLE + r"""
+import json, sys, time
 from pathlib import Path
+from peak import peak_kib
 data = Path(sys.argv[1]).read_bytes()
 mode = sys.argv[2]
 if mode == "bgassets":
@@ -41,7 +44,7 @@ else:
 start = time.perf_counter()
 result = run()
 elapsed = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = peak_kib() / 1024
 ok = not result if isinstance(result, list) else bool(result)
 print(json.dumps({"seconds": elapsed, "peak_mb": peak, "ok": ok}))
 """
