@@ -141,9 +141,7 @@ class LiveTable(DataTable[Text]):
                 self._pending[index] = make
                 changed.append(index)
             for index in self._on_screen() if window is None else window:
-                maker = self._pending.pop(index, None)
-                if maker is not None:
-                    self._rewrite(index, maker())
+                self._made(index)
         finally:
             self._batching = False
         self._refresh_rows(changed)
@@ -160,11 +158,11 @@ class LiveTable(DataTable[Text]):
         """The cells at ``index``, made now if they changed since they were last made."""
         make = self._pending.pop(index, None)
         if make is not None:
-            self._batching = True
+            batching, self._batching = self._batching, True  # within a batch, or alone
             try:
                 self._rewrite(index, make())
             finally:
-                self._batching = False
+                self._batching = batching
         return self._cells[index]
 
     def _next_version(self) -> int:
